@@ -1,0 +1,5 @@
+"""`python -m openhotline` runs the CLI."""
+
+from openhotline.cli import main
+
+main()

@@ -1,0 +1,60 @@
+"""The application factory: the one place where settings, database and adapters are wired."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from openhotline import __version__
+from openhotline.config import Settings, get_settings
+from openhotline.db import make_engine, make_sessionmaker
+from openhotline.reporting import api as reporting_api
+from openhotline.reporting import views as reporting_views
+from openhotline.web.errors import install_error_handlers
+from openhotline.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from openhotline.web.ratelimit import TokenBucketLimiter
+from openhotline.web.templating import STATIC_DIR
+
+BATCH_BODY_LIMIT = 16 * 1024 * 1024
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the FastAPI app with its database, routers and middleware."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="openhotline",
+        version=__version__,
+        description="Reports, cases, hash matching and partner exchange for hotlines.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    engine = make_engine(settings.resolved_database_url())
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.public_limiter = TokenBucketLimiter(
+        settings.public_rate_per_minute, settings.public_rate_burst
+    )
+
+    install_error_handlers(app)
+    app.include_router(reporting_api.router)
+    app.include_router(reporting_views.router)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+
+    def body_limit(path: str) -> int:
+        if path.endswith("/batch"):
+            return BATCH_BODY_LIMIT
+        return settings.max_body_bytes
+
+    app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
+    app.add_middleware(SecurityHeadersMiddleware)
+
+    @app.on_event("shutdown")
+    def _dispose() -> None:
+        engine.dispose()
+
+    logging.getLogger("openhotline").setLevel(logging.INFO)
+    return app

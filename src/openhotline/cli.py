@@ -1,0 +1,75 @@
+"""The `openhotline` command line (Typer)."""
+
+from __future__ import annotations
+
+import secrets
+
+import typer
+
+from openhotline.config import get_settings, hash_api_key
+
+app = typer.Typer(help="openhotline: hotline, helpline and partner platform.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+demo_app = typer.Typer(help="Synthetic demo data.", no_args_is_help=True)
+apikey_app = typer.Typer(help="Static partner API keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+app.add_typer(apikey_app, name="apikey")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the latest version."""
+    from openhotline.migrate import upgrade
+
+    url = get_settings().resolved_database_url()
+    upgrade(url)
+    typer.echo(f"database schema up to date ({url.split('@')[-1]})")
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Load a small synthetic demo dataset (idempotent; example.test URLs only)."""
+    from openhotline.db import make_engine, make_sessionmaker, transaction
+    from openhotline.demo import load_demo
+
+    settings = get_settings()
+    engine = make_engine(settings.resolved_database_url())
+    with transaction(make_sessionmaker(engine)) as session:
+        created = load_demo(session)
+    engine.dispose()
+    typer.echo(f"demo data: {created} new reports")
+
+
+@apikey_app.command("new")
+def apikey_new() -> None:
+    """Generate a partner API key and print it with the digest to put in settings."""
+    key = "oh_" + secrets.token_urlsafe(32)
+    typer.echo(f"key (give to the partner, shown once): {key}")
+    typer.echo(f"OPENHOTLINE_PARTNER_API_KEY_HASHES='[\"{hash_api_key(key)}\"]'")
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(1, help="Worker processes."),
+) -> None:
+    """Serve the web app and API with uvicorn (no access log: reporters stay anonymous)."""
+    import uvicorn
+
+    uvicorn.run(
+        "openhotline.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+def main() -> None:
+    """Entry point for `python -m openhotline`."""
+    app()

@@ -1,0 +1,50 @@
+"""Settings from OPENHOTLINE_* environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def hash_api_key(key: str) -> str:
+    """Return the SHA-256 hex digest under which an API key is stored."""
+    # API keys are long random tokens, so a fast hash is enough (unlike passwords).
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class Settings(BaseSettings):
+    """All runtime configuration; every field maps to OPENHOTLINE_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="OPENHOTLINE_", extra="ignore")
+
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    # Hotline identity: used for routing, the public form and notices.
+    hotline_name: str = "openhotline"
+    own_countries: list[str] = Field(default_factory=lambda: ["GB"])
+    # SHA-256 digests of the static partner API keys (until partner accounts exist).
+    partner_api_key_hashes: list[str] = Field(default_factory=list)
+    # Public intake limits.
+    max_body_bytes: int = 256 * 1024
+    max_urls_per_report: int = 50
+    max_url_bytes: int = 4096
+    max_batch_reports: int = 1000
+    # In-memory per-client rate limit for public endpoints (requests per minute; 0 = off).
+    public_rate_per_minute: int = 120
+    public_rate_burst: int = 60
+
+    def resolved_database_url(self) -> str:
+        """Return the database URL, defaulting to SQLite inside data_dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'openhotline.db').as_posix()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings (read once from the environment)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Public and partner reporting: reports, receipts, cases and their timelines."""

@@ -1,0 +1,113 @@
+"""JSON routes of reporting: public intake, status look-up, partner batches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import ValidationError
+
+from openhotline.reporting import service
+from openhotline.reporting.receipts import format_receipt
+from openhotline.reporting.schemas import (
+    BatchIn,
+    BatchOut,
+    ErrorOut,
+    ReceiptOut,
+    ReportIn,
+    StatusOut,
+)
+from openhotline.web.deps import DbDep, JsonBody, PartnerDep, SettingsDep
+from openhotline.web.errors import ApiError, validation_details
+from openhotline.web.ratelimit import public_rate_limit
+
+router = APIRouter(prefix="/api/v1", tags=["reports"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 404, 413, 415, 422, 429)
+}
+
+
+def _body_schema(model: type[Any]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
+
+
+def _limits(settings: Any) -> service.IntakeLimits:
+    return service.IntakeLimits(
+        max_urls=settings.max_urls_per_report, max_url_bytes=settings.max_url_bytes
+    )
+
+
+@router.post(
+    "/reports",
+    status_code=201,
+    response_model=ReceiptOut,
+    responses=ERRORS,
+    openapi_extra=_body_schema(ReportIn),
+    dependencies=[Depends(public_rate_limit)],
+    summary="File a report (anonymous)",
+)
+def create_report(body: JsonBody, db: DbDep, settings: SettingsDep) -> ReceiptOut:
+    """Accept a report; the 201 is only sent once it is committed."""
+    try:
+        data = ReportIn.model_validate(body)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid report", validation_details(exc)) from exc
+    if data.external_id is not None:
+        raise ApiError(422, "invalid report", ["external_id: only for partner batches"])
+    try:
+        with db.begin() as session:
+            receipt = service.submit_report(session, data, limits=_limits(settings))
+    except service.ReportRejectedError as exc:
+        raise ApiError(422, exc.message, exc.details) from exc
+    return ReceiptOut(receipt=format_receipt(receipt), status="received")
+
+
+@router.get(
+    "/reports/{receipt}",
+    response_model=StatusOut,
+    responses=ERRORS,
+    dependencies=[Depends(public_rate_limit)],
+    summary="Coarse status of a report",
+)
+def report_status(receipt: str, db: DbDep) -> StatusOut:
+    """Return only the coarse status for a receipt code."""
+    with db() as session:
+        status = service.public_status(session, receipt)
+    if status is None:
+        raise ApiError(404, "no report with this receipt code")
+    return StatusOut(status=status.value)
+
+
+@router.post(
+    "/reports/batch",
+    response_model=BatchOut,
+    responses=ERRORS,
+    openapi_extra=_body_schema(BatchIn),
+    summary="Submit up to 1,000 reports (partners)",
+)
+def create_batch(
+    body: JsonBody, db: DbDep, settings: SettingsDep, partner: PartnerDep
+) -> BatchOut:
+    """Accept or reject each report of a batch on its own."""
+    try:
+        batch = BatchIn.model_validate(body)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid batch", validation_details(exc)) from exc
+    if len(batch.reports) > settings.max_batch_reports:
+        raise ApiError(
+            422, f"too many reports: {len(batch.reports)} (at most {settings.max_batch_reports})"
+        )
+    with db.begin() as session:
+        results = service.submit_batch(
+            session, batch.reports, source=f"partner:{partner[:12]}", limits=_limits(settings)
+        )
+    accepted = sum(1 for r in results if r.accepted)
+    return BatchOut(accepted=accepted, rejected=len(results) - accepted, results=results)
+
+

@@ -1,0 +1,333 @@
+"""Reporting use cases: accept reports, merge them into cases, answer status look-ups.
+
+Services never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from openhotline.db import insert_ignore, utcnow
+from openhotline.reporting.models import (
+    PRIORITY_CHILD_IN_DANGER,
+    PRIORITY_NORMAL,
+    PUBLIC_STATUS_OF,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    PublicStatus,
+    Report,
+    ReportURL,
+)
+from openhotline.reporting.receipts import format_receipt, new_receipt, normalise_receipt
+from openhotline.reporting.schemas import BatchItemOut, ReportIn
+from openhotline.urls import CanonicalURL, InvalidURLError, canonicalize
+
+
+@dataclass(frozen=True)
+class IntakeLimits:
+    """Limits on one report (from settings)."""
+
+    max_urls: int = 50
+    max_url_bytes: int = 4096
+
+
+class ReportRejectedError(ValueError):
+    """A report that cannot be accepted; the message is safe to show the reporter."""
+
+    def __init__(self, message: str, details: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+def url_hash(canonical_url: str) -> str:
+    """Return the key under which a canonical URL's case is stored."""
+    return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()
+
+
+def canonical_urls(urls: list[str], limits: IntakeLimits) -> list[tuple[str, CanonicalURL]]:
+    """Validate and canonicalise a report's URLs; raise ReportRejectedError naming each bad one."""
+    if len(urls) > limits.max_urls:
+        raise ReportRejectedError(f"too many URLs: {len(urls)} (at most {limits.max_urls})")
+    out: list[tuple[str, CanonicalURL]] = []
+    problems: list[str] = []
+    for i, raw in enumerate(urls):
+        if len(raw.encode("utf-8", "surrogatepass")) > limits.max_url_bytes:
+            problems.append(f"urls[{i}]: longer than {limits.max_url_bytes} bytes")
+            continue
+        try:
+            out.append((raw, canonicalize(raw)))
+        except InvalidURLError as exc:
+            problems.append(f"urls[{i}]: {exc}")
+    if problems:
+        raise ReportRejectedError("invalid URL" if len(problems) == 1 else "invalid URLs", problems)
+    return out
+
+
+@dataclass
+class _Prepared:
+    data: ReportIn
+    urls: list[tuple[str, CanonicalURL]]
+    receipt: str
+
+
+def _prepare(data: ReportIn, limits: IntakeLimits) -> _Prepared:
+    return _Prepared(data=data, urls=canonical_urls(data.urls, limits), receipt=new_receipt())
+
+
+def _store(session: Session, prepared: list[_Prepared], source: str) -> None:
+    """Write prepared reports and merge their URLs into cases, in bulk."""
+    if not prepared:
+        return
+    now = utcnow()
+    cases = Case.__table__
+    case_rows: dict[str, dict[str, Any]] = {}
+    for p in prepared:
+        prio = PRIORITY_CHILD_IN_DANGER if p.data.child_in_danger else PRIORITY_NORMAL
+        for _raw, canon in p.urls:
+            key = url_hash(canon.url)
+            row = case_rows.get(key)
+            if row is None:
+                case_rows[key] = {
+                    "canonical_url": canon.url,
+                    "url_hash": key,
+                    "host": canon.host,
+                    "status": CaseStatus.NEW.value,
+                    "priority": prio,
+                    "report_count": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            else:
+                row["priority"] = max(row["priority"], prio)
+    # Writing first takes SQLite's write lock up front, so concurrent writers queue on
+    # busy_timeout instead of failing on a stale read snapshot.
+    insert_ignore(session, cases, list(case_rows.values()))
+    found = session.execute(
+        select(Case.id, Case.url_hash, Case.status, Case.created_at).where(
+            Case.url_hash.in_(list(case_rows))
+        )
+    ).all()
+    ids = {row.url_hash: row.id for row in found}
+    new_ids = {row.id for row in found if row.created_at == now and row.status == CaseStatus.NEW}
+    closed_ids = {
+        row.id for row in found if row.status in (CaseStatus.CLOSED, CaseStatus.REMOVED)
+    }
+
+    report_rows = [
+        {
+            "receipt": p.receipt,
+            "created_at": now,
+            "source": source,
+            "external_id": p.data.external_id,
+            "seen": p.data.seen.value if p.data.seen else None,
+            "description": p.data.description,
+            "found_where": p.data.found_where,
+            "child_in_danger": p.data.child_in_danger,
+            "contact_email": p.data.contact_email if p.data.contact_consent else None,
+            "contact_consent": bool(p.data.contact_consent and p.data.contact_email),
+        }
+        for p in prepared
+    ]
+    report_ids = session.execute(
+        Report.__table__.insert().returning(Report.__table__.c.id, Report.__table__.c.receipt),
+        report_rows,
+    ).all()
+    id_by_receipt = {r.receipt: r.id for r in report_ids}
+
+    url_rows: list[dict[str, Any]] = []
+    per_case: Counter[int] = Counter()
+    urgent: set[int] = set()
+    for p in prepared:
+        seen_cases: set[int] = set()
+        for pos, (raw, canon) in enumerate(p.urls):
+            case_id = ids[url_hash(canon.url)]
+            url_rows.append(
+                {
+                    "report_id": id_by_receipt[p.receipt],
+                    "case_id": case_id,
+                    "position": pos,
+                    "submitted_url": raw,
+                }
+            )
+            if case_id not in seen_cases:
+                per_case[case_id] += 1
+                seen_cases.add(case_id)
+            if p.data.child_in_danger:
+                urgent.add(case_id)
+    session.execute(ReportURL.__table__.insert(), url_rows)
+
+    for count in set(per_case.values()):
+        ids_with_count = [cid for cid, n in per_case.items() if n == count]
+        session.execute(
+            update(Case)
+            .where(Case.id.in_(ids_with_count))
+            .values(report_count=Case.report_count + count, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    if urgent:
+        session.execute(
+            update(Case)
+            .where(Case.id.in_(sorted(urgent)), Case.priority < PRIORITY_CHILD_IN_DANGER)
+            .values(priority=PRIORITY_CHILD_IN_DANGER)
+            .execution_options(synchronize_session=False)
+        )
+    events = [
+        {"case_id": cid, "at": now, "kind": "received", "to_status": CaseStatus.NEW.value}
+        for cid in sorted(new_ids)
+    ] + [
+        {"case_id": cid, "at": now, "kind": "re-reported", "detail": "reported again after closing"}
+        for cid in sorted(closed_ids & set(per_case))
+    ]
+    if events:
+        session.execute(CaseEvent.__table__.insert(), events)
+
+
+def submit_report(
+    session: Session, data: ReportIn, *, source: str = "public", limits: IntakeLimits | None = None
+) -> str:
+    """Accept one report; return its receipt code. Raises ReportRejectedError on bad input."""
+    prepared = _prepare(data, limits or IntakeLimits())
+    _store(session, [prepared], source)
+    return prepared.receipt
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)
+
+
+def submit_batch(
+    session: Session,
+    items: list[dict[str, Any]],
+    *,
+    source: str,
+    limits: IntakeLimits | None = None,
+) -> list[BatchItemOut]:
+    """Accept or reject each item of a partner batch on its own; retries are idempotent."""
+    lim = limits or IntakeLimits()
+    results: list[BatchItemOut | None] = [None] * len(items)
+    prepared: list[tuple[int, _Prepared]] = []
+    for i, item in enumerate(items):
+        try:
+            data = ReportIn.model_validate(item)
+            prepared.append((i, _prepare(data, lim)))
+        except ValidationError as exc:
+            results[i] = BatchItemOut(index=i, accepted=False, error=_validation_message(exc))
+        except ReportRejectedError as exc:
+            msg = "; ".join([exc.message, *exc.details])
+            results[i] = BatchItemOut(index=i, accepted=False, error=msg)
+    # Idempotency: an external_id seen before (or earlier in this batch) returns its receipt.
+    ext_ids = [p.data.external_id for _, p in prepared if p.data.external_id]
+    known: dict[str, str] = {}
+    if ext_ids:
+        for ext, receipt in session.execute(
+            select(Report.external_id, Report.receipt).where(
+                Report.source == source, Report.external_id.in_(ext_ids)
+            )
+        ).all():
+            known[ext] = receipt
+    to_store: list[_Prepared] = []
+    for i, p in prepared:
+        ext = p.data.external_id
+        if ext and ext in known:
+            results[i] = BatchItemOut(
+                index=i, accepted=True, duplicate=True, receipt=format_receipt(known[ext])
+            )
+            continue
+        if ext:
+            known[ext] = p.receipt
+        to_store.append(p)
+        results[i] = BatchItemOut(index=i, accepted=True, receipt=format_receipt(p.receipt))
+    _store(session, to_store, source)
+    return [r for r in results if r is not None]
+
+
+def public_status(session: Session, receipt_text: str) -> PublicStatus | None:
+    """Return the coarse status of a report by receipt, or None if there is no such report."""
+    code = normalise_receipt(receipt_text)
+    if code is None:
+        return None
+    statuses = session.execute(
+        select(Case.status)
+        .join(ReportURL, ReportURL.case_id == Case.id)
+        .join(Report, Report.id == ReportURL.report_id)
+        .where(Report.receipt == code)
+    ).scalars().all()
+    if not statuses:
+        return None
+    public = {PUBLIC_STATUS_OF[CaseStatus(s)] for s in statuses}
+    if public == {PublicStatus.CLOSED}:
+        return PublicStatus.CLOSED
+    for level in (PublicStatus.ACTIONED, PublicStatus.BEING_ASSESSED):
+        if level in public:
+            return level
+    return PublicStatus.RECEIVED
+
+
+MILESTONES: dict[CaseStatus, str] = {
+    CaseStatus.ACTIONED: "actioned_at",
+    CaseStatus.REMOVED: "removed_at",
+    CaseStatus.CLOSED: "closed_at",
+}
+
+
+def set_case_status(
+    session: Session,
+    case: Case,
+    status: CaseStatus,
+    *,
+    actor: str | None = None,
+    detail: str | None = None,
+) -> CaseEvent:
+    """Move a case to a new status, stamping its milestone and recording the event."""
+    now = utcnow()
+    event = CaseEvent(
+        case_id=case.id,
+        at=now,
+        kind="status",
+        from_status=case.status,
+        to_status=status.value,
+        actor=actor,
+        detail=detail,
+    )
+    if status in (CaseStatus.ASSESSED, CaseStatus.CLOSED) and case.first_assessed_at is None:
+        case.first_assessed_at = now
+    milestone = MILESTONES.get(status)
+    if milestone and getattr(case, milestone) is None:
+        setattr(case, milestone, now)
+    case.status = status.value
+    case.updated_at = now
+    session.add(event)
+    session.flush()
+    return event
+
+
+def record_case_event(
+    session: Session, case_id: int, kind: str, *, actor: str | None = None, detail: str | None = None
+) -> CaseEvent:
+    """Append a timestamped event that is not a status change (capture, notice, trace...)."""
+    event = CaseEvent(case_id=case_id, at=utcnow(), kind=kind, actor=actor, detail=detail)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def get_report_by_receipt(session: Session, receipt_text: str) -> Report | None:
+    """Return a report by its receipt code (staff use only)."""
+    code = normalise_receipt(receipt_text)
+    if code is None:
+        return None
+    return session.execute(select(Report).where(Report.receipt == code)).scalar_one_or_none()

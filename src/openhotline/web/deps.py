@@ -1,0 +1,73 @@
+"""FastAPI dependencies: settings, database sessions, request bodies, partner keys."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from openhotline.config import Settings, hash_api_key
+from openhotline.web.errors import ApiError
+
+
+def get_settings_dep(request: Request) -> Settings:
+    """Return the settings the app was built with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_db(request: Request) -> sessionmaker[Session]:
+    """Return the session factory; routes open a transaction with `with db.begin() as s`."""
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    return factory
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+DbDep = Annotated[sessionmaker[Session], Depends(get_db)]
+
+
+async def json_object_body(request: Request) -> dict[str, Any]:
+    """Read the body as strict UTF-8 JSON holding an object, with clear 4xx errors."""
+    ctype = request.headers.get("content-type", "")
+    if ctype and "json" not in ctype.lower():
+        raise ApiError(415, "send the body as application/json")
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, f"body is not valid UTF-8 (byte {exc.start})") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, f"body is not valid JSON: {exc.msg} at line {exc.lineno}") from exc
+    if not isinstance(data, dict):
+        raise ApiError(400, "body must be a JSON object")
+    return data
+
+
+JsonBody = Annotated[dict[str, Any], Depends(json_object_body)]
+
+
+def partner_key(
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> str:
+    """Authenticate a partner by API key (Bearer or X-API-Key); return its key digest."""
+    key = x_api_key
+    if authorization and authorization.lower().startswith("bearer "):
+        key = authorization[7:].strip()
+    if not key:
+        raise ApiError(401, "an API key is required (Authorization: Bearer <key>)")
+    digest = hash_api_key(key)
+    settings: Settings = request.app.state.settings
+    for stored in settings.partner_api_key_hashes:
+        if hmac.compare_digest(stored.lower(), digest):
+            return digest
+    raise ApiError(401, "unknown API key")
+
+
+PartnerDep = Annotated[str, Depends(partner_key)]
