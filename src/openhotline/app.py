@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -10,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from openhotline import __version__
 from openhotline.config import Settings, get_settings
 from openhotline.db import make_engine, make_sessionmaker
+from openhotline.media.store import EncryptedFileStore
 from openhotline.reporting import api as reporting_api
 from openhotline.reporting import views as reporting_views
 from openhotline.web.errors import install_error_handlers
@@ -23,7 +26,15 @@ BATCH_BODY_LIMIT = 16 * 1024 * 1024
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the FastAPI app with its database, routers and middleware."""
     settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    engine = make_engine(settings.resolved_database_url())
     app = FastAPI(
+        lifespan=lifespan,
         title="openhotline",
         version=__version__,
         description="Reports, cases, hash matching and partner exchange for hotlines.",
@@ -31,10 +42,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
     )
-    engine = make_engine(settings.resolved_database_url())
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.media_store = EncryptedFileStore(
+        settings.data_dir / "media", settings.media_key_bytes()
+    )
     app.state.public_limiter = TokenBucketLimiter(
         settings.public_rate_per_minute, settings.public_rate_burst
     )
@@ -51,10 +64,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
     app.add_middleware(SecurityHeadersMiddleware)
-
-    @app.on_event("shutdown")
-    def _dispose() -> None:
-        engine.dispose()
 
     logging.getLogger("openhotline").setLevel(logging.INFO)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +37,20 @@ class Settings(BaseSettings):
     # In-memory per-client rate limit for public endpoints (requests per minute; 0 = off).
     public_rate_per_minute: int = 120
     public_rate_burst: int = 60
+
+    # Base64 of a 32-byte AES key for media at rest; generated into data_dir/keys if unset.
+    media_key: str = ""
+
+    def media_key_bytes(self) -> bytes:
+        """Return the media encryption key, creating a local one on first use."""
+        if self.media_key:
+            key = base64.b64decode(self.media_key)
+            if len(key) != 32:
+                raise ValueError("OPENHOTLINE_MEDIA_KEY must be base64 of 32 bytes")
+            return key
+        from openhotline.media.store import load_or_create_key
+
+        return load_or_create_key(self.data_dir / "keys" / "media.key")
 
     def resolved_database_url(self) -> str:
         """Return the database URL, defaulting to SQLite inside data_dir."""

@@ -96,15 +96,18 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-def insert_ignore(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def insert_ignore(
+    session: Session, table: type[Base] | Table, rows: Sequence[dict[str, Any]]
+) -> None:
     """Insert rows, silently skipping those that hit a unique constraint (both backends)."""
     if not rows:
         return
     dialect = session.get_bind().dialect.name
+    target: Any = table.__table__ if isinstance(table, type) else table
     if dialect == "postgresql":
-        stmt: Any = postgresql.insert(table).on_conflict_do_nothing()
+        stmt: Any = postgresql.insert(target).on_conflict_do_nothing()
     elif dialect == "sqlite":
-        stmt = sqlite.insert(table).on_conflict_do_nothing()
+        stmt = sqlite.insert(target).on_conflict_do_nothing()
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise RuntimeError(f"unsupported database dialect {dialect}")
     session.execute(stmt, list(rows))

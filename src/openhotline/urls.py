@@ -29,10 +29,32 @@ _STRIP_CHARS = "".join(chr(c) for c in range(0x21)) + "\x7f"
 # Query parameters that only track who clicked where; they never select a resource.
 TRACKING_PARAMS = frozenset(
     {
-        "fbclid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "msclkid", "yclid",
-        "mc_cid", "mc_eid", "igshid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok",
-        "oly_anon_id", "oly_enc_id", "vero_id", "rb_clickid", "s_cid", "twclid", "ttclid",
-        "si", "ref_src", "spm",
+        "fbclid",
+        "gclid",
+        "gclsrc",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "mc_cid",
+        "mc_eid",
+        "igshid",
+        "_ga",
+        "_gl",
+        "_hsenc",
+        "_hsmi",
+        "mkt_tok",
+        "oly_anon_id",
+        "oly_enc_id",
+        "vero_id",
+        "rb_clickid",
+        "s_cid",
+        "twclid",
+        "ttclid",
+        "si",
+        "ref_src",
+        "spm",
     }
 )
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")

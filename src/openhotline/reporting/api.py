@@ -91,9 +91,7 @@ def report_status(receipt: str, db: DbDep) -> StatusOut:
     openapi_extra=_body_schema(BatchIn),
     summary="Submit up to 1,000 reports (partners)",
 )
-def create_batch(
-    body: JsonBody, db: DbDep, settings: SettingsDep, partner: PartnerDep
-) -> BatchOut:
+def create_batch(body: JsonBody, db: DbDep, settings: SettingsDep, partner: PartnerDep) -> BatchOut:
     """Accept or reject each report of a batch on its own."""
     try:
         batch = BatchIn.model_validate(body)
@@ -109,5 +107,3 @@ def create_batch(
         )
     accepted = sum(1 for r in results if r.accepted)
     return BatchOut(accepted=accepted, rejected=len(results) - accepted, results=results)
-
-

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from openhotline.db import insert_ignore, utcnow
@@ -88,7 +88,6 @@ def _store(session: Session, prepared: list[_Prepared], source: str) -> None:
     if not prepared:
         return
     now = utcnow()
-    cases = Case.__table__
     case_rows: dict[str, dict[str, Any]] = {}
     for p in prepared:
         prio = PRIORITY_CHILD_IN_DANGER if p.data.child_in_danger else PRIORITY_NORMAL
@@ -110,7 +109,7 @@ def _store(session: Session, prepared: list[_Prepared], source: str) -> None:
                 row["priority"] = max(row["priority"], prio)
     # Writing first takes SQLite's write lock up front, so concurrent writers queue on
     # busy_timeout instead of failing on a stale read snapshot.
-    insert_ignore(session, cases, list(case_rows.values()))
+    insert_ignore(session, Case, list(case_rows.values()))
     found = session.execute(
         select(Case.id, Case.url_hash, Case.status, Case.created_at).where(
             Case.url_hash.in_(list(case_rows))
@@ -118,9 +117,7 @@ def _store(session: Session, prepared: list[_Prepared], source: str) -> None:
     ).all()
     ids = {row.url_hash: row.id for row in found}
     new_ids = {row.id for row in found if row.created_at == now and row.status == CaseStatus.NEW}
-    closed_ids = {
-        row.id for row in found if row.status in (CaseStatus.CLOSED, CaseStatus.REMOVED)
-    }
+    closed_ids = {row.id for row in found if row.status in (CaseStatus.CLOSED, CaseStatus.REMOVED)}
 
     report_rows = [
         {
@@ -138,7 +135,7 @@ def _store(session: Session, prepared: list[_Prepared], source: str) -> None:
         for p in prepared
     ]
     report_ids = session.execute(
-        Report.__table__.insert().returning(Report.__table__.c.id, Report.__table__.c.receipt),
+        insert(Report).returning(Report.id, Report.receipt),
         report_rows,
     ).all()
     id_by_receipt = {r.receipt: r.id for r in report_ids}
@@ -163,7 +160,7 @@ def _store(session: Session, prepared: list[_Prepared], source: str) -> None:
                 seen_cases.add(case_id)
             if p.data.child_in_danger:
                 urgent.add(case_id)
-    session.execute(ReportURL.__table__.insert(), url_rows)
+    session.execute(insert(ReportURL), url_rows)
 
     for count in set(per_case.values()):
         ids_with_count = [cid for cid, n in per_case.items() if n == count]
@@ -188,7 +185,7 @@ def _store(session: Session, prepared: list[_Prepared], source: str) -> None:
         for cid in sorted(closed_ids & set(per_case))
     ]
     if events:
-        session.execute(CaseEvent.__table__.insert(), events)
+        session.execute(insert(CaseEvent), events)
 
 
 def submit_report(
@@ -238,7 +235,8 @@ def submit_batch(
                 Report.source == source, Report.external_id.in_(ext_ids)
             )
         ).all():
-            known[ext] = receipt
+            if ext is not None:
+                known[ext] = receipt
     to_store: list[_Prepared] = []
     for i, p in prepared:
         ext = p.data.external_id
@@ -260,12 +258,16 @@ def public_status(session: Session, receipt_text: str) -> PublicStatus | None:
     code = normalise_receipt(receipt_text)
     if code is None:
         return None
-    statuses = session.execute(
-        select(Case.status)
-        .join(ReportURL, ReportURL.case_id == Case.id)
-        .join(Report, Report.id == ReportURL.report_id)
-        .where(Report.receipt == code)
-    ).scalars().all()
+    statuses = (
+        session.execute(
+            select(Case.status)
+            .join(ReportURL, ReportURL.case_id == Case.id)
+            .join(Report, Report.id == ReportURL.report_id)
+            .where(Report.receipt == code)
+        )
+        .scalars()
+        .all()
+    )
     if not statuses:
         return None
     public = {PUBLIC_STATUS_OF[CaseStatus(s)] for s in statuses}
@@ -316,7 +318,12 @@ def set_case_status(
 
 
 def record_case_event(
-    session: Session, case_id: int, kind: str, *, actor: str | None = None, detail: str | None = None
+    session: Session,
+    case_id: int,
+    kind: str,
+    *,
+    actor: str | None = None,
+    detail: str | None = None,
 ) -> CaseEvent:
     """Append a timestamped event that is not a status change (capture, notice, trace...)."""
     event = CaseEvent(case_id=case_id, at=utcnow(), kind=kind, actor=actor, detail=detail)

@@ -40,9 +40,7 @@ def report_form(request: Request) -> HTMLResponse:
     return _form_page(request)
 
 
-@router.post(
-    "/report", response_class=HTMLResponse, dependencies=[Depends(public_rate_limit)]
-)
+@router.post("/report", response_class=HTMLResponse, dependencies=[Depends(public_rate_limit)])
 def report_submit(
     request: Request,
     db: DbDep,
@@ -68,7 +66,7 @@ def report_submit(
     try:
         data = ReportIn(
             urls=[line for line in urls.splitlines() if line.strip()],
-            seen=seen or None,  # type: ignore[arg-type]
+            seen=seen or None,
             description=description,
             found_where=found_where or None,
             child_in_danger=bool(child_in_danger),
@@ -82,9 +80,7 @@ def report_submit(
             receipt = service.submit_report(
                 session,
                 data,
-                limits=service.IntakeLimits(
-                    settings.max_urls_per_report, settings.max_url_bytes
-                ),
+                limits=service.IntakeLimits(settings.max_urls_per_report, settings.max_url_bytes),
             )
     except service.ReportRejectedError as exc:
         return _form_page(request, 400, errors=[exc.message, *exc.details], values=values)

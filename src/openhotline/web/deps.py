@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.config import Settings, hash_api_key
+from openhotline.media.store import MediaStore
 from openhotline.web.errors import ApiError
 
 
@@ -25,6 +26,13 @@ def get_db(request: Request) -> sessionmaker[Session]:
     return factory
 
 
+def get_media_store(request: Request) -> MediaStore:
+    """Return the configured (encrypted) media store."""
+    store: MediaStore = request.app.state.media_store
+    return store
+
+
+MediaStoreDep = Annotated[MediaStore, Depends(get_media_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 DbDep = Annotated[sessionmaker[Session], Depends(get_db)]
 

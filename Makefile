@@ -1,0 +1,56 @@
+# The two commands a new user needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+EXTRAS ?= dev
+PYTEST_ARGS ?=
+
+.PHONY: run test install lint migrate demo serve unit test-sqlite test-postgresql bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "openhotline needs Python 3.11 or newer")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/openhotline db upgrade
+
+demo: migrate
+	$(BIN)/openhotline demo load
+
+run: demo
+	@echo "openhotline on http://127.0.0.1:8000  (report form: /report, API docs: /api/docs)"
+	$(BIN)/openhotline serve --host 127.0.0.1 --port 8000
+
+lint: install
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test-sqlite: install
+	@echo "=== test suite on SQLite ==="
+	env -u OPENHOTLINE_TEST_DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgresql: install
+	@url="$$($(BIN)/python scripts/test_database_url.py)"; \
+	if [ -z "$$url" ]; then \
+		echo "=== PostgreSQL tests SKIPPED: no server (set OPENHOTLINE_TEST_DATABASE_URL) ==="; \
+	else \
+		echo "=== database tests on PostgreSQL ($${url##*@}) ==="; \
+		OPENHOTLINE_TEST_DATABASE_URL="$$url" $(BIN)/pytest -m db $(PYTEST_ARGS); \
+	fi
+
+test: lint test-sqlite test-postgresql
+
+bench: install
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@echo "benchmarks: see bench/README.md"
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Media items: encrypted storage, safe decoding and hashing."""

@@ -1,0 +1,57 @@
+"""Tables of the media domain: Item (identified by SHA-256) and where it was seen."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from openhotline.db import Base, UTCDateTime, utcnow
+
+
+class ItemStatus(StrEnum):
+    """Where an item stands in assessment."""
+
+    NEW = "new"  # stored and hashed, not yet matched
+    TRIAGE = "triage"  # unknown content: waits for an analyst
+    AUTO_ASSESSED = "auto_assessed"  # matched a confirmed bank: no human needs to look
+    ASSESSED = "assessed"  # graded by analysts
+
+
+class Item(Base):
+    """One piece of media, identified by the SHA-256 of its bytes."""
+
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    md5: Mapped[str] = mapped_column(String(32), index=True)
+    sha1: Mapped[str] = mapped_column(String(40), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    media_type: Mapped[str] = mapped_column(String(100), default="application/octet-stream")
+    # PDQ (64 hex chars) and its quality; weak (quality < 50) items are not matched by PDQ alone.
+    pdq: Mapped[str | None] = mapped_column(String(64), index=True)
+    pdq_quality: Mapped[int | None] = mapped_column(Integer)
+    weak: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Key of the encrypted blob in the media store; None when media is not kept.
+    storage_key: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(20), default=ItemStatus.NEW.value, index=True)
+    # "crawler", "partner:<name>", "upload:<user>".
+    source: Mapped[str] = mapped_column(String(100), default="crawler")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseItem(Base):
+    """An item seen at a case's URL (the same bytes can be found at many URLs)."""
+
+    __tablename__ = "case_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    media_url: Mapped[str | None] = mapped_column(Text)
+    captured_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("case_id", "item_id", name="uq_case_items_case_item"),)
