@@ -1,7 +1,17 @@
 """Imports every domain's tables so metadata (and Alembic) sees the whole schema."""
 
 from openhotline.db import Base
+from openhotline.jobs import models as jobs_models
 from openhotline.media import models as media_models
 from openhotline.reporting import models as reporting_models
+from openhotline.takedown import models as takedown_models
+from openhotline.trace import models as trace_models
 
-__all__ = ["Base", "media_models", "reporting_models"]
+__all__ = [
+    "Base",
+    "jobs_models",
+    "media_models",
+    "reporting_models",
+    "takedown_models",
+    "trace_models",
+]

@@ -1,0 +1,168 @@
+"""Job table use cases: enqueue inside the caller's transaction, claim, finish, recover.
+
+Delivery is at-least-once: a job is acknowledged (DONE) only after its handler returned,
+so handlers must be idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from openhotline.db import insert_ignore, utcnow
+from openhotline.jobs.models import Job, JobStatus
+
+MAX_BACKOFF_SECONDS = 6 * 3600.0
+
+
+def worker_identity() -> str:
+    """Return host:pid of this process (used to reclaim jobs of dead local workers)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    dedupe_key: str | None = None,
+    delay_seconds: float = 0.0,
+    max_attempts: int = 5,
+) -> None:
+    """Add a job in the caller's transaction (skipped if dedupe_key already exists)."""
+    now = utcnow()
+    row = {
+        "kind": kind,
+        "payload": json.dumps(payload or {}, sort_keys=True),
+        "dedupe_key": dedupe_key,
+        "status": JobStatus.PENDING.value,
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "run_after": now + timedelta(seconds=delay_seconds),
+        "created_at": now,
+    }
+    insert_ignore(session, Job, [row])
+
+
+def to_dispatch(session: Session, *, stale_after: float = 600.0) -> list[tuple[int, datetime]]:
+    """Pending jobs never handed to Huey, or handed long ago and still pending; mark them."""
+    now = utcnow()
+    rows = session.execute(
+        select(Job.id, Job.run_after).where(
+            Job.status == JobStatus.PENDING.value,
+            or_(Job.pushed_at.is_(None), Job.pushed_at < now - timedelta(seconds=stale_after)),
+        )
+    ).all()
+    ids = [r.id for r in rows]
+    if ids:
+        session.execute(
+            update(Job)
+            .where(Job.id.in_(ids))
+            .values(pushed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return [(r.id, r.run_after) for r in rows]
+
+
+def claim(session: Session, job_id: int, lease_seconds: float) -> Job | None:
+    """Atomically take a due job (or one whose lease expired); None if someone else has it."""
+    now = utcnow()
+    result = session.execute(
+        update(Job)
+        .where(
+            Job.id == job_id,
+            or_(
+                (Job.status == JobStatus.PENDING.value) & (Job.run_after <= now),
+                (Job.status == JobStatus.RUNNING.value) & (Job.locked_until < now),
+            ),
+        )
+        .values(
+            status=JobStatus.RUNNING.value,
+            attempts=Job.attempts + 1,
+            locked_by=worker_identity(),
+            locked_until=now + timedelta(seconds=lease_seconds),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return None
+    return session.get(Job, job_id, populate_existing=True)
+
+
+def complete(session: Session, job_id: int) -> None:
+    """Acknowledge a job whose handler finished."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(status=JobStatus.DONE.value, finished_at=utcnow(), locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def backoff_seconds(base: float, attempts: int) -> float:
+    """Exponential back-off: base, 2*base, 4*base ... capped at six hours."""
+    return float(min(base * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS))
+
+
+def fail(session: Session, job_id: int, error: str, base_backoff: float) -> bool:
+    """Record a failure; schedule a retry with back-off. Return True when it will retry."""
+    job = session.get(Job, job_id, populate_existing=True)
+    if job is None:
+        return False
+    job.last_error = error[-2000:]
+    job.locked_until = None
+    if job.attempts >= job.max_attempts:
+        job.status = JobStatus.FAILED.value
+        job.finished_at = utcnow()
+        return False
+    job.status = JobStatus.PENDING.value
+    job.run_after = utcnow() + timedelta(seconds=backoff_seconds(base_backoff, job.attempts))
+    job.pushed_at = None
+    return True
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover(session: Session) -> int:
+    """Return running jobs of dead workers to the queue: lease expired, or a dead local pid."""
+    now = utcnow()
+    host = socket.gethostname()
+    count = 0
+    running = session.execute(select(Job).where(Job.status == JobStatus.RUNNING.value)).scalars()
+    for job in running:
+        owner_host, _, pid_text = (job.locked_by or "").rpartition(":")
+        dead_local = owner_host == host and pid_text.isdigit() and not _pid_alive(int(pid_text))
+        expired = job.locked_until is None or job.locked_until < now
+        if dead_local or expired:
+            job.status = JobStatus.PENDING.value
+            job.locked_by = None
+            job.locked_until = None
+            job.pushed_at = None
+            job.run_after = now
+            job.last_error = "worker died while running the job; requeued"
+            count += 1
+    return count
+
+
+def counts(session: Session) -> dict[str, int]:
+    """Number of jobs per status."""
+    out: dict[str, int] = {}
+    for status in JobStatus:
+        out[status.value] = len(
+            session.execute(select(Job.id).where(Job.status == status.value)).all()
+        )
+    return out
