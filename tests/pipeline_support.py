@@ -44,7 +44,7 @@ class Page:
 class LocalSite:
     """A threading HTTP server on 127.0.0.1:ephemeral with editable pages and a request log."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.pages: dict[str, Page] = {}
         self.requests: list[tuple[str, str]] = []  # (Host header, path)
         site = self
@@ -67,12 +67,15 @@ class LocalSite:
                 for k, v in page.headers.items():
                     self.send_header(k, v)
                 self.end_headers()
-                self.wfile.write(page.body)
+                try:
+                    self.wfile.write(page.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the client went away (e.g. a worker killed mid-request)
 
             def log_message(self, *_args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(

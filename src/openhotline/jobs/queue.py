@@ -62,7 +62,7 @@ class Queue:
         now = utcnow()
         for job_id, run_after in rows:
             if run_after > now:
-                self.run_job_task.schedule(args=(job_id,), eta=_naive_utc(run_after))
+                self.run_job_task.schedule(args=(job_id,), eta=run_after)
             else:
                 self.run_job_task(job_id)
         return len(rows)
