@@ -15,6 +15,7 @@ from openhotline.db import make_engine, make_sessionmaker
 from openhotline.media.store import EncryptedFileStore
 from openhotline.reporting import api as reporting_api
 from openhotline.reporting import views as reporting_views
+from openhotline.takedown import api as takedown_api
 from openhotline.web.errors import install_error_handlers
 from openhotline.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from openhotline.web.ratelimit import TokenBucketLimiter
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(reporting_api.router)
     app.include_router(reporting_views.router)
+    app.include_router(takedown_api.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     def body_limit(path: str) -> int:

@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     notice_escalate_after: int = 3
     notice_escalation_cc: list[str] = Field(default_factory=list)
     notice_link_key: str = ""
+    notice_templates_dir: Path | None = None  # edited templates override the shipped ones
     recheck_interval_hours: float = 6.0
 
     def media_key_bytes(self) -> bytes:

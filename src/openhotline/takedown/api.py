@@ -1,0 +1,59 @@
+"""JSON routes of takedown: statistics, and the signed link hosts use to confirm removal."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from openhotline.jobs import service as jobs
+from openhotline.takedown import service
+from openhotline.takedown.notices import link_key, verify
+from openhotline.takedown.schemas import ConfirmOut, TakedownStatsOut
+from openhotline.takedown.stats import takedown_stats
+from openhotline.web.deps import DbDep, PartnerDep, SettingsDep
+from openhotline.web.errors import ApiError
+
+router = APIRouter(prefix="/api/v1", tags=["takedown"])
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"description": "error"} for code in (401, 404)}
+
+
+@router.get(
+    "/stats/takedown",
+    response_model=TakedownStatsOut,
+    responses=ERRORS,
+    summary="Time to notice, time to removal, notices per case, host and country",
+)
+def stats(db: DbDep, _partner: PartnerDep) -> TakedownStatsOut:
+    """Takedown statistics computed from timestamps."""
+    with db() as session:
+        return TakedownStatsOut.model_validate(takedown_stats(session))
+
+
+@router.get(
+    "/notices/{notice_id}/confirm",
+    response_model=ConfirmOut,
+    responses=ERRORS,
+    summary="A host confirms removal (signed link from the notice)",
+)
+def confirm(
+    notice_id: int, db: DbDep, settings: SettingsDep, sig: str = Query(max_length=100)
+) -> ConfirmOut:
+    """Record the host's confirmation and queue a re-check at source."""
+    if not verify(link_key(settings), notice_id, sig):
+        raise ApiError(404, "unknown or invalid confirmation link")
+    with db.begin() as session:
+        notice = service.host_confirmed(session, notice_id)
+        if notice is None:
+            raise ApiError(404, "unknown or invalid confirmation link")
+        jobs.enqueue(
+            session,
+            "takedown.recheck",
+            {"case_id": notice.case_id},
+            dedupe_key=f"recheck:{notice.case_id}:confirm:{notice_id}:{int(time.time() // 600)}",
+        )
+    return ConfirmOut(
+        status="received",
+        message="Thank you. We will verify the removal at source and stop sending notices.",
+    )
