@@ -41,9 +41,9 @@ def _vcard_emails(entity: dict[str, Any]) -> list[str]:
         return []
     out = []
     for prop in card[1]:
-        if isinstance(prop, list) and len(prop) >= 4 and prop[0] == "email":
-            if isinstance(prop[3], str) and "@" in prop[3]:
-                out.append(prop[3].strip())
+        is_email = isinstance(prop, list) and len(prop) >= 4 and prop[0] == "email"
+        if is_email and isinstance(prop[3], str) and "@" in prop[3]:
+            out.append(prop[3].strip())
     return out
 
 
