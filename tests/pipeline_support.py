@@ -125,3 +125,110 @@ class SequenceResolver:
         self.calls.append(host)
         index = min(len(self.calls) - 1, len(self.answers) - 1)
         return list(self.answers[index])
+
+
+def free_port() -> int:
+    """An unused TCP port on 127.0.0.1 (for servers that cannot bind port 0 themselves)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class MailSink:
+    """A local aiosmtpd SMTP server that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[Any] = []
+        sink = self
+
+        class _Handler:
+            async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
+                from email import message_from_bytes
+                from email.policy import default
+
+                msg = message_from_bytes(envelope.content, policy=default)
+                sink.messages.append((list(envelope.rcpt_tos), msg))
+                return "250 OK"
+
+        self.port = free_port()
+        self.controller = Controller(_Handler(), hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> MailSink:
+        """Start the SMTP server thread."""
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the SMTP server."""
+        self.controller.stop()
+
+
+def build_mmdb(path: Any, networks: dict[str, dict[str, Any]]) -> None:
+    """Write a small MaxMind-format database with country and ASN fields per network."""
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    writer = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoLite2-Country")
+    for cidr, info in networks.items():
+        record: dict[str, Any] = {"country": {"iso_code": info["country"]}}
+        if "asn" in info:
+            record["autonomous_system_number"] = info["asn"]
+            record["autonomous_system_organization"] = info.get("org", "")
+        writer.insert_network(IPSet([cidr]), record)
+    writer.to_db_file(str(path))
+
+
+def vcard_entity(roles: list[str], email: str, nested: list[Any] | None = None) -> dict[str, Any]:
+    """An RFC 9083 entity with a jCard holding an e-mail address."""
+    entity: dict[str, Any] = {
+        "objectClassName": "entity",
+        "roles": roles,
+        "vcardArray": [
+            "vcard",
+            [
+                ["version", {}, "text", "4.0"],
+                ["fn", {}, "text", roles[0]],
+                ["email", {}, "text", email],
+            ],
+        ],
+    }
+    if nested:
+        entity["entities"] = nested
+    return entity
+
+
+def rdap_ip_network(ip: str, cidr: str, name: str, abuse: str, country: str) -> dict[str, Any]:
+    """An RFC 9083 'ip network' answer with an abuse contact nested under the registrant."""
+    prefix, length = cidr.split("/")
+    return {
+        "rdapConformance": ["rdap_level_0", "cidr0"],
+        "objectClassName": "ip network",
+        "handle": f"NET-{ip}",
+        "startAddress": ip,
+        "endAddress": ip,
+        "ipVersion": "v4",
+        "name": name,
+        "country": country,
+        "cidr0_cidrs": [{"v4prefix": prefix, "length": int(length)}],
+        "entities": [
+            vcard_entity(["registrant"], f"noc@{name}.test", [vcard_entity(["abuse"], abuse)])
+        ],
+    }
+
+
+def rdap_domain(name: str, registrar_abuse: str) -> dict[str, Any]:
+    """An RFC 9083 'domain' answer whose registrar has an abuse contact."""
+    return {
+        "rdapConformance": ["rdap_level_0"],
+        "objectClassName": "domain",
+        "ldhName": name,
+        "entities": [
+            vcard_entity(
+                ["registrar"], "info@registrar.test", [vcard_entity(["abuse"], registrar_abuse)]
+            )
+        ],
+    }

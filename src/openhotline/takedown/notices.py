@@ -91,8 +91,8 @@ class Outgoing:
         msg["Subject"] = self.subject
         msg["Date"] = formatdate(usegmt=True)
         msg["Message-ID"] = self.message_id
+        msg.set_content(self.body)  # resets Content-* headers, so set the language after
         msg["Content-Language"] = self.language
-        msg.set_content(self.body)
         return msg
 
 
