@@ -114,9 +114,7 @@ def test_report_to_removal(
 def test_partner_country_case_is_referred_not_noticed(make_world: Callable[..., World]) -> None:
     world = make_world("DE")
     world.gallery("/de", [21])
-    assert (
-        world.client.post("/api/v1/reports", json={"urls": [world.url("/de")]}).status_code == 201
-    )
+    _report(world, "/de")
     world.drain()
     _assess_all(world)
     world.drain()
@@ -136,9 +134,7 @@ def test_partner_country_case_is_referred_not_noticed(make_world: Callable[..., 
 def test_case_behind_cdn_notices_the_cdn(make_world: Callable[..., World]) -> None:
     world = make_world("US", abuse="abuse@cdn.test", extra_cdn_ranges={"TestCDN": ["127.0.0.1/32"]})
     world.gallery("/cdn", [31])
-    assert (
-        world.client.post("/api/v1/reports", json={"urls": [world.url("/cdn")]}).status_code == 201
-    )
+    _report(world, "/cdn")
     world.drain()
     _assess_all(world)
     world.drain()
@@ -202,9 +198,7 @@ def test_police_first_holds_notice_until_cleared(make_world: Callable[..., World
 def test_content_already_gone_is_not_noticed(make_world: Callable[..., World]) -> None:
     world = make_world("GB")
     world.gallery("/gone", [61])
-    assert (
-        world.client.post("/api/v1/reports", json={"urls": [world.url("/gone")]}).status_code == 201
-    )
+    _report(world, "/gone")
     world.drain()
     _assess_all(world)
     world.site.pages.clear()  # removed before the first notice

@@ -50,29 +50,40 @@ def _vcard_emails(entity: dict[str, Any]) -> list[str]:
 def abuse_emails(obj: dict[str, Any], roles: tuple[str, ...] = ("abuse",)) -> list[str]:
     """Collect e-mails of entities (nested too) having one of roles, in document order."""
     found: list[str] = []
-    for entity in obj.get("entities") or []:
+    entities = obj.get("entities")
+    for entity in entities if isinstance(entities, list) else []:
         if not isinstance(entity, dict):
             continue
-        if set(entity.get("roles") or []) & set(roles):
+        entity_roles = entity.get("roles")
+        if not isinstance(entity_roles, list):
+            entity_roles = []
+        if {r for r in entity_roles if isinstance(r, str)} & set(roles):
             found.extend(_vcard_emails(entity))
         found.extend(abuse_emails(entity, roles))
     return list(dict.fromkeys(found))
 
 
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def parse_ip_network(data: dict[str, Any]) -> RdapNetwork:
-    """Read an RFC 9083 'ip network' object."""
+    """Read an RFC 9083 'ip network' object (malformed fields are ignored, never fatal)."""
     cidr = None
     cidrs = data.get("cidr0_cidrs")
     if isinstance(cidrs, list) and cidrs and isinstance(cidrs[0], dict):
-        prefix = cidrs[0].get("v4prefix") or cidrs[0].get("v6prefix")
-        cidr = f"{prefix}/{cidrs[0].get('length')}" if prefix else None
-    if cidr is None and data.get("startAddress"):
-        cidr = f"{data.get('startAddress')} - {data.get('endAddress')}"
+        prefix = _text(cidrs[0].get("v4prefix")) or _text(cidrs[0].get("v6prefix"))
+        length = cidrs[0].get("length")
+        if prefix and isinstance(length, int) and not isinstance(length, bool):
+            cidr = f"{prefix}/{length}"
+    start, end = _text(data.get("startAddress")), _text(data.get("endAddress"))
+    if cidr is None and start:
+        cidr = f"{start} - {end or start}"
     return RdapNetwork(
-        handle=data.get("handle"),
-        name=data.get("name"),
+        handle=_text(data.get("handle")),
+        name=_text(data.get("name")),
         cidr=cidr,
-        country=data.get("country"),
+        country=_text(data.get("country")),
         abuse_emails=abuse_emails(data),
     )
 
