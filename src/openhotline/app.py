@@ -10,7 +10,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from openhotline import __version__
+from openhotline.accounts import views as accounts_views
+from openhotline.accounts.deps import install_auth_handlers
 from openhotline.config import Settings, get_settings
+from openhotline.console import views as console_views
 from openhotline.db import make_engine, make_sessionmaker
 from openhotline.media.store import EncryptedFileStore
 from openhotline.reporting import api as reporting_api
@@ -53,8 +56,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     install_error_handlers(app)
+    install_auth_handlers(app)
     app.include_router(reporting_api.router)
     app.include_router(reporting_views.router)
+    app.include_router(accounts_views.router)
+    app.include_router(console_views.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     def body_limit(path: str) -> int:
