@@ -208,7 +208,7 @@ def _validation_message(exc: ValidationError) -> str:
 
 def submit_batch(
     session: Session,
-    items: list[dict[str, Any]],
+    items: list[Any],
     *,
     source: str,
     limits: IntakeLimits | None = None,
