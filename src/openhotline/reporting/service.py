@@ -30,7 +30,6 @@ from openhotline.reporting.receipts import format_receipt, new_receipt, normalis
 from openhotline.reporting.schemas import BatchItemOut, ReportIn
 from openhotline.urls import CanonicalURL, InvalidURLError, canonicalize
 
-
 # Core tables: bulk inserts through Core skip the ORM's per-row bookkeeping (3x faster).
 _REPORTS = cast(Table, Report.__table__)
 _REPORT_URLS = cast(Table, ReportURL.__table__)
