@@ -14,7 +14,7 @@ from openhotline.accounts import views as accounts_views
 from openhotline.accounts.deps import install_auth_handlers
 from openhotline.config import Settings, get_settings
 from openhotline.console import views as console_views
-from openhotline.db import make_engine, make_sessionmaker
+from openhotline.db import GroupCommitter, make_engine, make_sessionmaker
 from openhotline.media.store import EncryptedFileStore
 from openhotline.reporting import api as reporting_api
 from openhotline.reporting import views as reporting_views
@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.committer.close()
         engine.dispose()
 
     engine = make_engine(settings.resolved_database_url())
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.committer = GroupCommitter(app.state.sessionmaker)
     app.state.media_store = EncryptedFileStore(
         settings.data_dir / "media", settings.media_key_bytes()
     )

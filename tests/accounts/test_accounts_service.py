@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from console_fixtures import PASSWORD, Staff
 from openhotline.accounts import credentials, service
 from openhotline.accounts.models import RecoveryCode, User
 from openhotline.audit import service as audit
 from openhotline.db import transaction, utcnow
+from tests.console_fixtures import PASSWORD, Staff
 
 POLICY = service.AuthPolicy(max_failures=3, lockout_minutes=15)
 

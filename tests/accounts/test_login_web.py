@@ -8,10 +8,10 @@ import pyotp
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from console_fixtures import PASSWORD, Staff, csrf_of, login
 from openhotline.accounts.deps import COOKIE_NAME
 from openhotline.audit import service as audit
 from openhotline.config import Settings
+from tests.console_fixtures import PASSWORD, Staff, csrf_of, login
 
 
 def test_console_redirects_to_login(console_app: TestClient) -> None:

@@ -17,12 +17,12 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
-from console_fixtures import Staff, login
 from openhotline.accounts.deps import Require
 from openhotline.accounts.permissions import PUBLIC_ROUTES, ROLE_PERMISSIONS, Permission
 from openhotline.app import create_app
 from openhotline.config import Settings
 from openhotline.web.deps import partner_key
+from tests.console_fixtures import Staff, login
 
 
 def _flat_routes(app: FastAPI) -> list[Any]:

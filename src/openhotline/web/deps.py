@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.config import Settings, hash_api_key
+from openhotline.db import GroupCommitter
 from openhotline.media.store import MediaStore
 from openhotline.web.errors import ApiError
 
@@ -33,6 +34,15 @@ def get_media_store(request: Request) -> MediaStore:
 
 
 MediaStoreDep = Annotated[MediaStore, Depends(get_media_store)]
+
+
+def get_committer(request: Request) -> GroupCommitter:
+    """Return the group committer for high-volume writes (report intake)."""
+    committer: GroupCommitter = request.app.state.committer
+    return committer
+
+
+CommitterDep = Annotated[GroupCommitter, Depends(get_committer)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 DbDep = Annotated[sessionmaker[Session], Depends(get_db)]
 
