@@ -23,6 +23,8 @@ from openhotline.config import Settings, hash_api_key
 from openhotline.db import make_engine, make_sessionmaker
 from openhotline.migrate import upgrade
 
+pytest_plugins = ["tests.console_fixtures"]
+
 PARTNER_KEY = "test-partner-key-0123456789"
 PG_ENV = "OPENHOTLINE_TEST_DATABASE_URL"
 

@@ -1,5 +1,7 @@
 """Imports every domain's tables so metadata (and Alembic) sees the whole schema."""
 
+from openhotline.accounts import models as accounts_models
+from openhotline.audit import models as audit_models
 from openhotline.db import Base
 from openhotline.jobs import models as jobs_models
 from openhotline.media import models as media_models
@@ -9,6 +11,8 @@ from openhotline.trace import models as trace_models
 
 __all__ = [
     "Base",
+    "accounts_models",
+    "audit_models",
     "jobs_models",
     "media_models",
     "reporting_models",

@@ -10,8 +10,11 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from openhotline import __version__
+from openhotline.accounts import views as accounts_views
+from openhotline.accounts.deps import install_auth_handlers
 from openhotline.config import Settings, get_settings
-from openhotline.db import make_engine, make_sessionmaker
+from openhotline.console import views as console_views
+from openhotline.db import GroupCommitter, make_engine, make_sessionmaker
 from openhotline.media.store import EncryptedFileStore
 from openhotline.reporting import api as reporting_api
 from openhotline.reporting import views as reporting_views
@@ -31,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.committer.close()
         engine.dispose()
 
     engine = make_engine(settings.resolved_database_url())
@@ -46,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.committer = GroupCommitter(app.state.sessionmaker)
     app.state.media_store = EncryptedFileStore(
         settings.data_dir / "media", settings.media_key_bytes()
     )
@@ -54,9 +59,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     install_error_handlers(app)
+    install_auth_handlers(app)
     app.include_router(reporting_api.router)
     app.include_router(reporting_views.router)
     app.include_router(takedown_api.router)
+    app.include_router(accounts_views.router)
+    app.include_router(console_views.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     def body_limit(path: str) -> int:

@@ -6,6 +6,8 @@ import secrets
 
 import typer
 
+from openhotline.accounts.cli import user_app
+from openhotline.audit.cli import audit_app
 from openhotline.config import get_settings, hash_api_key
 
 app = typer.Typer(help="openhotline: hotline, helpline and partner platform.", no_args_is_help=True)
@@ -15,6 +17,8 @@ apikey_app = typer.Typer(help="Static partner API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
 
 
 @db_app.command("upgrade")

@@ -38,6 +38,20 @@ class Settings(BaseSettings):
     public_rate_per_minute: int = 120
     public_rate_burst: int = 60
 
+    # Console accounts: cookies are Secure unless turned off for http://127.0.0.1 development.
+    session_cookie_secure: bool = True
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+    # Assessment: classification scheme file (config/schemes/<name>.toml), four eyes, claims.
+    classification_scheme: str = "default"
+    confirmations_required: int = Field(default=2, ge=2, le=3)
+    claim_minutes: int = 30
+    # Protecting analysts: daily exposure budget and how long one reveal stays open.
+    exposure_budget_minutes: int = 300
+    reveal_window_seconds: int = 120
+
     # Base64 of a 32-byte AES key for media at rest; generated into data_dir/keys if unset.
     media_key: str = ""
 

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, Table, TypeDecorator, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+T = TypeVar("T")
+log = logging.getLogger("openhotline.db")
+ItemT = TypeVar("ItemT")
 
 
 def utcnow() -> datetime:
@@ -111,3 +119,131 @@ def insert_ignore(
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise RuntimeError(f"unsupported database dialect {dialect}")
     session.execute(stmt, list(rows))
+
+
+class _Job:
+    __slots__ = ("callback", "error", "fn", "item", "result")
+
+    def __init__(
+        self,
+        fn: Callable[[Session, list[Any]], list[Any]],
+        item: Any,
+        callback: Callable[[_Job], None],
+    ) -> None:
+        self.fn = fn
+        self.item = item
+        self.callback = callback
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+class GroupCommitter:
+    """Runs writes from many requests in one transaction per group (group commit).
+
+    A caller submits `fn` and one item; the writer thread collects what is queued, calls
+    each distinct `fn(session, items)` once with all of its items (so one INSERT carries
+    many rows), commits, and only then answers each caller: an acknowledged write is
+    durable. If a group fails, its jobs are retried one by one so that one bad job cannot
+    fail the others.
+    """
+
+    def __init__(self, factory: sessionmaker[Session], max_group: int = 512) -> None:
+        self._factory = factory
+        self._max_group = max_group
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+        self._closed = False
+        self._thread.start()
+
+    def run(self, fn: Callable[[Session, list[ItemT]], list[T]], item: ItemT) -> T:
+        """Write item with fn in the next group; return its result once committed."""
+        done = threading.Event()
+        job = _Job(fn, item, lambda _job: done.set())
+        self._put(job)
+        done.wait()
+        if job.error is not None:
+            raise job.error
+        result: T = job.result
+        return result
+
+    async def run_async(self, fn: Callable[[Session, list[ItemT]], list[T]], item: ItemT) -> T:
+        """Like run(), without blocking the event loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def wake(_job: _Job) -> None:
+            loop.call_soon_threadsafe(_resolve, future)
+
+        job = _Job(fn, item, wake)
+        self._put(job)
+        await future
+        if job.error is not None:
+            raise job.error
+        result: T = job.result
+        return result
+
+    def _put(self, job: _Job) -> None:
+        if self._closed:
+            raise RuntimeError("group committer is closed")
+        self._queue.put(job)
+
+    def close(self) -> None:
+        """Finish queued work and stop the writer thread."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            jobs = [first]
+            stop = False
+            while len(jobs) < self._max_group:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                jobs.append(nxt)
+            self._run_group(jobs)
+            if stop:
+                return
+
+    @staticmethod
+    def _apply(session: Session, jobs: list[_Job]) -> None:
+        by_fn: dict[Any, list[_Job]] = {}
+        for job in jobs:
+            by_fn.setdefault(job.fn, []).append(job)
+        for fn, group in by_fn.items():
+            results = fn(session, [job.item for job in group])
+            for job, result in zip(group, results, strict=True):
+                job.result = result
+
+    def _run_group(self, jobs: list[_Job]) -> None:
+        if len(jobs) > 1:
+            try:
+                with transaction(self._factory) as session:
+                    self._apply(session, jobs)
+            except Exception:
+                log.warning("group commit of %d jobs failed; retrying one by one", len(jobs))
+            else:
+                for job in jobs:
+                    job.callback(job)
+                return
+        for job in jobs:
+            try:
+                with transaction(self._factory) as session:
+                    self._apply(session, [job])
+            except Exception as exc:
+                job.error = exc
+            job.callback(job)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -25,7 +25,7 @@ from openhotline.net.guard import AddressGuard, StaticResolver, parse_networks
 from openhotline.reporting.models import Case, CaseEvent, CaseStatus
 from openhotline.reporting.schemas import ReportIn
 from openhotline.reporting.service import submit_report
-from pipeline_support import LocalSite, Page, make_image
+from tests.pipeline_support import LocalSite, Page, make_image
 
 PNG1, PNG2, PNG3 = make_image(1), make_image(2), make_image(3)
 JPG4, JPG5 = make_image(4, "JPEG"), make_image(5, "JPEG")

@@ -19,7 +19,7 @@ from openhotline.net.guard import (
     ip_literal,
     parse_networks,
 )
-from pipeline_support import LocalSite, SequenceResolver
+from tests.pipeline_support import LocalSite, SequenceResolver
 
 BAD_URLS = [
     "http://10.0.0.1/",

@@ -29,7 +29,7 @@ from openhotline.media.models import CaseItem
 from openhotline.reporting.models import Case, CaseStatus
 from openhotline.reporting.schemas import ReportIn
 from openhotline.reporting.service import submit_report
-from pipeline_support import LocalSite, Page, make_image
+from tests.pipeline_support import LocalSite, Page, make_image
 
 
 def redis_up() -> bool:

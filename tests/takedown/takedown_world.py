@@ -19,7 +19,7 @@ from openhotline.app import create_app
 from openhotline.config import Settings
 from openhotline.jobs.queue import Queue, build_queue
 from openhotline.jobs.runtime import Runtime
-from pipeline_support import (
+from tests.pipeline_support import (
     LocalSite,
     MailSink,
     Page,
@@ -96,6 +96,7 @@ def make_world(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., Wor
                 "notice_languages": {"DE": "de", "FR": "fr"},
                 "public_base_url": "http://testserver",
                 "job_backoff_seconds": 0.1,
+                "session_cookie_secure": False,
                 **overrides,
             }
         )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi.testclient import TestClient
 
 from openhotline.config import Settings
 from openhotline.takedown.notices import link_key, sign
+from tests.console_fixtures import Staff, login
 
 
 def test_confirm_bad_inputs(client: TestClient, settings: Settings) -> None:
@@ -20,11 +23,20 @@ def test_confirm_bad_inputs(client: TestClient, settings: Settings) -> None:
     assert client.get(f"/api/v1/notices/999/confirm?sig={good}").status_code == 404
 
 
-def test_stats_need_a_key_and_start_empty(
-    client: TestClient, partner_headers: dict[str, str]
+def test_stats_need_a_supervisor_and_start_empty(
+    new_client: Callable[[], TestClient],
+    make_user: Callable[..., Staff],
+    partner_headers: dict[str, str],
 ) -> None:
-    assert client.get("/api/v1/stats/takedown").status_code == 401
-    r = client.get("/api/v1/stats/takedown", headers=partner_headers)
+    anonymous = new_client()
+    assert anonymous.get("/api/v1/stats/takedown").status_code == 401
+    assert anonymous.get("/api/v1/stats/takedown", headers=partner_headers).status_code == 401
+    analyst = new_client()
+    login(analyst, make_user("ana", "analyst"))
+    assert analyst.get("/api/v1/stats/takedown").status_code == 403
+    client = new_client()
+    login(client, make_user("sup", "supervisor"))
+    r = client.get("/api/v1/stats/takedown")
     assert r.status_code == 200
     body = r.json()
     assert body["cases"] == 0 and body["notices_per_case"] is None

@@ -16,7 +16,7 @@ from openhotline.trace.cdn import CdnRanges
 from openhotline.trace.geoip import MaxMindGeoIP
 from openhotline.trace.rdap import HttpRdap, abuse_emails, parse_ip_network
 from openhotline.trace.service import Tracer, compute_trace
-from pipeline_support import LocalSite, Page, build_mmdb, rdap_domain, rdap_ip_network
+from tests.pipeline_support import LocalSite, Page, build_mmdb, rdap_domain, rdap_ip_network
 
 
 @pytest.fixture

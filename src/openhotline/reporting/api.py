@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from openhotline.reporting import service
@@ -17,7 +18,7 @@ from openhotline.reporting.schemas import (
     ReportIn,
     StatusOut,
 )
-from openhotline.web.deps import DbDep, JsonBody, PartnerDep, SettingsDep
+from openhotline.web.deps import CommitterDep, DbDep, JsonBody, PartnerDep, SettingsDep
 from openhotline.web.errors import ApiError, validation_details
 from openhotline.web.ratelimit import public_rate_limit
 
@@ -52,8 +53,10 @@ def _limits(settings: Any) -> service.IntakeLimits:
     dependencies=[Depends(public_rate_limit)],
     summary="File a report (anonymous)",
 )
-def create_report(body: JsonBody, db: DbDep, settings: SettingsDep) -> ReceiptOut:
-    """Accept a report; the 201 is only sent once it is committed."""
+async def create_report(
+    body: JsonBody, committer: CommitterDep, settings: SettingsDep
+) -> ReceiptOut:
+    """Accept a report; the 201 is only sent once it is committed (group commit)."""
     try:
         data = ReportIn.model_validate(body)
     except ValidationError as exc:
@@ -61,10 +64,10 @@ def create_report(body: JsonBody, db: DbDep, settings: SettingsDep) -> ReceiptOu
     if data.external_id is not None:
         raise ApiError(422, "invalid report", ["external_id: only for partner batches"])
     try:
-        with db.begin() as session:
-            receipt = service.submit_report(session, data, limits=_limits(settings))
+        prepared = service.prepare_report(data, _limits(settings))
     except service.ReportRejectedError as exc:
         raise ApiError(422, exc.message, exc.details) from exc
+    receipt = await committer.run_async(service.store_reports, (prepared, "public"))
     return ReceiptOut(receipt=format_receipt(receipt), status="received")
 
 
@@ -91,7 +94,9 @@ def report_status(receipt: str, db: DbDep) -> StatusOut:
     openapi_extra=_body_schema(BatchIn),
     summary="Submit up to 1,000 reports (partners)",
 )
-def create_batch(body: JsonBody, db: DbDep, settings: SettingsDep, partner: PartnerDep) -> BatchOut:
+async def create_batch(
+    body: JsonBody, committer: CommitterDep, settings: SettingsDep, partner: PartnerDep
+) -> BatchOut:
     """Accept or reject each report of a batch on its own."""
     try:
         batch = BatchIn.model_validate(body)
@@ -101,9 +106,9 @@ def create_batch(body: JsonBody, db: DbDep, settings: SettingsDep, partner: Part
         raise ApiError(
             422, f"too many reports: {len(batch.reports)} (at most {settings.max_batch_reports})"
         )
-    with db.begin() as session:
-        results = service.submit_batch(
-            session, batch.reports, source=f"partner:{partner[:12]}", limits=_limits(settings)
-        )
+    prepared = await run_in_threadpool(service.prepare_batch, batch.reports, _limits(settings))
+    results = await committer.run_async(
+        service.store_batches, (prepared, f"partner:{partner[:12]}")
+    )
     accepted = sum(1 for r in results if r.accepted)
     return BatchOut(accepted=accepted, rejected=len(results) - accepted, results=results)

@@ -92,7 +92,7 @@ class BatchIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reports: list[dict[str, Any]] = Field(min_length=1)
+    reports: list[Any] = Field(min_length=1)
 
 
 class BatchItemOut(BaseModel):

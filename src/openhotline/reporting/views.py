@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from openhotline.reporting import service
 from openhotline.reporting.receipts import format_receipt
 from openhotline.reporting.schemas import SEEN_LABELS, ReportIn
-from openhotline.web.deps import DbDep, SettingsDep
+from openhotline.web.deps import CommitterDep, DbDep, SettingsDep
 from openhotline.web.errors import validation_details
 from openhotline.web.ratelimit import public_rate_limit
 from openhotline.web.templating import templates
@@ -43,7 +43,7 @@ def report_form(request: Request) -> HTMLResponse:
 @router.post("/report", response_class=HTMLResponse, dependencies=[Depends(public_rate_limit)])
 def report_submit(
     request: Request,
-    db: DbDep,
+    committer: CommitterDep,
     settings: SettingsDep,
     urls: Annotated[str, Form()] = "",
     seen: Annotated[str, Form()] = "",
@@ -76,14 +76,12 @@ def report_submit(
     except ValidationError as exc:
         return _form_page(request, 400, errors=validation_details(exc), values=values)
     try:
-        with db.begin() as session:
-            receipt = service.submit_report(
-                session,
-                data,
-                limits=service.IntakeLimits(settings.max_urls_per_report, settings.max_url_bytes),
-            )
+        prepared = service.prepare_report(
+            data, service.IntakeLimits(settings.max_urls_per_report, settings.max_url_bytes)
+        )
     except service.ReportRejectedError as exc:
         return _form_page(request, 400, errors=[exc.message, *exc.details], values=values)
+    receipt = committer.run(service.store_reports, (prepared, "public"))
     return templates.TemplateResponse(
         request, "report/thanks.html", {"receipt": format_receipt(receipt)}
     )

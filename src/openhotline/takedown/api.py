@@ -5,18 +5,22 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
+from openhotline.accounts.deps import require
+from openhotline.accounts.permissions import Permission
 from openhotline.jobs import service as jobs
 from openhotline.takedown import service
 from openhotline.takedown.notices import link_key, verify
 from openhotline.takedown.schemas import ConfirmOut, TakedownStatsOut
 from openhotline.takedown.stats import takedown_stats
-from openhotline.web.deps import DbDep, PartnerDep, SettingsDep
+from openhotline.web.deps import DbDep, SettingsDep
 from openhotline.web.errors import ApiError
 
 router = APIRouter(prefix="/api/v1", tags=["takedown"])
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"description": "error"} for code in (401, 404)}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"description": "error"} for code in (401, 403, 404)
+}
 
 
 @router.get(
@@ -24,8 +28,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {code: {"description": "error"} for co
     response_model=TakedownStatsOut,
     responses=ERRORS,
     summary="Time to notice, time to removal, notices per case, host and country",
+    dependencies=[Depends(require(Permission.STATS_VIEW))],
 )
-def stats(db: DbDep, _partner: PartnerDep) -> TakedownStatsOut:
+def stats(db: DbDep) -> TakedownStatsOut:
     """Takedown statistics computed from timestamps."""
     with db() as session:
         return TakedownStatsOut.model_validate(takedown_stats(session))

@@ -1,0 +1,103 @@
+"""Permissions and the role → permission map.
+
+Roles are data: a new role (e.g. `counsellor`, a partner role) is one more entry in
+ROLE_PERMISSIONS, and a new capability one more Permission member; no code changes elsewhere.
+Routes declare what they need with `openhotline.accounts.deps.require(Permission.X)`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    """One capability a route can require."""
+
+    SESSION = "session"  # log out, see one's own account page
+    CONSOLE_VIEW = "console.view"  # the console's home page
+    QUEUE_VIEW = "queue.view"  # the triage queue
+    CASE_VIEW = "case.view"  # case details, its reports (text only)
+    ITEM_ASSESS = "item.assess"  # claim, grade and confirm items
+    ITEM_REVEAL = "item.reveal"  # reveal an unblurred preview (audited, budgeted)
+    DISPUTE_RESOLVE = "dispute.resolve"  # decide items the analysts disagreed on
+    EXPOSURE_VIEW_ALL = "exposure.view_all"  # every analyst's exposure budget use
+    AUDIT_VIEW = "audit.view"  # read the audit log
+    USERS_MANAGE = "users.manage"  # create users, change roles, unlock
+    SETTINGS_MANAGE = "settings.manage"  # change runtime settings
+    STATS_VIEW = "stats.view"  # takedown statistics (time to notice, time to removal)
+
+
+_ANALYST = frozenset(
+    {
+        Permission.SESSION,
+        Permission.CONSOLE_VIEW,
+        Permission.QUEUE_VIEW,
+        Permission.CASE_VIEW,
+        Permission.ITEM_ASSESS,
+        Permission.ITEM_REVEAL,
+    }
+)
+
+ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
+    "analyst": _ANALYST,
+    "supervisor": _ANALYST
+    | {
+        Permission.DISPUTE_RESOLVE,
+        Permission.EXPOSURE_VIEW_ALL,
+        Permission.AUDIT_VIEW,
+        Permission.STATS_VIEW,
+    },
+    # Administrators run the system; they do not see media (least privilege).
+    "admin": frozenset(
+        {
+            Permission.SESSION,
+            Permission.CONSOLE_VIEW,
+            Permission.USERS_MANAGE,
+            Permission.SETTINGS_MANAGE,
+            Permission.AUDIT_VIEW,
+            Permission.EXPOSURE_VIEW_ALL,
+        }
+    ),
+}
+
+# Roles whose holders grade material: they get an exposure budget and take part in four eyes.
+GRADING_ROLES = frozenset(r for r, p in ROLE_PERMISSIONS.items() if Permission.ITEM_ASSESS in p)
+
+# Routes anyone may reach without a session (method, path template). Everything else must
+# declare a permission (checked by tests/accounts/test_route_permissions.py).
+PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("GET", "/"),
+        ("GET", "/report"),
+        ("POST", "/report"),
+        ("GET", "/report/status"),
+        ("POST", "/api/v1/reports"),
+        ("GET", "/api/v1/reports/{receipt}"),
+        ("GET", "/api/v1/openapi.json"),
+        ("GET", "/api/docs"),
+        ("HEAD", "/api/docs"),
+        ("GET", "/docs/oauth2-redirect"),
+        ("HEAD", "/docs/oauth2-redirect"),
+        ("HEAD", "/api/v1/openapi.json"),
+        # The login form itself (it carries its own pre-session CSRF token).
+        ("GET", "/console/login"),
+        ("POST", "/console/login"),
+        # A host confirming removal from a notice: authenticated by the link's HMAC signature.
+        ("GET", "/api/v1/notices/{notice_id}/confirm"),
+    }
+)
+
+
+def roles() -> list[str]:
+    """Return the known role names."""
+    return sorted(ROLE_PERMISSIONS)
+
+
+def permissions_of(role: str) -> frozenset[Permission]:
+    """Return the permissions of a role (none for an unknown role)."""
+    return ROLE_PERMISSIONS.get(role, frozenset())
+
+
+def has_permission(role: str, permission: Permission) -> bool:
+    """True when the role grants the permission."""
+    return permission in permissions_of(role)

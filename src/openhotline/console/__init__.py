@@ -1,0 +1,1 @@
+"""The analyst console: server-rendered HTML pages over accounts, assessment and audit."""

@@ -1,0 +1,133 @@
+"""Fixtures for the console: staff users, logged-in HTTP clients, generated media items."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pyotp
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from openhotline.accounts import service as accounts
+from openhotline.app import create_app
+from openhotline.config import Settings
+from openhotline.db import transaction, utcnow
+
+PASSWORD = "correct horse battery staple"
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+
+@dataclass
+class Staff:
+    """A test user with the secrets needed to log in."""
+
+    id: int
+    username: str
+    role: str
+    totp_secret: str
+    recovery_codes: list[str]
+    password: str = PASSWORD
+    _offset: int = field(default=-1)
+
+    def code(self) -> str:
+        """Return a TOTP code not used before by this user in this test (±1 step window)."""
+        self._offset += 1
+        if self._offset > 1:
+            raise RuntimeError("more than 3 logins of one user in one test: wait 30 s")
+        totp = pyotp.TOTP(self.totp_secret)
+        return totp.generate_otp(totp.timecode(utcnow()) + self._offset)
+
+
+@pytest.fixture
+def console_settings(settings: Settings) -> Settings:
+    """Settings for console tests: cookies usable over http://testserver and 127.0.0.1."""
+    return settings.model_copy(update={"session_cookie_secure": False})
+
+
+@pytest.fixture
+def make_user(session_factory: sessionmaker[Session]) -> Callable[..., Staff]:
+    """Create a staff user: make_user('alice', 'analyst')."""
+
+    def _make(username: str, role: str = "analyst") -> Staff:
+        with transaction(session_factory) as s:
+            created = accounts.create_user(s, username, PASSWORD, role, actor="test")
+            return Staff(
+                created.user.id, username, role, created.totp_secret, created.recovery_codes
+            )
+
+    return _make
+
+
+def csrf_of(html: str) -> str:
+    """Return the CSRF token embedded in a page."""
+    match = CSRF_RE.search(html)
+    assert match, "no csrf_token in page"
+    return match.group(1)
+
+
+def login(client: TestClient, user: Staff, code: str | None = None) -> str:
+    """Log a user in through the form; return the console CSRF token."""
+    page = client.get("/console/login")
+    assert page.status_code == 200, page.text
+    response = client.post(
+        "/console/login",
+        data={
+            "username": user.username,
+            "password": user.password,
+            "code": code or user.code(),
+            "csrf_token": csrf_of(page.text),
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    home = client.get("/console/")
+    assert home.status_code == 200, home.text
+    return csrf_of(home.text)
+
+
+@pytest.fixture
+def console_app(console_settings: Settings) -> Iterator[TestClient]:
+    """An HTTP client on a console-ready app."""
+    with TestClient(create_app(console_settings)) as c:
+        yield c
+
+
+@pytest.fixture
+def new_client(console_settings: Settings) -> Iterator[Callable[[], TestClient]]:
+    """Make more clients (one per user) on one app."""
+    app = create_app(console_settings)
+    clients: list[TestClient] = []
+
+    def _new() -> TestClient:
+        c = TestClient(app)
+        c.__enter__()
+        clients.append(c)
+        return c
+
+    yield _new
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
+def png_bytes(seed: int, size: int = 64) -> bytes:
+    """A generated PNG (gradient and shapes from a seed): benign test media only."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (size, size), (seed * 37 % 256, seed * 91 % 256, seed * 53 % 256))
+    draw = ImageDraw.Draw(img)
+    for i in range(0, size, 8):
+        draw.line([(0, i), (size, (i * seed) % size)], fill=(255 - i * 3 % 256, i * 5 % 256, 128))
+    draw.ellipse([size // 4, size // 4, size // 2 + seed % 16, size // 2 + 8], fill=(250, 250, 0))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def sha256_hex(data: bytes) -> str:
+    """SHA-256 hex digest."""
+    return hashlib.sha256(data).hexdigest()
