@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     job_max_attempts: int = 5
     job_backoff_seconds: float = 30.0
     job_lease_seconds: float = 600.0
+    jobs_tick_seconds: float = 10.0  # how often a worker looks for new cases and due work
+    jobs_keep_days: float = 30.0
 
     # Crawler (capture and re-checks). Non-public addresses are refused unless listed here.
     crawler_allow_networks: list[str] = Field(default_factory=list)

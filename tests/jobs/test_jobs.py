@@ -236,3 +236,49 @@ def test_worker_killed_mid_job_loses_nothing(
         case = s.get(Case, case_id)
         assert case is not None and case.status == CaseStatus.TRIAGE
         assert len(s.execute(select(CaseItem).where(CaseItem.case_id == case_id)).all()) == 1
+
+
+def test_job_of_earlier_process_with_same_pid_is_recovered(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Containers restart workers as the same pid: the incarnation tells them apart."""
+    with transaction(session_factory) as s:
+        jobs.enqueue(s, "capture.case", {"case_id": 1})
+    job_id = _job(session_factory).id
+    with transaction(session_factory) as s:
+        job = jobs.claim(s, job_id, 3600)
+        assert job is not None
+        host, pid, _ = jobs.worker_identity().rsplit(":", 2)
+        job.locked_by = f"{host}:{pid}:0ldpr0c"
+    with transaction(session_factory) as s:
+        assert jobs.recover(s) == 1
+
+
+def test_running_job_of_live_worker_is_left_alone(session_factory: sessionmaker[Session]) -> None:
+    with transaction(session_factory) as s:
+        jobs.enqueue(s, "capture.case", {"case_id": 1})
+    with transaction(session_factory) as s:
+        assert jobs.claim(s, _job(session_factory).id, 3600) is not None
+    with transaction(session_factory) as s:
+        assert jobs.recover(s) == 0
+    assert _job(session_factory).status == JobStatus.RUNNING
+
+
+def test_finished_jobs_are_purged_after_keep_days(session_factory: sessionmaker[Session]) -> None:
+    with transaction(session_factory) as s:
+        jobs.enqueue(s, "a", {})
+        jobs.enqueue(s, "b", {})
+    with transaction(session_factory) as s:
+        rows = s.execute(select(Job).order_by(Job.id)).scalars().all()
+        rows[0].status = JobStatus.DONE.value
+        rows[0].finished_at = utcnow() - timedelta(days=40)
+    with transaction(session_factory) as s:
+        assert jobs.purge_finished(s, 30) == 1
+    with session_factory() as s:
+        assert [j.kind for j in s.execute(select(Job)).scalars()] == ["b"]
+
+
+def test_unknown_backend_is_a_clear_error(settings: Settings) -> None:
+    rt = Runtime(settings.model_copy(update={"jobs_backend": "rabbit"}))
+    with pytest.raises(ValueError, match="unknown jobs_backend 'rabbit'"):
+        build_queue(rt)

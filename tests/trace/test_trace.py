@@ -16,7 +16,14 @@ from openhotline.trace.cdn import CdnRanges
 from openhotline.trace.geoip import MaxMindGeoIP
 from openhotline.trace.rdap import HttpRdap, abuse_emails, parse_ip_network
 from openhotline.trace.service import Tracer, compute_trace
-from tests.pipeline_support import LocalSite, Page, build_mmdb, rdap_domain, rdap_ip_network
+from tests.pipeline_support import (
+    LocalSite,
+    Page,
+    build_mmdb,
+    rdap_domain,
+    rdap_ip_network,
+    vcard_entity,
+)
 
 
 @pytest.fixture
@@ -123,3 +130,14 @@ def test_rdap_parser_never_crashes(data: dict[str, Any]) -> None:
         pytest.fail("parser crashed on malformed RDAP JSON")
     assert isinstance(net.abuse_emails, list)
     assert abuse_emails(data) == net.abuse_emails
+
+
+def test_rdap_emails_that_could_inject_headers_are_ignored() -> None:
+    data = {
+        "entities": [
+            vcard_entity(["abuse"], "abuse@ok.test\nBcc: victim@x.test"),
+            vcard_entity(["abuse"], "a b@x.test"),
+            vcard_entity(["abuse"], "abuse@good.test"),
+        ]
+    }
+    assert abuse_emails(data) == ["abuse@good.test"]

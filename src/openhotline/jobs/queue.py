@@ -97,6 +97,7 @@ class Queue:
         """Recover jobs of dead workers, let each domain enqueue due work, dispatch."""
         with transaction(self.rt.sessionmaker) as session:
             recovered = service.recover(session)
+            service.purge_finished(session, self.rt.settings.jobs_keep_days)
         if recovered:
             log.warning("requeued %d job(s) of dead workers", recovered)
         load_handlers()

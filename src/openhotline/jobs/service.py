@@ -8,22 +8,37 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from openhotline.db import insert_ignore, utcnow
 from openhotline.jobs.models import Job, JobStatus
 
 MAX_BACKOFF_SECONDS = 6 * 3600.0
+# Tells this process apart from an earlier one that had the same pid (containers restart
+# as pid 1): its jobs are then known to be orphaned.
+_INCARNATION = secrets.token_hex(4)
 
 
 def worker_identity() -> str:
-    """Return host:pid of this process (used to reclaim jobs of dead local workers)."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Return host:pid:incarnation of this process (to reclaim jobs of dead local workers)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_INCARNATION}"
+
+
+def _owner_dead(locked_by: str | None) -> bool:
+    """True when the owner ran on this host and that process is gone."""
+    parts = (locked_by or "").rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return parts[2] != _INCARNATION
+    return not _pid_alive(pid)
 
 
 def enqueue(
@@ -140,14 +155,11 @@ def _pid_alive(pid: int) -> bool:
 def recover(session: Session) -> int:
     """Return running jobs of dead workers to the queue: lease expired, or a dead local pid."""
     now = utcnow()
-    host = socket.gethostname()
     count = 0
     running = session.execute(select(Job).where(Job.status == JobStatus.RUNNING.value)).scalars()
     for job in running:
-        owner_host, _, pid_text = (job.locked_by or "").rpartition(":")
-        dead_local = owner_host == host and pid_text.isdigit() and not _pid_alive(int(pid_text))
         expired = job.locked_until is None or job.locked_until < now
-        if dead_local or expired:
+        if expired or _owner_dead(job.locked_by):
             job.status = JobStatus.PENDING.value
             job.locked_by = None
             job.locked_until = None
@@ -156,6 +168,17 @@ def recover(session: Session) -> int:
             job.last_error = "worker died while running the job; requeued"
             count += 1
     return count
+
+
+def purge_finished(session: Session, older_than_days: float = 30.0) -> int:
+    """Delete DONE jobs finished long ago (FAILED ones stay for inspection)."""
+    cutoff = utcnow() - timedelta(days=older_than_days)
+    result = session.execute(
+        delete(Job)
+        .where(Job.status == JobStatus.DONE.value, Job.finished_at < cutoff)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def counts(session: Session) -> dict[str, int]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
+
+# An address we are willing to put in a To: header (no spaces, commas, brackets or newlines).
+EMAIL_RE = re.compile(r"^[^@\s<>,;:\"()\[\]]{1,64}@[A-Za-z0-9.-]{1,253}$")
 
 
 class RdapError(Exception):
@@ -42,7 +46,7 @@ def _vcard_emails(entity: dict[str, Any]) -> list[str]:
     out = []
     for prop in card[1]:
         is_email = isinstance(prop, list) and len(prop) >= 4 and prop[0] == "email"
-        if is_email and isinstance(prop[3], str) and "@" in prop[3]:
+        if is_email and isinstance(prop[3], str) and EMAIL_RE.fullmatch(prop[3].strip()):
             out.append(prop[3].strip())
     return out
 
