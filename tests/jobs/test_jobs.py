@@ -282,3 +282,22 @@ def test_unknown_backend_is_a_clear_error(settings: Settings) -> None:
     rt = Runtime(settings.model_copy(update={"jobs_backend": "rabbit"}))
     with pytest.raises(ValueError, match="unknown jobs_backend 'rabbit'"):
         build_queue(rt)
+
+
+def test_capture_gives_case_to_triage_after_last_attempt(
+    settings: Settings, session_factory: sessionmaker[Session], site: LocalSite
+) -> None:
+    """A site that stays down: after the last attempt the case goes to an analyst."""
+    url = site.url("/down.png")
+    site.stop()
+    rt = Runtime(_pipeline_settings(settings, job_backoff_seconds=0.0, job_max_attempts=2))
+    queue = build_queue(rt, name=f"t{uuid.uuid4().hex[:8]}")
+    case_id = _report(session_factory, url)
+    for _ in range(3):
+        queue.drain()
+    job = _job(session_factory)
+    assert (job.status, job.attempts) == (JobStatus.DONE, 2)
+    with session_factory() as s:
+        case = s.get(Case, case_id)
+        assert case is not None and case.status == CaseStatus.TRIAGE
+    rt.close()

@@ -51,7 +51,7 @@ def capture_case(rt: Runtime, payload: dict[str, Any]) -> None:
         with make_fetcher(rt) as fetcher:
             result = crawl(fetcher, url, crawl_limits(rt))
     except FetchError as exc:
-        if not exc.permanent:
+        if not exc.permanent and not payload.get("_last_attempt"):
             raise  # transient: the job is retried with back-off
         with transaction(rt.sessionmaker) as session:
             failed = session.get(Case, case_id)

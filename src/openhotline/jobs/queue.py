@@ -76,6 +76,8 @@ class Queue:
             if job is None:
                 return "skipped"
             kind, payload = job.kind, json.loads(job.payload)
+            # Handlers may act differently on their last try (e.g. give the case to a human).
+            payload["_last_attempt"] = job.attempts >= job.max_attempts
         fn = handlers.get(kind)
         try:
             if fn is None:
