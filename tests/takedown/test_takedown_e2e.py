@@ -111,6 +111,16 @@ def test_report_to_removal(
     assert data["time_to_notice"]["count"] == 1
     assert data["by_country"]["GB"]["removed"] == 1
     assert data["by_host"][HOST]["notices"] == 1
+    with world.queue.rt.sessionmaker() as s:
+        case_id = s.execute(select(Case.id)).scalar_one()
+    view = world.client.get(f"/api/v1/cases/{case_id}/takedown")
+    assert view.status_code == 200, view.text
+    body = view.json()
+    assert body["status"] == "removed"
+    assert body["traces"][0]["abuse_email"] == f"abuse@{HOST}"
+    assert body["notices"][0]["host_confirmed_at"] is not None
+    assert [r["kind"] for r in body["referrals"]] == ["police"]
+    assert world.client.get("/api/v1/cases/999/takedown").status_code == 404
 
 
 def test_partner_country_case_is_referred_not_noticed(make_world: Callable[..., World]) -> None:

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from openhotline.accounts.deps import require
+from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
+from openhotline.audit import service as audit
 from openhotline.jobs import service as jobs
+from openhotline.reporting.models import Case
 from openhotline.takedown import service
 from openhotline.takedown.notices import link_key, verify
-from openhotline.takedown.schemas import ConfirmOut, TakedownStatsOut
+from openhotline.takedown.schemas import (
+    CaseTakedownOut,
+    ConfirmOut,
+    NoticeOut,
+    ReferralOut,
+    SendOut,
+    TakedownStatsOut,
+    TraceOut,
+)
 from openhotline.takedown.stats import takedown_stats
 from openhotline.web.deps import DbDep, SettingsDep
 from openhotline.web.errors import ApiError
@@ -62,3 +72,31 @@ def confirm(
         status="received",
         message="Thank you. We will verify the removal at source and stop sending notices.",
     )
+
+
+@router.get(
+    "/cases/{case_id}/takedown",
+    response_model=CaseTakedownOut,
+    responses=ERRORS,
+    summary="Hosting traces, notices and referrals of a case",
+)
+def case_takedown(
+    case_id: int,
+    db: DbDep,
+    principal: Annotated[Principal, Depends(require(Permission.CASE_VIEW))],
+) -> CaseTakedownOut:
+    """Where a case is hosted and what was done about it (the view is audited)."""
+    with db.begin() as session:
+        case = session.get(Case, case_id)
+        if case is None:
+            raise ApiError(404, "no such case")
+        data = service.case_takedown(session, case_id)
+        audit.record(session, principal.actor, "takedown.view", f"case:{case_id}")
+        return CaseTakedownOut(
+            case_id=case_id,
+            status=case.status,
+            traces=[TraceOut.model_validate(t) for t in data.traces],
+            notices=[NoticeOut.model_validate(n) for n in data.notices],
+            sends=[SendOut.model_validate(x) for x in data.sends],
+            referrals=[ReferralOut.model_validate(r) for r in data.referrals],
+        )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 class DurationSummary(BaseModel):
@@ -35,3 +36,71 @@ class ConfirmOut(BaseModel):
 
     status: str
     message: str
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class TraceOut(_Row):
+    """One hosting trace."""
+
+    traced_at: datetime
+    host: str
+    ip: str | None
+    country: str | None
+    asn: int | None
+    as_org: str | None
+    network: str | None
+    abuse_email: str | None
+    registrar_abuse_email: str | None
+    cdn: str | None
+    error: str | None
+
+
+class NoticeOut(_Row):
+    """One notice and its follow-up state."""
+
+    id: int
+    role: str
+    recipient: str
+    language: str
+    status: str
+    attempts: int
+    escalation: int
+    first_sent_at: datetime | None
+    last_sent_at: datetime | None
+    next_due_at: datetime
+    host_confirmed_at: datetime | None
+
+
+class SendOut(_Row):
+    """One e-mail that carried a notice."""
+
+    notice_id: int
+    recipient: str
+    attempt: int
+    escalation: int
+    sent_at: datetime
+
+
+class ReferralOut(_Row):
+    """One referral."""
+
+    kind: str
+    destination: str
+    country: str | None
+    status: str
+    created_at: datetime
+    cleared_at: datetime | None
+
+
+class CaseTakedownOut(BaseModel):
+    """Hosting traces (newest first), notices, sends and referrals of a case."""
+
+    case_id: int
+    status: str
+    traces: list[TraceOut]
+    notices: list[NoticeOut]
+    sends: list[SendOut]
+    referrals: list[ReferralOut]

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from openhotline.audit import service as audit
 from openhotline.db import insert_ignore, utcnow
 from openhotline.media.models import CaseItem, Item
 from openhotline.reporting.models import Case, CaseStatus
@@ -110,6 +111,9 @@ def clear_for_notice(session: Session, case_id: int, *, actor: str) -> int:
     ).scalars():
         ref.cleared_at = ref.cleared_at or now
     record_case_event(session, case_id, "police_cleared", actor=actor, detail=f"{released}")
+    audit.record(
+        session, actor, "takedown.police_cleared", f"case:{case_id}", {"released": released}
+    )
     return released
 
 
@@ -229,6 +233,13 @@ def record_send(session: Session, rec: SendRecord, interval_hours: float) -> Non
         actor=ACTOR,
         detail=f"notice {notice.attempts} to {notice.recipient} (escalation {rec.escalation})",
     )
+    audit.record(
+        session,
+        ACTOR,
+        "takedown.notice_sent",
+        f"case:{notice.case_id}",
+        {"notice": notice.id, "to": notice.recipient, "cc": rec.cc, "attempt": notice.attempts},
+    )
     case = session.get(Case, notice.case_id)
     if case is not None and case.status == CaseStatus.ASSESSED.value:
         set_case_status(session, case, CaseStatus.ACTIONED, actor=ACTOR, detail="notice sent")
@@ -239,6 +250,7 @@ def mark_removed(session: Session, case: Case, detail: str) -> bool:
     if case.status not in OPEN_CASE_STATUSES:
         return False
     set_case_status(session, case, CaseStatus.REMOVED, actor="recheck", detail=detail)
+    audit.record(session, "recheck", "takedown.removed", f"case:{case.id}", {"why": detail})
     now = utcnow()
     for notice in session.execute(select(Notice).where(Notice.case_id == case.id)).scalars():
         if notice.status in (NoticeStatus.QUEUED.value, NoticeStatus.HELD.value):
@@ -257,7 +269,46 @@ def host_confirmed(session: Session, notice_id: int) -> Notice | None:
         record_case_event(
             session, notice.case_id, "host_confirmed", actor=notice.recipient, detail="link"
         )
+        audit.record(
+            session,
+            f"host:{notice.recipient}",
+            "takedown.host_confirmed",
+            f"case:{notice.case_id}",
+            {"notice": notice.id},
+        )
     return notice
+
+
+@dataclass
+class CaseTakedown:
+    """Everything takedown knows about one case."""
+
+    traces: list[HostingTrace]
+    notices: list[Notice]
+    sends: list[NoticeSend]
+    referrals: list[Referral]
+
+
+def case_takedown(session: Session, case_id: int) -> CaseTakedown:
+    """Traces (newest first), notices, sends and referrals of a case."""
+    return CaseTakedown(
+        traces=list(
+            session.execute(
+                select(HostingTrace)
+                .where(HostingTrace.case_id == case_id)
+                .order_by(HostingTrace.id.desc())
+            ).scalars()
+        ),
+        notices=list(session.execute(select(Notice).where(Notice.case_id == case_id)).scalars()),
+        sends=list(
+            session.execute(
+                select(NoticeSend).where(NoticeSend.case_id == case_id).order_by(NoticeSend.id)
+            ).scalars()
+        ),
+        referrals=list(
+            session.execute(select(Referral).where(Referral.case_id == case_id)).scalars()
+        ),
+    )
 
 
 def urls_to_block(session: Session) -> list[str]:
