@@ -164,7 +164,7 @@ def test_capture_job_stores_encrypted_hashed_items(
             assert hashlib.sha256(data).hexdigest() == item.sha256
             assert hashlib.md5(data, usedforsecurity=False).hexdigest() == item.md5
             assert hashlib.sha1(data, usedforsecurity=False).hexdigest() == item.sha1
-            assert item.status == ItemStatus.TRIAGE
+            assert item.status == ItemStatus.NEW  # hashed; matched by assessment routing
             assert item.media_type.startswith("image/")
         links = session.execute(select(CaseItem)).scalars().all()
         assert {link.case_id for link in links} == {case.id}

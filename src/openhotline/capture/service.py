@@ -49,11 +49,14 @@ def hash_bytes(data: bytes) -> Hashes:
 
 
 def match_item(session: Session, item: Item) -> bool:
-    """Match an item against the confirmed hash banks; True means known illegal material.
+    """Match a new item against the confirmed hash banks; True means known illegal material.
 
-    The one call into the matching engine. `openhotline.matching` has not landed on main
-    yet, so there are no banks to match against and this answers False: every captured
-    item goes to the analysts' triage queue. Replace the body with the engine's match call.
+    The one call from capture into matching. Neither `openhotline.matching` (hash banks,
+    PDQ) nor `openhotline.assessment` (confirmed bank, automatic assessment) is on main
+    yet, so there is nothing to match against: this answers False and the item stays NEW
+    ("stored and hashed, not yet matched"). The assessment service routes NEW items through
+    the confirmed bank before it queues them for analysts; once it lands, call its
+    per-item routing here so known items are auto-assessed at capture time.
     """
     return False
 
@@ -89,15 +92,14 @@ def _upsert_item(session: Session, media: CapturedMedia, store: MediaStore) -> t
 def store_capture(
     session: Session, case: Case, crawl: CrawlResult, store: MediaStore
 ) -> CaptureSummary:
-    """Store and match what a crawl found; move a NEW case to TRIAGE or (all known) ASSESSED."""
+    """Store and match what a crawl found; move a NEW case to TRIAGE, or ASSESSED if known."""
     summary = CaptureSummary()
     now = utcnow()
     for media in crawl.media:
         item, created = _upsert_item(session, media, store)
         summary.new_items += int(created)
-        if item.status == ItemStatus.NEW.value:
-            matched = match_item(session, item)
-            item.status = (ItemStatus.AUTO_ASSESSED if matched else ItemStatus.TRIAGE).value
+        if item.status == ItemStatus.NEW.value and match_item(session, item):
+            item.status = ItemStatus.AUTO_ASSESSED.value
         if item.status == ItemStatus.AUTO_ASSESSED.value:
             summary.auto_assessed += 1
         insert_ignore(
