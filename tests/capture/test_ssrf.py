@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
+from typing import Any
 
+import httpcore
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -161,6 +163,41 @@ def test_dns_rebinding_cannot_reach_private_address(site: LocalSite) -> None:
         assert second.connections.connected == []
     assert resolver.calls == ["rebind.test", "rebind.test"]
     assert len(site.requests) == 1
+
+
+class NoTrafficBackend(httpcore.NetworkBackend):
+    """A network backend that records connection attempts and never opens a socket."""
+
+    def __init__(self) -> None:
+        self.attempts: list[tuple[str, int]] = []
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        self.attempts.append((host, port))
+        raise httpcore.ConnectError("test backend: no traffic leaves this machine")
+
+
+def test_rebinding_public_then_private_connects_only_to_the_checked_address() -> None:
+    """Public answer first: the socket would go to exactly that checked address (recorded,
+    never opened); the private second answer is refused before any connect attempt."""
+    resolver = SequenceResolver([["93.184.216.34"], ["10.0.0.1"]])
+    guard = AddressGuard(resolver)
+    network = NoTrafficBackend()
+    with SafeFetcher(guard, FetchLimits(timeout=1.0), network=network) as fetcher:
+        with pytest.raises(FetchError) as first:
+            fetcher.fetch("http://rebind.test/")
+        assert not first.value.permanent  # the (recorded) connect failed, nothing refused
+        with pytest.raises(FetchError, match="refused non-public address") as second:
+            fetcher.fetch("http://rebind.test/")
+        assert second.value.permanent
+    assert network.attempts == [("93.184.216.34", 80)]
+    assert resolver.calls == ["rebind.test", "rebind.test"]
 
 
 def test_allow_list_does_not_open_other_ranges(site: LocalSite) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import httpcore
 import httpx
 
 from openhotline.capture.sniff import sniff
@@ -49,11 +50,16 @@ class SafeFetcher:
     """Fetches http(s) URLs through the SSRF guard; never runs scripts or uses proxies."""
 
     def __init__(
-        self, guard: AddressGuard, limits: FetchLimits, *, user_agent: str = "openhotline"
+        self,
+        guard: AddressGuard,
+        limits: FetchLimits,
+        *,
+        user_agent: str = "openhotline",
+        network: httpcore.NetworkBackend | None = None,
     ) -> None:
         self.limits = limits
         self.client, self.backend = safe_client(
-            guard, timeout=limits.timeout, user_agent=user_agent
+            guard, timeout=limits.timeout, user_agent=user_agent, inner=network
         )
 
     @property

@@ -84,10 +84,14 @@ class PinnedTransport(httpx.HTTPTransport):
 
 
 def safe_client(
-    guard: AddressGuard, *, timeout: float = 10.0, user_agent: str = "openhotline-crawler"
+    guard: AddressGuard,
+    *,
+    timeout: float = 10.0,
+    user_agent: str = "openhotline-crawler",
+    inner: httpcore.NetworkBackend | None = None,
 ) -> tuple[httpx.Client, PinnedBackend]:
     """Return an httpx client that can only reach addresses the guard allows."""
-    backend = PinnedBackend(guard)
+    backend = PinnedBackend(guard, inner)
     client = httpx.Client(
         transport=PinnedTransport(backend),
         timeout=httpx.Timeout(timeout),
