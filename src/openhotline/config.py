@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     crawler_max_media_bytes: int = 25 * 1024 * 1024
     crawler_max_items: int = 50
     crawler_max_pages: int = 10
+    # Verify TLS certificates (false captures evidence from sites with broken TLS too).
     crawler_verify_tls: bool = True
 
     # Hosting trace.

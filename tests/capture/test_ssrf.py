@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpcore
@@ -21,7 +22,7 @@ from openhotline.net.guard import (
     ip_literal,
     parse_networks,
 )
-from tests.pipeline_support import LocalSite, SequenceResolver
+from tests.pipeline_support import LocalSite, SequenceResolver, make_tls
 
 BAD_URLS = [
     "http://10.0.0.1/",
@@ -238,3 +239,23 @@ def test_every_spelling_of_private_ipv4_is_refused(host: str) -> None:
     assert literal is not None
     with pytest.raises(BlockedAddressError):
         guard.check_ip(literal)
+
+
+def test_https_keeps_the_host_name_for_sni_and_certificate(tmp_path: Path) -> None:
+    """Connecting to the pinned address must not change TLS: SNI and the certificate check
+    use the host name (a certificate for host-a.test, a wrong name is refused)."""
+    server_ctx, client_ctx, sni = make_tls(tmp_path, "host-a.test")
+    site = LocalSite(tls=server_ctx).start()
+    try:
+        site.html("/", "<p>tls</p>")
+        resolver = StaticResolver({"host-a.test": ["127.0.0.1"], "other.test": ["127.0.0.1"]})
+        guard = AddressGuard(resolver, parse_networks(["127.0.0.1/32"]))
+        with SafeFetcher(guard, FetchLimits(timeout=3.0), verify=client_ctx) as fetcher:
+            page = fetcher.fetch(site.url("/", "host-a.test"))
+            assert page.status == 200 and page.body == b"<p>tls</p>"
+            with pytest.raises(FetchError):
+                fetcher.fetch(site.url("/", "other.test"))  # certificate is for host-a.test
+        assert sni[:2] == ["host-a.test", "other.test"]
+        assert site.requests == [(f"host-a.test:{site.port}", "/")]
+    finally:
+        site.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 from dataclasses import dataclass
 
@@ -56,10 +57,11 @@ class SafeFetcher:
         *,
         user_agent: str = "openhotline",
         network: httpcore.NetworkBackend | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.limits = limits
         self.client, self.backend = safe_client(
-            guard, timeout=limits.timeout, user_agent=user_agent, inner=network
+            guard, timeout=limits.timeout, user_agent=user_agent, inner=network, verify=verify
         )
 
     @property

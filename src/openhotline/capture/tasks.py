@@ -23,7 +23,9 @@ def make_fetcher(rt: Runtime) -> SafeFetcher:
         timeout=s.crawler_timeout_seconds,
         deadline_seconds=s.crawler_case_seconds,
     )
-    return SafeFetcher(rt.guard(), limits, user_agent=s.crawler_user_agent)
+    return SafeFetcher(
+        rt.guard(), limits, user_agent=s.crawler_user_agent, verify=s.crawler_verify_tls
+    )
 
 
 def crawl_limits(rt: Runtime) -> CrawlLimits:

@@ -7,6 +7,7 @@ the Host header, TLS SNI and certificate checks still use the host name.
 
 from __future__ import annotations
 
+import ssl
 import typing
 
 import httpcore
@@ -69,9 +70,13 @@ class PinnedBackend(httpcore.NetworkBackend):
 class PinnedTransport(httpx.HTTPTransport):
     """httpx transport whose connection pool uses PinnedBackend (no proxies, no env)."""
 
-    def __init__(self, backend: PinnedBackend, *, verify: bool = True) -> None:
+    def __init__(self, backend: PinnedBackend, *, verify: ssl.SSLContext | bool = True) -> None:
         super().__init__(verify=verify, trust_env=False, retries=0)
-        ssl_context = httpx.create_ssl_context(verify=verify, trust_env=False)
+        ssl_context = (
+            verify
+            if isinstance(verify, ssl.SSLContext)
+            else httpx.create_ssl_context(verify=verify, trust_env=False)
+        )
         # httpx has no public hook for the network backend; replacing its pool is the
         # documented-by-source way (httpx/_transports/default.py builds the same pool).
         self._pool = httpcore.ConnectionPool(
@@ -89,11 +94,12 @@ def safe_client(
     timeout: float = 10.0,
     user_agent: str = "openhotline-crawler",
     inner: httpcore.NetworkBackend | None = None,
+    verify: ssl.SSLContext | bool = True,
 ) -> tuple[httpx.Client, PinnedBackend]:
     """Return an httpx client that can only reach addresses the guard allows."""
     backend = PinnedBackend(guard, inner)
     client = httpx.Client(
-        transport=PinnedTransport(backend),
+        transport=PinnedTransport(backend, verify=verify),
         timeout=httpx.Timeout(timeout),
         follow_redirects=False,
         trust_env=False,
