@@ -7,6 +7,7 @@ import secrets
 import typer
 
 from openhotline.config import get_settings, hash_api_key
+from openhotline.matching.cli import register as register_matching
 
 app = typer.Typer(help="openhotline: hotline, helpline and partner platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -15,6 +16,7 @@ apikey_app = typer.Typer(help="Static partner API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(apikey_app, name="apikey")
+register_matching(app)
 
 
 @db_app.command("upgrade")

@@ -281,6 +281,8 @@ class PDQIndex:
         self._delta_cache: tuple[HashArray, npt.NDArray[np.int64], npt.NDArray[np.bool_]] | None
         self._delta_cache = None
         self._lock = threading.RLock()
+        self._compact_lock = threading.Lock()
+        self._removed_during: list[int] | None = None
 
     @classmethod
     def build(
@@ -305,14 +307,14 @@ class PDQIndex:
             self._delta_hashes.extend(hashes)
             self._delta_ids.extend(int(i) for i in ids)
             self._delta_cache = None
-            if len(self._delta_ids) > self.delta_limit:
-                self.compact(full=False)
 
     def remove(self, ids: npt.NDArray[np.int64] | list[int]) -> int:
         """Remove rows by id (tombstones in segments); returns how many were live."""
-        ids_arr = np.asarray(ids, dtype=np.int64)
+        ids_arr = np.asarray(ids, dtype=np.int64).reshape(-1)
         removed = 0
         with self._lock:
+            if self._removed_during is not None:
+                self._removed_during.extend(ids_arr.tolist())
             for seg in self.segments:
                 pos = seg.positions_of(ids_arr)
                 pos = pos[pos >= 0]
@@ -371,23 +373,42 @@ class PDQIndex:
         return out
 
     def compact(self, full: bool = True) -> None:
-        """Fold the delta (and with full=True every segment) into one new segment."""
+        """Fold the delta and dead rows (all segments if full, else small ones) into one.
+
+        The new segment is built outside the lock, so searches, additions and removals go
+        on meanwhile; removals made during the build are replayed on the new segment.
+        """
+        with self._compact_lock:
+            with self._lock:
+                dh, di, _ = self._delta()
+                n_delta = len(di)
+                old = [s for s in self.segments if full or len(s) < 4 * max(n_delta, 1)]
+                self._removed_during = []
+            parts_h = [dh] + [np.asarray(s.hashes)[s.alive] for s in old]
+            parts_i = [di] + [np.asarray(s.ids)[s.alive] for s in old]
+            new = PDQIndex.build(np.concatenate(parts_h), np.concatenate(parts_i)).segments
+            with self._lock:
+                self.segments = [s for s in self.segments if s not in old] + new
+                done = set(di.tolist())
+                keep = [i for i, x in enumerate(self._delta_ids) if x not in done]
+                self._delta_hashes = [self._delta_hashes[i] for i in keep]
+                self._delta_ids = [self._delta_ids[i] for i in keep]
+                self._delta_cache = None
+                replay = self._removed_during
+                self._removed_during = None
+            if replay:
+                self.remove(np.asarray(replay, dtype=np.int64))
+
+    def dead_fraction(self) -> float:
+        """Share of segment rows that are tombstones."""
         with self._lock:
-            dh, di, _ = self._delta()
-            parts_h = [dh]
-            parts_i = [di]
-            keep_segments: list[Segment] = []
-            for seg in self.segments:
-                if full or len(seg) < 4 * max(len(di), 1):
-                    parts_h.append(np.asarray(seg.hashes)[seg.alive])
-                    parts_i.append(np.asarray(seg.ids)[seg.alive])
-                else:
-                    keep_segments.append(seg)
-            hashes = np.concatenate(parts_h) if parts_h else np.zeros((0, 4), np.uint64)
-            ids = np.concatenate(parts_i)
-            new = PDQIndex.build(hashes, ids).segments
-            self.segments = keep_segments + new
-            self._delta_hashes, self._delta_ids, self._delta_cache = [], [], None
+            total = sum(len(s) for s in self.segments)
+            live = sum(s.live_count() for s in self.segments)
+        return 0.0 if total == 0 else 1.0 - live / total
+
+    def delta_size(self) -> int:
+        """Rows waiting in the delta."""
+        return len(self._delta_ids)
 
     def nbytes(self) -> int:
         """Memory held by the index arrays."""
@@ -395,9 +416,9 @@ class PDQIndex:
 
     def save(self, folder: Path, stamp: str = "") -> None:
         """Persist (delta folded in first) as .npy files plus a manifest; atomic rename."""
+        if self._delta_ids:
+            self.compact(full=False)
         with self._lock:
-            if self._delta_ids:
-                self.compact(full=False)
             tmp = folder.with_name(folder.name + ".tmp")
             if tmp.exists():
                 _rmtree(tmp)

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from openhotline.db import insert_ignore, utcnow
+from openhotline.db import utcnow
 from openhotline.matching.formats import BadRow, Row, normalise_hash
 from openhotline.matching.models import DEFAULT_PDQ_RADIUS, BankEntry, HashBank, HashType
 
@@ -182,9 +184,7 @@ def import_rows(
     def flush() -> None:
         if not batch:
             return
-        before = _live_count(session, bank.id)
-        insert_ignore(session, table, batch)  # type: ignore[arg-type]
-        added = _live_count(session, bank.id) - before
+        added = _insert_ignore_count(session, table, batch)
         result.added += added
         result.duplicates += len(batch) - added
         batch.clear()
@@ -220,15 +220,15 @@ def import_rows(
     return result
 
 
-def _live_count(session: Session, bank_id: int) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(BankEntry)
-            .where(BankEntry.bank_id == bank_id, BankEntry.removed_at.is_(None))
-        )
-        or 0
-    )
+def _insert_ignore_count(session: Session, table: Any, rows: list[dict[str, object]]) -> int:
+    """Insert rows skipping those that hit a unique index; returns how many went in."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(table).on_conflict_do_nothing()
+    else:
+        stmt = sqlite.insert(table).on_conflict_do_nothing()
+    result = session.execute(stmt, rows)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def iter_entries(

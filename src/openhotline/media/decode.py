@@ -25,6 +25,8 @@ ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "MPO"}
     frozenset({"HEIF"}) if HEIF_AVAILABLE else frozenset()
 )
 ANIMATED_FORMATS = frozenset({"GIF", "WEBP"})
+Image.init()  # register every plugin now, so the allow-list below is checked against them
+OPEN_FORMATS = sorted(f for f in ALLOWED_FORMATS if f in Image.OPEN)
 
 RGBArray = npt.NDArray[np.uint8]
 
@@ -132,7 +134,7 @@ def decode(
 
 
 def _decode(data: bytes, limits: Limits, min_side: int | None, all_frames: bool) -> Decoded:
-    img = Image.open(io.BytesIO(data), formats=sorted(ALLOWED_FORMATS))
+    img = Image.open(io.BytesIO(data), formats=OPEN_FORMATS)
     fmt = (img.format or "").upper()
     if fmt not in ALLOWED_FORMATS:
         raise UnsupportedFormatError(f"format {fmt or 'unknown'} is not accepted")

@@ -42,6 +42,7 @@ class MediaHashes:
     height: int
     frame_count: int = 1
     frame_pdqs: list[str] = field(default_factory=list)  # sampled animation frames
+    frame_qualities: list[int] = field(default_factory=list)
 
     @property
     def weak(self) -> bool:
@@ -84,11 +85,12 @@ def hash_decoded(data: bytes, img: Decoded) -> MediaHashes:
     c = crypto_hashes(data)
     size = (img.width, img.height)
     pdq, quality = pdq_of_array(img.frames[0], size)
-    frame_pdqs = [pdq_of_array(f, size)[0] for f in img.frames[1:]]
+    frames = [pdq_of_array(f, size) for f in img.frames[1:]]
     return MediaHashes(
         md5=c.md5, sha1=c.sha1, sha256=c.sha256, pdq=pdq, pdq_quality=quality,
         format=img.format, width=img.width, height=img.height,
-        frame_count=img.frame_count, frame_pdqs=frame_pdqs,
+        frame_count=img.frame_count, frame_pdqs=[f[0] for f in frames],
+        frame_qualities=[f[1] for f in frames],
     )  # fmt: skip
 
 

@@ -69,10 +69,10 @@ def sampling_matrix(full: int, n: int) -> FloatArray:
     return out.astype(np.float32)
 
 
-def pdq_from_rgb(
+def pdq_coefficients(
     rgb: npt.NDArray[np.uint8], full_width: int, full_height: int
-) -> tuple[npt.NDArray[np.uint8], int]:
-    """PDQ bits (256, pdqhash order) and quality of a (possibly downscaled) RGB image.
+) -> tuple[FloatArray, int]:
+    """PDQ's 16x16 DCT coefficients and quality of a (possibly downscaled) RGB image.
 
     full_width/full_height are the dimensions of the original image, whose filter and
     sampling grid are emulated on this smaller array.
@@ -81,9 +81,40 @@ def pdq_from_rgb(
     rows, cols = rgb.shape[:2]
     luma = rgb.astype(np.float32) @ LUMA
     b64 = sampling_matrix(full_height, rows) @ luma @ sampling_matrix(full_width, cols).T
-    quality = _quality(b64)
-    coeffs = DCT_16x64 @ b64 @ DCT_16x64.T
+    return DCT_16x64 @ b64 @ DCT_16x64.T, _quality(b64)
+
+
+def pdq_from_rgb(
+    rgb: npt.NDArray[np.uint8], full_width: int, full_height: int
+) -> tuple[npt.NDArray[np.uint8], int]:
+    """PDQ bits (256, pdqhash order) and quality; see pdq_coefficients."""
+    coeffs, quality = pdq_coefficients(rgb, full_width, full_height)
     return _bits(coeffs), quality
+
+
+# Mirroring an axis multiplies DCT coefficient k (basis k+1) by (-1)^(k+1).
+_SIGN = np.where(np.arange(16) % 2 == 0, -1.0, 1.0).astype(np.float32)
+DIHEDRAL_NAMES = ("identity", "rot90cw", "rot180", "rot90ccw", "flip_h", "flip_v", "transpose",
+                  "antitranspose")  # fmt: skip
+
+
+def dihedral_bits(coeffs: FloatArray) -> list[npt.NDArray[np.uint8]]:
+    """PDQ bits of the 8 rotations/mirrors of the image, from its coefficients alone."""
+    c = coeffs  # c[i, j]: i vertical frequency, j horizontal
+    fh = c * _SIGN[None, :]  # mirror left-right
+    fv = c * _SIGN[:, None]  # mirror top-bottom
+    both = fh * _SIGN[:, None]  # rotate 180
+    variants = [
+        c,
+        fv.T,  # rotated 90 degrees clockwise
+        both,
+        fh.T,  # rotated 90 degrees counter-clockwise
+        fh,
+        fv,
+        c.T,
+        both.T,
+    ]
+    return [_bits(np.ascontiguousarray(v)) for v in variants]
 
 
 def _quality(b64: FloatArray) -> int:
