@@ -59,13 +59,17 @@ def _result(per_bank: dict[str, list[Match]], hashes: HashesOut | None) -> Match
             bank=name,
             matches=[
                 MatchOut(
-                    entry_id=m.entry_id, hash_type=m.hash_type, hash=m.hash_value,
-                    distance=m.distance, classification=m.classification, source=m.source,
+                    entry_id=m.entry_id,
+                    hash_type=m.hash_type,
+                    hash=m.hash_value,
+                    distance=m.distance,
+                    classification=m.classification,
+                    source=m.source,
                     matched_by=m.query,
                 )
                 for m in ms
             ],
-        )  # fmt: skip
+        )
         for name, ms in per_bank.items()
     ]
     return MatchResultOut(matched=bool(banks), banks=banks, hashes=hashes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import multiprocessing
 import os
@@ -44,7 +45,7 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def hash_command(
-    files: list[Path] = typer.Argument(..., help="Image files to hash."),  # noqa: B008
+    files: list[Path] = typer.Argument(..., help="Image files to hash."),
     full: bool = typer.Option(False, help="Hash at full resolution (no fast path)."),
 ) -> None:
     """Print JSON (one object per line) with md5, sha1, sha256, pdq, pdq_quality per file."""
@@ -104,7 +105,7 @@ def bank_list() -> None:
 @bank_app.command("import")
 def bank_import(
     name: str,
-    file: Path = typer.Argument(..., help="HMA local file, CSV with a header, or plain list."),  # noqa: B008
+    file: Path = typer.Argument(..., help="HMA local file, CSV with a header, or plain list."),
     fmt: str = typer.Option("auto", "--format", help="auto, hma, csv or plain."),
     hash_type: str = typer.Option("", "--type", help="Hash type of a plain list."),
     source: str = typer.Option("", help="Source recorded on every entry (e.g. a partner)."),
@@ -121,7 +122,8 @@ def bank_import(
         return
     try:
         size = file.stat().st_size
-        handle = file.open("r", encoding="utf-8", errors="replace", newline="")
+        raw = file.open("rb")
+        handle = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
     except OSError as exc:
         _fail(f"cannot read {file}: {exc.strerror}")
         return
@@ -134,7 +136,7 @@ def bank_import(
 
             def on_batch(_res: service.ImportResult, _line: int) -> None:
                 session.commit()  # each batch is durable: a crash loses at most one batch
-                progress.update(task, completed=handle.buffer.tell())
+                progress.update(task, completed=raw.tell())
 
             result = service.import_rows(
                 session, bank, parse_lines(handle, ff, ht, source), added_by, on_batch=on_batch
@@ -295,8 +297,8 @@ def _walk(root: Path) -> Iterator[str]:
 
 
 def scan_command(
-    directory: Path = typer.Argument(..., help="Folder to scan (recursively)."),  # noqa: B008
-    bank: list[str] = typer.Option(..., "--bank", help="Bank(s) to match against."),  # noqa: B008
+    directory: Path = typer.Argument(..., help="Folder to scan (recursively)."),
+    bank: list[str] = typer.Option(..., "--bank", help="Bank(s) to match against."),
     fmt: str = typer.Option("json", "--format", help="json (one object per line) or csv."),
     workers: int = typer.Option(0, help="Hashing processes (0 = all cores)."),
 ) -> None:

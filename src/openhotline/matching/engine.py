@@ -115,10 +115,7 @@ class MatchEngine:
             ids.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
             words.append(hex_to_words([r[1] for r in rows]))
             last = int(rows[-1][0])
-        if ids:
-            index = PDQIndex.build(np.concatenate(words), np.concatenate(ids))
-        else:
-            index = PDQIndex()
+        index = PDQIndex.build(np.concatenate(words), np.concatenate(ids)) if ids else PDQIndex()
         state = _BankIndex(index, -1, last, removed)
         self._save(bank_id, state)
         return state

@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from openhotline.matching import kernels
+from openhotline.matching import kernels as _kernels
+
+kernels: Any = _kernels  # numba dispatchers: untyped for mypy
 
 HashArray = npt.NDArray[np.uint64]  # shape (N, 4)
 FORMAT_VERSION = 1
@@ -116,7 +118,9 @@ class Segment:
         self.perms = perms
         self.alive = alive
         if layout is not None:
-            dir_sizes = [(1 << (ln - sh)) + 1 for ln, sh in zip(layout.lengths, layout.shifts)]
+            dir_sizes = [
+                (1 << (ln - sh)) + 1 for ln, sh in zip(layout.lengths, layout.shifts, strict=True)
+            ]
             self._dir_starts = np.concatenate([[0], np.cumsum(dir_sizes)[:-1]]).astype(np.int64)
             n = len(ids)
             self._perm_starts = np.arange(len(layout.lengths), dtype=np.int64) * n
@@ -141,7 +145,9 @@ class Segment:
             empty = np.zeros(0, dtype=np.uint32)
             return cls(hashes, ids, None, empty, empty, alive)
         layout = layout or Layout.for_size(n)
-        dir_sizes = [(1 << (ln - sh)) + 1 for ln, sh in zip(layout.lengths, layout.shifts)]
+        dir_sizes = [
+            (1 << (ln - sh)) + 1 for ln, sh in zip(layout.lengths, layout.shifts, strict=True)
+        ]
         dir_starts = np.concatenate([[0], np.cumsum(dir_sizes)[:-1]]).astype(np.int64)
         dir_offsets = np.empty(sum(dir_sizes), dtype=np.uint32)
         perms = np.empty(n * len(layout.lengths), dtype=np.uint32)
@@ -165,11 +171,12 @@ class Segment:
 
     def _plan(self, radius: int) -> tuple[Any, ...]:
         if radius not in self._plans:
-            assert self.layout is not None
+            if self.layout is None:
+                raise RuntimeError("brute-force segments have no search plan")
             radii = self.layout.radii(radius)
             masks, starts, counts = [], [], []
             pos = 0
-            for ln, sh, r in zip(self.layout.lengths, self.layout.shifts, radii):
+            for ln, sh, r in zip(self.layout.lengths, self.layout.shifts, radii, strict=True):
                 m = _masks(ln - sh, int(r)) if r >= 0 else np.zeros(0, dtype=np.uint32)
                 masks.append(m)
                 starts.append(pos)
@@ -347,10 +354,10 @@ class PDQIndex:
             dh, di, da = self._delta()
         for seg in segments:
             ids, dist = seg.search(q, radius)
-            hits.extend(zip(ids.tolist(), dist.tolist()))
+            hits.extend(zip(ids.tolist(), dist.tolist(), strict=True))
         if len(di):
             pos, dist = kernels.brute_force(q, dh, da, radius)
-            hits.extend(zip(di[pos].tolist(), dist.tolist()))
+            hits.extend(zip(di[pos].tolist(), dist.tolist(), strict=True))
         hits.sort(key=lambda x: (x[1], x[0]))
         return hits
 
@@ -363,11 +370,11 @@ class PDQIndex:
             dh, di, da = self._delta()
         for seg in segments:
             for i, (ids, dist) in enumerate(seg.search_batch(queries, radius)):
-                out[i].extend(zip(ids.tolist(), dist.tolist()))
+                out[i].extend(zip(ids.tolist(), dist.tolist(), strict=True))
         if len(di):
             for i, q in enumerate(queries):
                 pos, dist = kernels.brute_force(q, dh, da, radius)
-                out[i].extend(zip(di[pos].tolist(), dist.tolist()))
+                out[i].extend(zip(di[pos].tolist(), dist.tolist(), strict=True))
         for hits in out:
             hits.sort(key=lambda x: (x[1], x[0]))
         return out

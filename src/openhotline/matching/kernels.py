@@ -103,7 +103,7 @@ def flip_masks(nbits: int, radius: int) -> Any:
 
 
 @njit(cache=True)
-def _search_one(  # noqa: PLR0913
+def _search_one(
     q: Any,
     hashes: Any,
     alive: Any,
@@ -153,7 +153,7 @@ def _search_one(  # noqa: PLR0913
             lo_arr[k] = lo + perm_starts[t]
             hi_arr[k] = hi + perm_starts[t]
             tab_arr[k] = t
-            ncand += hi - lo
+            ncand += int(hi - lo)
             k += 1
     # Phase 2: gather candidate rows whose whole substring is within the table radius.
     rows = np.empty(ncand, dtype=np.int64)
@@ -212,7 +212,7 @@ def _search_one(  # noqa: PLR0913
 
 
 @njit(cache=True)
-def search_one(  # noqa: PLR0913
+def search_one(
     q: Any,
     hashes: Any,
     alive: Any,
@@ -244,7 +244,7 @@ def search_one(  # noqa: PLR0913
 
 
 @njit(cache=True, parallel=True)
-def search_batch(  # noqa: PLR0913
+def search_batch(
     queries: Any,
     hashes: Any,
     alive: Any,
@@ -362,7 +362,7 @@ def _sort_table(full_keys: Any, shift: int, nbits: int, offsets: Any, perm: Any)
 
 
 @njit(cache=True, parallel=True)
-def build_tables(  # noqa: PLR0913
+def build_tables(
     hashes: Any, offs: Any, lens: Any, shifts: Any, dir_starts: Any, dir_offsets: Any, perms: Any
 ) -> None:
     """Fill the directory and permutation of every table (tables in parallel)."""

@@ -263,9 +263,7 @@ class Match:
     query: str  # which query hash matched (e.g. "pdq", "pdq:mirror", "md5")
 
 
-def exact_matches(
-    session: Session, queries: dict[HashType, str], label: str = ""
-) -> list[Match]:
+def exact_matches(session: Session, queries: dict[HashType, str], label: str = "") -> list[Match]:
     """Entries of enabled banks equal to the given cryptographic hashes."""
     out: list[Match] = []
     for ht, value in queries.items():

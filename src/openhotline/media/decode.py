@@ -152,7 +152,7 @@ def _decode(data: bytes, limits: Limits, min_side: int | None, all_frames: bool)
     indices = [0]
     if all_frames and fmt in ANIMATED_FORMATS and frame_count > 1:
         picks = np.linspace(0, frame_count - 1, min(frame_count, limits.max_frames))
-        indices = sorted({int(round(x)) for x in picks})
+        indices = sorted({round(float(x)) for x in picks})
     frames: list[RGBArray] = []
     for k in indices:
         if k:

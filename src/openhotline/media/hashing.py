@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -59,7 +60,7 @@ def crypto_hashes(data: bytes) -> CryptoHashes:
     )
 
 
-def bits_to_hex(bits: npt.NDArray[np.int64]) -> str:
+def bits_to_hex(bits: npt.NDArray[Any]) -> str:
     """Hex form of pdqhash's 256 0/1 values (most significant bit first)."""
     return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex()
 

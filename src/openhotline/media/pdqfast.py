@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 FloatArray = npt.NDArray[np.float32]
 
 _J = np.arange(64)
-_DCT = (np.sqrt(2.0 / 64.0) * np.cos((np.pi / 2 / 64.0) * np.outer(np.arange(1, 17), 2 * _J + 1)))
+_DCT = np.sqrt(2.0 / 64.0) * np.cos((np.pi / 2 / 64.0) * np.outer(np.arange(1, 17), 2 * _J + 1))
 DCT_16x64 = _DCT.astype(np.float32)
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -127,6 +127,6 @@ def _quality(b64: FloatArray) -> int:
 def _bits(coeffs: FloatArray) -> npt.NDArray[np.uint8]:
     flat = coeffs.reshape(256)
     median = np.partition(flat, 127)[127]
-    bits = (flat > median).astype(np.uint8)
+    bits: npt.NDArray[np.uint8] = (flat > median).astype(np.uint8)
     # pdqhash returns bit k (k = i*16 + j) at position 255 - k.
     return bits[::-1].copy()

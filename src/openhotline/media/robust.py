@@ -79,7 +79,7 @@ def candidates(rgb: RGBArray, full_size: tuple[int, int]) -> list[Candidate]:
 def _dihedral(rgb: RGBArray, full_size: tuple[int, int], prefix: str) -> list[Candidate]:
     coeffs, quality = pdq_coefficients(rgb, full_size[0], full_size[1])
     out = []
-    for name, bits in zip(DIHEDRAL_NAMES, dihedral_bits(coeffs)):
+    for name, bits in zip(DIHEDRAL_NAMES, dihedral_bits(coeffs), strict=True):
         label = prefix if name == "identity" else f"{prefix}:{name}"
-        out.append(Candidate(label, bits_to_hex(bits), quality))  # type: ignore[arg-type]
+        out.append(Candidate(label, bits_to_hex(bits), quality))
     return out

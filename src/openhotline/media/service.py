@@ -32,6 +32,6 @@ def query_image(data: bytes, limits: Limits | None = None, robust: bool = True) 
         cands[0] = Candidate("pdq", hashes.pdq, hashes.pdq_quality)
     else:
         cands = [Candidate("pdq", hashes.pdq, hashes.pdq_quality)]
-    frames = zip(hashes.frame_pdqs, hashes.frame_qualities)
+    frames = zip(hashes.frame_pdqs, hashes.frame_qualities, strict=True)
     cands.extend(Candidate(f"pdq:frame{i + 1}", h, q) for i, (h, q) in enumerate(frames))
     return QueryImage(hashes, cands)
