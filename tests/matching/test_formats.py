@@ -18,7 +18,9 @@ from openhotline.matching.formats import (
 )
 from openhotline.matching.models import HEX_LENGTH, HashType
 
-hex_of = {t: st.text("0123456789abcdefABCDEF", min_size=n, max_size=n) for t, n in HEX_LENGTH.items()}
+hex_of = {
+    t: st.text("0123456789abcdefABCDEF", min_size=n, max_size=n) for t, n in HEX_LENGTH.items()
+}
 entries = st.lists(
     st.sampled_from(list(HashType)).flatmap(lambda t: st.tuples(st.just(t), hex_of[t])),
     max_size=30,

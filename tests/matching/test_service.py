@@ -74,9 +74,7 @@ def test_import_streams_in_batches_and_counts(factory: sessionmaker[Session]) ->
         assert [e.hash_value for e in service.iter_entries(s, bank, chunk=7)] == hashes
 
 
-def test_engine_sees_changes_and_persists(
-    factory: sessionmaker[Session], tmp_path: Path
-) -> None:
+def test_engine_sees_changes_and_persists(factory: sessionmaker[Session], tmp_path: Path) -> None:
     hashes = _hashes(3000, 1)
     with transaction(factory) as s:
         bank = service.create_bank(s, "a")

@@ -92,29 +92,35 @@ def pdq_from_rgb(
     return _bits(coeffs), quality
 
 
-# Mirroring an axis multiplies DCT coefficient k (basis k+1) by (-1)^(k+1).
-_SIGN = np.where(np.arange(16) % 2 == 0, -1.0, 1.0).astype(np.float32)
 DIHEDRAL_NAMES = ("identity", "rot90cw", "rot180", "rot90ccw", "flip_h", "flip_v", "transpose",
                   "antitranspose")  # fmt: skip
 
 
-def dihedral_bits(coeffs: FloatArray) -> list[npt.NDArray[np.uint8]]:
-    """PDQ bits of the 8 rotations/mirrors of the image, from its coefficients alone."""
-    c = coeffs  # c[i, j]: i vertical frequency, j horizontal
-    fh = c * _SIGN[None, :]  # mirror left-right
-    fv = c * _SIGN[:, None]  # mirror top-bottom
-    both = fh * _SIGN[:, None]  # rotate 180
-    variants = [
-        c,
-        fv.T,  # rotated 90 degrees clockwise
-        both,
-        fh.T,  # rotated 90 degrees counter-clockwise
-        fh,
-        fv,
-        c.T,
-        both.T,
-    ]
-    return [_bits(np.ascontiguousarray(v)) for v in variants]
+def dihedral_pdq(
+    rgb: npt.NDArray[np.uint8], full_width: int, full_height: int
+) -> list[tuple[npt.NDArray[np.uint8], int]]:
+    """PDQ bits and quality of the 8 rotations/mirrors of the image (DIHEDRAL_NAMES order).
+
+    Mirroring the image is the same as reversing a sampling matrix, and transposing it
+    transposes the 64x64 grid, so each variant costs two small products, not a decode.
+    """
+    _single_thread_blas()
+    rows, cols = rgb.shape[:2]
+    luma = rgb.astype(np.float32) @ LUMA
+    r = sampling_matrix(full_height, rows)
+    c = sampling_matrix(full_width, cols)
+    rl = r @ luma
+    rlf = r[:, ::-1] @ luma
+    g_id = rl @ c.T
+    g_fh = rl @ c[:, ::-1].T
+    g_fv = rlf @ c.T
+    g_both = rlf @ c[:, ::-1].T
+    grids = [g_id, g_fv.T, g_both, g_fh.T, g_fh, g_fv, g_id.T, g_both.T]
+    out = []
+    for g in grids:
+        g = np.ascontiguousarray(g)
+        out.append((_bits(DCT_16x64 @ g @ DCT_16x64.T), _quality(g)))
+    return out
 
 
 def _quality(b64: FloatArray) -> int:

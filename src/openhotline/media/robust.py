@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from openhotline.media.decode import RGBArray
 from openhotline.media.hashing import bits_to_hex
-from openhotline.media.pdqfast import DIHEDRAL_NAMES, dihedral_bits, pdq_coefficients
+from openhotline.media.pdqfast import DIHEDRAL_NAMES, dihedral_pdq
 
 BORDER_TOLERANCE = 12  # max per-channel difference from the border colour
 BORDER_MIN_SHARE = 0.98  # share of a line's pixels that must match the border colour
@@ -56,6 +56,9 @@ def trim_box(rgb: RGBArray) -> tuple[int, int, int, int] | None:
     right = w - _uniform_run(a.transpose(1, 0, 2)[::-1], colour)
     if top + (h - bottom) + left + (w - right) == 0:
         return None
+    # One more line on each trimmed side: JPEG ringing blurs the edge of the border.
+    top, left = top + (top > 0), left + (left > 0)
+    bottom, right = bottom - (bottom < h), right - (right < w)
     if bottom - top < h * 0.3 or right - left < w * 0.3:
         return None  # would keep too little: probably not a border
     return top, bottom, left, right
@@ -77,9 +80,9 @@ def candidates(rgb: RGBArray, full_size: tuple[int, int]) -> list[Candidate]:
 
 
 def _dihedral(rgb: RGBArray, full_size: tuple[int, int], prefix: str) -> list[Candidate]:
-    coeffs, quality = pdq_coefficients(rgb, full_size[0], full_size[1])
     out = []
-    for name, bits in zip(DIHEDRAL_NAMES, dihedral_bits(coeffs), strict=True):
+    variants = dihedral_pdq(rgb, full_size[0], full_size[1])
+    for name, (bits, quality) in zip(DIHEDRAL_NAMES, variants, strict=True):
         label = prefix if name == "identity" else f"{prefix}:{name}"
         out.append(Candidate(label, bits_to_hex(bits), quality))
     return out
