@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     crawler_max_pages: int = 10
     # Verify TLS certificates (false captures evidence from sites with broken TLS too).
     crawler_verify_tls: bool = True
+    # Banks whose matches auto-assess captured items (empty: every enabled bank).
+    capture_match_banks: list[str] = Field(default_factory=list)
 
     # Hosting trace.
     geoip_country_db: Path | None = None

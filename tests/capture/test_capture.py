@@ -20,6 +20,8 @@ from openhotline.config import Settings
 from openhotline.db import transaction
 from openhotline.jobs.queue import build_queue
 from openhotline.jobs.runtime import Runtime
+from openhotline.matching import service as banks
+from openhotline.matching.models import HashType
 from openhotline.media.models import CaseItem, Item, ItemStatus
 from openhotline.net.guard import AddressGuard, StaticResolver, parse_networks
 from openhotline.reporting.models import Case, CaseEvent, CaseStatus
@@ -190,3 +192,51 @@ def test_capture_of_refused_url_goes_to_triage_with_reason(
         events = session.execute(select(CaseEvent).where(CaseEvent.kind == "capture_failed"))
         assert "refused non-public address" in (events.scalar_one().detail or "")
     rt.close()
+
+
+def _capture_with_bank(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    site: LocalSite,
+    bank_name: str,
+    **extra: object,
+) -> tuple[Case, list[Item]]:
+    site.html("/two", '<img src="/k.png"><img src="/u.png">')
+    site.media("/k.png", PNG1)
+    site.media("/u.png", PNG2)
+    with transaction(session_factory) as session:
+        bank = banks.create_bank(session, bank_name)
+        digest = hashlib.sha256(PNG1).hexdigest()
+        banks.add_entry(session, bank, HashType.SHA256, digest, source="partner")
+        submit_report(session, ReportIn(urls=[site.url("/two", "host-a.test")]))
+    s = settings.model_copy(
+        update={"crawler_allow_networks": ["127.0.0.0/8"], "dns_overrides": HOSTS, **extra}
+    )
+    rt = Runtime(s)
+    build_queue(rt, name=f"t{uuid.uuid4().hex[:8]}").drain()
+    rt.close()
+    with session_factory() as session:
+        case = session.execute(select(Case)).scalar_one()
+        items = list(session.execute(select(Item).order_by(Item.id)).scalars())
+    return case, items
+
+
+def test_exact_bank_match_auto_assesses_item_and_case(
+    settings: Settings, session_factory: sessionmaker[Session], site: LocalSite
+) -> None:
+    case, items = _capture_with_bank(settings, session_factory, site, "partner-list")
+    by_hash = {i.sha256: i.status for i in items}
+    assert by_hash[hashlib.sha256(PNG1).hexdigest()] == ItemStatus.AUTO_ASSESSED
+    assert by_hash[hashlib.sha256(PNG2).hexdigest()] == ItemStatus.NEW
+    assert case.status == CaseStatus.ASSESSED
+    assert all(i.pdq and len(i.pdq) == 64 for i in items)
+
+
+def test_only_listed_banks_auto_assess(
+    settings: Settings, session_factory: sessionmaker[Session], site: LocalSite
+) -> None:
+    case, items = _capture_with_bank(
+        settings, session_factory, site, "unvetted", capture_match_banks=["confirmed"]
+    )
+    assert {i.status for i in items} == {ItemStatus.NEW}
+    assert case.status == CaseStatus.TRIAGE

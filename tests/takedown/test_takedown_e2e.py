@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from PIL import Image
 from sqlalchemy import select
 
 from openhotline.db import transaction
+from openhotline.matching import service as banks
+from openhotline.matching.models import HashType
+from openhotline.media import service as media_service
 from openhotline.media.models import CaseItem, Item, ItemStatus
 from openhotline.reporting.models import Case, CaseEvent, CaseStatus
 from openhotline.reporting.service import set_case_status
@@ -15,6 +21,7 @@ from openhotline.takedown import service as takedown
 from openhotline.takedown.models import Notice, NoticeSend, Referral
 from openhotline.trace.models import HostingTrace
 from tests.console_fixtures import Staff, login
+from tests.pipeline_support import make_image
 from tests.takedown.takedown_world import HOST, World
 
 
@@ -30,27 +37,48 @@ def _assess_all(world: World) -> None:
             set_case_status(s, case, CaseStatus.ASSESSED, actor="analyst:test", detail="illegal")
 
 
+def _bank_with_variant_of(world: World, seed: int) -> None:
+    """A confirmed bank holding only the PDQ of a re-encoded, resized copy of one image,
+    so the served file can match by perceptual hash alone (its SHA-256 is not in the bank)."""
+    png = make_image(seed)
+    img = Image.open(io.BytesIO(png)).convert("RGB")
+    buf = io.BytesIO()
+    img.resize((img.width * 2, img.height * 2)).save(buf, "JPEG", quality=70)
+    pdq = media_service.hash_file(buf.getvalue()).pdq
+    with transaction(world.queue.rt.sessionmaker) as s:
+        bank = banks.create_bank(s, "confirmed")
+        banks.add_entry(s, bank, HashType.PDQ, pdq, source="test", classification="A1")
+
+
 def test_report_to_removal(
     make_world: Callable[..., World], make_user: Callable[..., Staff]
 ) -> None:
     world = make_world("GB")
     images = world.gallery("/g1", [11, 12])
+    _bank_with_variant_of(world, 11)
     r = world.client.post("/api/v1/reports", json={"urls": [world.url("/g1")]})
     assert r.status_code == 201, r.text
 
-    world.drain()  # capture
+    world.drain()  # capture: hash, match, auto-assess the known image
     factory = world.queue.rt.sessionmaker
     with factory() as s:
         case = s.execute(select(Case)).scalar_one()
-        assert case.status == CaseStatus.TRIAGE
-        items = s.execute(select(Item)).scalars().all()
-        assert sorted(i.size for i in items) == sorted(len(b) for b in images)
-        assert {i.status for i in items} == {ItemStatus.NEW}  # hashed, awaiting the bank match
+        assert case.status == CaseStatus.ASSESSED  # no analyst had to look
+        items = {i.sha256: i for i in s.execute(select(Item)).scalars()}
+        assert sorted(i.size for i in items.values()) == sorted(len(b) for b in images)
+        known = items[hashlib.sha256(images[0]).hexdigest()]
+        unknown = items[hashlib.sha256(images[1]).hexdigest()]
+        assert known.status == ItemStatus.AUTO_ASSESSED
+        assert unknown.status == ItemStatus.NEW  # for the analysts' queue
+        assert known.pdq and known.pdq_quality is not None and not known.weak
         assert len(s.execute(select(CaseItem)).all()) == 2
+        event = s.execute(
+            select(CaseEvent).where(CaseEvent.to_status == CaseStatus.ASSESSED.value)
+        ).scalar_one()
+        assert (event.actor, event.detail) == ("matcher", "matched confirmed")
 
-    _assess_all(world)
     with factory() as s:
-        assert takedown.urls_to_block(s) == [world.url("/g1").replace(f"{HOST}", HOST)]
+        assert takedown.urls_to_block(s) == [world.url("/g1")]
     world.drain()  # trace, route, send
 
     with factory() as s:

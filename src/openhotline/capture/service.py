@@ -5,14 +5,21 @@ Services never commit: the caller owns the transaction.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openhotline.audit import service as audit
 from openhotline.capture.crawler import CapturedMedia, CrawlResult
 from openhotline.db import insert_ignore, utcnow
+from openhotline.matching.engine import MatchEngine
+from openhotline.matching.matcher import QueryHash, match
+from openhotline.matching.models import HashType
+from openhotline.matching.service import Match
+from openhotline.media import service as media_service
+from openhotline.media.decode import MediaError
+from openhotline.media.hashing import WEAK_QUALITY, crypto_hashes
 from openhotline.media.models import CaseItem, Item, ItemStatus
 from openhotline.media.store import MediaStore
 from openhotline.reporting.models import Case, CaseStatus
@@ -22,12 +29,16 @@ ACTOR = "crawler"
 
 
 @dataclass
-class Hashes:
-    """Cryptographic hashes of one media file."""
+class HashedMedia:
+    """A captured file with its hashes and the queries to match it by."""
 
+    media: CapturedMedia
     sha256: str
     sha1: str
     md5: str
+    pdq: str | None = None
+    pdq_quality: int | None = None
+    queries: list[QueryHash] = field(default_factory=list)
 
 
 @dataclass
@@ -37,32 +48,50 @@ class CaptureSummary:
     item_ids: list[int] = field(default_factory=list)
     auto_assessed: int = 0
     new_items: int = 0
+    matched_banks: list[str] = field(default_factory=list)
 
 
-def hash_bytes(data: bytes) -> Hashes:
-    """Return SHA-256, SHA-1 and MD5 of data (PDQ comes with the matching engine)."""
-    return Hashes(
-        sha256=hashlib.sha256(data).hexdigest(),
-        sha1=hashlib.sha1(data, usedforsecurity=False).hexdigest(),
-        md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
-    )
+@dataclass(frozen=True)
+class Matcher:
+    """The matching engine and which banks count as confirmed (None: every enabled bank)."""
+
+    engine: MatchEngine
+    banks: frozenset[str] | None = None
 
 
-def match_item(session: Session, item: Item) -> bool:
-    """Match a new item against the confirmed hash banks; True means known illegal material.
+def hash_media(media: CapturedMedia) -> HashedMedia:
+    """Cryptographic hashes always; PDQ and its robust query candidates for images (no DB)."""
+    c = crypto_hashes(media.body)
+    out = HashedMedia(media, c.sha256, c.sha1, c.md5)
+    out.queries = [
+        QueryHash("md5", HashType.MD5, c.md5),
+        QueryHash("sha1", HashType.SHA1, c.sha1),
+        QueryHash("sha256", HashType.SHA256, c.sha256),
+    ]
+    if media.media_type.startswith("image/"):
+        try:
+            q = media_service.query_image(media.body)
+        except MediaError:
+            return out  # undecodable or unsupported: exact hashes only
+        out.pdq, out.pdq_quality = q.hashes.pdq, q.hashes.pdq_quality
+        out.queries += [QueryHash(x.label, HashType.PDQ, x.pdq, x.quality) for x in q.candidates]
+    return out
 
-    The one call from capture into matching. Neither `openhotline.matching` (hash banks,
-    PDQ) nor `openhotline.assessment` (confirmed bank, automatic assessment) is on main
-    yet, so there is nothing to match against: this answers False and the item stays NEW
-    ("stored and hashed, not yet matched"). The assessment service routes NEW items through
-    the confirmed bank before it queues them for analysts; once it lands, call its
-    per-item routing here so known items are auto-assessed at capture time.
+
+def match_item(session: Session, matcher: Matcher | None, hashed: HashedMedia) -> list[Match]:
+    """Match a new item against the confirmed hash banks (exact hashes and PDQ candidates).
+
+    The one call from capture into the matching engine; any match means known material.
     """
-    return False
+    if matcher is None:
+        return []
+    banks = set(matcher.banks) if matcher.banks is not None else None
+    per_bank = match(session, matcher.engine, hashed.queries, banks_only=banks)
+    return [m for ms in per_bank.values() for m in ms]
 
 
-def _upsert_item(session: Session, media: CapturedMedia, store: MediaStore) -> tuple[Item, bool]:
-    h = hash_bytes(media.body)
+def _upsert_item(session: Session, h: HashedMedia, store: MediaStore) -> tuple[Item, bool]:
+    media = h.media
     existing = session.execute(select(Item).where(Item.sha256 == h.sha256)).scalar_one_or_none()
     if existing is not None:
         return existing, False
@@ -78,10 +107,12 @@ def _upsert_item(session: Session, media: CapturedMedia, store: MediaStore) -> t
                 "size": len(media.body),
                 "media_type": media.media_type,
                 "storage_key": key,
+                "pdq": h.pdq,
+                "pdq_quality": h.pdq_quality,
                 "status": ItemStatus.NEW.value,
                 "source": ACTOR,
                 "created_at": utcnow(),
-                "weak": False,
+                "weak": h.pdq_quality is not None and h.pdq_quality < WEAK_QUALITY,
             }
         ],
     )
@@ -90,34 +121,58 @@ def _upsert_item(session: Session, media: CapturedMedia, store: MediaStore) -> t
 
 
 def store_capture(
-    session: Session, case: Case, crawl: CrawlResult, store: MediaStore
+    session: Session,
+    case: Case,
+    crawl: CrawlResult,
+    hashed: list[HashedMedia],
+    store: MediaStore,
+    matcher: Matcher | None,
 ) -> CaptureSummary:
     """Store and match what a crawl found; move a NEW case to TRIAGE, or ASSESSED if known."""
     summary = CaptureSummary()
     now = utcnow()
-    for media in crawl.media:
-        item, created = _upsert_item(session, media, store)
+    for h in hashed:
+        item, created = _upsert_item(session, h, store)
         summary.new_items += int(created)
-        if item.status == ItemStatus.NEW.value and match_item(session, item):
-            item.status = ItemStatus.AUTO_ASSESSED.value
+        if item.status == ItemStatus.NEW.value:
+            matches = match_item(session, matcher, h)
+            if matches:
+                item.status = ItemStatus.AUTO_ASSESSED.value
+                best = min(matches, key=lambda m: m.distance)
+                audit.record(
+                    session,
+                    "matcher",
+                    "capture.auto_assessed",
+                    f"item:{item.id}",
+                    {"bank": best.bank, "by": best.query, "distance": best.distance},
+                )
+                summary.matched_banks.append(best.bank)
         if item.status == ItemStatus.AUTO_ASSESSED.value:
             summary.auto_assessed += 1
         insert_ignore(
             session,
             CaseItem,
-            [{"case_id": case.id, "item_id": item.id, "media_url": media.url, "captured_at": now}],
+            [
+                {
+                    "case_id": case.id,
+                    "item_id": item.id,
+                    "media_url": h.media.url,
+                    "captured_at": now,
+                }
+            ],
         )
         summary.item_ids.append(item.id)
     detail = (
-        f"HTTP {crawl.status}; {len(crawl.media)} item(s), {summary.new_items} new, "
-        f"{summary.auto_assessed} matched; {len(crawl.pages)} linked page(s); "
+        f"HTTP {crawl.status}; {len(hashed)} item(s), {summary.new_items} new, "
+        f"{summary.auto_assessed} known; {len(crawl.pages)} linked page(s); "
         f"{len(crawl.skipped)} skipped"
     )
     record_case_event(session, case.id, "captured", actor=ACTOR, detail=detail)
     if case.status == CaseStatus.NEW.value:
         if summary.auto_assessed:
+            banks = ", ".join(sorted(set(summary.matched_banks))) or "known items"
             set_case_status(
-                session, case, CaseStatus.ASSESSED, actor="matcher", detail="matched a bank"
+                session, case, CaseStatus.ASSESSED, actor="matcher", detail=f"matched {banks}"
             )
         else:
             set_case_status(session, case, CaseStatus.TRIAGE, actor=ACTOR, detail=detail)

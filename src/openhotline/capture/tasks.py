@@ -11,6 +11,7 @@ from openhotline.db import transaction
 from openhotline.jobs import service as jobs
 from openhotline.jobs.queue import tick_hook
 from openhotline.jobs.runtime import Runtime, handler
+from openhotline.matching.engine import MatchEngine
 from openhotline.reporting.models import Case
 
 
@@ -40,6 +41,19 @@ def crawl_limits(rt: Runtime) -> CrawlLimits:
     )
 
 
+def matcher(rt: Runtime) -> service.Matcher:
+    """The match engine of this worker (PDQ indexes persist under data_dir/index)."""
+    s = rt.settings
+
+    def build() -> service.Matcher:
+        engine = MatchEngine(rt.sessionmaker, s.data_dir / "index")
+        banks = frozenset(s.capture_match_banks) if s.capture_match_banks else None
+        return service.Matcher(engine, banks)
+
+    result: service.Matcher = rt.adapter("matcher", build)
+    return result
+
+
 @handler("capture.case")
 def capture_case(rt: Runtime, payload: dict[str, Any]) -> None:
     """Crawl a case's URL (no transaction open meanwhile), then store what was found."""
@@ -60,10 +74,11 @@ def capture_case(rt: Runtime, payload: dict[str, Any]) -> None:
             if failed is not None:
                 service.capture_failed(session, failed, str(exc))
         return
+    hashed = [service.hash_media(m) for m in result.media]  # CPU work outside the transaction
     with transaction(rt.sessionmaker) as session:
         case = session.get(Case, case_id)
         if case is not None:
-            service.store_capture(session, case, result, rt.media_store())
+            service.store_capture(session, case, result, hashed, rt.media_store(), matcher(rt))
 
 
 @tick_hook
