@@ -3,7 +3,15 @@
 from openhotline.accounts import models as accounts_models
 from openhotline.audit import models as audit_models
 from openhotline.db import Base
+from openhotline.helpline import models as helpline_models
 from openhotline.media import models as media_models
 from openhotline.reporting import models as reporting_models
 
-__all__ = ["Base", "accounts_models", "audit_models", "media_models", "reporting_models"]
+__all__ = [
+    "Base",
+    "accounts_models",
+    "audit_models",
+    "helpline_models",
+    "media_models",
+    "reporting_models",
+]
