@@ -15,6 +15,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from openhotline.db import Base, UTCDateTime, utcnow
+from openhotline.reporting import models as _reporting_models  # noqa: F401  (reports.id FK)
 
 
 class EscalationStatus(StrEnum):
