@@ -151,7 +151,7 @@ def test_immediate_risk_escalates_and_decision_is_audited(
             actor="user:sam",
             cipher=cipher(),
         )
-        contact, details = service.disclosure_sheet(s, esc, actor="user:sam", cipher=cipher())
+        _contact, details = service.disclosure_sheet(s, esc, actor="user:sam", cipher=cipher())
         assert details.notes == "synthetic note 0001"
         with pytest.raises(service.HelplineConflictError):
             service.decide_escalation(

@@ -61,7 +61,7 @@ def _record_form(client: TestClient, csrf: str, **overrides: object) -> int:
 def test_counsellor_records_a_child_contact(
     counsellor: tuple[TestClient, str], session_factory: sessionmaker[Session]
 ) -> None:
-    client, csrf = counsellor
+    client, _csrf = counsellor
     page = client.get("/console/helpline/contacts/new?mode=child")
     assert page.status_code == 200
     assert "Identifying details (optional" in page.text and "Child helpline:" in page.text

@@ -163,7 +163,7 @@ def build_year(
             .where(in_year)
             .group_by(HelplineContact.period, column)
         ).all()
-        contact_tables[by] = _grid(rows, _labels(by, taxonomy), [tuple(x) for x in counts])
+        contact_tables[by] = _grid(rows, _labels(by, taxonomy), [(p, c, n) for p, c, n in counts])
     suppress(contact_tables.values(), k)
     mentions = session.execute(
         select(HelplineContact.period, ContactCategory.category, func.count())
@@ -172,7 +172,7 @@ def build_year(
         .where(in_year)
         .group_by(HelplineContact.period, ContactCategory.category)
     ).all()
-    category = _grid(rows, _labels("category", taxonomy), [tuple(x) for x in mentions])
+    category = _grid(rows, _labels("category", taxonomy), [(p, c, n) for p, c, n in mentions])
     suppress([category], k)
     out = {
         by: _publish(year, by, k, tb, _labels(by, taxonomy), "contacts")

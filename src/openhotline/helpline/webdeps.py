@@ -52,7 +52,7 @@ def contact_input_of_form(form: FormData) -> dict[str, Any]:
 
 def form_values(data: dict[str, Any]) -> dict[str, Any]:
     """Values to refill the form with after an error."""
-    base = dict.fromkeys(ContactBase.model_fields, "")
+    base: dict[str, Any] = dict.fromkeys(ContactBase.model_fields, "")
     base.update({"categories": [], "referrals": [], "immediate_risk": False})
     base.update({k: v for k, v in data.items() if v is not None})
     return base
