@@ -19,6 +19,8 @@ from openhotline.helpline import api as helpline_api
 from openhotline.helpline import views as helpline_views
 from openhotline.helpline.crypto import FieldCipher
 from openhotline.helpline.taxonomy import load_taxonomy
+from openhotline.matching import api as matching_api
+from openhotline.media import api as media_api
 from openhotline.media.store import EncryptedFileStore
 from openhotline.reporting import api as reporting_api
 from openhotline.reporting import views as reporting_views
@@ -66,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if "hotline" in settings.modules:
         app.include_router(reporting_api.router)
         app.include_router(reporting_views.router)
+        app.include_router(media_api.router)
+        app.include_router(matching_api.router)
     if "helpline" in settings.modules:
         app.state.helpline_cipher = FieldCipher(settings.helpline_key_bytes())
         app.state.helpline_taxonomy = load_taxonomy(settings.helpline_taxonomy_path)
@@ -78,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def body_limit(path: str) -> int:
         if path.endswith("/batch"):
             return BATCH_BODY_LIMIT
+        if path in ("/api/v1/hash", "/api/v1/match"):
+            return media_api.MEDIA_BODY_LIMIT
         return settings.max_body_bytes
 
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
