@@ -17,6 +17,7 @@ from openhotline.db import transaction
 from openhotline.helpline import service, trends
 from openhotline.helpline.models import HelplineContact
 from openhotline.helpline.tasks import anonymise_expired, run_anonymise
+from openhotline.reporting.models import Report
 from tests.helpline.helpers import (
     TAXONOMY,
     child_input,
@@ -65,6 +66,8 @@ def test_old_contacts_lose_details_and_keep_counts(session_factory: sessionmaker
             assert c.contact_at == datetime(2025, 3, 1, tzinfo=UTC) and c.period == "2025-03"
             assert service.read_details(c, cipher()) == service.ContactDetails()
         assert c_handed is not None and c_handed.report_id is None and c_handed.handed_off
+        report = s.execute(select(Report)).scalar_one()  # the hotline report stays ...
+        assert service.contact_of_report(s, report) is None  # ... but no longer leads back
         assert c_decided is not None
         e = c_decided.escalations[0]
         assert (e.raised_by, e.decided_by, e.decision_note_enc) == (None, None, None)

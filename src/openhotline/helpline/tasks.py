@@ -3,11 +3,14 @@
 A plain function (the CLI `openhotline helpline anonymise` calls it; a job queue can too).
 Counts survive: the coded fields and the month stay. Details do not: notes, identifying
 details, the counsellor, the exact time, the link to a hotline report and the people and
-notes of escalations are removed. Contacts with an undecided escalation are left alone.
+notes of escalations are removed, and the contact gets a new random reference so that
+the hotline report it became no longer leads back to it. Contacts with an undecided
+escalation are left alone.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -68,6 +71,8 @@ def anonymise_expired(
             contact.identity_enc = None
             contact.counsellor = None
             contact.report_id = None
+            # A new reference cuts the way back from the hotline report (its external_id).
+            contact.ref = secrets.token_hex(16)
             contact.anonymised_at = now
             for esc in contact.escalations:
                 esc.raised_at = month_start(esc.raised_at) if esc.raised_at else None
