@@ -127,3 +127,30 @@ def test_cli_runs_the_job(
         check=False,
     )
     assert bad.returncode != 0 and "retention-days" in bad.stderr
+
+
+def test_cli_demo_then_anonymise(db_url: str, tmp_path: Path) -> None:
+    env = {**os.environ, "OPENHOTLINE_DATABASE_URL": db_url, "OPENHOTLINE_DATA_DIR": str(tmp_path)}
+    cmd = [sys.executable, "-m", "openhotline", "helpline"]
+    out = subprocess.run(
+        [*cmd, "demo", "--year", "2024", "--count", "40"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0 and "recorded 40" in out.stdout, out.stderr
+    out = subprocess.run(
+        [*cmd, "anonymise"], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert out.returncode == 0 and "anonymised 40 contacts" in out.stdout, out.stderr
+    bad = subprocess.run(
+        [*cmd, "demo", "--year", "1800"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert bad.returncode != 0

@@ -30,3 +30,30 @@ def anonymise(
         f"anonymised {result.anonymised} contacts recorded before {result.cutoff:%Y-%m-%d}"
         f" ({result.skipped_pending} left for a pending safeguarding decision)"
     )
+
+
+@helpline_app.command("demo")
+def demo(
+    year: int = typer.Option(..., min=2000, max=2100, help="Calendar year to fill."),
+    count: int = typer.Option(300, min=1, max=100_000, help="How many contacts."),
+) -> None:
+    """Record synthetic coded contacts (no notes, no identities) to try the trend pages."""
+    from openhotline.db import make_engine, make_sessionmaker, transaction
+    from openhotline.helpline.crypto import FieldCipher
+    from openhotline.helpline.demo import load_demo_contacts
+    from openhotline.helpline.taxonomy import load_taxonomy
+
+    settings = get_settings()
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            made = load_demo_contacts(
+                session,
+                year=year,
+                count=count,
+                cipher=FieldCipher(settings.helpline_key_bytes()),
+                taxonomy=load_taxonomy(settings.helpline_taxonomy_path),
+            )
+    finally:
+        engine.dispose()
+    typer.echo(f"recorded {made} synthetic helpline contacts in {year}")
