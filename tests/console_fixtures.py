@@ -7,16 +7,23 @@ import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.accounts import service as accounts
 from openhotline.app import create_app
 from openhotline.config import Settings
 from openhotline.db import transaction, utcnow
+from openhotline.media.models import CaseItem, Item
+from openhotline.reporting.models import Case
+from openhotline.reporting.schemas import ReportIn
+from openhotline.reporting.service import submit_report, url_hash
+from openhotline.urls import canonicalize_url
 
 PASSWORD = "correct horse battery staple"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]*)"')
@@ -131,3 +138,56 @@ def png_bytes(seed: int, size: int = 64) -> bytes:
 def sha256_hex(data: bytes) -> str:
     """SHA-256 hex digest."""
     return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class Items:
+    """Creates cases (through the reporting service) and generated-image items at them."""
+
+    factory: sessionmaker[Session]
+    store: Any
+
+    def case(self, url: str, *, child_in_danger: bool = False, **report: Any) -> int:
+        """File a report for url and return its case id."""
+        with transaction(self.factory) as s:
+            data = ReportIn(urls=[url], child_in_danger=child_in_danger, **report)
+            submit_report(s, data, source=report.pop("source", "public"))
+            key = url_hash(canonicalize_url(url))
+            return int(s.execute(select(Case.id).where(Case.url_hash == key)).scalar_one())
+
+    def item(
+        self, seed: int, case_id: int | None = None, *, source: str = "crawler", data: bytes = b""
+    ) -> int:
+        """Store a generated PNG (encrypted) as an item, optionally seen at a case."""
+        blob = data or png_bytes(seed)
+        digest = sha256_hex(blob)
+        with transaction(self.factory) as s:
+            existing = s.execute(select(Item.id).where(Item.sha256 == digest)).scalar()
+            if existing is None:
+                item = Item(
+                    sha256=digest,
+                    md5=hashlib.md5(blob).hexdigest(),  # noqa: S324 - identifier, not security
+                    sha1=hashlib.sha1(blob).hexdigest(),  # noqa: S324 - identifier
+                    size=len(blob),
+                    media_type="image/png",
+                    storage_key=self.store.put(digest, blob),
+                    source=source,
+                    created_at=utcnow(),
+                )
+                s.add(item)
+                s.flush()
+                existing = item.id
+            if case_id is not None:
+                s.add(CaseItem(case_id=case_id, item_id=existing, captured_at=utcnow()))
+            return int(existing)
+
+
+@pytest.fixture
+def items(session_factory: sessionmaker[Session], console_settings: Settings) -> Items:
+    """Make cases and items (media encrypted with the app's key)."""
+    from openhotline.media.store import EncryptedFileStore
+
+    store = EncryptedFileStore(
+        console_settings.data_dir / "media", console_settings.media_key_bytes()
+    )
+    return Items(session_factory, store)

@@ -1,9 +1,17 @@
 """Imports every domain's tables so metadata (and Alembic) sees the whole schema."""
 
 from openhotline.accounts import models as accounts_models
+from openhotline.assessment import models as assessment_models
 from openhotline.audit import models as audit_models
 from openhotline.db import Base
 from openhotline.media import models as media_models
 from openhotline.reporting import models as reporting_models
 
-__all__ = ["Base", "accounts_models", "audit_models", "media_models", "reporting_models"]
+__all__ = [
+    "Base",
+    "accounts_models",
+    "assessment_models",
+    "audit_models",
+    "media_models",
+    "reporting_models",
+]
