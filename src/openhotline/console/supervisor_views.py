@@ -6,11 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from openhotline.accounts import service as accounts
 from openhotline.accounts.deps import Principal, require
-from openhotline.accounts.models import User
 from openhotline.accounts.permissions import Permission
 from openhotline.assessment import exposure, service
 from openhotline.assessment.schemes import SchemeError
@@ -30,7 +29,7 @@ def disputes_page(
     """Items the analysts disagreed on."""
     with db() as session:
         items = service.disputes(session)
-        names = {uid: name for uid, name in session.execute(select(User.id, User.username))}
+        names = accounts.usernames(session)
     return render(
         request,
         "console/disputes.html",
@@ -51,7 +50,7 @@ def dispute_page(
         found = next(
             (d for d in service.disputes(session, limit=1000) if d.item.id == item_id), None
         )
-        names = {uid: name for uid, name in session.execute(select(User.id, User.username))}
+        names = accounts.usernames(session)
         revealed = exposure.open_reveal(session, principal.user_id, item_id)
         budget = exposure.budget_of(session, principal.user_id, policy)
     if found is None:
