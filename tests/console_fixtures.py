@@ -149,9 +149,10 @@ class Items:
 
     def case(self, url: str, *, child_in_danger: bool = False, **report: Any) -> int:
         """File a report for url and return its case id."""
+        source = report.pop("source", "public")
         with transaction(self.factory) as s:
             data = ReportIn(urls=[url], child_in_danger=child_in_danger, **report)
-            submit_report(s, data, source=report.pop("source", "public"))
+            submit_report(s, data, source=source)
             key = url_hash(canonicalize_url(url))
             return int(s.execute(select(Case.id).where(Case.url_hash == key)).scalar_one())
 

@@ -211,3 +211,20 @@ def test_grading_needs_a_claim_and_a_valid_class(
 
     with pytest.raises(SchemeError), transaction(session_factory) as s:
         service.assess(s, item_id, _actor(ana), "cat_a", {}, POLICY)
+
+
+def test_known_bytes_at_a_new_url_settle_the_case_without_an_analyst(
+    items: Items, analysts: list[Staff], session_factory: sessionmaker[Session]
+) -> None:
+    ana, ben, cat, _sue = analysts
+    item_id = items.item(8, items.case("http://example.test/h"))
+    _route(session_factory)
+    _grade(session_factory, item_id, ana, "baseline")
+    _grade(session_factory, item_id, ben, "baseline")
+    mirror = items.case("http://mirror.example.test/h")
+    assert items.item(8, mirror) == item_id
+    with transaction(session_factory) as s:
+        assert queue.list_queue(s, _actor(cat)) == []
+    with session_factory() as s:
+        case = s.get(Case, mirror)
+        assert case is not None and case.status == "assessed"

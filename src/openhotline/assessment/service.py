@@ -64,7 +64,38 @@ def route_new_items(session: Session, *, limit: int = 500) -> tuple[int, int]:
         else:
             auto += 1
     session.flush()
+    settle_known_cases(session, limit=limit)
     return auto, queued
+
+
+def settle_known_cases(session: Session, *, limit: int = 500) -> int:
+    """Move on waiting cases whose items are all decided already (known content re-found)."""
+    undecided = (
+        select(CaseItem.id)
+        .outerjoin(ItemReview, ItemReview.item_id == CaseItem.item_id)
+        .where(
+            CaseItem.case_id == Case.id,
+            (ItemReview.state.is_(None)) | (ItemReview.state != ReviewState.DECIDED.value),
+        )
+        .exists()
+    )
+    has_items = select(CaseItem.id).where(CaseItem.case_id == Case.id).exists()
+    cases = (
+        session.execute(
+            select(Case.id)
+            .where(Case.status.in_([CaseStatus.NEW.value, CaseStatus.TRIAGE.value]))
+            .where(has_items, ~undecided)
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+    for case_id in cases:
+        item_id = session.execute(
+            select(CaseItem.item_id).where(CaseItem.case_id == case_id).limit(1)
+        ).scalar_one()
+        _update_cases(session, item_id, "system")
+    return len(cases)
 
 
 def route_item(session: Session, item: Item) -> bool:
