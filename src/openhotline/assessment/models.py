@@ -104,3 +104,14 @@ class ConfirmedHash(Base):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("bank", "algorithm", "value", name="uq_confirmed_hash"),)
+
+
+class PolicySetting(Base):
+    """A runtime override of an assessment setting, changed by an administrator (audited)."""
+
+    __tablename__ = "assessment_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200))

@@ -10,9 +10,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from openhotline.accounts import service as accounts
 from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission, roles
+from openhotline.assessment import settings_service
 from openhotline.audit import service as audit
-from openhotline.console.pages import render
-from openhotline.web.deps import DbDep
+from openhotline.console.pages import load_policy, render
+from openhotline.web.deps import DbDep, SettingsDep
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -137,3 +138,63 @@ def audit_page(
         actor=actor,
         action=action,
     )
+
+
+SettingsAdmin = Annotated[Principal, Depends(require(Permission.SETTINGS_MANAGE))]
+
+
+def _settings_page(
+    request: Request, db: DbDep, settings: SettingsDep, principal: Principal, **extra: object
+) -> Response:
+    policy = load_policy(db, settings)
+    current = {
+        "exposure_budget_minutes": policy.exposure_budget_seconds // 60,
+        "reveal_window_seconds": policy.reveal_window_seconds,
+        "confirmations_required": policy.confirmations_required,
+        "claim_minutes": policy.claim_minutes,
+    }
+    status = 400 if extra.get("error") else 200
+    return render(
+        request,
+        "console/settings.html",
+        principal,
+        status,
+        tunables=list(settings_service.TUNABLES.values()),
+        current=current,
+        scheme=policy.scheme,
+        **extra,
+    )
+
+
+@router.get("/admin/settings", response_class=HTMLResponse)
+def settings_page(
+    request: Request, db: DbDep, settings: SettingsDep, principal: SettingsAdmin
+) -> Response:
+    """Runtime assessment settings (exposure budget, reveal window, four eyes, claims)."""
+    return _settings_page(request, db, settings, principal)
+
+
+@router.post("/admin/settings/{key}", response_class=HTMLResponse)
+def change_setting(
+    request: Request,
+    key: str,
+    db: DbDep,
+    settings: SettingsDep,
+    principal: SettingsAdmin,
+    value: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Change one setting (audited as setting.change)."""
+    defaults = {
+        "exposure_budget_minutes": settings.exposure_budget_minutes,
+        "reveal_window_seconds": settings.reveal_window_seconds,
+        "confirmations_required": settings.confirmations_required,
+        "claim_minutes": settings.claim_minutes,
+    }
+    try:
+        with db.begin() as session:
+            settings_service.set_value(
+                session, key, value, actor=principal.actor, default=defaults.get(key, 0)
+            )
+    except settings_service.SettingError as exc:
+        return _settings_page(request, db, settings, principal, error=str(exc))
+    return RedirectResponse("/console/admin/settings?msg=setting_saved", status_code=303)

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
 from openhotline.assessment import exposure, queue, service
-from openhotline.console.pages import NO_STORE, assessment_policy, render
+from openhotline.console.pages import NO_STORE, load_policy, render
 from openhotline.media.models import Item, ItemStatus
 from openhotline.media.preview import PreviewError, placeholder, render_preview
 from openhotline.media.store import MediaStoreError
@@ -31,7 +31,7 @@ def preview(
     item_id: int, db: DbDep, settings: SettingsDep, store: MediaStoreDep, principal: Assessor
 ) -> Response:
     """The item's preview for the analyst who claimed it; clear only during a reveal."""
-    policy = assessment_policy(settings)
+    policy = load_policy(db, settings)
     with db.begin() as session:
         item = session.get(Item, item_id)
         if item is None:
@@ -61,7 +61,7 @@ def reveal(
     request: Request, item_id: int, db: DbDep, settings: SettingsDep, principal: Revealer
 ) -> Response:
     """Reveal one item (audited; counts toward today's exposure budget)."""
-    policy = assessment_policy(settings)
+    policy = load_policy(db, settings)
     error = ""
     with db.begin() as session:
         try:

@@ -13,7 +13,7 @@ from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
 from openhotline.assessment import exposure, service
 from openhotline.assessment.schemes import SchemeError
-from openhotline.console.pages import actor_of, assessment_policy, render
+from openhotline.console.pages import actor_of, load_policy, render
 from openhotline.web.deps import DbDep, SettingsDep
 
 router = APIRouter(prefix="/console/supervisor", include_in_schema=False)
@@ -36,7 +36,7 @@ def disputes_page(
         principal,
         disputes=items,
         names=names,
-        scheme=assessment_policy(settings).scheme,
+        scheme=load_policy(db, settings).scheme,
     )
 
 
@@ -45,7 +45,7 @@ def dispute_page(
     request: Request, item_id: int, db: DbDep, settings: SettingsDep, principal: Resolver
 ) -> Response:
     """One disputed item: the grades, the (blurred) preview and the decision form."""
-    policy = assessment_policy(settings)
+    policy = load_policy(db, settings)
     with db() as session:
         found = next(
             (d for d in service.disputes(session, limit=1000) if d.item.id == item_id), None
@@ -77,7 +77,7 @@ async def resolve(
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     code = values.pop("classification", "")
-    policy = assessment_policy(settings)
+    policy = load_policy(db, settings)
 
     def _save() -> str:
         try:
@@ -106,7 +106,7 @@ def exposure_page(
     request: Request, db: DbDep, settings: SettingsDep, principal: ExposureViewer
 ) -> Response:
     """Every analyst's exposure budget use today."""
-    policy = assessment_policy(settings)
+    policy = load_policy(db, settings)
     with db() as session:
         rows = exposure.exposure_today(session, policy)
     return render(request, "console/exposure.html", principal, rows=rows)

@@ -15,7 +15,7 @@ from openhotline.accounts.permissions import Permission
 from openhotline.assessment import exposure, queue, service
 from openhotline.assessment.models import ItemReview
 from openhotline.assessment.schemes import SchemeError
-from openhotline.console.pages import actor_of, assessment_policy, render
+from openhotline.console.pages import actor_of, load_policy, render
 from openhotline.media.models import CaseItem, Item
 from openhotline.reporting.models import Case, Report, ReportURL
 from openhotline.web.deps import DbDep, SettingsDep
@@ -70,7 +70,7 @@ def queue_page(
         entries = queue.list_queue(
             session, actor_of(principal), filters, limit=50, offset=page * 50
         )
-        budget = exposure.budget_of(session, principal.user_id, assessment_policy(settings))
+        budget = exposure.budget_of(session, principal.user_id, load_policy(db, settings))
     return render(
         request,
         "console/queue.html",
@@ -90,7 +90,7 @@ def claim_item(item_id: int, db: DbDep, settings: SettingsDep, principal: Assess
     try:
         with db.begin() as session:
             try:
-                queue.claim(session, item_id, actor_of(principal), assessment_policy(settings))
+                queue.claim(session, item_id, actor_of(principal), load_policy(db, settings))
             except service.KnownContentError:
                 error = "known"  # commit: the item was just assessed automatically
     except service.AssessmentError as exc:
@@ -116,7 +116,7 @@ def item_page(
     request: Request, item_id: int, db: DbDep, settings: SettingsDep, principal: Assessor
 ) -> Response:
     """One item: its cases, the (blurred) preview once claimed, and the grading form."""
-    policy = assessment_policy(settings)
+    policy = load_policy(db, settings)
     with db.begin() as session:
         item = session.get(Item, item_id)
         if item is None:
@@ -161,7 +161,7 @@ async def assess_item(
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     code = values.pop("classification", "")
-    policy = assessment_policy(settings)
+    policy = load_policy(db, settings)
 
     def _save() -> tuple[service.GradeOutcome | None, str]:
         try:
