@@ -144,3 +144,32 @@ def test_budget_exhausted_keeps_previews_blurred(
     login(s_client, sup)
     exposure_page = s_client.get("/console/supervisor/exposure").text
     assert 'data-user="ana"' in exposure_page and "budget used up" in exposure_page
+
+
+def test_case_without_media_listed_and_closed_as_not_found(
+    new_client: Callable[[], TestClient],
+    make_user: Callable[..., Staff],
+    items: Items,
+    session_factory: sessionmaker[Session],
+) -> None:
+    from openhotline.reporting.models import Case
+
+    normal = items.case("http://example.test/gone")
+    urgent = items.case("http://example.test/urgent-gone", child_in_danger=True)
+    a = new_client()
+    csrf = login(a, make_user("ana"))
+    page = a.get("/console/queue").text
+    assert page.index(f'data-case="{urgent}"') < page.index(f'data-case="{normal}"')
+    refused = a.post(
+        f"/console/cases/{normal}/close", data={"csrf_token": csrf, "classification": "baseline"}
+    )
+    assert refused.status_code == 400 and "not illegal ones" in refused.text
+    assert 'id="close-not_found"' in a.get(f"/console/cases/{normal}").text
+    _post(a, f"/console/cases/{normal}/close", csrf, classification="not_found")
+    with session_factory() as s:
+        case = s.get(Case, normal)
+        assert case is not None and case.status == "closed" and case.closed_at is not None
+        assert [e.action for e in audit.recent(s, action_prefix="assessment.case")] == [
+            "assessment.case"
+        ]
+    assert f'data-case="{normal}"' not in a.get("/console/queue").text

@@ -245,3 +245,33 @@ def may_view(session: Session, item_id: int, user_id: int, *, can_resolve: bool)
         select(Assessment.id).where(Assessment.item_id == item_id, Assessment.user_id == user_id)
     ).first()
     return graded is None
+
+
+@dataclass(frozen=True)
+class CaseEntry:
+    """A waiting case with no captured media (an analyst may close it: not found etc.)."""
+
+    case_id: int
+    canonical_url: str
+    priority: int
+    status: str
+    created_at: datetime
+
+
+def list_cases_without_items(
+    session: Session, *, source: str | None = None, limit: int = 50
+) -> list[CaseEntry]:
+    """Return open cases that have no items, urgent first, then oldest first."""
+    has_items = select(CaseItem.id).where(CaseItem.case_id == Case.id).exists()
+    query = (
+        select(Case.id, Case.canonical_url, Case.priority, Case.status, Case.created_at)
+        .where(
+            Case.status.in_(
+                [CaseStatus.NEW.value, CaseStatus.TRIAGE.value, CaseStatus.ASSESSING.value]
+            ),
+            ~has_items,
+        )
+        .order_by(Case.priority.desc(), Case.created_at, Case.id)
+        .limit(limit)
+    )
+    return [CaseEntry(*row) for row in session.execute(query).all()]

@@ -395,3 +395,31 @@ def resolve_dispute(
         {"classification": cls.code, "scheme": policy.scheme.name, **fields},
     )
     return _decide(session, item, review, cls, actor.name, policy)
+
+
+def close_case(
+    session: Session, case_id: int, actor: Actor, code: str, policy: AssessmentPolicy
+) -> Case:
+    """Close a case with no captured media under a non-illegal class (not found, out of remit).
+
+    Illegal decisions need captured items (graded with four eyes), never a case alone.
+    """
+    cls = policy.scheme.get(code)
+    if cls is None or cls.illegal:
+        raise AssessmentError("choose one of the classes that close a case (not illegal ones)")
+    case = session.get(Case, case_id)
+    if case is None:
+        raise AssessmentError("no such case")
+    if case.status not in (CaseStatus.NEW, CaseStatus.TRIAGE, CaseStatus.ASSESSING):
+        raise AssessmentError("this case is not waiting for assessment")
+    if session.execute(select(CaseItem.id).where(CaseItem.case_id == case_id)).first():
+        raise AssessmentError("this case has captured items: grade the items")
+    set_case_status(session, case, CaseStatus.CLOSED, actor=actor.name, detail=cls.code)
+    audit.record(
+        session,
+        actor.name,
+        "assessment.case",
+        f"case:{case_id}",
+        {"classification": cls.code, "scheme": policy.scheme.name},
+    )
+    return case

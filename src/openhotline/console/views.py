@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -71,11 +71,13 @@ def queue_page(
             session, actor_of(principal), filters, limit=50, offset=page * 50
         )
         budget = exposure.budget_of(session, principal.user_id, load_policy(db, settings))
+        cases = queue.list_cases_without_items(session, limit=20)
     return render(
         request,
         "console/queue.html",
         principal,
         entries=entries,
+        cases=cases,
         filters=filters,
         budget=budget,
         page=page,
@@ -193,7 +195,9 @@ async def assess_item(
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-def case_page(request: Request, case_id: int, db: DbDep, principal: CaseViewer) -> Response:
+def case_page(
+    request: Request, case_id: int, db: DbDep, settings: SettingsDep, principal: CaseViewer
+) -> Response:
     """One case: its URL, reports (as text, never links) and items (no media)."""
     with db() as session:
         case = session.get(Case, case_id)
@@ -232,4 +236,31 @@ def case_page(request: Request, case_id: int, db: DbDep, principal: CaseViewer) 
         events=events,
         urgent=queue.urgent_flag,
         json=json,
+        closing=[c for c in load_policy(db, settings).scheme.classes if not c.illegal],
     )
+
+
+@router.post("/cases/{case_id}/close", response_class=HTMLResponse)
+def close_case(
+    request: Request,
+    case_id: int,
+    db: DbDep,
+    settings: SettingsDep,
+    principal: Assessor,
+    classification: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """Close a case without captured media (not found, out of remit, not illegal)."""
+    policy = load_policy(db, settings)
+    try:
+        with db.begin() as session:
+            service.close_case(session, case_id, actor_of(principal), classification, policy)
+    except service.AssessmentError as exc:
+        return render(
+            request,
+            "console/error.html",
+            principal,
+            400,
+            error=str(exc),
+            back=f"/console/cases/{case_id}",
+        )
+    return _see_other(f"/console/cases/{case_id}?msg=decided")
