@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import random
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import Any
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image, ImageDraw
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +22,7 @@ from openhotline.app import create_app
 from openhotline.config import Settings
 from openhotline.db import transaction, utcnow
 from openhotline.media.models import CaseItem, Item
+from openhotline.media.service import hash_file
 from openhotline.reporting.models import Case
 from openhotline.reporting.schemas import ReportIn
 from openhotline.reporting.service import submit_report, url_hash
@@ -121,17 +124,34 @@ def new_client(console_settings: Settings) -> Iterator[Callable[[], TestClient]]
         c.__exit__(None, None, None)
 
 
-def png_bytes(seed: int, size: int = 64) -> bytes:
-    """A generated PNG (gradient and shapes from a seed): benign test media only."""
-    from PIL import Image, ImageDraw
-
+def generated_image(seed: int, size: int = 256) -> Image.Image:
+    """A generated picture (gradient, lines, shapes from a seed): benign test media only."""
+    rng = random.Random(seed)
     img = Image.new("RGB", (size, size), (seed * 37 % 256, seed * 91 % 256, seed * 53 % 256))
     draw = ImageDraw.Draw(img)
-    for i in range(0, size, 8):
-        draw.line([(0, i), (size, (i * seed) % size)], fill=(255 - i * 3 % 256, i * 5 % 256, 128))
-    draw.ellipse([size // 4, size // 4, size // 2 + seed % 16, size // 2 + 8], fill=(250, 250, 0))
+    for _ in range(24):
+        x0, y0 = rng.randrange(size), rng.randrange(size)
+        x1, y1 = rng.randrange(size), rng.randrange(size)
+        colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+        if rng.random() < 0.5:
+            draw.line([(x0, y0), (x1, y1)], fill=colour, width=rng.randrange(2, 9))
+        else:
+            box = [min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)]
+            draw.ellipse(box, fill=colour)
+    return img
+
+
+def png_bytes(seed: int, size: int = 256) -> bytes:
+    """A generated PNG (see generated_image)."""
     buf = io.BytesIO()
-    img.save(buf, format="PNG")
+    generated_image(seed, size).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def near_copy(seed: int) -> bytes:
+    """The same generated picture, downscaled and re-encoded as JPEG (a near duplicate)."""
+    buf = io.BytesIO()
+    generated_image(seed).resize((200, 200)).save(buf, format="JPEG", quality=85)
     return buf.getvalue()
 
 
@@ -161,16 +181,20 @@ class Items:
     ) -> int:
         """Store a generated PNG (encrypted) as an item, optionally seen at a case."""
         blob = data or png_bytes(seed)
-        digest = sha256_hex(blob)
+        hashes = hash_file(blob)  # the real hashing path: MD5, SHA-1, SHA-256, PDQ
+        digest = hashes.sha256
         with transaction(self.factory) as s:
             existing = s.execute(select(Item.id).where(Item.sha256 == digest)).scalar()
             if existing is None:
                 item = Item(
                     sha256=digest,
-                    md5=hashlib.md5(blob).hexdigest(),  # noqa: S324 - identifier, not security
-                    sha1=hashlib.sha1(blob).hexdigest(),  # noqa: S324 - identifier
+                    md5=hashes.md5,
+                    sha1=hashes.sha1,
+                    pdq=hashes.pdq,
+                    pdq_quality=hashes.pdq_quality,
+                    weak=hashes.weak,
                     size=len(blob),
-                    media_type="image/png",
+                    media_type=f"image/{hashes.format.lower()}",
                     storage_key=self.store.put(digest, blob),
                     source=source,
                     created_at=utcnow(),

@@ -4,6 +4,7 @@ from openhotline.accounts import models as accounts_models
 from openhotline.assessment import models as assessment_models
 from openhotline.audit import models as audit_models
 from openhotline.db import Base
+from openhotline.matching import models as matching_models
 from openhotline.media import models as media_models
 from openhotline.reporting import models as reporting_models
 
@@ -12,6 +13,7 @@ __all__ = [
     "accounts_models",
     "assessment_models",
     "audit_models",
+    "matching_models",
     "media_models",
     "reporting_models",
 ]

@@ -16,6 +16,8 @@ from openhotline.config import Settings, get_settings
 from openhotline.console import admin_views, media_views, supervisor_views
 from openhotline.console import views as console_views
 from openhotline.db import GroupCommitter, make_engine, make_sessionmaker
+from openhotline.matching import api as matching_api
+from openhotline.media import api as media_api
 from openhotline.media.store import EncryptedFileStore
 from openhotline.reporting import api as reporting_api
 from openhotline.reporting import views as reporting_views
@@ -65,11 +67,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(accounts_views.router)
     for console_router in (console_views, media_views, supervisor_views, admin_views):
         app.include_router(console_router.router)
+    app.include_router(media_api.router)
+    app.include_router(matching_api.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     def body_limit(path: str) -> int:
         if path.endswith("/batch"):
             return BATCH_BODY_LIMIT
+        if path in ("/api/v1/hash", "/api/v1/match"):
+            return media_api.MEDIA_BODY_LIMIT
         return settings.max_body_bytes
 
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)

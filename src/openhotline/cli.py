@@ -9,6 +9,7 @@ import typer
 from openhotline.accounts.cli import user_app
 from openhotline.audit.cli import audit_app
 from openhotline.config import get_settings, hash_api_key
+from openhotline.matching.cli import register as register_matching
 
 app = typer.Typer(help="openhotline: hotline, helpline and partner platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -19,6 +20,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+register_matching(app)
 
 
 @db_app.command("upgrade")

@@ -64,7 +64,7 @@ def test_two_agreeing_analysts_admit_hashes(
     with pytest.raises(service.AssessmentError, match="already graded"):
         _grade(session_factory, item_id, analysts[0], "baseline")
     second = _grade(session_factory, item_id, analysts[1], "baseline")
-    assert second.state == ReviewState.DECIDED and second.admitted == 3
+    assert second.state == ReviewState.DECIDED and second.admitted == 4  # sha256, md5, sha1, pdq
     with session_factory() as s:
         item = s.get(Item, item_id)
         assert item is not None and item.status == ItemStatus.ASSESSED
@@ -85,7 +85,7 @@ def test_three_people_when_configured(
     assert _grade(session_factory, item_id, analysts[0], "national", policy).state == "confirming"
     assert _grade(session_factory, item_id, analysts[1], "national", policy).state == "confirming"
     done = _grade(session_factory, item_id, analysts[2], "national", policy)
-    assert done.state == ReviewState.DECIDED and done.admitted == 3
+    assert done.state == ReviewState.DECIDED and done.admitted == 4
 
 
 def test_not_illegal_needs_one_analyst_and_closes_case(
@@ -123,7 +123,7 @@ def test_disagreement_goes_to_a_supervisor(
         service.resolve_dispute(s, item_id, _actor(ana), "baseline", {}, POLICY)
     with transaction(session_factory) as s:
         outcome = service.resolve_dispute(s, item_id, _actor(sue), "national", {}, POLICY)
-    assert outcome.state == ReviewState.DECIDED and outcome.admitted == 3
+    assert outcome.state == ReviewState.DECIDED and outcome.admitted == 4
     review = _review(session_factory, item_id)
     assert review.classification == "national"
 
@@ -228,3 +228,31 @@ def test_known_bytes_at_a_new_url_settle_the_case_without_an_analyst(
     with session_factory() as s:
         case = s.get(Case, mirror)
         assert case is not None and case.status == "assessed"
+
+
+def test_near_duplicate_matches_by_pdq_and_is_never_queued(
+    items: Items, analysts: list[Staff], session_factory: sessionmaker[Session]
+) -> None:
+    """A re-encoded, resized copy has other cryptographic hashes but a close PDQ hash."""
+    from openhotline.matching.engine import MatchEngine
+    from tests.console_fixtures import near_copy
+
+    ana, ben, cat, _sue = analysts
+    engine = MatchEngine(session_factory, None)
+    original = items.item(9, items.case("http://example.test/i"))
+    _route(session_factory)
+    _grade(session_factory, original, ana, "national")
+    done = _grade(session_factory, original, ben, "national")
+    assert done.admitted == 4  # sha256, md5, sha1 and pdq
+    copy = items.item(0, items.case("http://other.example.test/i"), data=near_copy(9))
+    with transaction(session_factory) as s:
+        item = s.get(Item, copy)
+        assert item is not None
+        assert banks.find_confirmed_match(s, item) is None  # no exact hash in common
+        found = banks.find_confirmed_match(s, item, engine)
+        assert found is not None and found.algorithm == "pdq" and 0 < found.distance <= 31
+        assert (found.scheme, found.classification) == ("default", "national")
+        assert queue.list_queue(s, _actor(cat), engine=engine) == []
+    with session_factory() as s:
+        item = s.get(Item, copy)
+        assert item is not None and item.status == ItemStatus.AUTO_ASSESSED

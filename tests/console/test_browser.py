@@ -16,7 +16,7 @@ from openhotline.assessment import banks
 from openhotline.media.models import Item
 from tests.console.browser import Analyst, browser, live_server  # noqa: F401 - fixtures
 from tests.console.test_security import PAYLOADS, console_pages, seed_hostile_content
-from tests.console_fixtures import Items, Staff
+from tests.console_fixtures import Items, Staff, near_copy
 from tests.serverproc import ServerProcess
 
 pytestmark = pytest.mark.browser
@@ -83,21 +83,9 @@ def test_two_analysts_and_a_supervisor_work_the_queue(
         assert item is not None and item.status == "assessed"
         assert banks.find_confirmed_match(s, item) is not None
 
-    # A matching item (same MD5 as the confirmed one) arrives: nobody is shown it.
-    with session_factory.begin() as s:
-        original = s.get(Item, urgent_item)
-        assert original is not None
-        copy = Item(
-            sha256="d" * 64,
-            md5=original.md5,
-            sha1="2" * 40,
-            size=original.size,
-            media_type="image/png",
-            storage_key=original.storage_key,
-        )
-        s.add(copy)
-        s.flush()
-        copy_id = copy.id
+    # A near duplicate (resized, re-encoded as JPEG) is found elsewhere: its PDQ hash
+    # matches the confirmed bank, so it is assessed automatically and nobody is shown it.
+    copy_id = items.item(0, items.case("http://mirror.example.test/u"), data=near_copy(31))
     for user in (ana, ben):
         user.page.goto("/console/queue")
         assert user.page.locator(f'tr[data-item="{copy_id}"]').count() == 0

@@ -1,11 +1,11 @@
-"""Tables of assessment: grades, each item's review state, claims, reveals, confirmed hashes."""
+"""Tables of assessment: grades, each item's review state, claims, reveals, settings."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openhotline.db import Base, UTCDateTime, utcnow
@@ -87,23 +87,6 @@ class Reveal(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_reveals_user_started", "user_id", "started_at"),)
-
-
-class ConfirmedHash(Base):
-    """A hash of a four-eyes-confirmed item (fallback bank until openhotline.matching lands)."""
-
-    __tablename__ = "assessment_confirmed_hashes"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    bank: Mapped[str] = mapped_column(String(64), default="confirmed")
-    algorithm: Mapped[str] = mapped_column(String(16))
-    value: Mapped[str] = mapped_column(String(128))
-    scheme: Mapped[str] = mapped_column(String(40))
-    classification: Mapped[str] = mapped_column(String(40))
-    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"))
-    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    __table_args__ = (UniqueConstraint("bank", "algorithm", "value", name="uq_confirmed_hash"),)
 
 
 class PolicySetting(Base):

@@ -28,6 +28,7 @@ from openhotline.assessment.service import (
 )
 from openhotline.audit import service as audit
 from openhotline.db import utcnow
+from openhotline.matching.engine import MatchEngine
 from openhotline.media.models import CaseItem, Item, ItemStatus
 from openhotline.reporting.models import Case, CaseStatus
 from openhotline.reporting.service import set_case_status
@@ -66,9 +67,10 @@ def list_queue(
     *,
     limit: int = 50,
     offset: int = 0,
+    engine: MatchEngine | None = None,
 ) -> list[QueueEntry]:
-    """Return the queue for this analyst (routing new items through the bank first)."""
-    route_new_items(session)
+    """Return the queue for this analyst (routing new items through the banks first)."""
+    route_new_items(session, engine=engine)
     f = filters or QueueFilters()
     now = utcnow()
     priority = (
@@ -132,14 +134,20 @@ def list_queue(
     ]
 
 
-def claim(session: Session, item_id: int, actor: Actor, policy: AssessmentPolicy) -> Claim:
+def claim(
+    session: Session,
+    item_id: int,
+    actor: Actor,
+    policy: AssessmentPolicy,
+    engine: MatchEngine | None = None,
+) -> Claim:
     """Claim an item for this analyst (raises if someone else holds it, or it is known)."""
     item = session.get(Item, item_id)
     if item is None:
         raise AssessmentError("no such item")
     if item.status == ItemStatus.NEW:
-        route_item(session, item)
-    if check_known(session, item):
+        route_item(session, item, engine)
+    if check_known(session, item, engine):
         raise KnownContentError(
             "this item matches the confirmed hash bank and was assessed automatically"
         )

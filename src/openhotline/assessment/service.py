@@ -24,6 +24,7 @@ from openhotline.assessment.policy import AssessmentPolicy
 from openhotline.assessment.schemes import Classification
 from openhotline.audit import service as audit
 from openhotline.db import utcnow
+from openhotline.matching.engine import MatchEngine
 from openhotline.media.models import CaseItem, Item, ItemStatus
 from openhotline.reporting.models import Case, CaseStatus
 from openhotline.reporting.service import set_case_status
@@ -45,7 +46,9 @@ class Actor:
     name: str
 
 
-def route_new_items(session: Session, *, limit: int = 500) -> tuple[int, int]:
+def route_new_items(
+    session: Session, *, limit: int = 500, engine: MatchEngine | None = None
+) -> tuple[int, int]:
     """Match NEW items against the confirmed bank: auto-assess known ones, queue the rest.
 
     Returns (automatically assessed, queued for analysts).
@@ -59,7 +62,7 @@ def route_new_items(session: Session, *, limit: int = 500) -> tuple[int, int]:
     )
     auto = queued = 0
     for item in items:
-        if route_item(session, item):
+        if route_item(session, item, engine):
             queued += 1
         else:
             auto += 1
@@ -98,9 +101,9 @@ def settle_known_cases(session: Session, *, limit: int = 500) -> int:
     return len(cases)
 
 
-def route_item(session: Session, item: Item) -> bool:
+def route_item(session: Session, item: Item, engine: MatchEngine | None = None) -> bool:
     """Route one NEW item: False when it matched the bank (auto-assessed), True when queued."""
-    if check_known(session, item):
+    if check_known(session, item, engine):
         return False
     item.status = ItemStatus.TRIAGE.value
     if session.get(ItemReview, item.id) is None:
@@ -112,14 +115,17 @@ def route_item(session: Session, item: Item) -> bool:
     return True
 
 
-def check_known(session: Session, item: Item) -> bool:
-    """If the item matches a confirmed bank, assess it automatically and return True."""
+def check_known(session: Session, item: Item, engine: MatchEngine | None = None) -> bool:
+    """If the item matches a confirmed bank, assess it automatically and return True.
+
+    Exact hashes always; PDQ near-duplicates too when the match engine is given.
+    """
     if item.status == ItemStatus.AUTO_ASSESSED.value:
         return True
     review = session.get(ItemReview, item.id)
     if review is not None and review.state == ReviewState.DECIDED.value:
         return False
-    match = banks.find_confirmed_match(session, item)
+    match = banks.find_confirmed_match(session, item, engine)
     if match is None:
         return False
     _auto_assess(session, item, review, match)
@@ -135,10 +141,12 @@ def _auto_assess(
             item_id=item.id,
             user_id=None,
             kind=AssessmentKind.AUTOMATIC.value,
-            scheme=match.scheme,
+            scheme=match.scheme or "imported",
             classification=match.classification,
             illegal=True,
-            fields=json.dumps({"bank": match.bank, "algorithm": match.algorithm}),
+            fields=json.dumps(
+                {"bank": match.bank, "algorithm": match.algorithm, "distance": match.distance}
+            ),
             created_at=now,
         )
     )
@@ -157,7 +165,12 @@ def _auto_assess(
         "system",
         "assessment.automatic",
         f"item:{item.id}",
-        {"bank": match.bank, "algorithm": match.algorithm, "classification": match.classification},
+        {
+            "bank": match.bank,
+            "algorithm": match.algorithm,
+            "distance": match.distance,
+            "classification": match.classification,
+        },
     )
     session.flush()
     _update_cases(session, item.id, "system")

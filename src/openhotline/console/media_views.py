@@ -11,6 +11,7 @@ from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
 from openhotline.assessment import exposure, queue, service
 from openhotline.console.pages import NO_STORE, load_policy, render
+from openhotline.matching.api import get_engine
 from openhotline.media.models import Item, ItemStatus
 from openhotline.media.preview import PreviewError, placeholder, render_preview
 from openhotline.media.store import MediaStoreError
@@ -28,7 +29,12 @@ def _jpeg(data: bytes, status: int = 200) -> Response:
 
 @router.get("/items/{item_id}/preview")
 def preview(
-    item_id: int, db: DbDep, settings: SettingsDep, store: MediaStoreDep, principal: Assessor
+    request: Request,
+    item_id: int,
+    db: DbDep,
+    settings: SettingsDep,
+    store: MediaStoreDep,
+    principal: Assessor,
 ) -> Response:
     """The item's preview for the analyst who claimed it; clear only during a reveal."""
     policy = load_policy(db, settings)
@@ -37,7 +43,8 @@ def preview(
         if item is None:
             return _jpeg(placeholder("no such item"), 404)
         # Known content is never displayed, even to the claimant.
-        if service.check_known(session, item) or item.status == ItemStatus.AUTO_ASSESSED:
+        known = service.check_known(session, item, get_engine(request))
+        if known or item.status == ItemStatus.AUTO_ASSESSED:
             return _jpeg(placeholder("known content: not shown"), 403)
         can_resolve = principal.can(Permission.DISPUTE_RESOLVE)
         if not queue.may_view(session, item_id, principal.user_id, can_resolve=can_resolve):

@@ -16,6 +16,7 @@ from openhotline.assessment import exposure, queue, service
 from openhotline.assessment.models import ItemReview
 from openhotline.assessment.schemes import SchemeError
 from openhotline.console.pages import actor_of, load_policy, render
+from openhotline.matching.api import get_engine
 from openhotline.media.models import CaseItem, Item
 from openhotline.reporting.models import Case, Report, ReportURL
 from openhotline.web.deps import DbDep, SettingsDep
@@ -68,7 +69,12 @@ def queue_page(
     page = max(0, min(page, 10_000))
     with db.begin() as session:
         entries = queue.list_queue(
-            session, actor_of(principal), filters, limit=50, offset=page * 50
+            session,
+            actor_of(principal),
+            filters,
+            limit=50,
+            offset=page * 50,
+            engine=get_engine(request),
         )
         budget = exposure.budget_of(session, principal.user_id, load_policy(db, settings))
         cases = queue.list_cases_without_items(session, limit=20)
@@ -86,13 +92,21 @@ def queue_page(
 
 
 @router.post("/items/{item_id}/claim")
-def claim_item(item_id: int, db: DbDep, settings: SettingsDep, principal: Assessor) -> Response:
+def claim_item(
+    request: Request, item_id: int, db: DbDep, settings: SettingsDep, principal: Assessor
+) -> Response:
     """Claim an item, then open it."""
     error = ""
     try:
         with db.begin() as session:
             try:
-                queue.claim(session, item_id, actor_of(principal), load_policy(db, settings))
+                queue.claim(
+                    session,
+                    item_id,
+                    actor_of(principal),
+                    load_policy(db, settings),
+                    get_engine(request),
+                )
             except service.KnownContentError:
                 error = "known"  # commit: the item was just assessed automatically
     except service.AssessmentError as exc:
@@ -123,7 +137,7 @@ def item_page(
         item = session.get(Item, item_id)
         if item is None:
             return render(request, "console/error.html", principal, 404, error="No such item.")
-        known = service.check_known(session, item)
+        known = service.check_known(session, item, get_engine(request))
         review = session.get(ItemReview, item_id)
         mine = queue.active_claim(session, item_id, principal.user_id) is not None
         holder = queue.claim_holder(session, item_id)
