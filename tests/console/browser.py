@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import io
 import os
+import threading
+import time
 from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from PIL import Image, ImageChops
 
 from tests.console_fixtures import Staff
-from tests.serverproc import ServerProcess
+from tests.serverproc import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -46,23 +48,46 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+@dataclass
+class LiveServer:
+    """The app served by uvicorn on 127.0.0.1 at an ephemeral port."""
+
+    base: str
+
+
 @pytest.fixture
-def live_server(db_url: str, console_settings: Any) -> Iterator[ServerProcess]:
-    """`openhotline serve` on 127.0.0.1 (ephemeral port) over the test database and media."""
-    data_dir: Path = console_settings.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
-    server = ServerProcess(
-        db_url, data_dir, extra_env={"OPENHOTLINE_SESSION_COOKIE_SECURE": "false"}
+def live_server(console_settings: Any) -> Iterator[LiveServer]:
+    """uvicorn in a thread on 127.0.0.1 (ephemeral port) over the test database and media."""
+    import uvicorn
+
+    from openhotline.app import create_app
+
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(console_settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
     )
-    server.start()
-    yield server
-    server.stop()
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.05)
+    yield LiveServer(f"http://127.0.0.1:{port}")
+    server.should_exit = True
+    thread.join(timeout=15)
 
 
 class Analyst:
     """One user in their own browser context (own cookies), recording any JS dialog."""
 
-    def __init__(self, browser: Any, server: ServerProcess, staff: Staff) -> None:
+    def __init__(self, browser: Any, server: LiveServer, staff: Staff) -> None:
         self.staff = staff
         self.base = server.base
         self.context = browser.new_context(base_url=server.base)

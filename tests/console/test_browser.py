@@ -14,10 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.assessment import banks
 from openhotline.media.models import Item
-from tests.console.browser import Analyst, browser, live_server  # noqa: F401 - fixtures
+from tests.console.browser import (  # noqa: F401 - fixtures
+    Analyst,
+    LiveServer,
+    browser,
+    live_server,
+)
 from tests.console.test_security import PAYLOADS, console_pages, seed_hostile_content
 from tests.console_fixtures import Items, Staff, near_copy
-from tests.serverproc import ServerProcess
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +45,7 @@ def _grade(user: Analyst, code: str, **fields: str) -> str:
 
 def test_two_analysts_and_a_supervisor_work_the_queue(
     browser: Any,  # noqa: F811
-    live_server: ServerProcess,  # noqa: F811
+    live_server: LiveServer,  # noqa: F811
     make_user: Callable[..., Staff],
     items: Items,
     session_factory: sessionmaker[Session],
@@ -126,7 +130,7 @@ def test_two_analysts_and_a_supervisor_work_the_queue(
 
 def test_xss_payloads_inert_in_the_browser(
     browser: Any,  # noqa: F811
-    live_server: ServerProcess,  # noqa: F811
+    live_server: LiveServer,  # noqa: F811
     make_user: Callable[..., Staff],
     items: Items,
     session_factory: sessionmaker[Session],
@@ -155,7 +159,7 @@ def test_xss_payloads_inert_in_the_browser(
 
 def test_cross_site_form_cannot_act_for_a_logged_in_user(
     browser: Any,  # noqa: F811
-    live_server: ServerProcess,  # noqa: F811
+    live_server: LiveServer,  # noqa: F811
     make_user: Callable[..., Staff],
 ) -> None:
     """A page elsewhere posting to the console: no valid CSRF token, so nothing happens."""
