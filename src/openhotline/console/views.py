@@ -15,6 +15,7 @@ from openhotline.accounts.permissions import Permission
 from openhotline.assessment import exposure, queue, service
 from openhotline.assessment.models import ItemReview
 from openhotline.assessment.schemes import SchemeError
+from openhotline.audit import service as audit
 from openhotline.console.pages import actor_of, load_policy, render
 from openhotline.matching.api import get_engine
 from openhotline.media.models import CaseItem, Item
@@ -151,6 +152,7 @@ def item_page(
             ).scalars()
         )
         graded = any(g.user_id == principal.user_id for g in service.grades_of(session, item_id))
+        audit.record(session, principal.actor, "item.view", f"item:{item_id}", {"claimed": mine})
     return render(
         request,
         "console/item.html",
@@ -213,10 +215,11 @@ def case_page(
     request: Request, case_id: int, db: DbDep, settings: SettingsDep, principal: CaseViewer
 ) -> Response:
     """One case: its URL, reports (as text, never links) and items (no media)."""
-    with db() as session:
+    with db.begin() as session:
         case = session.get(Case, case_id)
         if case is None:
             return render(request, "console/error.html", principal, 404, error="No such case.")
+        audit.record(session, principal.actor, "case.view", f"case:{case_id}", {})
         reports = list(
             session.execute(
                 select(Report)
