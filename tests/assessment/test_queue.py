@@ -88,3 +88,33 @@ def test_claims_hide_items_from_others_until_they_expire(
         assert queue.claim_holder(s, item_id) == "ben"
         queue.release(s, item_id, service.Actor(ben.id, "user:ben"))
         assert queue.claim_holder(s, item_id) is None
+
+
+def test_concurrent_claims_one_winner(
+    items: Items, make_user: Callable[..., Staff], session_factory: sessionmaker[Session]
+) -> None:
+    """Analysts claiming the same item at the same moment: exactly one gets it."""
+    import threading
+
+    users = [make_user(f"a{i}") for i in range(4)]
+    item_id = items.item(1, items.case("http://example.test/1"))
+    with transaction(session_factory) as s:
+        service.route_new_items(s)
+    barrier = threading.Barrier(len(users))
+    results: list[str] = []
+
+    def _claim(staff: Staff) -> None:
+        barrier.wait()
+        try:
+            with transaction(session_factory) as s:
+                queue.claim(s, item_id, service.Actor(staff.id, staff.username), POLICY)
+            results.append("won")
+        except service.AssessmentError:
+            results.append("refused")
+
+    threads = [threading.Thread(target=_claim, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(results) == ["refused", "refused", "refused", "won"]
