@@ -13,6 +13,7 @@ from openhotline import __version__
 from openhotline.accounts import views as accounts_views
 from openhotline.accounts.deps import install_auth_handlers
 from openhotline.config import Settings, get_settings
+from openhotline.console import admin_views, media_views, supervisor_views
 from openhotline.console import views as console_views
 from openhotline.db import GroupCommitter, make_engine, make_sessionmaker
 from openhotline.helpline import api as helpline_api
@@ -78,7 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(helpline_api.router)
         app.include_router(helpline_views.router)
     app.include_router(accounts_views.router)
-    app.include_router(console_views.router)
+    for console_router in (console_views, media_views, supervisor_views, admin_views):
+        app.include_router(console_router.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     def body_limit(path: str) -> int:
