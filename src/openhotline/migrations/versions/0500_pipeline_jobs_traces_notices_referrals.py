@@ -1,7 +1,7 @@
 """pipeline jobs traces notices referrals
 
 Revision ID: 0500
-Revises: 0002
+Revises: 0300
 Create Date: 2026-11-28 16:02:26.419805
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import openhotline.db
 
 revision: str = "0500"
-down_revision: str | Sequence[str] | None = "0002"
+down_revision: str | Sequence[str] | None = "0300"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
