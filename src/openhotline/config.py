@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     # Crawler (capture and re-checks). Non-public addresses are refused unless listed here.
     crawler_allow_networks: list[str] = Field(default_factory=list)
     dns_overrides: dict[str, list[str]] = Field(default_factory=dict)
+    dns_nameservers: list[str] = Field(default_factory=list)  # empty: the system's resolvers
+    dns_port: int = 53
     crawler_user_agent: str = "openhotline-crawler/0.1 (+abuse reporting hotline)"
     crawler_timeout_seconds: float = 10.0
     crawler_case_seconds: float = 60.0

@@ -38,8 +38,14 @@ class Resolver(Protocol):
 class DnsResolver:
     """The real resolver: dnspython A and AAAA queries (never /etc/hosts, never the OS)."""
 
-    def __init__(self, timeout: float = 5.0) -> None:
-        self._resolver = dns.resolver.Resolver()
+    def __init__(
+        self, timeout: float = 5.0, nameservers: list[str] | None = None, port: int = 53
+    ) -> None:
+        # configure=False when servers are given: never read the system's resolv.conf then.
+        self._resolver = dns.resolver.Resolver(configure=not nameservers)
+        if nameservers:
+            self._resolver.nameservers = list(nameservers)
+            self._resolver.port = port
         self._resolver.lifetime = timeout
 
     def resolve(self, host: str) -> list[str]:
