@@ -3,6 +3,7 @@
 from openhotline.accounts import models as accounts_models
 from openhotline.audit import models as audit_models
 from openhotline.db import Base
+from openhotline.helpline import models as helpline_models
 from openhotline.jobs import models as jobs_models
 from openhotline.matching import models as matching_models
 from openhotline.media import models as media_models
@@ -14,6 +15,7 @@ __all__ = [
     "Base",
     "accounts_models",
     "audit_models",
+    "helpline_models",
     "jobs_models",
     "matching_models",
     "media_models",

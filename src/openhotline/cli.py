@@ -9,6 +9,7 @@ import typer
 from openhotline.accounts.cli import user_app
 from openhotline.audit.cli import audit_app
 from openhotline.config import get_settings, hash_api_key
+from openhotline.helpline.cli import helpline_app
 from openhotline.matching.cli import register as register_matching
 from openhotline.takedown.cli import takedown_app
 
@@ -22,6 +23,7 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(takedown_app, name="takedown")
+app.add_typer(helpline_app, name="helpline")
 register_matching(app)
 
 
