@@ -81,7 +81,9 @@ class Runtime:
     def dns(self) -> Resolver:
         """The resolver: settings overrides first, then real DNS."""
         if self.resolver is None:
-            self.resolver = StaticResolver(self.settings.dns_overrides, DnsResolver())
+            s = self.settings
+            dns = DnsResolver(nameservers=s.dns_nameservers or None, port=s.dns_port)
+            self.resolver = StaticResolver(s.dns_overrides, dns)
         return self.resolver
 
     def guard(self) -> AddressGuard:
