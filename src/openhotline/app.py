@@ -24,6 +24,7 @@ from openhotline.media import api as media_api
 from openhotline.media.store import EncryptedFileStore
 from openhotline.reporting import api as reporting_api
 from openhotline.reporting import views as reporting_views
+from openhotline.takedown import api as takedown_api
 from openhotline.web.errors import install_error_handlers
 from openhotline.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from openhotline.web.ratelimit import TokenBucketLimiter
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if "hotline" in settings.modules:
         app.include_router(reporting_api.router)
         app.include_router(reporting_views.router)
+        app.include_router(takedown_api.router)
         app.include_router(media_api.router)
         app.include_router(matching_api.router)
     if "helpline" in settings.modules:

@@ -24,6 +24,7 @@ class Permission(StrEnum):
     AUDIT_VIEW = "audit.view"  # read the audit log
     USERS_MANAGE = "users.manage"  # create users, change roles, unlock
     SETTINGS_MANAGE = "settings.manage"  # change runtime settings
+    STATS_VIEW = "stats.view"  # takedown statistics (time to notice, time to removal)
     HELPLINE_CONTACT_RECORD = "helpline.contact.record"  # record, escalate, see own contacts
     HELPLINE_HANDOFF = "helpline.handoff"  # turn a contact into a hotline report (consent)
     HELPLINE_CONTACT_VIEW_ALL = "helpline.contact.view_all"  # every counsellor's contacts
@@ -45,7 +46,12 @@ _ANALYST = frozenset(
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "analyst": _ANALYST,
     "supervisor": _ANALYST
-    | {Permission.DISPUTE_RESOLVE, Permission.EXPOSURE_VIEW_ALL, Permission.AUDIT_VIEW},
+    | {
+        Permission.DISPUTE_RESOLVE,
+        Permission.EXPOSURE_VIEW_ALL,
+        Permission.AUDIT_VIEW,
+        Permission.STATS_VIEW,
+    },
     # Administrators run the system; they do not see media (least privilege).
     "admin": frozenset(
         {
@@ -101,6 +107,8 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         # The login form itself (it carries its own pre-session CSRF token).
         ("GET", "/console/login"),
         ("POST", "/console/login"),
+        # A host confirming removal from a notice: authenticated by the link's HMAC signature.
+        ("GET", "/api/v1/notices/{notice_id}/confirm"),
     }
 )
 

@@ -28,7 +28,7 @@ def load_demo_contacts(
     channels, ages = list(taxonomy.channels), [None, *taxonomy.age_bands]
     for _ in range(count):
         mode = "child" if rng.random() < 0.7 else "prevention"
-        raw = {
+        raw: dict[str, object] = {
             "channel": rng.choice(channels),
             "contact_type": rng.choice(list(taxonomy.contact_types_for(mode))),
             "categories": rng.sample(list(taxonomy.categories), rng.randint(1, 2)),

@@ -1,7 +1,7 @@
 """helpline contacts, categories, escalations
 
 Revision ID: 0700
-Revises: 0401
+Revises: 0500
 Create Date: 2026-11-28 16:14:10.296009
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import openhotline.db
 
 revision: str = "0700"
-down_revision: str | Sequence[str] | None = "0401"
+down_revision: str | Sequence[str] | None = "0500"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
