@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,10 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditEntry
+from openhotline.config import Settings
 from openhotline.db import transaction
 from openhotline.helpline import service, trends
 from openhotline.helpline.models import HelplineContact
 from openhotline.helpline.tasks import anonymise_expired, run_anonymise
+from openhotline.jobs.models import Job
+from openhotline.jobs.queue import build_queue
+from openhotline.jobs.runtime import Runtime
 from openhotline.reporting.models import Report
 from tests.helpline.helpers import (
     TAXONOMY,
@@ -154,3 +159,19 @@ def test_cli_demo_then_anonymise(db_url: str, tmp_path: Path) -> None:
         check=False,
     )
     assert bad.returncode != 0
+
+
+def test_job_queue_runs_the_daily_anonymisation(
+    settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    with transaction(session_factory) as s:
+        record(s, child_input(), at=datetime(2020, 1, 5, tzinfo=UTC))
+        record(s, child_input())
+    queue = build_queue(Runtime(settings), name=f"t{uuid.uuid4().hex[:8]}")
+    queue.drain()
+    queue.drain()  # a second tick the same day adds no second job
+    with transaction(session_factory) as s:
+        kinds = [j.kind for j in s.execute(select(Job)).scalars()]
+        assert kinds.count("helpline.anonymise") == 1
+        done = [c.anonymised_at is not None for c in s.execute(select(HelplineContact)).scalars()]
+        assert sorted(done) == [False, True]
