@@ -114,10 +114,18 @@ def anonymise_job(rt: Runtime, payload: dict[str, Any]) -> None:
 
 @tick_hook
 def enqueue_daily_anonymise(rt: Runtime) -> None:
-    """Queue the anonymisation job once per UTC day when the helpline module runs."""
+    """Queue the anonymisation job (at most once per UTC day) when contacts are due."""
     if "helpline" not in rt.settings.modules:
         return
+    cutoff = utcnow() - timedelta(days=rt.settings.helpline_retention_days)
     with transaction(rt.sessionmaker) as session:
+        due = session.execute(
+            select(HelplineContact.id)
+            .where(HelplineContact.anonymised_at.is_(None), HelplineContact.contact_at < cutoff)
+            .limit(1)
+        ).first()
+        if due is None:
+            return
         jobs.enqueue(
             session,
             "helpline.anonymise",
