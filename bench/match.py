@@ -39,7 +39,8 @@ def make_set(n: int, kind: str, seed: int = 42) -> np.ndarray:
     if kind == "random":
         return rng.integers(0, 2**64 - 1, size=(n, 4), dtype=np.uint64, endpoint=True)
     # clustered: 1 centre per 20 hashes, each member ~8% of bits (about 20) flipped
-    centres = rng.integers(0, 2**64 - 1, size=(max(1, n // 20), 4), dtype=np.uint64, endpoint=True)
+    k = max(1, n // 20)
+    centres = rng.integers(0, 2**64 - 1, size=(k, 4), dtype=np.uint64, endpoint=True)
     out = np.empty((n, 4), dtype=np.uint64)
     chunk = 200_000
     for s in range(0, n, chunk):
@@ -58,11 +59,11 @@ def flip_bits(rows: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def dataset(n: int, kind: str, nq: int) -> tuple[Path, Path, Path]:
+def dataset(n: int, kind: str, nq: int) -> tuple[Path, ...]:
     """Cached data, hit queries (10 flips from a stored hash) and miss queries (random)."""
     OUT.mkdir(exist_ok=True)
     base = OUT / f"{kind}-{n}"
-    paths = (base.with_suffix(".data.npy"), base.with_suffix(".hit.npy"), base.with_suffix(".miss.npy"))
+    paths = tuple(base.with_suffix(f".{x}.npy") for x in ("data", "hit", "miss"))
     if not all(p.exists() for p in paths):
         data = make_set(n, kind)
         rng = np.random.default_rng(7)
@@ -86,7 +87,7 @@ def ground_truth(data: np.ndarray, queries: np.ndarray) -> list[set[int]]:
     return [set(kernels.brute_force(q, data, alive, RADIUS)[0].tolist()) for q in queries]
 
 
-def run_engine(engine: str, paths: tuple[Path, Path, Path], nlat: int, ntruth: int) -> dict:
+def run_engine(engine: str, paths: tuple[Path, ...], nlat: int, ntruth: int) -> dict:
     """Build one engine, time queries, check recall on the first ntruth queries."""
     data = np.load(paths[0])
     hits = np.load(paths[1])[:nlat]
@@ -94,8 +95,10 @@ def run_engine(engine: str, paths: tuple[Path, Path, Path], nlat: int, ntruth: i
     n = len(data)
     ids = np.arange(n, dtype=np.int64)
     if engine == "hma":
+        import faiss
         from threatexchange.signal_type.pdq.pdq_index import PDQIndex as HMAIndex
 
+        faiss.omp_set_num_threads(1)  # single queries: threads only add contention here
         hexes = words_to_hex(data)
         entries = list(zip(hexes, range(n), strict=True))
         del data
@@ -178,6 +181,8 @@ def run_engine(engine: str, paths: tuple[Path, Path, Path], nlat: int, ntruth: i
     got = sum(len(t & f) for t, f in zip(truth, found, strict=True))
     result["recall"] = got / expected if expected else 1.0
     result["false"] = sum(len(f - t) for t, f in zip(truth, found, strict=True))
+    result["batch_queries"] = len(both)
+    result["load_avg"] = os.getloadavg()[0]
     result["maxrss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     return result
 

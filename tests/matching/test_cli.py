@@ -87,3 +87,23 @@ def test_hash_bank_and_scan(cli: CliRunner, tmp_path: Path) -> None:
     assert r.exit_code == 0
     assert r.stdout.splitlines()[0] == "path,status,md5,sha256,pdq,pdq_quality,matches"
     assert len(r.stdout.splitlines()) == 6
+
+
+def test_video_frames_match_through_the_index(cli: CliRunner, tmp_path: Path) -> None:
+    pytest.importorskip("vpdq", reason="the [video] extra is not installed")
+    frames = [scene(s // 4) for s in range(12)]  # three 'shots' of four frames
+    video = tmp_path / "clip.gif"  # libav decodes GIF, so no encoder is needed
+    frames[0].save(video, save_all=True, append_images=frames[1:], duration=500, loop=0)
+    r = cli.invoke(app, ["video", str(video)])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert len(out["frames"]) >= 3 and len(out["sha256"]) == 64
+    first = out["frames"][0]["pdq"]
+    assert cli.invoke(app, ["bank", "create", "videos"]).exit_code == 0
+    assert cli.invoke(app, ["bank", "add", "videos", "pdq", first]).exit_code == 0
+    r = cli.invoke(app, ["video", str(video), "--bank", "videos"])
+    [m] = json.loads(r.stdout)["matches"]
+    assert m["bank"] == "videos" and 1 <= m["frames_matched"] < m["frames_total"]
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 5000)
+    assert cli.invoke(app, ["video", str(bad)]).exit_code == 1

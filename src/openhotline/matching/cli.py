@@ -247,6 +247,41 @@ def bank_remove(name: str, hash_type: str, value: str) -> None:
     typer.echo("removed" if n else "not in the bank")
 
 
+def video_command(
+    file: Path = typer.Argument(..., help="Video file (any format libav decodes)."),
+    bank: list[str] = typer.Option([], "--bank", help="Bank(s) to match the frames against."),
+    seconds_per_hash: float = typer.Option(1.0, help="One frame hash per this many seconds."),
+) -> None:
+    """Hash a video with vPDQ (the [video] extra) and match its frames against banks."""
+    from openhotline.matching.engine import MatchEngine
+    from openhotline.matching.matcher import match_video
+    from openhotline.media.decode import MediaError
+    from openhotline.media.video import hash_video
+
+    try:
+        v = hash_video(file, seconds_per_hash)
+    except (MediaError, OSError) as exc:
+        _fail(exc.message if isinstance(exc, MediaError) else str(exc))
+        return
+    out: dict[str, Any] = {
+        "file": str(file), "md5": v.md5, "sha1": v.sha1, "sha256": v.sha256,
+        "frames": [{"pdq": f.pdq, "quality": f.quality, "frame": f.frame_number,
+                    "timestamp": f.timestamp} for f in v.frames],
+    }  # fmt: skip
+    if bank:
+        factory = _factory()
+        engine = MatchEngine(factory, get_settings().data_dir / "index")
+        with factory() as session:
+            res = match_video(session, engine, [(f.pdq, f.quality) for f in v.frames], set(bank))
+        out["matches"] = [
+            {"bank": r.bank, "frames_matched": r.frames_matched,
+             "frames_total": r.frames_total, "share": round(r.share, 4),
+             "entries": r.entries}
+            for r in res
+        ]  # fmt: skip
+    typer.echo(json.dumps(out))
+
+
 # --- scan -----------------------------------------------------------------------------
 
 
@@ -379,9 +414,10 @@ def _emit(writer: Any, fmt: str, res: _Scanned, matches: list[Any]) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add `hash`, `scan` and `bank` to the main CLI."""
+    """Add `hash`, `scan`, `video` and `bank` to the main CLI."""
     app.command("hash")(hash_command)
     app.command("scan")(scan_command)
+    app.command("video")(video_command)
     app.add_typer(bank_app, name="bank")
 
 
