@@ -45,7 +45,8 @@ def make_set(n: int, kind: str, seed: int = 42) -> np.ndarray:
     chunk = 200_000
     for s in range(0, n, chunk):
         m = min(chunk, n - s)
-        noise = np.packbits(rng.random((m, 256), dtype=np.float32) < 0.08, axis=1).view(">u8").astype(np.uint64)
+        flips = rng.random((m, 256), dtype=np.float32) < 0.08
+        noise = np.packbits(flips, axis=1).view(">u8").astype(np.uint64)
         out[s : s + m] = centres[rng.integers(0, len(centres), size=m)] ^ noise
     return out
 

@@ -107,3 +107,19 @@ def test_video_frames_match_through_the_index(cli: CliRunner, tmp_path: Path) ->
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00" * 5000)
     assert cli.invoke(app, ["video", str(bad)]).exit_code == 1
+
+
+def test_add_image_stores_variants_that_catch_a_crop(cli: CliRunner, tmp_path: Path) -> None:
+    img = scene(7)
+    img.save(tmp_path / "item.png")
+    w, h = img.size
+    img.crop((w // 20, h // 20, w - w // 20, h - h // 20)).save(tmp_path / "crop.jpg", quality=90)
+    assert cli.invoke(app, ["bank", "create", "own"]).exit_code == 0
+    r = cli.invoke(app, ["bank", "add-image", "own", str(tmp_path / "item.png")])
+    assert r.exit_code == 0, r.output
+    assert ": 10 entries" in r.stdout  # md5, sha256, pdq and 7 variants
+    r = cli.invoke(app, ["scan", str(tmp_path), "--bank", "own", "--workers", "1"])
+    lines = {Path(x["path"]).name: x for x in map(json.loads, r.stdout.splitlines())}
+    matches = lines["crop.jpg"]["matches"]
+    assert matches, lines["crop.jpg"]
+    assert min(m["distance"] for m in matches) <= 31

@@ -230,6 +230,43 @@ def bank_add(
     typer.echo(f"entry {entry_id}")
 
 
+@bank_app.command("add-image")
+def bank_add_image(
+    name: str,
+    files: list[Path] = typer.Argument(..., help="Confirmed images to add."),
+    classification: str = typer.Option("", help="e.g. 'category A'"),
+    variants: bool = typer.Option(True, help="Also store crop/rotation variant hashes."),
+) -> None:
+    """Add own confirmed images: MD5, SHA-256, PDQ and (by default) PDQ variants."""
+    from openhotline.db import transaction
+    from openhotline.matching import service
+    from openhotline.media.decode import MediaError
+    from openhotline.media.hashing import WEAK_QUALITY
+    from openhotline.media.service import item_variants
+
+    failed = 0
+    for path in files:
+        try:
+            h, extra = item_variants(path.read_bytes())
+        except (OSError, MediaError) as exc:
+            failed += 1
+            err.print(f"[red]{path}[/red]: {getattr(exc, 'message', exc)}", highlight=False)
+            continue
+        pdq = h.pdq if h.pdq_quality >= WEAK_QUALITY else None
+        pairs = [(c.label, c.pdq) for c in extra if c.quality >= WEAK_QUALITY] if variants else []
+        try:
+            with transaction(_factory()) as session:
+                bank = service.get_bank(session, name)
+                entries = service.add_item(
+                    session, bank, h.md5, h.sha256, pdq, pairs, classification, "cli"
+                )
+        except service.BankError as exc:
+            _fail(str(exc))
+        typer.echo(f"{path}: {len(entries)} entries (sha256 {h.sha256})")
+    if failed:
+        raise typer.Exit(1)
+
+
 @bank_app.command("remove")
 def bank_remove(name: str, hash_type: str, value: str) -> None:
     """Remove one hash from a bank (kept as a removed entry for the record)."""
