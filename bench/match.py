@@ -184,6 +184,27 @@ def run_engine(engine: str, paths: tuple[Path, ...], nlat: int, ntruth: int) -> 
     got = sum(len(t & f) for t, f in zip(truth, found, strict=True))
     result["recall"] = got / expected if expected else 1.0
     result["false"] = sum(len(f - t) for t, f in zip(truth, found, strict=True))
+    if engine == "ours":  # live updates and persistence of our index
+        from openhotline.matching.index import PDQIndex
+
+        new = miss[:1].copy()
+        t = time.perf_counter()
+        index.add(new, [10**12])
+        seen = index.search(new[0], RADIUS)
+        result["add_visible_ms"] = (time.perf_counter() - t) * 1e3
+        t = time.perf_counter()
+        index.remove([10**12])
+        gone = index.search(new[0], RADIUS)
+        result["remove_visible_ms"] = (time.perf_counter() - t) * 1e3
+        assert seen and not gone
+        folder = OUT / f"index-{n}"
+        t = time.perf_counter()
+        index.save(folder)
+        result["save_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        loaded, _ = PDQIndex.load(folder)
+        loaded.search(hits[0], RADIUS)
+        result["load_and_first_query_s"] = time.perf_counter() - t
     result["batch_queries"] = len(both)
     result["load_avg"] = os.getloadavg()[0]
     result["maxrss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6

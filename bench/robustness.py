@@ -124,8 +124,8 @@ TRANSFORMS = {
 
 
 def words(hexes: list[str]) -> np.ndarray:
-    return np.frombuffer(bytes.fromhex("".join(hexes)), dtype=">u8").reshape(-1, 4).astype(
-        np.uint64
+    return (
+        np.frombuffer(bytes.fromhex("".join(hexes)), dtype=">u8").reshape(-1, 4).astype(np.uint64)
     )
 
 
