@@ -21,6 +21,7 @@ import argparse
 import io
 import json
 import time
+from multiprocessing import Pool
 
 import numpy as np
 import pdqhash
@@ -146,24 +147,40 @@ def full_pdq(data: bytes) -> str:
     return bits_to_hex(pdqhash.compute(arr)[0])
 
 
+def _bank_hashes(f: bytes) -> tuple[str, str, list[str]]:
+    """Plain full-res PDQ, our PDQ and our stored variants of an original file."""
+    d = decode(f, min_side=FAST_MIN_SIDE)
+    ours = candidates(d.frames[0], (d.width, d.height))[0].pdq
+    variants = [v.pdq for v in stored_variants(d.frames[0], (d.width, d.height))]
+    return full_pdq(f), ours, variants
+
+
+def _query_hashes(f: bytes) -> tuple[str, list[str], list[str]]:
+    """Plain full-res PDQ, our main candidates and our geometric candidates of a query."""
+    d = decode(f, min_side=FAST_MIN_SIDE)
+    main = [c.pdq for c in candidates(d.frames[0], (d.width, d.height))]
+    geo = [c.pdq for c in geometric_candidates(d.frames[0], (d.width, d.height))]
+    return full_pdq(f), main, geo
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--originals", type=int, default=330)
     ap.add_argument("--margin", type=int, default=-1, help="geometric margin (-1: the safe one)")
+    ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     t0 = time.time()
     imgs = originals(args.originals)
     n = len(imgs)
     files = [jpeg(im) for im in imgs]
-    bank_plain = words([full_pdq(f) for f in files])
-    bank_main, bank_var, var_owner = [], [], []
-    for i, f in enumerate(files):
-        d = decode(f, min_side=FAST_MIN_SIDE)
-        cands = candidates(d.frames[0], (d.width, d.height))
-        bank_main.append(cands[0].pdq)
-        for v in stored_variants(d.frames[0], (d.width, d.height)):
-            bank_var.append(v.pdq)
-            var_owner.append(i)
+    with Pool(args.workers) as pool:
+        banked = pool.map(_bank_hashes, files, chunksize=4)
+    bank_plain = words([b[0] for b in banked])
+    bank_main = [b[1] for b in banked]
+    bank_var, var_owner = [], []
+    for i, b in enumerate(banked):
+        bank_var.extend(b[2])
+        var_owner.extend([i] * len(b[2]))
     bank_main_w = words(bank_main)
     bank_all_w = np.concatenate([bank_main_w, words(bank_var)])
     bank_all_owner = np.concatenate([np.arange(n), np.asarray(var_owner)])
@@ -171,17 +188,16 @@ def main() -> None:
     geo_true, geo_false = [], []
     for tname, fn in TRANSFORMS.items():
         qfiles = [fn(im, i) for i, im in enumerate(imgs)]
-        plain = words([full_pdq(f) for f in qfiles])
+        with Pool(args.workers) as pool:
+            queried = pool.map(_query_hashes, qfiles, chunksize=4)
+        plain = words([q[0] for q in queried])
         d_plain = min_dist(plain, np.arange(n), bank_plain, np.arange(n), n, n)
         main_h, main_o, geo_h, geo_o = [], [], [], []
-        for i, f in enumerate(qfiles):
-            d = decode(f, min_side=FAST_MIN_SIDE)
-            for c in candidates(d.frames[0], (d.width, d.height)):
-                main_h.append(c.pdq)
-                main_o.append(i)
-            for c in geometric_candidates(d.frames[0], (d.width, d.height)):
-                geo_h.append(c.pdq)
-                geo_o.append(i)
+        for i, q in enumerate(queried):
+            main_h.extend(q[1])
+            main_o.extend([i] * len(q[1]))
+            geo_h.extend(q[2])
+            geo_o.extend([i] * len(q[2]))
         mh, gh = words(main_h), words(geo_h)
         mo, go = np.asarray(main_o), np.asarray(geo_o)
         ar = np.arange(n)
