@@ -284,7 +284,7 @@ def video_command(
     bank: list[str] = typer.Option([], "--bank", help="Bank(s) to match the frames against."),
     seconds_per_hash: float = typer.Option(1.0, help="One frame hash per this many seconds."),
 ) -> None:
-    """Hash a video with vPDQ (the [video] extra) and match its frames against banks."""
+    """Hash a video with vPDQ (needs the video extra) and match its frames against banks."""
     from openhotline.matching.engine import MatchEngine
     from openhotline.matching.matcher import match_video
     from openhotline.media.decode import MediaError
