@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import multiprocessing
 import os
@@ -35,7 +36,7 @@ class _Scanned:
 MAX_SCAN_BYTES = 64 * 1024 * 1024
 
 
-def _scan_one(path: str) -> _Scanned:
+def _scan_one(path: str, geometric: bool = True) -> _Scanned:
     from openhotline.media.decode import MediaError, UnsupportedFormatError
     from openhotline.media.service import query_image
 
@@ -45,7 +46,7 @@ def _scan_one(path: str) -> _Scanned:
             return _Scanned(path, "unreadable", f"larger than {MAX_SCAN_BYTES} bytes")
         with open(path, "rb") as fh:
             data = fh.read()
-        q = query_image(data)
+        q = query_image(data, geometric=geometric)
     except UnsupportedFormatError as exc:
         return _Scanned(path, "skipped", exc.message)
     except MediaError as exc:
@@ -71,6 +72,9 @@ def scan_command(
     bank: list[str] = typer.Option(..., "--bank", help="Bank(s) to match against."),
     fmt: str = typer.Option("json", "--format", help="json (one object per line) or csv."),
     workers: int = typer.Option(0, help="Hashing processes (0 = all cores)."),
+    geometric: bool = typer.Option(
+        True, help="Also try crop/rotation guesses per file (slower; see bench/RESULTS.md)."
+    ),
 ) -> None:
     """Hash every file under DIRECTORY with all cores and match against the bank(s)."""
     from openhotline.matching import service
@@ -102,7 +106,8 @@ def scan_command(
     )  # fmt: skip
     with progress, ctx.Pool(n) as pool, factory() as session:
         task = progress.add_task("scan", total=len(paths))
-        for res in pool.imap_unordered(_scan_one, paths, chunksize=4):
+        work = functools.partial(_scan_one, geometric=geometric)
+        for res in pool.imap_unordered(work, paths, chunksize=4):
             counts["files"] += 1
             matches: list[service.Match] = []
             if res.status == "ok":
