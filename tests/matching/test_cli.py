@@ -83,7 +83,43 @@ def test_hash_bank_and_scan(cli: CliRunner, tmp_path: Path) -> None:
     assert by_name["broken.jpg"]["status"] == "unreadable"
     assert "5 files: 2 matched, 1 unreadable, 1 skipped" in r.stderr
 
-    r = cli.invoke(app, ["scan", str(imgs), "--bank", "own", "--format", "csv"])
+    r = cli.invoke(app, ["scan", str(imgs), "--bank", "own", "--format", "csv", "--no-geometric"])
     assert r.exit_code == 0
     assert r.stdout.splitlines()[0] == "path,status,md5,sha256,pdq,pdq_quality,matches"
     assert len(r.stdout.splitlines()) == 6
+
+
+def test_video_frames_match_through_the_index(cli: CliRunner, tmp_path: Path) -> None:
+    pytest.importorskip("vpdq", reason="the [video] extra is not installed")
+    frames = [scene(s // 4) for s in range(12)]  # three 'shots' of four frames
+    video = tmp_path / "clip.gif"  # libav decodes GIF, so no encoder is needed
+    frames[0].save(video, save_all=True, append_images=frames[1:], duration=500, loop=0)
+    r = cli.invoke(app, ["video", str(video)])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert len(out["frames"]) >= 3 and len(out["sha256"]) == 64
+    first = out["frames"][0]["pdq"]
+    assert cli.invoke(app, ["bank", "create", "videos"]).exit_code == 0
+    assert cli.invoke(app, ["bank", "add", "videos", "pdq", first]).exit_code == 0
+    r = cli.invoke(app, ["video", str(video), "--bank", "videos"])
+    [m] = json.loads(r.stdout)["matches"]
+    assert m["bank"] == "videos" and 1 <= m["frames_matched"] < m["frames_total"]
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 5000)
+    assert cli.invoke(app, ["video", str(bad)]).exit_code == 1
+
+
+def test_add_image_stores_variants_that_catch_a_crop(cli: CliRunner, tmp_path: Path) -> None:
+    img = scene(7)
+    img.save(tmp_path / "item.png")
+    w, h = img.size
+    img.crop((w // 20, h // 20, w - w // 20, h - h // 20)).save(tmp_path / "crop.jpg", quality=90)
+    assert cli.invoke(app, ["bank", "create", "own"]).exit_code == 0
+    r = cli.invoke(app, ["bank", "add-image", "own", str(tmp_path / "item.png")])
+    assert r.exit_code == 0, r.output
+    assert ": 10 entries" in r.stdout  # md5, sha256, pdq and 7 variants
+    r = cli.invoke(app, ["scan", str(tmp_path), "--bank", "own", "--workers", "1"])
+    lines = {Path(x["path"]).name: x for x in map(json.loads, r.stdout.splitlines())}
+    matches = lines["crop.jpg"]["matches"]
+    assert matches, lines["crop.jpg"]
+    assert min(m["distance"] for m in matches) <= 31

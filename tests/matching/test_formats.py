@@ -42,7 +42,7 @@ def test_csv_round_trip_keeps_metadata(items: list[tuple[HashType, str]], label:
     w.writerow(["hash_type", "hash", "classification", "source"])
     for t, v in items:
         w.writerow([t.value, v, label, "partner X"])
-    # Read it back as a file is read (str.splitlines would also split on U+0085 etc.).
+    # Read like a file opened with newline="" (str.splitlines would also split on \x1e etc.)
     rows = list(parse_lines(io.StringIO(buf.getvalue(), newline=""), FileFormat.CSV))
     assert [(r.hash_type, r.hash_value) for r in rows if isinstance(r, Row)] == [
         (t, v.lower()) for t, v in items

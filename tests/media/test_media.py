@@ -165,3 +165,11 @@ def test_query_candidates_undo_borders_and_mirrors() -> None:
     best = min(candidates(mirrored, (500, 400)), key=lambda c: hamming_hex(c.pdq, orig))
     assert best.label == "pdq:flip_h" and hamming_hex(best.pdq, orig) <= 8
     assert trim_box(np.asarray(img)) is None
+
+
+def test_heic_is_accepted_when_pillow_heif_is_installed() -> None:
+    pytest.importorskip("pillow_heif")
+    h = hash_bytes(encode(scene(320, 240), "HEIF"))
+    assert h.format == "HEIF" and h.pdq_quality >= 50
+    jpeg_pdq = hash_bytes(encode(scene(320, 240), quality=95)).pdq
+    assert hamming_hex(h.pdq, jpeg_pdq) <= 16

@@ -5,11 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import multiprocessing
-import os
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +13,6 @@ import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeRemainingColumn,
@@ -230,6 +225,43 @@ def bank_add(
     typer.echo(f"entry {entry_id}")
 
 
+@bank_app.command("add-image")
+def bank_add_image(
+    name: str,
+    files: list[Path] = typer.Argument(..., help="Confirmed images to add."),
+    classification: str = typer.Option("", help="e.g. 'category A'"),
+    variants: bool = typer.Option(True, help="Also store crop/rotation variant hashes."),
+) -> None:
+    """Add own confirmed images: MD5, SHA-256, PDQ and (by default) PDQ variants."""
+    from openhotline.db import transaction
+    from openhotline.matching import service
+    from openhotline.media.decode import MediaError
+    from openhotline.media.hashing import WEAK_QUALITY
+    from openhotline.media.service import item_variants
+
+    failed = 0
+    for path in files:
+        try:
+            h, extra = item_variants(path.read_bytes())
+        except (OSError, MediaError) as exc:
+            failed += 1
+            err.print(f"[red]{path}[/red]: {getattr(exc, 'message', exc)}", highlight=False)
+            continue
+        pdq = h.pdq if h.pdq_quality >= WEAK_QUALITY else None
+        pairs = [(c.label, c.pdq) for c in extra if c.quality >= WEAK_QUALITY] if variants else []
+        try:
+            with transaction(_factory()) as session:
+                bank = service.get_bank(session, name)
+                entries = service.add_item(
+                    session, bank, h.md5, h.sha256, pdq, pairs, classification, "cli"
+                )
+        except service.BankError as exc:
+            _fail(str(exc))
+        typer.echo(f"{path}: {len(entries)} entries (sha256 {h.sha256})")
+    if failed:
+        raise typer.Exit(1)
+
+
 @bank_app.command("remove")
 def bank_remove(name: str, hash_type: str, value: str) -> None:
     """Remove one hash from a bank (kept as a removed entry for the record)."""
@@ -247,141 +279,48 @@ def bank_remove(name: str, hash_type: str, value: str) -> None:
     typer.echo("removed" if n else "not in the bank")
 
 
-# --- scan -----------------------------------------------------------------------------
-
-
-@dataclass
-class _Scanned:
-    path: str
-    status: str  # ok, unreadable, skipped
-    reason: str = ""
-    md5: str = ""
-    sha256: str = ""
-    pdq: str = ""
-    quality: int = 0
-    candidates: list[tuple[str, str, int]] = field(default_factory=list)
-
-
-MAX_SCAN_BYTES = 64 * 1024 * 1024
-
-
-def _scan_one(path: str) -> _Scanned:
-    from openhotline.media.decode import MediaError, UnsupportedFormatError
-    from openhotline.media.service import query_image
+def video_command(
+    file: Path = typer.Argument(..., help="Video file (any format libav decodes)."),
+    bank: list[str] = typer.Option([], "--bank", help="Bank(s) to match the frames against."),
+    seconds_per_hash: float = typer.Option(1.0, help="One frame hash per this many seconds."),
+) -> None:
+    """Hash a video with vPDQ (needs the video extra) and match its frames against banks."""
+    from openhotline.matching.engine import MatchEngine
+    from openhotline.matching.matcher import match_video
+    from openhotline.media.decode import MediaError
+    from openhotline.media.video import hash_video
 
     try:
-        size = os.path.getsize(path)
-        if size > MAX_SCAN_BYTES:
-            return _Scanned(path, "unreadable", f"larger than {MAX_SCAN_BYTES} bytes")
-        with open(path, "rb") as fh:
-            data = fh.read()
-        q = query_image(data)
-    except UnsupportedFormatError as exc:
-        return _Scanned(path, "skipped", exc.message)
-    except MediaError as exc:
-        status = "skipped" if exc.message == "empty file" else "unreadable"
-        return _Scanned(path, status, exc.message)
-    except OSError as exc:
-        return _Scanned(path, "unreadable", exc.strerror or str(exc))
-    except Exception as exc:  # one odd file must never stop a scan of millions
-        return _Scanned(path, "unreadable", f"unexpected error: {type(exc).__name__}")
-    h = q.hashes
-    cands = [(c.label, c.pdq, c.quality) for c in q.candidates]
-    return _Scanned(path, "ok", "", h.md5, h.sha256, h.pdq, h.pdq_quality, cands)
-
-
-def _walk(root: Path) -> Iterator[str]:
-    for dirpath, _dirs, files in os.walk(root):
-        for f in sorted(files):
-            yield os.path.join(dirpath, f)
-
-
-def scan_command(
-    directory: Path = typer.Argument(..., help="Folder to scan (recursively)."),
-    bank: list[str] = typer.Option(..., "--bank", help="Bank(s) to match against."),
-    fmt: str = typer.Option("json", "--format", help="json (one object per line) or csv."),
-    workers: int = typer.Option(0, help="Hashing processes (0 = all cores)."),
-) -> None:
-    """Hash every file under DIRECTORY with all cores and match against the bank(s)."""
-    from openhotline.matching import service
-    from openhotline.matching.engine import MatchEngine
-    from openhotline.matching.matcher import QueryHash, match
-
-    if fmt not in ("json", "csv"):
-        _fail("--format must be json or csv")
-    if not directory.is_dir():
-        _fail(f"{directory} is not a folder")
-    factory = _factory()
-    with factory() as session:
-        for name in bank:
-            try:
-                service.get_bank(session, name)
-            except service.BankError as exc:
-                _fail(str(exc))
-    engine = MatchEngine(factory, get_settings().data_dir / "index")
-    paths = list(_walk(directory))
-    counts = {"files": 0, "matched": 0, "unreadable": 0, "skipped": 0}
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    if fmt == "csv":
-        writer.writerow(["path", "status", "md5", "sha256", "pdq", "pdq_quality", "matches"])
-    n = workers or os.cpu_count() or 1
-    ctx = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "forkserver")
-    progress = Progress(
-        TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err,
-    )  # fmt: skip
-    with progress, ctx.Pool(n) as pool, factory() as session:
-        task = progress.add_task("scan", total=len(paths))
-        for res in pool.imap_unordered(_scan_one, paths, chunksize=4):
-            counts["files"] += 1
-            matches: list[service.Match] = []
-            if res.status == "ok":
-                queries = [
-                    QueryHash("md5", HashType.MD5, res.md5),
-                    QueryHash("sha256", HashType.SHA256, res.sha256),
-                ] + [QueryHash(lbl, HashType.PDQ, h, q) for lbl, h, q in res.candidates]
-                per_bank = match(session, engine, queries, banks_only=set(bank))
-                matches = [m for ms in per_bank.values() for m in ms]
-                counts["matched"] += bool(matches)
-            else:
-                counts[res.status] += 1
-            _emit(writer, fmt, res, matches)
-            progress.advance(task)
-    engine.wait_idle()
-    err.print(
-        f"{counts['files']} files: {counts['matched']} matched, "
-        f"{counts['unreadable']} unreadable, {counts['skipped']} skipped",
-        highlight=False,
-    )
-
-
-def _emit(writer: Any, fmt: str, res: _Scanned, matches: list[Any]) -> None:
-    if fmt == "json":
-        obj: dict[str, Any] = {"path": res.path, "status": res.status}
-        if res.reason:
-            obj["reason"] = res.reason
-        if res.status == "ok":
-            obj.update(md5=res.md5, sha256=res.sha256, pdq=res.pdq, pdq_quality=res.quality)
-            obj["matches"] = [
-                {"bank": m.bank, "entry_id": m.entry_id, "hash_type": m.hash_type,
-                 "distance": m.distance, "matched_by": m.query,
-                 "classification": m.classification}
-                for m in matches
-            ]  # fmt: skip
-        sys.stdout.write(json.dumps(obj) + "\n")
-    else:
-        cell = " ".join(f"{m.bank}:{m.entry_id}:{m.distance}:{m.query}" for m in matches)
-        writer.writerow(
-            [res.path, res.status if res.status == "ok" else f"{res.status}: {res.reason}",
-             res.md5, res.sha256, res.pdq, res.quality if res.status == "ok" else "", cell]
-        )  # fmt: skip
-    sys.stdout.flush()
+        v = hash_video(file, seconds_per_hash)
+    except (MediaError, OSError) as exc:
+        _fail(exc.message if isinstance(exc, MediaError) else str(exc))
+        return
+    out: dict[str, Any] = {
+        "file": str(file), "md5": v.md5, "sha1": v.sha1, "sha256": v.sha256,
+        "frames": [{"pdq": f.pdq, "quality": f.quality, "frame": f.frame_number,
+                    "timestamp": f.timestamp} for f in v.frames],
+    }  # fmt: skip
+    if bank:
+        factory = _factory()
+        engine = MatchEngine(factory, get_settings().data_dir / "index")
+        with factory() as session:
+            res = match_video(session, engine, [(f.pdq, f.quality) for f in v.frames], set(bank))
+        out["matches"] = [
+            {"bank": r.bank, "frames_matched": r.frames_matched,
+             "frames_total": r.frames_total, "share": round(r.share, 4),
+             "entries": r.entries}
+            for r in res
+        ]  # fmt: skip
+    typer.echo(json.dumps(out))
 
 
 def register(app: typer.Typer) -> None:
-    """Add `hash`, `scan` and `bank` to the main CLI."""
+    """Add `hash`, `scan`, `video` and `bank` to the main CLI."""
     app.command("hash")(hash_command)
+    from openhotline.matching.scan import scan_command
+
     app.command("scan")(scan_command)
+    app.command("video")(video_command)
     app.add_typer(bank_app, name="bank")
 
 

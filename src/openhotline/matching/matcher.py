@@ -70,3 +70,38 @@ def match(
     for m in sorted(best.values(), key=lambda m: (m.bank, m.distance, m.entry_id)):
         out.setdefault(m.bank, []).append(m)
     return out
+
+
+@dataclass
+class VideoBankMatch:
+    """How much of a video matched one bank: frames matched and the entries they hit."""
+
+    bank: str
+    frames_matched: int
+    frames_total: int
+    entries: dict[int, int]  # entry id -> number of frames that matched it
+
+    @property
+    def share(self) -> float:
+        """Share of the video's (non-weak) frames that matched."""
+        return self.frames_matched / self.frames_total if self.frames_total else 0.0
+
+
+def match_video(
+    session: Session,
+    engine: MatchEngine,
+    frames: list[tuple[str, int]],
+    banks_only: set[str] | None = None,
+) -> list[VideoBankMatch]:
+    """Match a video's frame hashes (pdq, quality) through the PDQ index, per bank."""
+    usable = [h for h, q in frames if q >= WEAK_QUALITY]
+    hits = engine.match_pdq(session, usable, banks_only) if usable else []
+    per_bank: dict[str, tuple[set[int], dict[int, int]]] = {}
+    for h in hits:
+        matched, entries = per_bank.setdefault(h.bank, (set(), {}))
+        matched.add(h.query)
+        entries[h.entry_id] = entries.get(h.entry_id, 0) + 1
+    return [
+        VideoBankMatch(bank, len(matched), len(usable), entries)
+        for bank, (matched, entries) in sorted(per_bank.items())
+    ]

@@ -162,6 +162,34 @@ def remove_entry(
     return n
 
 
+def add_item(
+    session: Session,
+    bank: HashBank,
+    md5: str,
+    sha256: str,
+    pdq: str | None,
+    variants: list[tuple[str, str]],
+    classification: str = "",
+    added_by: str = "",
+) -> list[BankEntry]:
+    """Add an own confirmed item: its MD5, SHA-256, PDQ and stored PDQ variants.
+
+    variants are (label, pdq) pairs; each is recorded with source "variant:<label> of
+    <sha256>", so a match on one says which item and which variant it came from.
+    """
+    rows = [
+        (HashType.MD5, md5, f"item {sha256}"),
+        (HashType.SHA256, sha256, f"item {sha256}"),
+    ]
+    if pdq is not None:
+        rows.append((HashType.PDQ, pdq, f"item {sha256}"))
+        rows.extend((HashType.PDQ, h, f"{label} of {sha256}") for label, h in variants)
+    return [
+        add_entry(session, bank, ht, value, source[:200], classification, added_by)
+        for ht, value, source in rows
+    ]
+
+
 def import_rows(
     session: Session,
     bank: HashBank,

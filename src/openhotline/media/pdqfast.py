@@ -63,9 +63,10 @@ def sampling_matrix(full: int, n: int) -> FloatArray:
     np.add.at(diff, (rows, lo[o2c]), weight)
     np.add.at(diff, (rows, hi[o2c]), -weight)
     dense = np.cumsum(diff[:, :full], axis=1)  # (64, full) weights on full pixels
-    owner = np.minimum((np.arange(full) * n) // full, n - 1)
-    out = np.zeros((64, n))
-    np.add.at(out.T, owner, dense.T)
+    owner = np.minimum((np.arange(full) * n) // full, n - 1)  # non-decreasing
+    starts = np.searchsorted(owner, np.arange(n))
+    out = np.add.reduceat(dense, np.minimum(starts, full - 1), axis=1)
+    out[:, np.bincount(owner, minlength=n) == 0] = 0.0  # a pixel no full pixel maps to
     return out.astype(np.float32)
 
 

@@ -9,14 +9,16 @@ bench/robustness.py checks against a million unrelated pairs for false positives
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 
 from openhotline.media.decode import RGBArray
 from openhotline.media.hashing import bits_to_hex
-from openhotline.media.pdqfast import DIHEDRAL_NAMES, dihedral_pdq
+from openhotline.media.pdqfast import DIHEDRAL_NAMES, dihedral_pdq, pdq_from_rgb
 
 BORDER_TOLERANCE = 12  # max per-channel difference from the border colour
 BORDER_MIN_SHARE = 0.98  # share of a line's pixels that must match the border colour
@@ -77,6 +79,84 @@ def candidates(rgb: RGBArray, full_size: tuple[int, int]) -> list[Candidate]:
         inner_full = (max(1, round(inner.shape[1] * sx)), max(1, round(inner.shape[0] * sy)))
         out.extend(_dihedral(inner, inner_full, "pdq:trim"))
     return out
+
+
+def _with_edges(rgb: RGBArray, left: float, top: float, right: float, bottom: float) -> RGBArray:
+    """Extend the image by the given fractions of its size, repeating its edge pixels."""
+    h, w = rgb.shape[:2]
+    pads = ((round(top * h), round(bottom * h)), (round(left * w), round(right * w)), (0, 0))
+    return np.pad(rgb, pads, mode="edge")
+
+
+def _rotated(rgb: RGBArray, degrees: float) -> RGBArray:
+    """Rotate about the centre, same size, black corners (as a rotated copy would have)."""
+    img = Image.fromarray(rgb).rotate(degrees, resample=Image.Resampling.BILINEAR)
+    return np.asarray(img)
+
+
+# (label, transform) pairs: "uncrop" guesses extend a crop back to the original's frame; "rot"
+# undoes a small rotation. The original's pixels are unknown, so these are approximations.
+GEOMETRIC: tuple[tuple[str, Callable[[RGBArray], RGBArray]], ...] = (
+    ("uncrop5", lambda a: _with_edges(a, 1 / 18, 1 / 18, 1 / 18, 1 / 18)),
+    ("uncrop10:tl", lambda a: _with_edges(a, 0, 0, 1 / 9, 1 / 9)),
+    ("uncrop10:tr", lambda a: _with_edges(a, 1 / 9, 0, 0, 1 / 9)),
+    ("uncrop10:bl", lambda a: _with_edges(a, 0, 1 / 9, 1 / 9, 0)),
+    ("uncrop10:br", lambda a: _with_edges(a, 1 / 9, 1 / 9, 0, 0)),
+    ("rot-5", lambda a: _rotated(a, -5)),
+    ("rot+5", lambda a: _rotated(a, 5)),
+)
+
+# Stored variants of our own confirmed items: the same crops and rotations, applied to the
+# item, so that a cropped or rotated copy's plain hash lands near one of them.
+STORED: tuple[tuple[str, Callable[[RGBArray], RGBArray]], ...] = (
+    ("crop5", lambda a: _crop(a, 0.05, 0.05, 0.05, 0.05)),
+    ("crop10:tl", lambda a: _crop(a, 0, 0, 0.1, 0.1)),
+    ("crop10:tr", lambda a: _crop(a, 0.1, 0, 0, 0.1)),
+    ("crop10:bl", lambda a: _crop(a, 0, 0.1, 0.1, 0)),
+    ("crop10:br", lambda a: _crop(a, 0.1, 0.1, 0, 0)),
+    ("rot-5", lambda a: _rotated(a, -5)),
+    ("rot+5", lambda a: _rotated(a, 5)),
+)
+
+
+def _crop(rgb: RGBArray, left: float, top: float, right: float, bottom: float) -> RGBArray:
+    h, w = rgb.shape[:2]
+    return np.ascontiguousarray(
+        rgb[round(top * h) : h - round(bottom * h), round(left * w) : w - round(right * w)]
+    )
+
+
+def _transformed(
+    rgb: RGBArray,
+    full_size: tuple[int, int],
+    prefix: str,
+    table: tuple[tuple[str, Callable[[RGBArray], RGBArray]], ...],
+) -> list[Candidate]:
+    h, w = rgb.shape[:2]
+    sx, sy = full_size[0] / w, full_size[1] / h
+    out = []
+    for name, fn in table:
+        t = fn(rgb)
+        full = (max(1, round(t.shape[1] * sx)), max(1, round(t.shape[0] * sy)))
+        bits, quality = pdq_coefficients_bits(t, full)
+        out.append(Candidate(f"{prefix}:{name}", bits, quality))
+    return out
+
+
+def pdq_coefficients_bits(rgb: RGBArray, full: tuple[int, int]) -> tuple[str, int]:
+    """PDQ hex and quality of an array standing for an image of size full (w, h)."""
+    bits, quality = pdq_from_rgb(rgb, full[0], full[1])
+    return bits_to_hex(bits), quality
+
+
+def geometric_candidates(rgb: RGBArray, full_size: tuple[int, int]) -> list[Candidate]:
+    """Query-side guesses for crops and small rotations (matched at a tighter radius)."""
+    return _transformed(rgb, full_size, "pdq", GEOMETRIC)
+
+
+def stored_variants(rgb: RGBArray, full_size: tuple[int, int]) -> list[Candidate]:
+    """Extra hashes to store for an own confirmed item (crops, small rotations)."""
+    return _transformed(rgb, full_size, "variant", STORED)
 
 
 def _dihedral(rgb: RGBArray, full_size: tuple[int, int], prefix: str) -> list[Candidate]:

@@ -6,7 +6,12 @@ from dataclasses import dataclass
 
 from openhotline.media.decode import Limits, decode
 from openhotline.media.hashing import FAST_MIN_SIDE, MediaHashes, hash_decoded
-from openhotline.media.robust import Candidate, candidates
+from openhotline.media.robust import (
+    Candidate,
+    candidates,
+    geometric_candidates,
+    stored_variants,
+)
 
 
 @dataclass
@@ -23,15 +28,29 @@ def hash_file(data: bytes, limits: Limits | None = None) -> MediaHashes:
     return hash_decoded(data, img)
 
 
-def query_image(data: bytes, limits: Limits | None = None, robust: bool = True) -> QueryImage:
-    """Hash an image and list its PDQ query candidates (dihedral, trimmed) when robust."""
+def query_image(
+    data: bytes, limits: Limits | None = None, robust: bool = True, geometric: bool = True
+) -> QueryImage:
+    """Hash an image and list its PDQ query candidates.
+
+    robust: the 8 rotations/mirrors, and the same with uniform borders trimmed; geometric:
+    guesses that undo crops and small rotations (bench/robustness.py measures both).
+    """
     img = decode(data, limits, min_side=FAST_MIN_SIDE, all_frames=True)
     hashes = hash_decoded(data, img)
     if robust:
         cands = candidates(img.frames[0], (img.width, img.height))
         cands[0] = Candidate("pdq", hashes.pdq, hashes.pdq_quality)
+        if geometric:
+            cands.extend(geometric_candidates(img.frames[0], (img.width, img.height)))
     else:
         cands = [Candidate("pdq", hashes.pdq, hashes.pdq_quality)]
     frames = zip(hashes.frame_pdqs, hashes.frame_qualities, strict=True)
     cands.extend(Candidate(f"pdq:frame{i + 1}", h, q) for i, (h, q) in enumerate(frames))
     return QueryImage(hashes, cands)
+
+
+def item_variants(data: bytes, limits: Limits | None = None) -> tuple[MediaHashes, list[Candidate]]:
+    """Hashes of an own confirmed item plus the crop/rotation variants worth storing."""
+    img = decode(data, limits, min_side=FAST_MIN_SIDE, all_frames=True)
+    return hash_decoded(data, img), stored_variants(img.frames[0], (img.width, img.height))
