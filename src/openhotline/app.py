@@ -16,11 +16,16 @@ from openhotline.config import Settings, get_settings
 from openhotline.console import admin_views, media_views, supervisor_views
 from openhotline.console import views as console_views
 from openhotline.db import GroupCommitter, make_engine, make_sessionmaker
+from openhotline.helpline import api as helpline_api
+from openhotline.helpline import views as helpline_views
+from openhotline.helpline.crypto import FieldCipher
+from openhotline.helpline.taxonomy import load_taxonomy
 from openhotline.matching import api as matching_api
 from openhotline.media import api as media_api
 from openhotline.media.store import EncryptedFileStore
 from openhotline.reporting import api as reporting_api
 from openhotline.reporting import views as reporting_views
+from openhotline.takedown import api as takedown_api
 from openhotline.web.errors import install_error_handlers
 from openhotline.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from openhotline.web.ratelimit import TokenBucketLimiter
@@ -62,13 +67,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     install_auth_handlers(app)
-    app.include_router(reporting_api.router)
-    app.include_router(reporting_views.router)
+    if "hotline" in settings.modules:
+        app.include_router(reporting_api.router)
+        app.include_router(reporting_views.router)
+        app.include_router(takedown_api.router)
+        app.include_router(media_api.router)
+        app.include_router(matching_api.router)
+    if "helpline" in settings.modules:
+        app.state.helpline_cipher = FieldCipher(settings.helpline_key_bytes())
+        app.state.helpline_taxonomy = load_taxonomy(settings.helpline_taxonomy_path)
+        app.include_router(helpline_api.router)
+        app.include_router(helpline_views.router)
     app.include_router(accounts_views.router)
     for console_router in (console_views, media_views, supervisor_views, admin_views):
         app.include_router(console_router.router)
-    app.include_router(media_api.router)
-    app.include_router(matching_api.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     def body_limit(path: str) -> int:

@@ -9,6 +9,7 @@ import typer
 from openhotline.accounts.cli import user_app
 from openhotline.audit.cli import audit_app
 from openhotline.config import get_settings, hash_api_key
+from openhotline.helpline.cli import helpline_app
 from openhotline.matching.cli import register as register_matching
 
 app = typer.Typer(help="openhotline: hotline, helpline and partner platform.", no_args_is_help=True)
@@ -20,6 +21,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+app.add_typer(helpline_app, name="helpline")
 register_matching(app)
 
 
@@ -74,6 +76,19 @@ def serve(
         proxy_headers=False,
         server_header=False,
     )
+
+
+@app.command("worker")
+def worker(
+    workers: int = typer.Option(2, help="Worker threads."),
+    once: bool = typer.Option(False, help="Run what is due, then exit."),
+) -> None:
+    """Run background jobs (capture, trace, notices, re-checks) from the job queue."""
+    from openhotline.jobs.worker import run_worker
+
+    done = run_worker(get_settings(), workers=workers, once=once)
+    if once:
+        typer.echo(f"ran {done} job(s)")
 
 
 def main() -> None:

@@ -55,6 +55,79 @@ class Settings(BaseSettings):
     # Base64 of a 32-byte AES key for media at rest; generated into data_dir/keys if unset.
     media_key: str = ""
 
+    # Jobs (Huey): "sqlite" (embedded, in data_dir) or "redis" (distributed).
+    jobs_backend: str = "sqlite"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    jobs_name: str = "openhotline"
+    job_max_attempts: int = 5
+    job_backoff_seconds: float = 30.0
+    job_lease_seconds: float = 600.0
+    jobs_tick_seconds: float = 10.0  # how often a worker looks for new cases and due work
+    jobs_keep_days: float = 30.0
+
+    # Crawler (capture and re-checks). Non-public addresses are refused unless listed here.
+    crawler_allow_networks: list[str] = Field(default_factory=list)
+    dns_overrides: dict[str, list[str]] = Field(default_factory=dict)
+    crawler_user_agent: str = "openhotline-crawler/0.1 (+abuse reporting hotline)"
+    crawler_timeout_seconds: float = 10.0
+    crawler_case_seconds: float = 60.0
+    crawler_max_redirects: int = 5
+    crawler_max_page_bytes: int = 2 * 1024 * 1024
+    crawler_max_media_bytes: int = 25 * 1024 * 1024
+    crawler_max_items: int = 50
+    crawler_max_pages: int = 10
+    # Verify TLS certificates (false captures evidence from sites with broken TLS too).
+    crawler_verify_tls: bool = True
+    # Banks whose matches auto-assess captured items (empty: every enabled bank).
+    capture_match_banks: list[str] = Field(default_factory=list)
+
+    # Hosting trace.
+    geoip_country_db: Path | None = None
+    geoip_asn_db: Path | None = None
+    rdap_base_url: str = "https://rdap.org"
+    extra_cdn_ranges: dict[str, list[str]] = Field(default_factory=dict)
+
+    # Routing: partner hotline per country; police destinations; "police first" hold.
+    partner_hotlines: dict[str, str] = Field(default_factory=dict)
+    police_destination: str = "national-police"
+    international_police_destination: str = "interpol-icse"
+    police_first: bool = False
+    # Notices (SMTP) and follow-up.
+    public_base_url: str = "http://127.0.0.1:8000"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = ""
+    notice_from: str = "notices@openhotline.invalid"
+    notice_languages: dict[str, str] = Field(default_factory=dict)
+    notice_interval_hours: float = 24.0
+    notice_escalate_after: int = 3
+    notice_escalation_cc: list[str] = Field(default_factory=list)
+    notice_link_key: str = ""
+    notice_templates_dir: Path | None = None  # edited templates override the shipped ones
+    recheck_interval_hours: float = 6.0
+
+    # Which parts of the platform this deployment runs (decides the routers mounted).
+    modules: list[str] = Field(default_factory=lambda: ["hotline", "helpline"])
+    # Helpline: encryption key for notes (base64 of 32 bytes; generated into data_dir/keys if
+    # unset), retention before anonymisation, small-count suppression threshold, taxonomy.
+    helpline_key: str = ""
+    helpline_retention_days: int = Field(default=365, ge=1)
+    helpline_suppression_k: int = Field(default=5, ge=2)
+    helpline_taxonomy_path: Path | None = None
+
+    def helpline_key_bytes(self) -> bytes:
+        """Return the helpline notes key, creating a local one on first use."""
+        if self.helpline_key:
+            key = base64.b64decode(self.helpline_key)
+            if len(key) != 32:
+                raise ValueError("OPENHOTLINE_HELPLINE_KEY must be base64 of 32 bytes")
+            return key
+        from openhotline.media.store import load_or_create_key
+
+        return load_or_create_key(self.data_dir / "keys" / "helpline.key")
+
     def media_key_bytes(self) -> bytes:
         """Return the media encryption key, creating a local one on first use."""
         if self.media_key:

@@ -24,6 +24,12 @@ class Permission(StrEnum):
     AUDIT_VIEW = "audit.view"  # read the audit log
     USERS_MANAGE = "users.manage"  # create users, change roles, unlock
     SETTINGS_MANAGE = "settings.manage"  # change runtime settings
+    STATS_VIEW = "stats.view"  # takedown statistics (time to notice, time to removal)
+    HELPLINE_CONTACT_RECORD = "helpline.contact.record"  # record, escalate, see own contacts
+    HELPLINE_HANDOFF = "helpline.handoff"  # turn a contact into a hotline report (consent)
+    HELPLINE_CONTACT_VIEW_ALL = "helpline.contact.view_all"  # every counsellor's contacts
+    HELPLINE_ESCALATION_DECIDE = "helpline.escalation.decide"  # safeguarding decisions
+    HELPLINE_TRENDS_VIEW = "helpline.trends.view"  # suppressed trend tables and exports
 
 
 _ANALYST = frozenset(
@@ -40,7 +46,12 @@ _ANALYST = frozenset(
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "analyst": _ANALYST,
     "supervisor": _ANALYST
-    | {Permission.DISPUTE_RESOLVE, Permission.EXPOSURE_VIEW_ALL, Permission.AUDIT_VIEW},
+    | {
+        Permission.DISPUTE_RESOLVE,
+        Permission.EXPOSURE_VIEW_ALL,
+        Permission.AUDIT_VIEW,
+        Permission.STATS_VIEW,
+    },
     # Administrators run the system; they do not see media (least privilege).
     "admin": frozenset(
         {
@@ -50,6 +61,26 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.SETTINGS_MANAGE,
             Permission.AUDIT_VIEW,
             Permission.EXPOSURE_VIEW_ALL,
+        }
+    ),
+    # Helplines: counsellors never see hotline cases or media; analysts never see contacts.
+    "counsellor": frozenset(
+        {
+            Permission.SESSION,
+            Permission.CONSOLE_VIEW,
+            Permission.HELPLINE_CONTACT_RECORD,
+            Permission.HELPLINE_HANDOFF,
+        }
+    ),
+    "helpline_supervisor": frozenset(
+        {
+            Permission.SESSION,
+            Permission.CONSOLE_VIEW,
+            Permission.HELPLINE_CONTACT_RECORD,
+            Permission.HELPLINE_HANDOFF,
+            Permission.HELPLINE_CONTACT_VIEW_ALL,
+            Permission.HELPLINE_ESCALATION_DECIDE,
+            Permission.HELPLINE_TRENDS_VIEW,
         }
     ),
 }
@@ -76,6 +107,8 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         # The login form itself (it carries its own pre-session CSRF token).
         ("GET", "/console/login"),
         ("POST", "/console/login"),
+        # A host confirming removal from a notice: authenticated by the link's HMAC signature.
+        ("GET", "/api/v1/notices/{notice_id}/confirm"),
     }
 )
 

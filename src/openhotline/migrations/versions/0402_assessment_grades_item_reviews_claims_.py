@@ -1,7 +1,7 @@
 """assessment: grades, item reviews, claims, reveals
 
 Revision ID: 0402
-Revises: 0300
+Revises: 0700
 Create Date: 2026-11-28 16:12:31.201753
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import openhotline.db
 
 revision: str = "0402"
-down_revision: str | Sequence[str] | None = "0300"
+down_revision: str | Sequence[str] | None = "0700"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
