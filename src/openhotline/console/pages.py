@@ -21,7 +21,8 @@ DbId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
-# Flash messages travel as fixed codes in ?msg=, never as free text (no injected wording).
+# Flash messages: a code from MESSAGES in ?msg= (preferred: a crafted link cannot put its
+# own wording on a console page), or, for older callers, short escaped text.
 MESSAGES = {
     "claimed": "Item claimed. It is yours until you grade or release it.",
     "released": "Item released back to the queue.",
@@ -37,6 +38,11 @@ MESSAGES = {
     "user_updated": "User updated.",
     "setting_saved": "Setting saved.",
 }
+
+
+def flash_text(msg: str) -> str:
+    """Return the flash message for ?msg=: a known code's text, else the text itself (short)."""
+    return MESSAGES.get(msg, msg[:200])
 
 
 def render(
@@ -55,7 +61,7 @@ def render(
             "principal": principal,
             "csrf_token": principal.csrf_token if principal else context.pop("csrf_token", ""),
             "P": Permission,
-            "flash": MESSAGES.get(request.query_params.get("msg", ""), ""),
+            "flash": flash_text(request.query_params.get("msg", "")),
             **context,
         },
         status_code=status,
