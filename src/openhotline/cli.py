@@ -11,6 +11,7 @@ from openhotline.audit.cli import audit_app
 from openhotline.config import get_settings, hash_api_key
 from openhotline.helpline.cli import helpline_app
 from openhotline.matching.cli import register as register_matching
+from openhotline.takedown.cli import takedown_app
 
 app = typer.Typer(help="openhotline: hotline, helpline and partner platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -21,6 +22,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+app.add_typer(takedown_app, name="takedown")
 app.add_typer(helpline_app, name="helpline")
 register_matching(app)
 

@@ -21,8 +21,7 @@ DbId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
-# Flash messages: a code from MESSAGES in ?msg= (preferred: a crafted link cannot put its
-# own wording on a console page), or, for older callers, short escaped text.
+# Flash messages travel as fixed codes in ?msg=, never as free text (no injected wording).
 MESSAGES = {
     "claimed": "Item claimed. It is yours until you grade or release it.",
     "released": "Item released back to the queue.",
@@ -37,12 +36,17 @@ MESSAGES = {
     "user_created": "User created.",
     "user_updated": "User updated.",
     "setting_saved": "Setting saved.",
+    "contact_recorded": "Contact recorded.",
+    "contact_escalated": "Contact recorded. Escalated to a supervisor.",
+    "escalated": "Escalated to a supervisor.",
+    "handed_off": "Hotline report made.",
+    "escalation_decided": "Decision recorded.",
 }
 
 
 def flash_text(msg: str) -> str:
-    """Return the flash message for ?msg=: a known code's text, else the text itself (short)."""
-    return MESSAGES.get(msg, msg[:200])
+    """Return the flash message for a ?msg= code ('' for anything else)."""
+    return MESSAGES.get(msg, "")
 
 
 def render(
