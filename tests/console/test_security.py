@@ -159,3 +159,26 @@ def test_missing_csrf_refused_everywhere(
         assert response.status_code == 403 and "CSRF" in response.text, url
     # The header form works for scripts: X-CSRF-Token.
     assert "Welcome" in console_app.get("/console/").text
+
+
+@pytest.mark.parametrize(
+    "path", ["/console/items/99999999999999999999", "/console/cases/0", "/console/items/-1"]
+)
+def test_out_of_range_ids_are_a_clear_422(
+    console_app: TestClient, make_user: Callable[..., Staff], path: str
+) -> None:
+    assert console_app.get(path, follow_redirects=False).status_code == 303  # log in first
+    csrf = login(console_app, make_user("ana"))
+    assert console_app.get(path).status_code == 422
+    claim = console_app.post(path.replace("cases", "items") + "/claim", data={"csrf_token": csrf})
+    assert claim.status_code == 422
+
+
+def test_flash_accepts_only_known_codes(
+    console_app: TestClient, make_user: Callable[..., Staff]
+) -> None:
+    """A crafted link cannot put its own wording on a console page."""
+    login(console_app, make_user("ana"))
+    assert "Grade saved." in console_app.get("/console/?msg=graded").text
+    page = console_app.get("/console/?msg=Your+session+expired,+call+0800+000")
+    assert "session expired" not in page.text and 'id="flash"' not in page.text

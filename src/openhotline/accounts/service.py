@@ -187,6 +187,12 @@ class SessionInfo:
 def start_session(session: Session, user: User | None, policy: AuthPolicy) -> SessionInfo:
     """Create a session (anonymous for the login form, or a user's); return its token."""
     now = utcnow()
+    if user is None:  # anonymous sessions come and go with the login form: purge old ones
+        session.execute(
+            delete(ConsoleSession).where(
+                ConsoleSession.expires_at < now, ConsoleSession.user_id.is_(None)
+            )
+        )
     token = secrets.token_urlsafe(32)
     minutes = policy.idle_minutes if user else ANONYMOUS_SESSION_MINUTES
     row = ConsoleSession(

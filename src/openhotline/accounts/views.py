@@ -22,6 +22,7 @@ from openhotline.assessment.exposure import budget_of
 from openhotline.audit import service as audit
 from openhotline.console.pages import assessment_policy, render
 from openhotline.web.deps import DbDep, SettingsDep
+from openhotline.web.ratelimit import public_rate_limit
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 LOGIN_FAILED = "Wrong username, password or code, or the account is locked."
@@ -29,7 +30,7 @@ LOGIN_FAILED = "Wrong username, password or code, or the account is locked."
 SessionUser = Annotated[Principal, Depends(require(Permission.SESSION))]
 
 
-@router.get("/login", response_class=HTMLResponse)
+@router.get("/login", response_class=HTMLResponse, dependencies=[Depends(public_rate_limit)])
 def login_form(request: Request, db: DbDep, settings: SettingsDep) -> Response:
     """Show the login form inside a fresh anonymous session (for its CSRF token)."""
     token = request.cookies.get(COOKIE_NAME, "")
@@ -44,7 +45,7 @@ def login_form(request: Request, db: DbDep, settings: SettingsDep) -> Response:
     return response
 
 
-@router.post("/login", response_class=HTMLResponse)
+@router.post("/login", response_class=HTMLResponse, dependencies=[Depends(public_rate_limit)])
 def login_submit(
     request: Request,
     db: DbDep,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from openhotline.accounts import service as accounts
@@ -12,7 +12,7 @@ from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission, roles
 from openhotline.assessment import settings_service
 from openhotline.audit import service as audit
-from openhotline.console.pages import load_policy, render
+from openhotline.console.pages import DbId, load_policy, render
 from openhotline.web.deps import DbDep, SettingsDep
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -63,7 +63,7 @@ def create_user(
 
 @router.post("/admin/users/{user_id}/role")
 def change_role(
-    user_id: int,
+    user_id: DbId,
     db: DbDep,
     principal: Admin,
     role: Annotated[str, Form(max_length=40)] = "",
@@ -80,7 +80,7 @@ def change_role(
 
 
 @router.post("/admin/users/{user_id}/unlock")
-def unlock_user(user_id: int, db: DbDep, principal: Admin) -> Response:
+def unlock_user(user_id: DbId, db: DbDep, principal: Admin) -> Response:
     """Clear a user's lockout."""
     try:
         with db.begin() as session:
@@ -92,7 +92,7 @@ def unlock_user(user_id: int, db: DbDep, principal: Admin) -> Response:
 
 @router.post("/admin/users/{user_id}/active")
 def set_active(
-    user_id: int,
+    user_id: DbId,
     db: DbDep,
     principal: Admin,
     active: Annotated[str, Form(max_length=5)] = "",
@@ -116,7 +116,7 @@ def audit_page(
     principal: AuditReader,
     actor: str = "",
     action: str = "",
-    before: int | None = None,
+    before: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
     verify: str = "",
 ) -> Response:
     """The newest audit entries, filterable by actor and action; chain status on top."""

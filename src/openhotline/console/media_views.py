@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
 from openhotline.assessment import exposure, queue, service
-from openhotline.console.pages import NO_STORE, load_policy, render
+from openhotline.console.pages import NO_STORE, DbId, load_policy, render
 from openhotline.matching.api import get_engine
 from openhotline.media.models import Item, ItemStatus
 from openhotline.media.preview import PreviewError, placeholder, render_preview
@@ -30,7 +30,7 @@ def _jpeg(data: bytes, status: int = 200) -> Response:
 @router.get("/items/{item_id}/preview")
 def preview(
     request: Request,
-    item_id: int,
+    item_id: DbId,
     db: DbDep,
     settings: SettingsDep,
     store: MediaStoreDep,
@@ -65,7 +65,7 @@ def preview(
 
 @router.post("/items/{item_id}/reveal", response_class=HTMLResponse)
 def reveal(
-    request: Request, item_id: int, db: DbDep, settings: SettingsDep, principal: Revealer
+    request: Request, item_id: DbId, db: DbDep, settings: SettingsDep, principal: Revealer
 ) -> Response:
     """Reveal one item (audited; counts toward today's exposure budget)."""
     policy = load_policy(db, settings)
@@ -94,7 +94,7 @@ def reveal(
     return RedirectResponse(_back(request, item_id), status_code=303)
 
 
-def _back(request: Request, item_id: int) -> str:
+def _back(request: Request, item_id: DbId) -> str:
     """Return to the dispute page when the reveal came from there, else the item page."""
     if request.query_params.get("from") == "dispute":
         return f"/console/supervisor/disputes/{item_id}"
@@ -102,7 +102,7 @@ def _back(request: Request, item_id: int) -> str:
 
 
 @router.post("/items/{item_id}/hide")
-def hide(request: Request, item_id: int, db: DbDep, principal: Revealer) -> Response:
+def hide(request: Request, item_id: DbId, db: DbDep, principal: Revealer) -> Response:
     """Blur the preview again (stops the exposure clock)."""
     with db.begin() as session:
         exposure.hide(session, principal.user_id, principal.actor, item_id)

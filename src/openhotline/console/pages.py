@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Path, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,6 +15,9 @@ from openhotline.assessment.policy import AssessmentPolicy, policy_from
 from openhotline.assessment.service import Actor
 from openhotline.config import Settings
 from openhotline.web.templating import templates
+
+# A database id in a URL: out-of-range numbers are a 422, never a driver error.
+DbId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -41,6 +44,11 @@ MESSAGES = {
 }
 
 
+def flash_text(msg: str) -> str:
+    """Return the flash message for a ?msg= code ('' for anything else)."""
+    return MESSAGES.get(msg, "")
+
+
 def render(
     request: Request,
     name: str,
@@ -57,7 +65,7 @@ def render(
             "principal": principal,
             "csrf_token": principal.csrf_token if principal else context.pop("csrf_token", ""),
             "P": Permission,
-            "flash": MESSAGES.get(request.query_params.get("msg", ""), ""),
+            "flash": flash_text(request.query_params.get("msg", "")),
             **context,
         },
         status_code=status,

@@ -13,7 +13,7 @@ from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
 from openhotline.assessment import exposure, service
 from openhotline.assessment.schemes import SchemeError
-from openhotline.console.pages import actor_of, load_policy, render
+from openhotline.console.pages import DbId, actor_of, load_policy, render
 from openhotline.web.deps import DbDep, SettingsDep
 
 router = APIRouter(prefix="/console/supervisor", include_in_schema=False)
@@ -42,7 +42,7 @@ def disputes_page(
 
 @router.get("/disputes/{item_id}", response_class=HTMLResponse)
 def dispute_page(
-    request: Request, item_id: int, db: DbDep, settings: SettingsDep, principal: Resolver
+    request: Request, item_id: DbId, db: DbDep, settings: SettingsDep, principal: Resolver
 ) -> Response:
     """One disputed item: the grades, the (blurred) preview and the decision form."""
     policy = load_policy(db, settings)
@@ -71,7 +71,7 @@ def dispute_page(
 
 @router.post("/disputes/{item_id}/resolve", response_class=HTMLResponse)
 async def resolve(
-    request: Request, item_id: int, db: DbDep, settings: SettingsDep, principal: Resolver
+    request: Request, item_id: DbId, db: DbDep, settings: SettingsDep, principal: Resolver
 ) -> Response:
     """Decide a disputed item."""
     form = await request.form()

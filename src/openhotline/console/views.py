@@ -16,7 +16,7 @@ from openhotline.assessment import exposure, queue, service
 from openhotline.assessment.models import ItemReview
 from openhotline.assessment.schemes import SchemeError
 from openhotline.audit import service as audit
-from openhotline.console.pages import actor_of, load_policy, render
+from openhotline.console.pages import DbId, actor_of, load_policy, render
 from openhotline.matching.api import get_engine
 from openhotline.media.models import CaseItem, Item
 from openhotline.reporting.models import Case, Report, ReportURL
@@ -94,7 +94,7 @@ def queue_page(
 
 @router.post("/items/{item_id}/claim")
 def claim_item(
-    request: Request, item_id: int, db: DbDep, settings: SettingsDep, principal: Assessor
+    request: Request, item_id: DbId, db: DbDep, settings: SettingsDep, principal: Assessor
 ) -> Response:
     """Claim an item, then open it."""
     error = ""
@@ -120,7 +120,7 @@ def claim_item(
 
 
 @router.post("/items/{item_id}/release")
-def release_item(item_id: int, db: DbDep, principal: Assessor) -> Response:
+def release_item(item_id: DbId, db: DbDep, principal: Assessor) -> Response:
     """Give an item back to the queue."""
     with db.begin() as session:
         exposure.hide(session, principal.user_id, principal.actor)
@@ -130,7 +130,7 @@ def release_item(item_id: int, db: DbDep, principal: Assessor) -> Response:
 
 @router.get("/items/{item_id}", response_class=HTMLResponse)
 def item_page(
-    request: Request, item_id: int, db: DbDep, settings: SettingsDep, principal: Assessor
+    request: Request, item_id: DbId, db: DbDep, settings: SettingsDep, principal: Assessor
 ) -> Response:
     """One item: its cases, the (blurred) preview once claimed, and the grading form."""
     policy = load_policy(db, settings)
@@ -173,7 +173,7 @@ def item_page(
 
 @router.post("/items/{item_id}/assess", response_class=HTMLResponse)
 async def assess_item(
-    request: Request, item_id: int, db: DbDep, settings: SettingsDep, principal: Assessor
+    request: Request, item_id: DbId, db: DbDep, settings: SettingsDep, principal: Assessor
 ) -> Response:
     """Save a grade (four eyes applies); back to the queue."""
     form = await request.form()
@@ -212,7 +212,7 @@ async def assess_item(
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 def case_page(
-    request: Request, case_id: int, db: DbDep, settings: SettingsDep, principal: CaseViewer
+    request: Request, case_id: DbId, db: DbDep, settings: SettingsDep, principal: CaseViewer
 ) -> Response:
     """One case: its URL, reports (as text, never links) and items (no media)."""
     with db.begin() as session:
@@ -260,7 +260,7 @@ def case_page(
 @router.post("/cases/{case_id}/close", response_class=HTMLResponse)
 def close_case(
     request: Request,
-    case_id: int,
+    case_id: DbId,
     db: DbDep,
     settings: SettingsDep,
     principal: Assessor,
