@@ -2,8 +2,18 @@
 
 from openhotline.accounts import models as accounts_models
 from openhotline.audit import models as audit_models
+from openhotline.blocklist import models as blocklist_models
 from openhotline.db import Base
 from openhotline.media import models as media_models
+from openhotline.partners import models as partners_models
 from openhotline.reporting import models as reporting_models
 
-__all__ = ["Base", "accounts_models", "audit_models", "media_models", "reporting_models"]
+__all__ = [
+    "Base",
+    "accounts_models",
+    "audit_models",
+    "blocklist_models",
+    "media_models",
+    "partners_models",
+    "reporting_models",
+]

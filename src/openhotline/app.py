@@ -12,12 +12,16 @@ from fastapi.staticfiles import StaticFiles
 from openhotline import __version__
 from openhotline.accounts import views as accounts_views
 from openhotline.accounts.deps import install_auth_handlers
+from openhotline.blocklist import api as blocklist_api
+from openhotline.blocklist import views as blocklist_views
 from openhotline.config import Settings, get_settings
 from openhotline.console import views as console_views
 from openhotline.db import GroupCommitter, make_engine, make_sessionmaker
 from openhotline.media.store import EncryptedFileStore
+from openhotline.partners import api as partners_api
 from openhotline.reporting import api as reporting_api
 from openhotline.reporting import views as reporting_views
+from openhotline.signing.service import load_or_create as load_signing_key
 from openhotline.web.errors import install_error_handlers
 from openhotline.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from openhotline.web.ratelimit import TokenBucketLimiter
@@ -53,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.media_store = EncryptedFileStore(
         settings.data_dir / "media", settings.media_key_bytes()
     )
+    app.state.signing_key = load_signing_key(settings.data_dir)
     app.state.public_limiter = TokenBucketLimiter(
         settings.public_rate_per_minute, settings.public_rate_burst
     )
@@ -63,6 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reporting_views.router)
     app.include_router(accounts_views.router)
     app.include_router(console_views.router)
+    app.include_router(partners_api.router)
+    app.include_router(blocklist_api.router)
+    app.include_router(blocklist_views.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     def body_limit(path: str) -> int:

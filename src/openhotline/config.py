@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     own_countries: list[str] = Field(default_factory=lambda: ["GB"])
     # SHA-256 digests of the static partner API keys (until partner accounts exist).
     partner_api_key_hashes: list[str] = Field(default_factory=list)
+    # Scopes of those static keys (database keys carry their own; see `openhotline partner`).
+    partner_static_key_scopes: list[str] = Field(default_factory=lambda: ["reports.submit"])
     # Public intake limits.
     max_body_bytes: int = 256 * 1024
     max_urls_per_report: int = 50
