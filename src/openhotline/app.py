@@ -17,6 +17,7 @@ from openhotline.blocklist import views as blocklist_views
 from openhotline.config import Settings, get_settings
 from openhotline.console import views as console_views
 from openhotline.db import GroupCommitter, make_engine, make_sessionmaker
+from openhotline.exports import api as exports_api
 from openhotline.federation import api as federation_api
 from openhotline.media.store import EncryptedFileStore
 from openhotline.partners import api as partners_api
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(blocklist_api.router)
     app.include_router(blocklist_views.router)
     app.include_router(federation_api.router)
+    app.include_router(exports_api.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     def body_limit(path: str) -> int:

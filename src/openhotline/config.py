@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     list_publish_interval_hours: float = 12
     # Police exports may carry (re-encrypted) media only when this is on.
     export_include_media: bool = False
+    # The reporting person named in NCMEC CyberTipline reports.
+    cybertip_email: str = ""
+    cybertip_first_name: str = ""
+    cybertip_last_name: str = ""
     # Public intake limits.
     max_body_bytes: int = 256 * 1024
     max_urls_per_report: int = 50
