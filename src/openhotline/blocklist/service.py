@@ -10,10 +10,10 @@ land on main is a change in one place.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -184,12 +184,16 @@ def publish_lists(
 _COLUMNS = (ListEntry.key, ListEntry.url, ListEntry.md5, ListEntry.sha1, ListEntry.pdq)
 
 
-def _rows(session: Session, *where: object) -> list[Row]:
-    result = session.execute(select(*_COLUMNS).where(*where).order_by(ListEntry.key))  # type: ignore[arg-type]
-    return [cast(Row, tuple(r)) for r in result]
+def _rows(session: Session, *where: Any) -> Iterator[Row]:
+    """Stream entries sorted by key, in batches (a large list is never all in memory)."""
+    result = session.execute(
+        select(*_COLUMNS).where(*where).order_by(ListEntry.key).execution_options(yield_per=20000)
+    )
+    for r in result:
+        yield (r[0], r[1], r[2], r[3], r[4])
 
 
-def snapshot_rows(session: Session, kind: ListKind, version: int) -> list[Row]:
+def snapshot_rows(session: Session, kind: ListKind, version: int) -> Iterator[Row]:
     """Every entry of one version, sorted by key."""
     return _rows(
         session,
@@ -201,7 +205,7 @@ def snapshot_rows(session: Session, kind: ListKind, version: int) -> list[Row]:
 
 def delta_rows(
     session: Session, kind: ListKind, since: int, version: int
-) -> tuple[list[Row], list[Row]]:
+) -> tuple[Iterator[Row], Iterator[Row]]:
     """Entries added and removed between version `since` and `version` (since < version)."""
     added = _rows(
         session,
@@ -271,7 +275,12 @@ def snapshot_file(
         name,
         key,
         lambda: render_snapshot(
-            kind.value, version, row.created_at, snapshot_rows(session, kind, version), fmt
+            kind.value,
+            version,
+            row.created_at,
+            row.entry_count,
+            snapshot_rows(session, kind, version),
+            fmt,
         ),
     )
 
