@@ -181,13 +181,13 @@ def publish_lists(
     return {k: publish_list(session, k, SOURCES[k](session), actor=actor) for k in kinds}
 
 
-_COLUMNS = (ListEntry.key, ListEntry.url, ListEntry.md5, ListEntry.sha1, ListEntry.pdq)
-
-
 def _rows(session: Session, *where: Any) -> Iterator[Row]:
-    """Stream entries sorted by key, in batches (a large list is never all in memory)."""
-    result = session.execute(
-        select(*_COLUMNS).where(*where).order_by(ListEntry.key).execution_options(yield_per=20000)
+    """Stream entries sorted by key through Core (no ORM objects), in batches."""
+    c = _ENTRIES.c
+    result = (
+        session.connection()
+        .execution_options(yield_per=50000)
+        .execute(select(c.key, c.url, c.md5, c.sha1, c.pdq).where(*where).order_by(c.key))
     )
     for r in result:
         yield (r[0], r[1], r[2], r[3], r[4])
