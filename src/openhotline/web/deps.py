@@ -17,19 +17,19 @@ from openhotline.partners.service import PartnerIdentity
 from openhotline.web.errors import ApiError
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     """Return the settings the app was built with."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_db(request: Request) -> sessionmaker[Session]:
+async def get_db(request: Request) -> sessionmaker[Session]:
     """Return the session factory; routes open a transaction with `with db.begin() as s`."""
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     return factory
 
 
-def get_media_store(request: Request) -> MediaStore:
+async def get_media_store(request: Request) -> MediaStore:
     """Return the configured (encrypted) media store."""
     store: MediaStore = request.app.state.media_store
     return store
@@ -38,7 +38,7 @@ def get_media_store(request: Request) -> MediaStore:
 MediaStoreDep = Annotated[MediaStore, Depends(get_media_store)]
 
 
-def get_committer(request: Request) -> GroupCommitter:
+async def get_committer(request: Request) -> GroupCommitter:
     """Return the group committer for high-volume writes (report intake)."""
     committer: GroupCommitter = request.app.state.committer
     return committer
@@ -71,7 +71,7 @@ async def json_object_body(request: Request) -> dict[str, Any]:
 JsonBody = Annotated[dict[str, Any], Depends(json_object_body)]
 
 
-def partner_key(
+async def partner_key(
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,

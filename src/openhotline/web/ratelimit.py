@@ -43,7 +43,7 @@ class TokenBucketLimiter:
             return allowed
 
 
-def public_rate_limit(request: Request) -> None:
+async def public_rate_limit(request: Request) -> None:
     """Dependency: refuse with 429 when this client sends too many public requests."""
     limiter: TokenBucketLimiter = request.app.state.public_limiter
     client = request.client.host if request.client else "unknown"

@@ -1,0 +1,48 @@
+"""Receipt codes: 100 random bits, typable, tolerant of how people type them."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from openhotline.reporting.receipts import (
+    ALPHABET,
+    RECEIPT_BITS,
+    format_receipt,
+    new_receipt,
+    normalise_receipt,
+)
+
+
+def test_codes_are_unique_uniform_and_not_sequential() -> None:
+    codes = [new_receipt() for _ in range(20_000)]
+    assert len(set(codes)) == len(codes)
+    assert RECEIPT_BITS >= 80
+    assert all(len(c) == 20 and set(c) <= set(ALPHABET) for c in codes)
+    # Every position uses the whole alphabet roughly evenly (no counter, no timestamp).
+    for pos in (0, 10, 19):
+        counts = Counter(c[pos] for c in codes)
+        assert len(counts) == 32
+        assert max(counts.values()) < 2 * min(counts.values())
+    assert sorted(codes[:100]) != codes[:100]
+
+
+def test_typing_variants_normalise() -> None:
+    code = new_receipt()
+    shown = format_receipt(code)
+    assert shown.count("-") == 4
+    assert normalise_receipt(shown) == code
+    assert normalise_receipt(shown.lower()) == code
+    assert normalise_receipt(" " + shown.replace("-", " ") + " ") == code
+    assert normalise_receipt(code.replace("1", "I").replace("0", "O")) == code
+    assert normalise_receipt("too-short") is None
+    assert normalise_receipt(code + "X") is None
+    assert normalise_receipt("U" * 20) is None
+
+
+@given(st.text(max_size=40))
+def test_normalise_never_raises(text: str) -> None:
+    out = normalise_receipt(text)
+    assert out is None or (len(out) == 20 and set(out) <= set(ALPHABET))
