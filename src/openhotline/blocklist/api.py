@@ -26,7 +26,7 @@ SNAPSHOT = re.compile(r"^v?(\d{1,9})\.(csv|json)(\.sig)?$")
 DELTA = re.compile(r"^v?(\d{1,9})-v?(\d{1,9})\.(csv|json)(\.sig)?$")
 
 
-def list_reader(
+async def list_reader(
     kind: str, partner: Annotated[PartnerIdentity, Depends(partner_key)]
 ) -> tuple[ListKind, PartnerIdentity]:
     """A partner key with the read scope of the list named in the path."""
@@ -42,7 +42,7 @@ def list_reader(
 Reader = Annotated[tuple[ListKind, PartnerIdentity], Depends(list_reader)]
 
 
-def signing_key(request: Request) -> SigningKey:
+async def signing_key(request: Request) -> SigningKey:
     """The hotline's signing key (wired in app.py)."""
     key: SigningKey = request.app.state.signing_key
     return key

@@ -6,6 +6,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.config import Settings
@@ -85,15 +86,20 @@ async def partner_key(
     settings: Settings = request.app.state.settings
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     client_ip = request.client.host if request.client else None
-    try:
+
+    def lookup(token: str) -> PartnerIdentity:
         with factory.begin() as session:
             return partner_service.authenticate(
                 session,
-                key,
+                token,
                 client_ip,
                 static_digests=settings.partner_api_key_hashes,
                 static_scopes=settings.partner_static_key_scopes,
             )
+
+    try:
+        # The database lookup runs in the thread pool, off the event loop.
+        return await run_in_threadpool(lookup, key)
     except partner_service.PartnerError as exc:
         raise ApiError(exc.status, exc.message) from exc
 
@@ -104,10 +110,10 @@ class RequireScope:
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
 
-    def __call__(
+    async def __call__(
         self, partner: Annotated[PartnerIdentity, Depends(partner_key)]
     ) -> PartnerIdentity:
-        """Refuse with 403 when the key lacks the scope."""
+        """Refuse with 403 when the key lacks the scope (async: no thread-pool hop)."""
         if self.scope not in partner.scopes:
             raise ApiError(403, f"this API key lacks the scope {self.scope.value}")
         return partner
