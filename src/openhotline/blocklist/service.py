@@ -184,11 +184,9 @@ def publish_lists(
 def _rows(session: Session, *where: Any) -> Iterator[Row]:
     """Stream entries sorted by key through Core (no ORM objects), in batches."""
     c = _ENTRIES.c
-    result = (
-        session.connection()
-        .execution_options(yield_per=50000)
-        .execute(select(c.key, c.url, c.md5, c.sha1, c.pdq).where(*where).order_by(c.key))
-    )
+    # The option goes on the statement: on the connection it would stick to later writes.
+    stmt = select(c.key, c.url, c.md5, c.sha1, c.pdq).where(*where).order_by(c.key)
+    result = session.connection().execute(stmt.execution_options(yield_per=50000))
     for r in result:
         yield (r[0], r[1], r[2], r[3], r[4])
 
