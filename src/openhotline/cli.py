@@ -10,6 +10,7 @@ from openhotline.accounts.cli import user_app
 from openhotline.audit.cli import audit_app
 from openhotline.blocklist.cli import lists_app
 from openhotline.config import get_settings, hash_api_key
+from openhotline.exports.cli import export_app
 from openhotline.partners.cli import partner_app
 from openhotline.signing.cli import keys_app, verify_list_command
 
@@ -25,6 +26,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(partner_app, name="partner")
 app.add_typer(keys_app, name="keys")
 app.add_typer(lists_app, name="lists")
+app.add_typer(export_app, name="export")
 app.command("verify-list")(verify_list_command)
 
 

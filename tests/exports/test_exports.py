@@ -9,6 +9,7 @@ import io
 import json
 import zipfile
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -198,3 +199,32 @@ def test_hash_length_must_match_type() -> None:
     doc = cybertip.file_details_xml(cybertip.FileHashes("a" * 64, md5="b" * 40))
     with pytest.raises(cybertip.CybertipError, match="MD5 must be 32"):
         cybertip.validate(doc)
+
+
+def test_export_cli(
+    session_factory: sessionmaker[Session],
+    db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from openhotline.cli import app
+    from openhotline.config import get_settings
+
+    monkeypatch.setenv("OPENHOTLINE_DATABASE_URL", db_url)
+    monkeypatch.setenv("OPENHOTLINE_DATA_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    try:
+        case_id, _ = _case_with_item(session_factory)
+        run = CliRunner().invoke
+        out = tmp_path / "case.zip"
+        assert run(app, ["export", "police", str(case_id), str(out)]).exit_code == 0
+        pub = run(app, ["keys", "show"]).output.strip()
+        ok = run(app, ["export", "verify", str(out), pub])
+        assert ok.exit_code == 0 and "intact" in ok.output
+        out.write_bytes(out.read_bytes()[:-10])
+        assert run(app, ["export", "verify", str(out), pub]).exit_code == 1
+        assert run(app, ["export", "police", "999", str(out)]).exit_code == 1
+    finally:
+        get_settings.cache_clear()
