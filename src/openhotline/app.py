@@ -21,6 +21,7 @@ from openhotline.exports import api as exports_api
 from openhotline.federation import api as federation_api
 from openhotline.media.store import EncryptedFileStore
 from openhotline.partners import api as partners_api
+from openhotline.partners import views as partners_views
 from openhotline.reporting import api as reporting_api
 from openhotline.reporting import views as reporting_views
 from openhotline.signing.service import load_or_create as load_signing_key
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(accounts_views.router)
     app.include_router(console_views.router)
     app.include_router(partners_api.router)
+    app.include_router(partners_views.router)
     app.include_router(blocklist_api.router)
     app.include_router(blocklist_views.router)
     app.include_router(federation_api.router)

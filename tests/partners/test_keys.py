@@ -128,3 +128,29 @@ def test_admin_api_creates_orgs_and_keys(
     analyst = new_client()
     login(analyst, make_user("ann", "analyst"))
     assert analyst.get("/api/v1/admin/partners").status_code == 403
+
+
+def test_admin_page_creates_org_and_shows_key_once(
+    new_client: Callable[[], TestClient], make_user: Callable[..., Staff]
+) -> None:
+    admin = new_client()
+    csrf = login(admin, make_user("boss", "admin"))
+    r = admin.post("/console/partners", data={"csrf_token": csrf, "name": "", "kind": "police"})
+    assert r.status_code == 400 and "name must be" in r.text
+    r = admin.post(
+        "/console/partners",
+        data={"csrf_token": csrf, "name": "Police X", "kind": "police", "country": "xx"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    page = admin.get("/console/partners").text
+    assert "Police X" in page and 'id="new-key"' not in page
+    r = admin.post("/console/partners/1/keys", data={"csrf_token": csrf, "scope": ["hashes.match"]})
+    assert r.status_code == 200 and 'id="new-key-value">ohp_' in r.text
+    assert 'id="new-key"' not in admin.get("/console/partners").text
+    r = admin.post("/console/partners/1/keys", data={"csrf_token": csrf})
+    assert r.status_code == 400 and "at least one scope" in r.text
+    r = admin.post(
+        "/console/partner-keys/1/revoke", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert r.status_code == 303 and "revoked" in admin.get("/console/partners").text
