@@ -5,6 +5,7 @@ from openhotline.audit import models as audit_models
 from openhotline.blocklist import models as blocklist_models
 from openhotline.db import Base
 from openhotline.federation import models as federation_models
+from openhotline.matching import models as matching_models
 from openhotline.media import models as media_models
 from openhotline.partners import models as partners_models
 from openhotline.reporting import models as reporting_models
@@ -15,6 +16,7 @@ __all__ = [
     "audit_models",
     "blocklist_models",
     "federation_models",
+    "matching_models",
     "media_models",
     "partners_models",
     "reporting_models",

@@ -19,6 +19,8 @@ from openhotline.console import views as console_views
 from openhotline.db import GroupCommitter, make_engine, make_sessionmaker
 from openhotline.exports import api as exports_api
 from openhotline.federation import api as federation_api
+from openhotline.matching import api as matching_api
+from openhotline.media import api as media_api
 from openhotline.media.store import EncryptedFileStore
 from openhotline.partners import api as partners_api
 from openhotline.partners import views as partners_views
@@ -77,11 +79,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(blocklist_views.router)
     app.include_router(federation_api.router)
     app.include_router(exports_api.router)
+    app.include_router(media_api.router)
+    app.include_router(matching_api.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     def body_limit(path: str) -> int:
         if path.endswith("/batch"):
             return BATCH_BODY_LIMIT
+        if path in ("/api/v1/hash", "/api/v1/match"):
+            return media_api.MEDIA_BODY_LIMIT
         return settings.max_body_bytes
 
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)

@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     # SHA-256 digests of the static partner API keys (until partner accounts exist).
     partner_api_key_hashes: list[str] = Field(default_factory=list)
     # Scopes of those static keys (database keys carry their own; see `openhotline partner`).
-    partner_static_key_scopes: list[str] = Field(default_factory=lambda: ["reports.submit"])
+    partner_static_key_scopes: list[str] = Field(
+        default_factory=lambda: ["reports.submit", "hashes.match"]
+    )
     # Hotline-to-hotline referrals: country code -> peer; seconds before the first retry
     # (doubling per attempt up to federation_retry_max_seconds); whether we accept media.
     federation_peers: dict[str, FederationPeer] = Field(default_factory=dict)

@@ -1,1 +1,1 @@
-"""Media items: encrypted storage, safe decoding and hashing."""
+"""Media items: encrypted storage, safe decoding and hashing (MD5, SHA-1, SHA-256, PDQ)."""

@@ -128,3 +128,4 @@ def require_scope(scope: Scope) -> RequireScope:
 
 
 PartnerDep = Annotated[PartnerIdentity, Depends(require_scope(Scope.SUBMIT_REPORTS))]
+MatchPartnerDep = Annotated[PartnerIdentity, Depends(require_scope(Scope.MATCH_HASHES))]

@@ -1,0 +1,1 @@
+"""Matching: hash banks, the PDQ index and matching of hashes and images."""

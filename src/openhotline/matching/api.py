@@ -1,0 +1,122 @@
+"""JSON routes of matching: match hashes or an image against the enabled banks (partners)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from openhotline.matching.engine import MatchEngine
+from openhotline.matching.matcher import QueryHash, match
+from openhotline.matching.models import HashType
+from openhotline.matching.schemas import BankMatchesOut, MatchIn, MatchOut, MatchResultOut
+from openhotline.matching.service import Match
+from openhotline.media import service as media_service
+from openhotline.media.api import ERRORS, media_error, read_upload
+from openhotline.media.decode import MediaError
+from openhotline.media.schemas import HashesOut
+from openhotline.web.deps import MatchPartnerDep
+from openhotline.web.errors import ApiError, validation_details
+
+router = APIRouter(prefix="/api/v1", tags=["matching"])
+_engine_lock = threading.Lock()
+
+MATCH_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": MatchIn.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+        },
+    }
+}
+
+
+def get_engine(request: Request) -> MatchEngine:
+    """The app's match engine (created on first use; indexes persist under data_dir)."""
+    state = request.app.state
+    with _engine_lock:
+        engine: MatchEngine | None = getattr(state, "match_engine", None)
+        if engine is None:
+            engine = MatchEngine(state.sessionmaker, state.settings.data_dir / "index")
+            state.match_engine = engine
+    return engine
+
+
+def _result(per_bank: dict[str, list[Match]], hashes: HashesOut | None) -> MatchResultOut:
+    banks = [
+        BankMatchesOut(
+            bank=name,
+            matches=[
+                MatchOut(
+                    entry_id=m.entry_id,
+                    hash_type=m.hash_type,
+                    hash=m.hash_value,
+                    distance=m.distance,
+                    classification=m.classification,
+                    source=m.source,
+                    matched_by=m.query,
+                )
+                for m in ms
+            ],
+        )
+        for name, ms in per_bank.items()
+    ]
+    return MatchResultOut(matched=bool(banks), banks=banks, hashes=hashes)
+
+
+def _run(factory: sessionmaker[Session], engine: MatchEngine, queries: list[QueryHash]) -> Any:
+    with factory() as session:
+        return match(session, engine, queries)
+
+
+@router.post(
+    "/match",
+    response_model=MatchResultOut,
+    responses=ERRORS,
+    openapi_extra=MATCH_DOC,
+    summary="Match hashes (JSON) or an image (upload) against the enabled banks",
+)
+async def match_route(request: Request, partner: MatchPartnerDep) -> MatchResultOut:
+    """Matches per bank with distances; an image is hashed with its robust candidates."""
+    engine = get_engine(request)
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    ctype = request.headers.get("content-type", "").lower()
+    hashes_out: HashesOut | None = None
+    if "json" in ctype:
+        raw = await request.body()
+        try:
+            body = MatchIn.model_validate(json.loads(raw.decode("utf-8")))
+            pairs = body.validated()
+        except ValidationError as exc:
+            raise ApiError(422, "invalid match request", validation_details(exc)) from exc
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ApiError(400, "body is not valid UTF-8 JSON") from exc
+        except ValueError as exc:
+            raise ApiError(422, "invalid match request", str(exc).split("; ")) from exc
+        queries = [QueryHash(t, HashType(t), v) for t, v in pairs]
+    else:
+        data = await read_upload(request)
+        try:
+            q = await run_in_threadpool(media_service.query_image, data)
+        except MediaError as exc:
+            raise media_error(exc) from exc
+        h = q.hashes
+        hashes_out = HashesOut.of(h)
+        queries = [
+            QueryHash("md5", HashType.MD5, h.md5),
+            QueryHash("sha1", HashType.SHA1, h.sha1),
+            QueryHash("sha256", HashType.SHA256, h.sha256),
+        ] + [QueryHash(c.label, HashType.PDQ, c.pdq, c.quality) for c in q.candidates]
+    per_bank = await run_in_threadpool(_run, factory, engine, queries)
+    return _result(per_bank, hashes_out)

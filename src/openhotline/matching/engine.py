@@ -1,0 +1,219 @@
+"""The match engine: one PDQ index per enabled bank, kept in step with the database.
+
+Each bank's index is loaded from disk (or rebuilt from the database if missing or damaged),
+then synced incrementally: entries with a higher id are added, removed entries become
+tombstones. Syncing is one small query per call when nothing changed, so a hash added or
+removed by any process is visible to the next match. Compaction runs in a background
+thread and the compacted index is written back to disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from openhotline.matching.index import PDQIndex, hex_to_words
+from openhotline.matching.models import BankEntry, HashBank, HashType
+
+log = logging.getLogger("openhotline.matching")
+COMPACT_DELTA = 50_000  # compact when the delta holds more rows than this
+COMPACT_DEAD = 0.10  # ... or when more than this share of segment rows is removed
+LOAD_CHUNK = 200_000
+
+
+@dataclass
+class _BankIndex:
+    index: PDQIndex
+    version: int
+    max_id: int
+    removed: int  # removed PDQ entries already applied
+
+
+@dataclass(frozen=True)
+class PDQHit:
+    """A PDQ index hit: which query, which bank, which entry, how far."""
+
+    query: int
+    bank_id: int
+    bank: str
+    entry_id: int
+    distance: int
+
+
+class MatchEngine:
+    """Thread-safe PDQ matching over the enabled banks."""
+
+    def __init__(self, factory: sessionmaker[Session], index_dir: Path | None) -> None:
+        self.factory = factory
+        self.index_dir = index_dir
+        self._banks: dict[int, _BankIndex] = {}
+        self._lock = threading.Lock()
+        self._compacting: set[int] = set()
+
+    def _folder(self, bank_id: int) -> Path | None:
+        return None if self.index_dir is None else self.index_dir / f"bank-{bank_id}"
+
+    def sync(self, session: Session) -> list[tuple[int, str, int]]:
+        """Bring every enabled bank's index up to date; returns (id, name, radius) of each."""
+        banks = session.execute(
+            select(HashBank.id, HashBank.name, HashBank.pdq_radius, HashBank.version).where(
+                HashBank.enabled.is_(True)
+            )
+        ).all()
+        with self._lock:
+            for bank_id, _name, _radius, version in banks:
+                state = self._banks.get(bank_id)
+                if state is None:
+                    state = self._open(session, bank_id)
+                    self._banks[bank_id] = state
+                if state.version != version:
+                    self._catch_up(session, bank_id, state)
+                    state.version = version
+        for bank_id, *_ in banks:
+            self._maybe_compact(bank_id)
+        return [(b[0], b[1], b[2]) for b in banks]
+
+    def _open(self, session: Session, bank_id: int) -> _BankIndex:
+        folder = self._folder(bank_id)
+        if folder is not None and (folder / "manifest.json").exists():
+            try:
+                index, stamp = PDQIndex.load(folder)
+                max_id, removed = (int(x) for x in stamp.split(":"))
+                state = _BankIndex(index, -1, max_id, removed)
+                self._catch_up(session, bank_id, state)
+                return state
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("index of bank %s unreadable (%s); rebuilding", bank_id, exc)
+        return self._rebuild(session, bank_id)
+
+    def _rebuild(self, session: Session, bank_id: int) -> _BankIndex:
+        """Build a bank's index from the database and persist it."""
+        removed = self._removed_count(session, bank_id)
+        ids: list[np.ndarray] = []
+        words: list[np.ndarray] = []
+        last = 0
+        while True:
+            rows = session.execute(
+                select(BankEntry.id, BankEntry.hash_value)
+                .where(
+                    BankEntry.bank_id == bank_id,
+                    BankEntry.hash_type == HashType.PDQ.value,
+                    BankEntry.removed_at.is_(None),
+                    BankEntry.id > last,
+                )
+                .order_by(BankEntry.id)
+                .limit(LOAD_CHUNK)
+            ).all()
+            if not rows:
+                break
+            ids.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+            words.append(hex_to_words([r[1] for r in rows]))
+            last = int(rows[-1][0])
+        index = PDQIndex.build(np.concatenate(words), np.concatenate(ids)) if ids else PDQIndex()
+        state = _BankIndex(index, -1, last, removed)
+        self._save(bank_id, state)
+        return state
+
+    def _removed_count(self, session: Session, bank_id: int) -> int:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(BankEntry)
+                .where(
+                    BankEntry.bank_id == bank_id,
+                    BankEntry.hash_type == HashType.PDQ.value,
+                    BankEntry.removed_at.is_not(None),
+                )
+            )
+            or 0
+        )
+
+    def _catch_up(self, session: Session, bank_id: int, state: _BankIndex) -> None:
+        rows = session.execute(
+            select(BankEntry.id, BankEntry.hash_value).where(
+                BankEntry.bank_id == bank_id,
+                BankEntry.hash_type == HashType.PDQ.value,
+                BankEntry.removed_at.is_(None),
+                BankEntry.id > state.max_id,
+            )
+        ).all()
+        if rows:
+            state.index.add(hex_to_words([r[1] for r in rows]), [int(r[0]) for r in rows])
+            state.max_id = max(state.max_id, max(int(r[0]) for r in rows))
+        removed = self._removed_count(session, bank_id)
+        if removed != state.removed:
+            gone = session.scalars(
+                select(BankEntry.id).where(
+                    BankEntry.bank_id == bank_id,
+                    BankEntry.hash_type == HashType.PDQ.value,
+                    BankEntry.removed_at.is_not(None),
+                    BankEntry.id <= state.max_id,
+                )
+            ).all()
+            state.index.remove(list(gone))
+            state.removed = removed
+
+    def _save(self, bank_id: int, state: _BankIndex) -> None:
+        folder = self._folder(bank_id)
+        if folder is None:
+            return
+        try:
+            state.index.save(folder, stamp=f"{state.max_id}:{state.removed}")
+        except OSError as exc:  # the index still works from memory
+            log.warning("could not persist index of bank %s: %s", bank_id, exc)
+
+    def _maybe_compact(self, bank_id: int) -> None:
+        state = self._banks.get(bank_id)
+        if state is None or bank_id in self._compacting:
+            return
+        idx = state.index
+        if idx.delta_size() <= COMPACT_DELTA and idx.dead_fraction() <= COMPACT_DEAD:
+            return
+        self._compacting.add(bank_id)
+
+        def work() -> None:
+            try:
+                idx.compact(full=idx.dead_fraction() > COMPACT_DEAD)
+                self._save(bank_id, state)
+            finally:
+                self._compacting.discard(bank_id)
+
+        threading.Thread(target=work, name=f"compact-bank-{bank_id}", daemon=True).start()
+
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        """Wait for background compactions (tests, CLI exit)."""
+        for t in list(threading.enumerate()):
+            if t.name.startswith("compact-bank-"):
+                t.join(timeout)
+
+    def match_pdq(
+        self, session: Session, hashes: list[str], banks_only: set[str] | None = None
+    ) -> list[PDQHit]:
+        """Hits of each query hash in every enabled bank (or those named), within its radius."""
+        banks = self.sync(session)
+        if banks_only is not None:
+            banks = [b for b in banks if b[1] in banks_only]
+        if not hashes:
+            return []
+        queries = hex_to_words(hashes)
+        hits: list[PDQHit] = []
+        for bank_id, name, radius in banks:
+            index = self._banks[bank_id].index
+            if len(queries) == 1:
+                results = [index.search(queries[0], radius)]
+            else:
+                results = index.search_batch(queries, radius)
+            for qi, res in enumerate(results):
+                hits.extend(PDQHit(qi, bank_id, name, eid, dist) for eid, dist in res)
+        return hits
+
+    def forget(self, bank_id: int) -> None:
+        """Drop a bank's in-memory index (it is reloaded or rebuilt on next use)."""
+        with self._lock:
+            self._banks.pop(bank_id, None)

@@ -1,0 +1,465 @@
+"""Exact PDQ radius search: multi-index hashing segments, a small delta and tombstones."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from openhotline.matching import kernels as _kernels
+
+kernels: Any = _kernels  # numba dispatchers: untyped for mypy
+
+HashArray = npt.NDArray[np.uint64]  # shape (N, 4)
+FORMAT_VERSION = 1
+MAX_DIR_BITS = 21  # directory of 2**21 uint32 offsets = 8 MiB per table at most
+BRUTE_FORCE_BELOW = 2048  # segments smaller than this are scanned linearly
+MAX_SEGMENT_ROWS = 1 << 24  # perm entries pack (row << shift) | residual bits in 32 bits
+
+
+def hex_to_words(hexes: list[str]) -> HashArray:
+    """Parse 64-digit PDQ hex strings into an (N, 4) uint64 array."""
+    raw = bytes.fromhex("".join(hexes))
+    if len(raw) != 32 * len(hexes):
+        raise ValueError("every PDQ hash must have 64 hex digits")
+    return np.frombuffer(raw, dtype=">u8").reshape(-1, 4).astype(np.uint64)
+
+
+def words_to_hex(words: HashArray) -> list[str]:
+    """Format an (N, 4) uint64 array as 64-digit hex strings."""
+    raw = np.ascontiguousarray(words, dtype=">u8").tobytes()
+    return [raw[i : i + 32].hex() for i in range(0, len(raw), 32)]
+
+
+def bits_to_words(bits: npt.NDArray[Any]) -> HashArray:
+    """Pack (N, 256) 0/1 arrays (pdqhash output order) into (N, 4) uint64 words."""
+    packed = np.packbits(np.asarray(bits, dtype=np.uint8).reshape(-1, 256), axis=1)
+    return packed.view(">u8").astype(np.uint64)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How the 256 bits are cut into substrings, and the directory size of each table."""
+
+    offsets: tuple[int, ...]
+    lengths: tuple[int, ...]
+    shifts: tuple[int, ...]  # low bits not in the directory (checked on the row instead)
+
+    @classmethod
+    def for_size(cls, n: int, max_dir_bits: int = MAX_DIR_BITS) -> Layout:
+        """Substrings of about log2(n) bits, so that each probe meets about one row."""
+        # Measured at 1M and 10M rows (radius 31): a directory of about log2(n) bits and
+        # 11 substrings (radius 2 on most tables, residual bits checked in the permutation)
+        # balance directory probes against row checks.
+        d = min(max_dir_bits, max(8, round(math.log2(max(n, 2)))))
+        m = max(11, round(256 / (d + 3)), math.ceil(256 / (d + 8)))
+        max_dir_bits = d
+        return cls.with_tables(m, max_dir_bits)
+
+    @classmethod
+    def with_tables(cls, m: int, max_dir_bits: int = MAX_DIR_BITS) -> Layout:
+        """Split 256 bits into m near-equal substrings (longest first)."""
+        base, extra = divmod(256, m)
+        lengths = [base + 1] * extra + [base] * (m - extra)
+        if max(lengths) > 32:
+            raise ValueError("substrings longer than 32 bits are not supported")
+        offsets, pos = [], 0
+        for ln in lengths:
+            offsets.append(pos)
+            pos += ln
+        shifts = [max(0, ln - max_dir_bits) for ln in lengths]
+        if max(shifts) > 8:
+            raise ValueError("directory too small for these substrings")
+        return cls(tuple(offsets), tuple(lengths), tuple(shifts))
+
+    def radii(self, radius: int) -> npt.NDArray[np.int64]:
+        """Per-table radii from the pigeonhole bound: sum(r_i + 1) >= radius + 1."""
+        m = len(self.lengths)
+        base, extra = divmod(radius + 1, m)
+        # Extra units go to the longest substrings (they hold the most bits).
+        order = np.argsort(-np.asarray(self.lengths), kind="stable")
+        r = np.full(m, base - 1, dtype=np.int64)
+        r[order[:extra]] += 1
+        return r
+
+
+_MASK_CACHE: dict[tuple[int, int], npt.NDArray[np.uint32]] = {}
+
+
+def _masks(nbits: int, radius: int) -> npt.NDArray[np.uint32]:
+    key = (nbits, radius)
+    if key not in _MASK_CACHE:
+        _MASK_CACHE[key] = kernels.flip_masks(nbits, radius)
+    return _MASK_CACHE[key]
+
+
+class Segment:
+    """An immutable multi-index over a block of hashes, with ids sorted ascending."""
+
+    def __init__(
+        self,
+        hashes: HashArray,
+        ids: npt.NDArray[np.int64],
+        layout: Layout | None,
+        dir_offsets: npt.NDArray[np.uint32],
+        perms: npt.NDArray[np.uint32],
+        alive: npt.NDArray[np.bool_],
+    ) -> None:
+        self.hashes = hashes
+        self.ids = ids
+        self.layout = layout
+        self.dir_offsets = dir_offsets
+        self.perms = perms
+        self.alive = alive
+        if layout is not None:
+            dir_sizes = [
+                (1 << (ln - sh)) + 1 for ln, sh in zip(layout.lengths, layout.shifts, strict=True)
+            ]
+            self._dir_starts = np.concatenate([[0], np.cumsum(dir_sizes)[:-1]]).astype(np.int64)
+            n = len(ids)
+            self._perm_starts = np.arange(len(layout.lengths), dtype=np.int64) * n
+            self._offs = np.asarray(layout.offsets, dtype=np.int64)
+            self._lens = np.asarray(layout.lengths, dtype=np.int64)
+            self._shifts = np.asarray(layout.shifts, dtype=np.int64)
+        self._plans: dict[int, tuple[Any, ...]] = {}
+
+    @classmethod
+    def build(
+        cls, hashes: HashArray, ids: npt.NDArray[np.int64], layout: Layout | None = None
+    ) -> Segment:
+        """Build the tables (counting sort per substring, O(N) each)."""
+        order = np.argsort(ids, kind="stable")
+        ids = np.ascontiguousarray(ids[order], dtype=np.int64)
+        hashes = np.ascontiguousarray(hashes[order], dtype=np.uint64)
+        n = len(ids)
+        if n > MAX_SEGMENT_ROWS:
+            raise ValueError(f"a segment holds at most {MAX_SEGMENT_ROWS} rows")
+        alive = np.ones(n, dtype=np.bool_)
+        if layout is None and n < BRUTE_FORCE_BELOW:
+            empty = np.zeros(0, dtype=np.uint32)
+            return cls(hashes, ids, None, empty, empty, alive)
+        layout = layout or Layout.for_size(n)
+        dir_sizes = [
+            (1 << (ln - sh)) + 1 for ln, sh in zip(layout.lengths, layout.shifts, strict=True)
+        ]
+        dir_starts = np.concatenate([[0], np.cumsum(dir_sizes)[:-1]]).astype(np.int64)
+        dir_offsets = np.empty(sum(dir_sizes), dtype=np.uint32)
+        perms = np.empty(n * len(layout.lengths), dtype=np.uint32)
+        kernels.build_tables(
+            hashes,
+            np.asarray(layout.offsets, np.int64),
+            np.asarray(layout.lengths, np.int64),
+            np.asarray(layout.shifts, np.int64),
+            dir_starts,
+            dir_offsets,
+            perms,
+        )
+        return cls(hashes, ids, layout, dir_offsets, perms, alive)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def live_count(self) -> int:
+        """Rows not removed."""
+        return int(self.alive.sum())
+
+    def _plan(self, radius: int) -> tuple[Any, ...]:
+        if radius not in self._plans:
+            if self.layout is None:
+                raise RuntimeError("brute-force segments have no search plan")
+            radii = self.layout.radii(radius)
+            masks, starts, counts = [], [], []
+            pos = 0
+            for ln, sh, r in zip(self.layout.lengths, self.layout.shifts, radii, strict=True):
+                m = _masks(ln - sh, int(r)) if r >= 0 else np.zeros(0, dtype=np.uint32)
+                masks.append(m)
+                starts.append(pos)
+                counts.append(len(m))
+                pos += len(m)
+            self._plans[radius] = (
+                radii,
+                np.concatenate(masks).astype(np.uint32),
+                np.asarray(starts, dtype=np.int64),
+                np.asarray(counts, dtype=np.int64),
+            )
+        return self._plans[radius]
+
+    def _args(self, radius: int) -> tuple[Any, ...]:
+        radii, masks, mstarts, mcounts = self._plan(radius)
+        return (
+            self.hashes, self.alive, self._offs, self._lens, self._shifts, radii,
+            self.dir_offsets, self._dir_starts, self.perms, self._perm_starts,
+            masks, mstarts, mcounts, radius,
+        )  # fmt: skip
+
+    def search(
+        self, q: npt.NDArray[np.uint64], radius: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+        """Ids and distances of live rows within radius of one query (4 uint64 words)."""
+        if self.layout is None:
+            pos, dist = kernels.brute_force(q, self.hashes, self.alive, radius)
+        else:
+            pos, dist = kernels.search_one(q, *self._args(radius), 64)
+        return self.ids[pos], dist
+
+    def search_batch(
+        self, queries: HashArray, radius: int, cap: int = 64
+    ) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]]:
+        """Search many queries at once (parallel over queries)."""
+        if self.layout is None or len(queries) == 0:
+            return [self.search(q, radius) for q in queries]
+        counts, pos, dist = kernels.search_batch(queries, *self._args(radius), cap)
+        out = []
+        for i, c in enumerate(counts):
+            if c > cap:  # rare: too many hits for the buffer; redo this one alone
+                out.append(self.search(queries[i], radius))
+            else:
+                out.append((self.ids[pos[i, :c]], dist[i, :c]))
+        return out
+
+    def positions_of(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Positions of the given ids in this segment (-1 where absent)."""
+        if len(self.ids) == 0:
+            return np.full(len(ids), -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.ids, ids), len(self.ids) - 1)
+        ok = self.ids[pos] == ids
+        return np.where(ok, pos, -1)
+
+    def nbytes(self) -> int:
+        """Memory held by the arrays of this segment."""
+        return int(
+            self.hashes.nbytes + self.ids.nbytes + self.alive.nbytes
+            + self.dir_offsets.nbytes + self.perms.nbytes
+        )  # fmt: skip
+
+    def save(self, folder: Path) -> None:
+        """Write the arrays as .npy files (loaded back with memory mapping)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in ("hashes", "ids", "alive", "dir_offsets", "perms"):
+            np.save(folder / f"{name}.npy", getattr(self, name), allow_pickle=False)
+        meta: dict[str, Any] = {"format": FORMAT_VERSION, "layout": None}
+        if self.layout is not None:
+            meta["layout"] = {
+                "offsets": self.layout.offsets,
+                "lengths": self.layout.lengths,
+                "shifts": self.layout.shifts,
+            }
+        (folder / "segment.json").write_text(json.dumps(meta))
+
+    @classmethod
+    def load(cls, folder: Path) -> Segment:
+        """Load a saved segment; the big tables are memory-mapped, alive is copied."""
+        meta = json.loads((folder / "segment.json").read_text())
+        if meta.get("format") != FORMAT_VERSION:
+            raise ValueError("index format version mismatch")
+        lay = meta["layout"]
+        layout = None
+        if lay is not None:
+            layout = Layout(tuple(lay["offsets"]), tuple(lay["lengths"]), tuple(lay["shifts"]))
+
+        def arr(name: str, mmap: bool = True) -> Any:
+            return np.load(folder / f"{name}.npy", mmap_mode="r" if mmap else None,
+                           allow_pickle=False)  # fmt: skip
+
+        return cls(
+            arr("hashes"), arr("ids"), layout, arr("dir_offsets"), arr("perms"),
+            np.array(arr("alive", mmap=False)),
+        )  # fmt: skip
+
+
+class PDQIndex:
+    """A mutable PDQ index: immutable segments + a small delta + tombstones.
+
+    Additions go to the delta (scanned linearly) and removals mark rows dead, so both are
+    visible at once; `compact()` folds the delta and dead rows into a new segment.
+    """
+
+    def __init__(self, delta_limit: int = 50_000) -> None:
+        self.segments: list[Segment] = []
+        self.delta_limit = delta_limit
+        self._delta_hashes: list[npt.NDArray[np.uint64]] = []
+        self._delta_ids: list[int] = []
+        self._delta_cache: tuple[HashArray, npt.NDArray[np.int64], npt.NDArray[np.bool_]] | None
+        self._delta_cache = None
+        self._lock = threading.RLock()
+        self._compact_lock = threading.Lock()
+        self._removed_during: list[int] | None = None
+
+    @classmethod
+    def build(
+        cls, hashes: HashArray, ids: npt.NDArray[np.int64], layout: Layout | None = None
+    ) -> PDQIndex:
+        """Build an index with one segment over all the given rows."""
+        index = cls()
+        ids = np.asarray(ids, np.int64)
+        for start in range(0, len(ids), MAX_SEGMENT_ROWS):
+            part = slice(start, start + MAX_SEGMENT_ROWS)
+            index.segments.append(Segment.build(hashes[part], ids[part], layout))
+        return index
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(s.live_count() for s in self.segments) + len(self._delta_ids)
+
+    def add(self, hashes: HashArray, ids: npt.NDArray[np.int64] | list[int]) -> None:
+        """Add rows; visible to the next search."""
+        hashes = np.asarray(hashes, dtype=np.uint64).reshape(-1, 4)
+        with self._lock:
+            self._delta_hashes.extend(hashes)
+            self._delta_ids.extend(int(i) for i in ids)
+            self._delta_cache = None
+
+    def remove(self, ids: npt.NDArray[np.int64] | list[int]) -> int:
+        """Remove rows by id (tombstones in segments); returns how many were live."""
+        ids_arr = np.asarray(ids, dtype=np.int64).reshape(-1)
+        removed = 0
+        with self._lock:
+            if self._removed_during is not None:
+                self._removed_during.extend(ids_arr.tolist())
+            for seg in self.segments:
+                pos = seg.positions_of(ids_arr)
+                pos = pos[pos >= 0]
+                if len(pos):
+                    if not seg.alive.flags.writeable:
+                        seg.alive = np.array(seg.alive)
+                    removed += int(seg.alive[pos].sum())
+                    seg.alive[pos] = False
+            wanted = set(ids_arr.tolist())
+            keep = [i for i, x in enumerate(self._delta_ids) if x not in wanted]
+            removed += len(self._delta_ids) - len(keep)
+            self._delta_hashes = [self._delta_hashes[i] for i in keep]
+            self._delta_ids = [self._delta_ids[i] for i in keep]
+            self._delta_cache = None
+        return removed
+
+    def _delta(self) -> tuple[HashArray, npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        if self._delta_cache is None:
+            n = len(self._delta_ids)
+            h = np.asarray(self._delta_hashes, dtype=np.uint64).reshape(n, 4)
+            self._delta_cache = (h, np.asarray(self._delta_ids, np.int64), np.ones(n, np.bool_))
+        return self._delta_cache
+
+    def search(self, q: npt.NDArray[np.uint64], radius: int = 31) -> list[tuple[int, int]]:
+        """(id, distance) of every live row within radius, sorted by distance then id."""
+        q = np.ascontiguousarray(q, dtype=np.uint64).reshape(4)
+        hits: list[tuple[int, int]] = []
+        with self._lock:
+            segments = list(self.segments)
+            dh, di, da = self._delta()
+        for seg in segments:
+            ids, dist = seg.search(q, radius)
+            hits.extend(zip(ids.tolist(), dist.tolist(), strict=True))
+        if len(di):
+            pos, dist = kernels.brute_force(q, dh, da, radius)
+            hits.extend(zip(di[pos].tolist(), dist.tolist(), strict=True))
+        hits.sort(key=lambda x: (x[1], x[0]))
+        return hits
+
+    def search_batch(self, queries: HashArray, radius: int = 31) -> list[list[tuple[int, int]]]:
+        """Search many queries; the segments are searched in parallel over queries."""
+        queries = np.ascontiguousarray(queries, dtype=np.uint64).reshape(-1, 4)
+        out: list[list[tuple[int, int]]] = [[] for _ in range(len(queries))]
+        with self._lock:
+            segments = list(self.segments)
+            dh, di, da = self._delta()
+        for seg in segments:
+            for i, (ids, dist) in enumerate(seg.search_batch(queries, radius)):
+                out[i].extend(zip(ids.tolist(), dist.tolist(), strict=True))
+        if len(di):
+            for i, q in enumerate(queries):
+                pos, dist = kernels.brute_force(q, dh, da, radius)
+                out[i].extend(zip(di[pos].tolist(), dist.tolist(), strict=True))
+        for hits in out:
+            hits.sort(key=lambda x: (x[1], x[0]))
+        return out
+
+    def compact(self, full: bool = True) -> None:
+        """Fold the delta and dead rows (all segments if full, else small ones) into one.
+
+        The new segment is built outside the lock, so searches, additions and removals go
+        on meanwhile; removals made during the build are replayed on the new segment.
+        """
+        with self._compact_lock:
+            with self._lock:
+                dh, di, _ = self._delta()
+                n_delta = len(di)
+                old = [s for s in self.segments if full or len(s) < 4 * max(n_delta, 1)]
+                self._removed_during = []
+            parts_h = [dh] + [np.asarray(s.hashes)[s.alive] for s in old]
+            parts_i = [di] + [np.asarray(s.ids)[s.alive] for s in old]
+            new = PDQIndex.build(np.concatenate(parts_h), np.concatenate(parts_i)).segments
+            with self._lock:
+                self.segments = [s for s in self.segments if s not in old] + new
+                done = set(di.tolist())
+                keep = [i for i, x in enumerate(self._delta_ids) if x not in done]
+                self._delta_hashes = [self._delta_hashes[i] for i in keep]
+                self._delta_ids = [self._delta_ids[i] for i in keep]
+                self._delta_cache = None
+                replay = self._removed_during
+                self._removed_during = None
+            if replay:
+                self.remove(np.asarray(replay, dtype=np.int64))
+
+    def dead_fraction(self) -> float:
+        """Share of segment rows that are tombstones."""
+        with self._lock:
+            total = sum(len(s) for s in self.segments)
+            live = sum(s.live_count() for s in self.segments)
+        return 0.0 if total == 0 else 1.0 - live / total
+
+    def delta_size(self) -> int:
+        """Rows waiting in the delta."""
+        return len(self._delta_ids)
+
+    def nbytes(self) -> int:
+        """Memory held by the index arrays."""
+        return sum(s.nbytes() for s in self.segments) + 40 * len(self._delta_ids)
+
+    def save(self, folder: Path, stamp: str = "") -> None:
+        """Persist (delta folded in first) as .npy files plus a manifest; atomic rename."""
+        if self._delta_ids:
+            self.compact(full=False)
+        with self._lock:
+            tmp = folder.with_name(folder.name + ".tmp")
+            if tmp.exists():
+                _rmtree(tmp)
+            tmp.mkdir(parents=True)
+            for k, seg in enumerate(self.segments):
+                seg.save(tmp / f"seg{k:04d}")
+            manifest = {"format": FORMAT_VERSION, "segments": len(self.segments), "stamp": stamp}
+            (tmp / "manifest.json").write_text(json.dumps(manifest))
+            old = folder.with_name(folder.name + ".old")
+            if folder.exists():
+                if old.exists():
+                    _rmtree(old)
+                folder.rename(old)
+            tmp.rename(folder)
+            if old.exists():
+                _rmtree(old)
+
+    @classmethod
+    def load(cls, folder: Path) -> tuple[PDQIndex, str]:
+        """Load a persisted index; returns it with the stamp it was saved with."""
+        manifest = json.loads((folder / "manifest.json").read_text())
+        if manifest.get("format") != FORMAT_VERSION:
+            raise ValueError("index format version mismatch")
+        index = cls()
+        index.segments = [
+            Segment.load(folder / f"seg{k:04d}") for k in range(int(manifest["segments"]))
+        ]
+        return index, str(manifest.get("stamp", ""))
+
+
+def _rmtree(path: Path) -> None:
+    for child in path.iterdir():
+        if child.is_dir():
+            _rmtree(child)
+        else:
+            child.unlink()
+    path.rmdir()

@@ -1,0 +1,376 @@
+"""Numba kernels of the PDQ multi-index: key extraction, counting sort, radius search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import njit, prange
+
+# Hashes are (N, 4) uint64 arrays: word 0 holds hex digits 0-15 (bit 0 = most significant).
+
+
+@njit(cache=True, inline="always")
+def _popcount64(x: Any) -> Any:
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
+
+
+@njit(cache=True, inline="always")
+def _extract(w0: Any, w1: Any, w2: Any, w3: Any, off: int, length: int) -> Any:
+    """Bits [off, off+length) of the 256-bit value, as an integer (length <= 32)."""
+    word = off >> 6
+    bit = off & 63
+    if word == 0:
+        a, b = w0, w1
+    elif word == 1:
+        a, b = w1, w2
+    elif word == 2:
+        a, b = w2, w3
+    else:
+        a, b = w3, np.uint64(0)
+    end = bit + length
+    if end <= 64:
+        return (a >> np.uint64(64 - end)) & np.uint64((1 << length) - 1)
+    hi = a & np.uint64((1 << (64 - bit)) - 1)
+    lo_len = end - 64
+    return (hi << np.uint64(lo_len)) | (b >> np.uint64(64 - lo_len))
+
+
+@njit(cache=True)
+def extract_keys(hashes: Any, off: int, length: int, shift: int) -> Any:
+    """Directory keys of every row: the substring's top (length - shift) bits."""
+    n = hashes.shape[0]
+    out = np.empty(n, dtype=np.uint32)
+    for i in range(n):
+        k = _extract(hashes[i, 0], hashes[i, 1], hashes[i, 2], hashes[i, 3], off, length)
+        out[i] = np.uint32(k >> np.uint64(shift))
+    return out
+
+
+@njit(cache=True)
+def counting_sort(keys: Any, nbuckets: int) -> Any:
+    """Return (offsets, perm): rows grouped by key, stable, in O(N)."""
+    n = keys.shape[0]
+    offsets = np.zeros(nbuckets + 1, dtype=np.uint32)
+    for i in range(n):
+        offsets[keys[i] + 1] += 1
+    for b in range(nbuckets):
+        offsets[b + 1] += offsets[b]
+    pos = offsets[:-1].copy()
+    perm = np.empty(n, dtype=np.uint32)
+    for i in range(n):
+        k = keys[i]
+        perm[pos[k]] = i
+        pos[k] += 1
+    return offsets, perm
+
+
+@njit(cache=True)
+def flip_masks(nbits: int, radius: int) -> Any:
+    """All masks of nbits bits with at most radius bits set (the probes of one table)."""
+    # Count first: sum of C(nbits, k) for k <= radius.
+    total = 0
+    c = 1
+    for k in range(radius + 1):
+        total += c
+        c = c * (nbits - k) // (k + 1)
+    out = np.empty(total, dtype=np.uint32)
+    out[0] = 0
+    n = 1
+    idx = np.empty(radius + 1, dtype=np.int64)
+    for k in range(1, radius + 1):
+        for j in range(k):
+            idx[j] = j
+        while True:
+            m = np.uint32(0)
+            for j in range(k):
+                m |= np.uint32(1) << np.uint32(idx[j])
+            out[n] = m
+            n += 1
+            # next combination
+            j = k - 1
+            while j >= 0 and idx[j] == nbits - k + j:
+                j -= 1
+            if j < 0:
+                break
+            idx[j] += 1
+            for t in range(j + 1, k):
+                idx[t] = idx[t - 1] + 1
+    return out
+
+
+@njit(cache=True)
+def _search_one(
+    q: Any,
+    hashes: Any,
+    alive: Any,
+    offs: Any,
+    lens: Any,
+    shifts: Any,
+    radii: Any,
+    dir_offsets: Any,
+    dir_starts: Any,
+    perms: Any,
+    perm_starts: Any,
+    masks: Any,
+    mask_starts: Any,
+    mask_counts: Any,
+    radius: int,
+    out_pos: Any,
+    out_dist: Any,
+) -> int:
+    q0, q1, q2, q3 = q[0], q[1], q[2], q[3]
+    ntables = offs.shape[0]
+    qkeys = np.empty(ntables, dtype=np.uint64)
+    for t in range(ntables):
+        qkeys[t] = _extract(q0, q1, q2, q3, offs[t], lens[t])
+    # Phase 1: directory look-ups of every probe (independent loads, good memory parallelism).
+    nprobes = 0
+    for t in range(ntables):
+        if radii[t] >= 0:
+            nprobes += mask_counts[t]
+    lo_arr = np.empty(nprobes, dtype=np.int64)
+    hi_arr = np.empty(nprobes, dtype=np.int64)
+    tab_arr = np.empty(nprobes, dtype=np.int64)
+    pdist = np.empty(nprobes, dtype=np.int64)
+    k = 0
+    ncand = 0
+    for t in range(ntables):
+        if radii[t] < 0:
+            continue
+        qdir = np.uint32(qkeys[t] >> np.uint64(shifts[t]))
+        d0 = dir_starts[t]
+        m0 = mask_starts[t]
+        for mi in range(mask_counts[t]):
+            mask = masks[m0 + mi]
+            probe = qdir ^ mask
+            pdist[k] = _popcount64(np.uint64(mask))
+            lo = np.int64(dir_offsets[d0 + probe])
+            hi = np.int64(dir_offsets[d0 + probe + 1])
+            lo_arr[k] = lo + perm_starts[t]
+            hi_arr[k] = hi + perm_starts[t]
+            tab_arr[k] = t
+            ncand += int(hi - lo)
+            k += 1
+    # Phase 2: gather candidate rows whose whole substring is within the table radius.
+    rows = np.empty(ncand, dtype=np.int64)
+    rtab = np.empty(ncand, dtype=np.int64)
+    c = 0
+    for k in range(nprobes):
+        t = tab_arr[k]
+        sh = np.uint32(shifts[t])
+        rmask = np.uint32((1 << shifts[t]) - 1)
+        qres = np.uint32(qkeys[t]) & rmask
+        budget = radii[t] - pdist[k]
+        for j in range(lo_arr[k], hi_arr[k]):
+            v = perms[j]
+            if sh > 0 and _popcount64(np.uint64((v & rmask) ^ qres)) > budget:
+                continue
+            rows[c] = np.int64(v >> sh)
+            rtab[c] = t
+            c += 1
+    ncand = c
+    # Phase 3: verify each candidate on its full hash.
+    found = 0
+    cap = out_pos.shape[0]
+    for c in range(ncand):
+        row = rows[c]
+        t = rtab[c]
+        h0 = hashes[row, 0]
+        h1 = hashes[row, 1]
+        h2 = hashes[row, 2]
+        h3 = hashes[row, 3]
+        d = (
+            _popcount64(h0 ^ q0)
+            + _popcount64(h1 ^ q1)
+            + _popcount64(h2 ^ q2)
+            + _popcount64(h3 ^ q3)
+        )
+        if d > radius:
+            continue
+        if not alive[row]:
+            continue
+        # Report only from the first table where the row qualifies (no duplicates).
+        dup = False
+        for u in range(t):
+            if radii[u] < 0:
+                continue
+            ku = _extract(h0, h1, h2, h3, offs[u], lens[u])
+            if _popcount64(ku ^ qkeys[u]) <= radii[u]:
+                dup = True
+                break
+        if dup:
+            continue
+        if found < cap:
+            out_pos[found] = row
+            out_dist[found] = d
+        found += 1
+    return found
+
+
+@njit(cache=True)
+def search_one(
+    q: Any,
+    hashes: Any,
+    alive: Any,
+    offs: Any,
+    lens: Any,
+    shifts: Any,
+    radii: Any,
+    dir_offsets: Any,
+    dir_starts: Any,
+    perms: Any,
+    perm_starts: Any,
+    masks: Any,
+    mask_starts: Any,
+    mask_counts: Any,
+    radius: int,
+    cap: int,
+) -> Any:
+    """Rows within radius of q, growing the output buffer when a query has many hits."""
+    while True:
+        out_pos = np.empty(cap, dtype=np.int64)
+        out_dist = np.empty(cap, dtype=np.int32)
+        n = _search_one(
+            q, hashes, alive, offs, lens, shifts, radii, dir_offsets, dir_starts, perms,
+            perm_starts, masks, mask_starts, mask_counts, radius, out_pos, out_dist,
+        )  # fmt: skip
+        if n <= cap:
+            return out_pos[:n], out_dist[:n]
+        cap = n
+
+
+@njit(cache=True, parallel=True)
+def search_batch(
+    queries: Any,
+    hashes: Any,
+    alive: Any,
+    offs: Any,
+    lens: Any,
+    shifts: Any,
+    radii: Any,
+    dir_offsets: Any,
+    dir_starts: Any,
+    perms: Any,
+    perm_starts: Any,
+    masks: Any,
+    mask_starts: Any,
+    mask_counts: Any,
+    radius: int,
+    cap: int,
+) -> Any:
+    """Search many queries in parallel; returns (counts, positions, distances) per query."""
+    nq = queries.shape[0]
+    counts = np.zeros(nq, dtype=np.int64)
+    pos = np.empty((nq, cap), dtype=np.int64)
+    dist = np.empty((nq, cap), dtype=np.int32)
+    for i in prange(nq):
+        counts[i] = _search_one(
+            queries[i], hashes, alive, offs, lens, shifts, radii, dir_offsets, dir_starts,
+            perms, perm_starts, masks, mask_starts, mask_counts, radius, pos[i], dist[i],
+        )  # fmt: skip
+    return counts, pos, dist
+
+
+@njit(cache=True)
+def brute_force(q: Any, hashes: Any, alive: Any, radius: int) -> Any:
+    """Positions and distances of live rows within radius of q (linear scan)."""
+    n = hashes.shape[0]
+    q0, q1, q2, q3 = q[0], q[1], q[2], q[3]
+    tmp_pos = np.empty(n, dtype=np.int64)
+    tmp_dist = np.empty(n, dtype=np.int32)
+    k = 0
+    for i in range(n):
+        d = (
+            _popcount64(hashes[i, 0] ^ q0)
+            + _popcount64(hashes[i, 1] ^ q1)
+            + _popcount64(hashes[i, 2] ^ q2)
+            + _popcount64(hashes[i, 3] ^ q3)
+        )
+        if d <= radius and alive[i]:
+            tmp_pos[k] = i
+            tmp_dist[k] = d
+            k += 1
+    return tmp_pos[:k].copy(), tmp_dist[:k].copy()
+
+
+@njit(cache=True, parallel=True)
+def pairwise_min_within(a: Any, b: Any, radius: int) -> Any:
+    """For each row of a, the number of rows of b within radius (for false-positive counts)."""
+    na = a.shape[0]
+    nb = b.shape[0]
+    out = np.zeros(na, dtype=np.int64)
+    for i in prange(na):
+        c = 0
+        for j in range(nb):
+            d = (
+                _popcount64(a[i, 0] ^ b[j, 0])
+                + _popcount64(a[i, 1] ^ b[j, 1])
+                + _popcount64(a[i, 2] ^ b[j, 2])
+                + _popcount64(a[i, 3] ^ b[j, 3])
+            )
+            if d <= radius:
+                c += 1
+        out[i] = c
+    return out
+
+
+@njit(cache=True)
+def _sort_table(full_keys: Any, shift: int, nbits: int, offsets: Any, perm: Any) -> None:
+    """Two-level counting sort (top 8 bits first) so both scatters stay cache friendly.
+
+    perm[i] packs (row << shift) | the key's low `shift` bits, so a probe can check the full
+    substring without touching the row.
+    """
+    n = full_keys.shape[0]
+    keys = full_keys >> np.uint32(shift)
+    rmask = np.uint32((1 << shift) - 1)
+    hi_bits = min(8, nbits)
+    lo_bits = nbits - hi_bits
+    nhi = 1 << hi_bits
+    hcount = np.zeros(nhi + 1, dtype=np.int64)
+    for i in range(n):
+        hcount[(keys[i] >> lo_bits) + 1] += 1
+    for b in range(nhi):
+        hcount[b + 1] += hcount[b]
+    hpos = hcount[:-1].copy()
+    tmp_rows = np.empty(n, dtype=np.uint32)
+    tmp_keys = np.empty(n, dtype=np.uint32)
+    for i in range(n):
+        h = keys[i] >> lo_bits
+        p = hpos[h]
+        tmp_rows[p] = i
+        tmp_keys[p] = keys[i]
+        hpos[h] = p + 1
+    for b in range(len(offsets)):
+        offsets[b] = 0
+    for i in range(n):
+        offsets[tmp_keys[i] + 1] += 1
+    for b in range(len(offsets) - 1):
+        offsets[b + 1] += offsets[b]
+    nlo = 1 << lo_bits
+    for hb in range(nhi):
+        pos = offsets[hb * nlo : (hb + 1) * nlo].copy()
+        for i in range(hcount[hb], hcount[hb + 1]):
+            k = tmp_keys[i] - hb * nlo
+            row = tmp_rows[i]
+            perm[pos[k]] = (row << np.uint32(shift)) | (full_keys[row] & rmask)
+            pos[k] += 1
+
+
+@njit(cache=True, parallel=True)
+def build_tables(
+    hashes: Any, offs: Any, lens: Any, shifts: Any, dir_starts: Any, dir_offsets: Any, perms: Any
+) -> None:
+    """Fill the directory and permutation of every table (tables in parallel)."""
+    n = hashes.shape[0]
+    for t in prange(offs.shape[0]):
+        keys = extract_keys(hashes, offs[t], lens[t], 0)
+        nb = lens[t] - shifts[t]
+        d0 = dir_starts[t]
+        _sort_table(
+            keys, shifts[t], nb, dir_offsets[d0 : d0 + (1 << nb) + 1], perms[t * n : (t + 1) * n]
+        )

@@ -1,0 +1,76 @@
+"""Tables of the matching domain: HashBank and BankEntry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from openhotline.db import Base, UTCDateTime, utcnow
+
+DEFAULT_PDQ_RADIUS = 31
+
+
+class HashType(StrEnum):
+    """Signal types a bank can hold (names as in python-threatexchange)."""
+
+    PDQ = "pdq"
+    MD5 = "md5"
+    SHA1 = "sha1"
+    SHA256 = "sha256"
+
+
+HEX_LENGTH: dict[HashType, int] = {
+    HashType.PDQ: 64,
+    HashType.MD5: 32,
+    HashType.SHA1: 40,
+    HashType.SHA256: 64,
+}
+
+
+class HashBank(Base):
+    """A named list of known hashes (own confirmed items, or imported from a partner)."""
+
+    __tablename__ = "hash_banks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    pdq_radius: Mapped[int] = mapped_column(Integer, default=DEFAULT_PDQ_RADIUS)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Bumped on every change, so a persisted PDQ index knows whether it is current.
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class BankEntry(Base):
+    """One hash in a bank, with where it came from and how it was classified."""
+
+    __tablename__ = "bank_entries"
+    __table_args__ = (
+        # One live entry per hash and bank; removed entries stay as a trace.
+        Index(
+            "uq_bank_entries_live",
+            "bank_id",
+            "hash_type",
+            "hash_value",
+            unique=True,
+            sqlite_where=text("removed_at IS NULL"),
+            postgresql_where=text("removed_at IS NULL"),
+        ),
+        Index("ix_bank_entries_type_hash", "hash_type", "hash_value"),
+        Index("ix_bank_entries_bank_removed", "bank_id", "removed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("hash_banks.id", ondelete="CASCADE"))
+    hash_type: Mapped[str] = mapped_column(String(10))
+    hash_value: Mapped[str] = mapped_column(String(64))  # lower-case hex
+    source: Mapped[str] = mapped_column(String(200), default="")
+    classification: Mapped[str] = mapped_column(String(100), default="")
+    added_by: Mapped[str] = mapped_column(String(100), default="")
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removed_by: Mapped[str] = mapped_column(String(100), default="")

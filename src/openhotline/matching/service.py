@@ -1,0 +1,303 @@
+"""Hash-bank use cases: create banks, add/remove entries, stream imports and exports, match.
+
+Services never commit: the caller owns the transaction. Streaming imports flush in batches
+through `insert_ignore`; the CLI commits between batches so a million-row file never sits in
+one transaction.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from openhotline.db import utcnow
+from openhotline.matching.formats import BadRow, Row, normalise_hash
+from openhotline.matching.models import DEFAULT_PDQ_RADIUS, BankEntry, HashBank, HashType
+
+IMPORT_BATCH = 5000
+MAX_REASONS = 20
+
+
+class BankError(ValueError):
+    """A bank operation that cannot be done; the message is safe to show."""
+
+
+@dataclass
+class ImportResult:
+    """What an import did: rows added, duplicates, bad rows with reasons (first few kept)."""
+
+    added: int = 0
+    duplicates: int = 0
+    bad: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    examples: list[str] = field(default_factory=list)  # "line N: reason", first MAX_REASONS
+
+    def note_bad(self, bad: BadRow) -> None:
+        """Count a skipped row."""
+        self.bad += 1
+        self.reasons[bad.reason] += 1
+        if len(self.examples) < MAX_REASONS:
+            self.examples.append(f"line {bad.line}: {bad.reason}")
+
+
+def create_bank(
+    session: Session,
+    name: str,
+    description: str = "",
+    pdq_radius: int = DEFAULT_PDQ_RADIUS,
+    enabled: bool = True,
+) -> HashBank:
+    """Create a bank; names are unique."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise BankError("a bank name needs 1 to 100 characters")
+    if not 0 <= pdq_radius <= 128:
+        raise BankError("pdq_radius must be between 0 and 128")
+    if session.scalar(select(HashBank.id).where(HashBank.name == name)) is not None:
+        raise BankError(f"a bank named {name!r} already exists")
+    bank = HashBank(
+        name=name, description=description, pdq_radius=pdq_radius, enabled=enabled, version=0
+    )
+    session.add(bank)
+    session.flush()
+    return bank
+
+
+def get_bank(session: Session, name: str) -> HashBank:
+    """The bank with this name, or BankError."""
+    bank = session.scalar(select(HashBank).where(HashBank.name == name))
+    if bank is None:
+        raise BankError(f"no bank named {name!r}")
+    return bank
+
+
+def list_banks(session: Session) -> list[tuple[HashBank, int]]:
+    """All banks with their live entry counts."""
+    counts = dict(
+        session.execute(
+            select(BankEntry.bank_id, func.count())
+            .where(BankEntry.removed_at.is_(None))
+            .group_by(BankEntry.bank_id)
+        ).all()
+    )
+    banks = session.scalars(select(HashBank).order_by(HashBank.name)).all()
+    return [(b, int(counts.get(b.id, 0))) for b in banks]
+
+
+def set_bank_options(
+    session: Session, bank: HashBank, enabled: bool | None = None, pdq_radius: int | None = None
+) -> None:
+    """Enable/disable a bank or change its PDQ radius."""
+    if enabled is not None:
+        bank.enabled = enabled
+    if pdq_radius is not None:
+        if not 0 <= pdq_radius <= 128:
+            raise BankError("pdq_radius must be between 0 and 128")
+        bank.pdq_radius = pdq_radius
+    _bump(session, bank.id)
+
+
+def _bump(session: Session, bank_id: int) -> None:
+    session.execute(
+        update(HashBank).where(HashBank.id == bank_id).values(version=HashBank.version + 1)
+    )
+
+
+def add_entry(
+    session: Session,
+    bank: HashBank,
+    hash_type: HashType,
+    value: str,
+    source: str = "",
+    classification: str = "",
+    added_by: str = "",
+) -> BankEntry:
+    """Add one hash (or return the live entry that already holds it)."""
+    value = normalise_hash(hash_type, value)
+    existing = session.scalar(
+        select(BankEntry).where(
+            BankEntry.bank_id == bank.id,
+            BankEntry.hash_type == hash_type.value,
+            BankEntry.hash_value == value,
+            BankEntry.removed_at.is_(None),
+        )
+    )
+    if existing is not None:
+        return existing
+    entry = BankEntry(
+        bank_id=bank.id, hash_type=hash_type.value, hash_value=value, source=source[:200],
+        classification=classification[:100], added_by=added_by[:100], added_at=utcnow(),
+        removed_by="",
+    )  # fmt: skip
+    session.add(entry)
+    session.flush()
+    _bump(session, bank.id)
+    return entry
+
+
+def remove_entry(
+    session: Session, bank: HashBank, hash_type: HashType, value: str, removed_by: str = ""
+) -> int:
+    """Mark the live entry for this hash removed (kept as a trace); returns 0 or 1."""
+    value = normalise_hash(hash_type, value)
+    result = session.execute(
+        update(BankEntry)
+        .where(
+            BankEntry.bank_id == bank.id,
+            BankEntry.hash_type == hash_type.value,
+            BankEntry.hash_value == value,
+            BankEntry.removed_at.is_(None),
+        )
+        .values(removed_at=utcnow(), removed_by=removed_by[:100])
+    )
+    n = int(getattr(result, "rowcount", 0) or 0)
+    if n:
+        _bump(session, bank.id)
+    return n
+
+
+def import_rows(
+    session: Session,
+    bank: HashBank,
+    rows: Iterable[Row | BadRow],
+    added_by: str = "",
+    batch_size: int = IMPORT_BATCH,
+    on_batch: Callable[[ImportResult, int], None] | None = None,
+) -> ImportResult:
+    """Insert parsed rows in batches, skipping duplicates and counting bad rows.
+
+    on_batch(result, last_line) runs after each batch is flushed; the CLI commits there and
+    advances its progress bar.
+    """
+    result = ImportResult()
+    batch: list[dict[str, object]] = []
+    seen_in_batch: set[tuple[str, str]] = set()
+    last_line = 0
+    table = BankEntry.__table__
+
+    def flush() -> None:
+        if not batch:
+            return
+        added = _insert_ignore_count(session, table, batch)
+        result.added += added
+        result.duplicates += len(batch) - added
+        batch.clear()
+        seen_in_batch.clear()
+        _bump(session, bank.id)
+        if on_batch is not None:
+            on_batch(result, last_line)
+
+    now = utcnow()
+    for row in rows:
+        if isinstance(row, BadRow):
+            result.note_bad(row)
+            last_line = row.line
+            continue
+        last_line = row.line
+        key = (row.hash_type.value, row.hash_value)
+        if key in seen_in_batch:
+            result.duplicates += 1
+            continue
+        seen_in_batch.add(key)
+        batch.append(
+            {
+                "bank_id": bank.id, "hash_type": row.hash_type.value,
+                "hash_value": row.hash_value, "source": row.source[:200],
+                "classification": row.classification[:100],
+                "added_by": (row.added_by or added_by)[:100], "added_at": now,
+                "removed_by": "",
+            }
+        )  # fmt: skip
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    return result
+
+
+def _insert_ignore_count(session: Session, table: Any, rows: list[dict[str, object]]) -> int:
+    """Insert rows skipping those that hit a unique index; returns how many went in."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(table).on_conflict_do_nothing()
+    else:
+        stmt = sqlite.insert(table).on_conflict_do_nothing()
+    result = session.execute(stmt, rows)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def iter_entries(
+    session: Session, bank: HashBank, hash_type: HashType | None = None, chunk: int = 10000
+) -> Iterator[BankEntry]:
+    """Live entries of a bank in id order, fetched in chunks (keyset pagination)."""
+    last = 0
+    while True:
+        q = select(BankEntry).where(
+            BankEntry.bank_id == bank.id, BankEntry.removed_at.is_(None), BankEntry.id > last
+        )
+        if hash_type is not None:
+            q = q.where(BankEntry.hash_type == hash_type.value)
+        rows = session.scalars(q.order_by(BankEntry.id).limit(chunk)).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].id
+
+
+@dataclass(frozen=True)
+class Match:
+    """One bank entry that matched a query hash."""
+
+    bank: str
+    entry_id: int
+    hash_type: str
+    hash_value: str
+    distance: int
+    classification: str
+    source: str
+    query: str  # which query hash matched (e.g. "pdq", "pdq:mirror", "md5")
+
+
+def exact_matches(session: Session, queries: dict[HashType, str], label: str = "") -> list[Match]:
+    """Entries of enabled banks equal to the given cryptographic hashes."""
+    out: list[Match] = []
+    for ht, value in queries.items():
+        rows = session.execute(
+            select(BankEntry, HashBank.name)
+            .join(HashBank, HashBank.id == BankEntry.bank_id)
+            .where(
+                HashBank.enabled.is_(True),
+                BankEntry.hash_type == ht.value,
+                BankEntry.hash_value == value.lower(),
+                BankEntry.removed_at.is_(None),
+            )
+        ).all()
+        for entry, bank_name in rows:
+            out.append(
+                Match(
+                    bank=bank_name, entry_id=entry.id, hash_type=ht.value,
+                    hash_value=entry.hash_value, distance=0,
+                    classification=entry.classification, source=entry.source,
+                    query=label or ht.value,
+                )
+            )  # fmt: skip
+    return out
+
+
+def entries_by_id(session: Session, ids: list[int]) -> dict[int, tuple[BankEntry, str]]:
+    """Entries (with bank names) for PDQ index hits."""
+    out: dict[int, tuple[BankEntry, str]] = {}
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        for entry, name in session.execute(
+            select(BankEntry, HashBank.name)
+            .join(HashBank, HashBank.id == BankEntry.bank_id)
+            .where(BankEntry.id.in_(part))
+        ).all():
+            out[entry.id] = (entry, name)
+    return out
