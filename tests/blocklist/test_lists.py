@@ -174,3 +174,13 @@ def test_cli_export_and_verify(
         assert nothing.exit_code == 1
     finally:
         get_settings.cache_clear()
+
+
+def test_scheduled_rebuild(session_factory: sessionmaker[Session]) -> None:
+    from openhotline.blocklist.tasks import rebuild_lists
+
+    assert rebuild_lists(session_factory) == {"urls": 1, "hashes": 1}
+    assert rebuild_lists(session_factory) == {"urls": 1, "hashes": 1}
+    with session_factory.begin() as s:
+        confirmed_case(s, "http://new.example.test/")
+    assert rebuild_lists(session_factory) == {"urls": 2, "hashes": 1}

@@ -87,3 +87,12 @@ def deliver_outbox(
     if failed:
         log.warning("federation outbox: %d delivered, %d failed (will retry)", delivered, failed)
     return DeliveryResult(delivered, failed)
+
+
+def run_federation(
+    factory: sessionmaker[Session], settings: Settings, key: SigningKey
+) -> DeliveryResult:
+    """One scheduled round: queue status updates for received referrals, then send."""
+    with transaction(factory) as session:
+        service.sync_statuses(session, settings)
+    return deliver_outbox(factory, settings, key)
