@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from openhotline.config import get_settings
 
 
 @pytest.fixture
-def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("OPENHOTLINE_DATABASE_URL", db_url)
     monkeypatch.setenv("OPENHOTLINE_DATA_DIR", str(tmp_path / "var"))
     get_settings.cache_clear()
