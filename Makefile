@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 EXTRAS ?= dev
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint migrate demo serve unit test-sqlite test-postgresql bench clean
+.PHONY: run worker test install lint migrate demo serve unit test-sqlite test-postgresql bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "openhotline needs Python 3.11 or newer")'
@@ -32,6 +32,9 @@ lint: install
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+worker: migrate
+	$(BIN)/openhotline worker
 
 test-sqlite: install
 	@echo "=== test suite on SQLite ==="

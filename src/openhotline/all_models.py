@@ -5,10 +5,13 @@ from openhotline.audit import models as audit_models
 from openhotline.blocklist import models as blocklist_models
 from openhotline.db import Base
 from openhotline.federation import models as federation_models
+from openhotline.jobs import models as jobs_models
 from openhotline.matching import models as matching_models
 from openhotline.media import models as media_models
 from openhotline.partners import models as partners_models
 from openhotline.reporting import models as reporting_models
+from openhotline.takedown import models as takedown_models
+from openhotline.trace import models as trace_models
 
 __all__ = [
     "Base",
@@ -16,8 +19,11 @@ __all__ = [
     "audit_models",
     "blocklist_models",
     "federation_models",
+    "jobs_models",
     "matching_models",
     "media_models",
     "partners_models",
     "reporting_models",
+    "takedown_models",
+    "trace_models",
 ]

@@ -27,6 +27,7 @@ from openhotline.partners import views as partners_views
 from openhotline.reporting import api as reporting_api
 from openhotline.reporting import views as reporting_views
 from openhotline.signing.service import load_or_create as load_signing_key
+from openhotline.takedown import api as takedown_api
 from openhotline.web.errors import install_error_handlers
 from openhotline.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from openhotline.web.ratelimit import TokenBucketLimiter
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_auth_handlers(app)
     app.include_router(reporting_api.router)
     app.include_router(reporting_views.router)
+    app.include_router(takedown_api.router)
     app.include_router(accounts_views.router)
     app.include_router(console_views.router)
     app.include_router(partners_api.router)

@@ -85,6 +85,19 @@ def serve(
     )
 
 
+@app.command("worker")
+def worker(
+    workers: int = typer.Option(2, help="Worker threads."),
+    once: bool = typer.Option(False, help="Run what is due, then exit."),
+) -> None:
+    """Run background jobs (capture, trace, notices, re-checks) from the job queue."""
+    from openhotline.jobs.worker import run_worker
+
+    done = run_worker(get_settings(), workers=workers, once=once)
+    if once:
+        typer.echo(f"ran {done} job(s)")
+
+
 def main() -> None:
     """Entry point for `python -m openhotline`."""
     app()

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     federation_allow_media: bool = False
     # How often the block lists are rebuilt (for the scheduler; 0 = on demand only).
     list_publish_interval_hours: float = 12
+    # URLs hosted in own_countries are handled by notice at home, so they stay off the URL list.
+    list_include_own_country: bool = False
     # Police exports may carry (re-encrypted) media only when this is on.
     export_include_media: bool = False
     # The reporting person named in NCMEC CyberTipline reports.
@@ -81,6 +83,59 @@ class Settings(BaseSettings):
 
     # Base64 of a 32-byte AES key for media at rest; generated into data_dir/keys if unset.
     media_key: str = ""
+
+    # Jobs (Huey): "sqlite" (embedded, in data_dir) or "redis" (distributed).
+    jobs_backend: str = "sqlite"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    jobs_name: str = "openhotline"
+    job_max_attempts: int = 5
+    job_backoff_seconds: float = 30.0
+    job_lease_seconds: float = 600.0
+    jobs_tick_seconds: float = 10.0  # how often a worker looks for new cases and due work
+    jobs_keep_days: float = 30.0
+
+    # Crawler (capture and re-checks). Non-public addresses are refused unless listed here.
+    crawler_allow_networks: list[str] = Field(default_factory=list)
+    dns_overrides: dict[str, list[str]] = Field(default_factory=dict)
+    crawler_user_agent: str = "openhotline-crawler/0.1 (+abuse reporting hotline)"
+    crawler_timeout_seconds: float = 10.0
+    crawler_case_seconds: float = 60.0
+    crawler_max_redirects: int = 5
+    crawler_max_page_bytes: int = 2 * 1024 * 1024
+    crawler_max_media_bytes: int = 25 * 1024 * 1024
+    crawler_max_items: int = 50
+    crawler_max_pages: int = 10
+    # Verify TLS certificates (false captures evidence from sites with broken TLS too).
+    crawler_verify_tls: bool = True
+    # Banks whose matches auto-assess captured items (empty: every enabled bank).
+    capture_match_banks: list[str] = Field(default_factory=list)
+
+    # Hosting trace.
+    geoip_country_db: Path | None = None
+    geoip_asn_db: Path | None = None
+    rdap_base_url: str = "https://rdap.org"
+    extra_cdn_ranges: dict[str, list[str]] = Field(default_factory=dict)
+
+    # Routing: partner hotline per country; police destinations; "police first" hold.
+    partner_hotlines: dict[str, str] = Field(default_factory=dict)
+    police_destination: str = "national-police"
+    international_police_destination: str = "interpol-icse"
+    police_first: bool = False
+    # Notices (SMTP) and follow-up.
+    public_base_url: str = "http://127.0.0.1:8000"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = ""
+    notice_from: str = "notices@openhotline.invalid"
+    notice_languages: dict[str, str] = Field(default_factory=dict)
+    notice_interval_hours: float = 24.0
+    notice_escalate_after: int = 3
+    notice_escalation_cc: list[str] = Field(default_factory=list)
+    notice_link_key: str = ""
+    notice_templates_dir: Path | None = None  # edited templates override the shipped ones
+    recheck_interval_hours: float = 6.0
 
     def media_key_bytes(self) -> bytes:
         """Return the media encryption key, creating a local one on first use."""

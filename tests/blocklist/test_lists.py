@@ -17,6 +17,7 @@ from openhotline.audit.models import AuditEntry
 from openhotline.blocklist import service
 from openhotline.blocklist.models import ListKind
 from openhotline.cli import app
+from openhotline.config import Settings
 from openhotline.media.models import ItemStatus
 from openhotline.partners import service as partners
 from openhotline.reporting.models import Case, CaseStatus
@@ -176,11 +177,24 @@ def test_cli_export_and_verify(
         get_settings.cache_clear()
 
 
-def test_scheduled_rebuild(session_factory: sessionmaker[Session]) -> None:
+def test_scheduled_rebuild_keeps_own_country_off_the_url_list(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
     from openhotline.blocklist.tasks import rebuild_lists
+    from openhotline.trace.models import HostingTrace
 
-    assert rebuild_lists(session_factory) == {"urls": 1, "hashes": 1}
-    assert rebuild_lists(session_factory) == {"urls": 1, "hashes": 1}
+    assert settings.own_countries == ["GB"]
+    assert rebuild_lists(session_factory, settings) == {"urls": 1, "hashes": 1}
+    assert rebuild_lists(session_factory, settings) == {"urls": 1, "hashes": 1}
     with session_factory.begin() as s:
-        confirmed_case(s, "http://new.example.test/")
-    assert rebuild_lists(session_factory) == {"urls": 2, "hashes": 1}
+        abroad = confirmed_case(s, "http://abroad.example.test/")
+        home = confirmed_case(s, "http://home.example.test/")
+        s.add(HostingTrace(case_id=abroad.id, host="abroad.example.test", country="GB"))
+        s.add(HostingTrace(case_id=abroad.id, host="abroad.example.test", country="NL"))
+        s.add(HostingTrace(case_id=home.id, host="home.example.test", country="GB"))
+    assert rebuild_lists(session_factory, settings) == {"urls": 2, "hashes": 1}
+    with session_factory() as s:
+        urls = [r[1] for r in service.snapshot_rows(s, ListKind.URLS, 2)]
+    assert urls == ["http://abroad.example.test/"]
+    everything = settings.model_copy(update={"list_include_own_country": True})
+    assert rebuild_lists(session_factory, everything)["urls"] == 3

@@ -29,6 +29,7 @@ class Permission(StrEnum):
     APPEALS_REVIEW = "appeals.review"  # decide appeals against listed URLs
     EXPORTS_CREATE = "exports.create"  # police export packages, CyberTipline XML
     REFERRALS_SEND = "referrals.send"  # refer a case to a partner hotline
+    STATS_VIEW = "stats.view"  # takedown statistics (time to notice, time to removal)
 
 
 _ANALYST = frozenset(
@@ -53,6 +54,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
         Permission.APPEALS_REVIEW,
         Permission.EXPORTS_CREATE,
         Permission.REFERRALS_SEND,
+        Permission.STATS_VIEW,
     },
     # Administrators run the system; they do not see media (least privilege).
     "admin": frozenset(
@@ -93,6 +95,8 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         # The login form itself (it carries its own pre-session CSRF token).
         ("GET", "/console/login"),
         ("POST", "/console/login"),
+        # A host confirming removal from a notice: authenticated by the link's HMAC signature.
+        ("GET", "/api/v1/notices/{notice_id}/confirm"),
     }
 )
 

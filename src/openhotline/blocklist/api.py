@@ -118,11 +118,15 @@ def delta(reader: Reader, name: str, db: DbDep, key: KeyDep, settings: SettingsD
 
 @router.post("/publish", summary="Publish new list versions now (staff)")
 def publish(
-    principal: Annotated[Principal, Depends(require(Permission.LISTS_PUBLISH))], db: DbDep
+    principal: Annotated[Principal, Depends(require(Permission.LISTS_PUBLISH))],
+    db: DbDep,
+    settings: SettingsDep,
 ) -> dict[str, Any]:
     """Rebuild both lists from confirmed cases and items; unchanged lists keep their version."""
     with db.begin() as s:
-        versions = service.publish_lists(s, actor=principal.actor)
+        versions = service.publish_lists(
+            s, exclude_countries=service.excluded_countries(settings), actor=principal.actor
+        )
         return {
             k.value: {
                 "version": v.version,

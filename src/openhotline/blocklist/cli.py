@@ -14,13 +14,16 @@ lists_app = typer.Typer(help="The signed URL list and hash list.", no_args_is_he
 @lists_app.command("publish")
 def publish_command() -> None:
     """Rebuild both lists now (unchanged lists keep their version)."""
-    from openhotline.blocklist.service import publish_lists
+    from openhotline.blocklist.service import excluded_countries, publish_lists
     from openhotline.db import make_engine, make_sessionmaker, transaction
 
-    engine = make_engine(get_settings().resolved_database_url())
+    settings = get_settings()
+    engine = make_engine(settings.resolved_database_url())
     try:
         with transaction(make_sessionmaker(engine)) as session:
-            versions = publish_lists(session, actor="cli")
+            versions = publish_lists(
+                session, exclude_countries=excluded_countries(settings), actor="cli"
+            )
             for kind, v in versions.items():
                 typer.echo(
                     f"{kind.value}: version {v.version}, {v.entry_count} entries "

@@ -2,9 +2,9 @@
 
 Services never commit: the caller owns the transaction.
 
-The contents of each list come from ONE query function per list (`url_list_source`,
-`hash_list_source`), so switching to the trace/takedown and assessment services once they
-land on main is a change in one place.
+The contents of each list come from ONE function per list: `url_list_source` (takedown's
+`urls_to_block` less URLs hosted in the hotline's own countries, by the latest hosting trace)
+and `hash_list_source` (switch it to the assessment service's confirmed bank in one place).
 """
 
 from __future__ import annotations
@@ -21,11 +21,14 @@ from sqlalchemy.orm import Session
 from openhotline.audit.service import record
 from openhotline.blocklist.formats import FORMATS, Row, render_delta, render_snapshot
 from openhotline.blocklist.models import Appeal, AppealStatus, ListEntry, ListKind, ListVersion
+from openhotline.config import Settings
 from openhotline.db import utcnow
 from openhotline.media.models import Item, ItemStatus
 from openhotline.reporting.models import Case, CaseStatus
 from openhotline.reporting.service import set_case_status, url_hash
 from openhotline.signing.service import SigningKey
+from openhotline.takedown.service import urls_to_block
+from openhotline.trace.models import HostingTrace
 from openhotline.urls import InvalidURLError, canonicalize
 
 _ENTRIES = cast(Table, ListEntry.__table__)
@@ -33,7 +36,6 @@ CHUNK = 5000
 
 # (url, md5, sha1, pdq) per key: what a list should hold now.
 Contents = dict[str, tuple[str | None, str | None, str | None, str | None]]
-Source = Callable[[Session], Contents]
 
 
 class BlocklistError(ValueError):
@@ -49,18 +51,24 @@ LISTED_CASE_STATUSES = (CaseStatus.ASSESSED.value, CaseStatus.ACTIONED.value)
 CONFIRMED_ITEM_STATUSES = (ItemStatus.ASSESSED.value, ItemStatus.AUTO_ASSESSED.value)
 
 
-def url_list_source(session: Session) -> Contents:
-    """Confirmed illegal URLs still online: cases assessed or actioned and not removed.
-
-    TODO(pipeline): exclude URLs hosted in the hotline's own countries once the hosting
-    trace lands on main (use trace's `urls_to_block(session)` here).
-    """
-    rows = session.execute(
-        select(Case.url_hash, Case.canonical_url).where(
-            Case.status.in_(LISTED_CASE_STATUSES), Case.removed_at.is_(None)
-        )
-    )
-    return {key: (url, None, None, None) for key, url in rows}
+def url_list_source(session: Session, exclude_countries: Iterable[str] = ()) -> Contents:
+    """Confirmed illegal URLs not yet removed (takedown's urls_to_block), less those whose
+    latest hosting trace puts them in one of `exclude_countries` (the hotline's own)."""
+    urls = urls_to_block(session)
+    excluded = {c.upper() for c in exclude_countries}
+    if excluded:
+        latest: dict[int, str | None] = {}
+        for case_id, country in session.execute(
+            select(HostingTrace.case_id, HostingTrace.country).order_by(HostingTrace.id)
+        ):
+            latest[case_id] = country
+        own = {
+            case_url
+            for case_id, case_url in session.execute(select(Case.id, Case.canonical_url))
+            if (latest.get(case_id) or "").upper() in excluded
+        }
+        urls = [u for u in urls if u not in own]
+    return {url_hash(u): (u, None, None, None) for u in urls}
 
 
 def hash_list_source(session: Session) -> Contents:
@@ -75,12 +83,6 @@ def hash_list_source(session: Session) -> Contents:
         )
     )
     return {sha: (None, md5, sha1, pdq) for sha, md5, sha1, pdq in rows}
-
-
-SOURCES: dict[ListKind, Source] = {
-    ListKind.URLS: url_list_source,
-    ListKind.HASHES: hash_list_source,
-}
 
 
 def parse_kind(kind: str) -> ListKind:
@@ -171,14 +173,30 @@ def publish_list(
     return version
 
 
+def excluded_countries(settings: Settings) -> list[str]:
+    """Countries whose URLs stay off the URL list (own countries, unless configured)."""
+    return [] if settings.list_include_own_country else list(settings.own_countries)
+
+
 def publish_lists(
     session: Session,
     *,
     kinds: Iterable[ListKind] = (ListKind.URLS, ListKind.HASHES),
+    exclude_countries: Iterable[str] = (),
     actor: str = "system",
 ) -> dict[ListKind, ListVersion]:
-    """Rebuild both lists from their sources (call on a schedule or on demand)."""
-    return {k: publish_list(session, k, SOURCES[k](session), actor=actor) for k in kinds}
+    """Rebuild the lists from their sources (call on a schedule or on demand).
+
+    exclude_countries: URLs hosted there stay off the URL list (normally own_countries).
+    """
+    out: dict[ListKind, ListVersion] = {}
+    for kind in kinds:
+        if kind is ListKind.URLS:
+            desired = url_list_source(session, exclude_countries)
+        else:
+            desired = hash_list_source(session)
+        out[kind] = publish_list(session, kind, desired, actor=actor)
+    return out
 
 
 def _rows(session: Session, *where: Any) -> Iterator[Row]:

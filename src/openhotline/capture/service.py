@@ -1,0 +1,194 @@
+"""Capture use cases: store crawled media encrypted, hash it, match it, move the case on.
+
+Services never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from openhotline.audit import service as audit
+from openhotline.capture.crawler import CapturedMedia, CrawlResult
+from openhotline.db import insert_ignore, utcnow
+from openhotline.matching.engine import MatchEngine
+from openhotline.matching.matcher import QueryHash, match
+from openhotline.matching.models import HashType
+from openhotline.matching.service import Match
+from openhotline.media import service as media_service
+from openhotline.media.decode import MediaError
+from openhotline.media.hashing import WEAK_QUALITY, crypto_hashes
+from openhotline.media.models import CaseItem, Item, ItemStatus
+from openhotline.media.store import MediaStore
+from openhotline.reporting.models import Case, CaseStatus
+from openhotline.reporting.service import record_case_event, set_case_status
+
+ACTOR = "crawler"
+
+
+@dataclass
+class HashedMedia:
+    """A captured file with its hashes and the queries to match it by."""
+
+    media: CapturedMedia
+    sha256: str
+    sha1: str
+    md5: str
+    pdq: str | None = None
+    pdq_quality: int | None = None
+    queries: list[QueryHash] = field(default_factory=list)
+
+
+@dataclass
+class CaptureSummary:
+    """What one capture stored."""
+
+    item_ids: list[int] = field(default_factory=list)
+    auto_assessed: int = 0
+    new_items: int = 0
+    matched_banks: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """The matching engine and which banks count as confirmed (None: every enabled bank)."""
+
+    engine: MatchEngine
+    banks: frozenset[str] | None = None
+
+
+def hash_media(media: CapturedMedia) -> HashedMedia:
+    """Cryptographic hashes always; PDQ and its robust query candidates for images (no DB)."""
+    c = crypto_hashes(media.body)
+    out = HashedMedia(media, c.sha256, c.sha1, c.md5)
+    out.queries = [
+        QueryHash("md5", HashType.MD5, c.md5),
+        QueryHash("sha1", HashType.SHA1, c.sha1),
+        QueryHash("sha256", HashType.SHA256, c.sha256),
+    ]
+    if media.media_type.startswith("image/"):
+        try:
+            q = media_service.query_image(media.body)
+        except MediaError:
+            return out  # undecodable or unsupported: exact hashes only
+        out.pdq, out.pdq_quality = q.hashes.pdq, q.hashes.pdq_quality
+        out.queries += [QueryHash(x.label, HashType.PDQ, x.pdq, x.quality) for x in q.candidates]
+    return out
+
+
+def match_item(session: Session, matcher: Matcher | None, hashed: HashedMedia) -> list[Match]:
+    """Match a new item against the confirmed hash banks (exact hashes and PDQ candidates).
+
+    The one call from capture into the matching engine; any match means known material.
+    """
+    if matcher is None:
+        return []
+    banks = set(matcher.banks) if matcher.banks is not None else None
+    per_bank = match(session, matcher.engine, hashed.queries, banks_only=banks)
+    return [m for ms in per_bank.values() for m in ms]
+
+
+def _upsert_item(session: Session, h: HashedMedia, store: MediaStore) -> tuple[Item, bool]:
+    media = h.media
+    existing = session.execute(select(Item).where(Item.sha256 == h.sha256)).scalar_one_or_none()
+    if existing is not None:
+        return existing, False
+    key = store.put(h.sha256, media.body)
+    insert_ignore(
+        session,
+        Item,
+        [
+            {
+                "sha256": h.sha256,
+                "md5": h.md5,
+                "sha1": h.sha1,
+                "size": len(media.body),
+                "media_type": media.media_type,
+                "storage_key": key,
+                "pdq": h.pdq,
+                "pdq_quality": h.pdq_quality,
+                "status": ItemStatus.NEW.value,
+                "source": ACTOR,
+                "created_at": utcnow(),
+                "weak": h.pdq_quality is not None and h.pdq_quality < WEAK_QUALITY,
+            }
+        ],
+    )
+    item = session.execute(select(Item).where(Item.sha256 == h.sha256)).scalar_one()
+    return item, True
+
+
+def store_capture(
+    session: Session,
+    case: Case,
+    crawl: CrawlResult,
+    hashed: list[HashedMedia],
+    store: MediaStore,
+    matcher: Matcher | None,
+) -> CaptureSummary:
+    """Store and match what a crawl found; move a NEW case to TRIAGE, or ASSESSED if known."""
+    summary = CaptureSummary()
+    now = utcnow()
+    for h in hashed:
+        item, created = _upsert_item(session, h, store)
+        summary.new_items += int(created)
+        if item.status == ItemStatus.NEW.value:
+            matches = match_item(session, matcher, h)
+            if matches:
+                item.status = ItemStatus.AUTO_ASSESSED.value
+                best = min(matches, key=lambda m: m.distance)
+                audit.record(
+                    session,
+                    "matcher",
+                    "capture.auto_assessed",
+                    f"item:{item.id}",
+                    {"bank": best.bank, "by": best.query, "distance": best.distance},
+                )
+                summary.matched_banks.append(best.bank)
+        if item.status == ItemStatus.AUTO_ASSESSED.value:
+            summary.auto_assessed += 1
+        insert_ignore(
+            session,
+            CaseItem,
+            [
+                {
+                    "case_id": case.id,
+                    "item_id": item.id,
+                    "media_url": h.media.url,
+                    "captured_at": now,
+                }
+            ],
+        )
+        summary.item_ids.append(item.id)
+    detail = (
+        f"HTTP {crawl.status}; {len(hashed)} item(s), {summary.new_items} new, "
+        f"{summary.auto_assessed} known; {len(crawl.pages)} linked page(s); "
+        f"{len(crawl.skipped)} skipped"
+    )
+    record_case_event(session, case.id, "captured", actor=ACTOR, detail=detail)
+    if case.status == CaseStatus.NEW.value:
+        if summary.auto_assessed:
+            banks = ", ".join(sorted(set(summary.matched_banks))) or "known items"
+            set_case_status(
+                session, case, CaseStatus.ASSESSED, actor="matcher", detail=f"matched {banks}"
+            )
+        else:
+            set_case_status(session, case, CaseStatus.TRIAGE, actor=ACTOR, detail=detail)
+    return summary
+
+
+def capture_failed(session: Session, case: Case, reason: str) -> None:
+    """Record a capture that cannot succeed (refused, invalid) and hand the case to triage."""
+    record_case_event(session, case.id, "capture_failed", actor=ACTOR, detail=reason[:2000])
+    if case.status == CaseStatus.NEW.value:
+        set_case_status(session, case, CaseStatus.TRIAGE, actor=ACTOR, detail=reason[:500])
+
+
+def cases_to_capture(session: Session, limit: int = 500) -> list[int]:
+    """Ids of cases still NEW (each gets one capture job)."""
+    rows = session.execute(
+        select(Case.id).where(Case.status == CaseStatus.NEW.value).order_by(Case.id).limit(limit)
+    )
+    return [r[0] for r in rows]

@@ -1,0 +1,1 @@
+"""Background jobs: a durable job table dispatched through Huey (SQLite or Redis)."""

@@ -1,0 +1,146 @@
+"""Huey wiring: one generic task carries a job id; a periodic tick recovers and schedules.
+
+Huey removes a message when a worker takes it, so a worker killed mid-task would lose it.
+The job table closes that gap: a job is DONE only after its handler returned; a RUNNING
+job whose worker died (dead local pid, or lease expired) is put back and re-dispatched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from huey import RedisHuey, SqliteHuey, crontab
+from huey.api import Huey
+
+from openhotline.db import transaction, utcnow
+from openhotline.jobs import service
+from openhotline.jobs.runtime import Runtime, load_handlers
+
+log = logging.getLogger("openhotline.jobs")
+
+TickHook = Callable[[Runtime], None]
+TICK_HOOKS: list[TickHook] = []
+
+
+def tick_hook(fn: TickHook) -> TickHook:
+    """Register a function run by the periodic tick (each enqueues its due jobs)."""
+    TICK_HOOKS.append(fn)
+    return fn
+
+
+def make_huey(rt: Runtime, name: str | None = None) -> Huey:
+    """Build the Huey instance of the configured backend (SQLite file, or Redis)."""
+    s = rt.settings
+    qname = name or s.jobs_name
+    if s.jobs_backend == "redis":
+        return RedisHuey(qname, url=s.redis_url, results=False, utc=True)
+    if s.jobs_backend == "sqlite":
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        return SqliteHuey(qname, filename=str(s.data_dir / "jobs-queue.db"), results=False)
+    raise ValueError(f"unknown jobs_backend {s.jobs_backend!r} (use 'sqlite' or 'redis')")
+
+
+@dataclass
+class Queue:
+    """A Huey instance with the openhotline tasks registered on it."""
+
+    rt: Runtime
+    huey: Huey
+    run_job_task: Any
+    tick_task: Any
+
+    def dispatch(self) -> int:
+        """Hand every undispatched pending job to Huey (delayed ones with their eta)."""
+        with transaction(self.rt.sessionmaker) as session:
+            rows = service.to_dispatch(session)
+        now = utcnow()
+        for job_id, run_after in rows:
+            if run_after > now:
+                self.run_job_task.schedule(args=(job_id,), eta=run_after)
+            else:
+                self.run_job_task(job_id)
+        return len(rows)
+
+    def run_job(self, job_id: int) -> str:
+        """Claim, run and acknowledge one job; on error record it and schedule a retry."""
+        s = self.rt.settings
+        handlers = load_handlers()
+        with transaction(self.rt.sessionmaker) as session:
+            job = service.claim(session, job_id, s.job_lease_seconds)
+            if job is None:
+                return "skipped"
+            kind, payload = job.kind, json.loads(job.payload)
+            # Handlers may act differently on their last try (e.g. give the case to a human).
+            payload["_last_attempt"] = job.attempts >= job.max_attempts
+        fn = handlers.get(kind)
+        try:
+            if fn is None:
+                raise LookupError(f"no handler for job kind {kind!r}")
+            fn(self.rt, payload)
+        except Exception:  # any failure is recorded on the job and retried
+            err = traceback.format_exc()
+            log.warning("job %s (%s) failed: %s", job_id, kind, err.splitlines()[-1])
+            with transaction(self.rt.sessionmaker) as session:
+                service.fail(session, job_id, err, s.job_backoff_seconds)
+            self.dispatch()
+            return "failed"
+        with transaction(self.rt.sessionmaker) as session:
+            service.complete(session, job_id)
+        self.dispatch()
+        return "done"
+
+    def tick(self) -> None:
+        """Recover jobs of dead workers, let each domain enqueue due work, dispatch."""
+        with transaction(self.rt.sessionmaker) as session:
+            recovered = service.recover(session)
+            service.purge_finished(session, self.rt.settings.jobs_keep_days)
+        if recovered:
+            log.warning("requeued %d job(s) of dead workers", recovered)
+        load_handlers()
+        for hook in TICK_HOOKS:
+            hook(self.rt)
+        self.dispatch()
+
+    def drain(self, *, max_tasks: int = 1000) -> int:
+        """Run queued Huey tasks in this process until none is due (tests, `worker --once`)."""
+        self.tick()
+        done = 0
+        while done < max_tasks:
+            for task in self.huey.read_schedule(_naive_utc(utcnow())):
+                self.huey.enqueue(task)
+            task = self.huey.dequeue()
+            if task is None:
+                return done
+            self.huey.execute(task)
+            done += 1
+        return done
+
+
+def _naive_utc(value: datetime) -> datetime:
+    # Huey (utc=True) compares naive UTC datetimes.
+    return value.replace(tzinfo=None) if value.tzinfo else value
+
+
+def build_queue(rt: Runtime, name: str | None = None) -> Queue:
+    """Create the Huey instance and register the generic job task and the periodic tick."""
+    huey = make_huey(rt, name)
+    holder: dict[str, Queue] = {}
+
+    def run_job(job_id: int) -> str:
+        return holder["q"].run_job(job_id)
+
+    def tick() -> None:
+        holder["q"].tick()
+
+    run_job_task = huey.task(name="openhotline.run_job")(run_job)
+    tick_task = huey.periodic_task(crontab(minute="*"), name="openhotline.tick")(tick)
+
+    queue = Queue(rt=rt, huey=huey, run_job_task=run_job_task, tick_task=tick_task)
+    holder["q"] = queue
+    return queue

@@ -1,0 +1,191 @@
+"""Job table use cases: enqueue inside the caller's transaction, claim, finish, recover.
+
+Delivery is at-least-once: a job is acknowledged (DONE) only after its handler returned,
+so handlers must be idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from openhotline.db import insert_ignore, utcnow
+from openhotline.jobs.models import Job, JobStatus
+
+MAX_BACKOFF_SECONDS = 6 * 3600.0
+# Tells this process apart from an earlier one that had the same pid (containers restart
+# as pid 1): its jobs are then known to be orphaned.
+_INCARNATION = secrets.token_hex(4)
+
+
+def worker_identity() -> str:
+    """Return host:pid:incarnation of this process (to reclaim jobs of dead local workers)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_INCARNATION}"
+
+
+def _owner_dead(locked_by: str | None) -> bool:
+    """True when the owner ran on this host and that process is gone."""
+    parts = (locked_by or "").rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return parts[2] != _INCARNATION
+    return not _pid_alive(pid)
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    dedupe_key: str | None = None,
+    delay_seconds: float = 0.0,
+    max_attempts: int = 5,
+) -> None:
+    """Add a job in the caller's transaction (skipped if dedupe_key already exists)."""
+    now = utcnow()
+    row = {
+        "kind": kind,
+        "payload": json.dumps(payload or {}, sort_keys=True),
+        "dedupe_key": dedupe_key,
+        "status": JobStatus.PENDING.value,
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "run_after": now + timedelta(seconds=delay_seconds),
+        "created_at": now,
+    }
+    insert_ignore(session, Job, [row])
+
+
+def to_dispatch(session: Session, *, stale_after: float = 600.0) -> list[tuple[int, datetime]]:
+    """Pending jobs never handed to Huey, or handed long ago and still pending; mark them."""
+    now = utcnow()
+    rows = session.execute(
+        select(Job.id, Job.run_after).where(
+            Job.status == JobStatus.PENDING.value,
+            or_(Job.pushed_at.is_(None), Job.pushed_at < now - timedelta(seconds=stale_after)),
+        )
+    ).all()
+    ids = [r.id for r in rows]
+    if ids:
+        session.execute(
+            update(Job)
+            .where(Job.id.in_(ids))
+            .values(pushed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return [(r.id, r.run_after) for r in rows]
+
+
+def claim(session: Session, job_id: int, lease_seconds: float) -> Job | None:
+    """Atomically take a due job (or one whose lease expired); None if someone else has it."""
+    now = utcnow()
+    result = session.execute(
+        update(Job)
+        .where(
+            Job.id == job_id,
+            or_(
+                (Job.status == JobStatus.PENDING.value) & (Job.run_after <= now),
+                (Job.status == JobStatus.RUNNING.value) & (Job.locked_until < now),
+            ),
+        )
+        .values(
+            status=JobStatus.RUNNING.value,
+            attempts=Job.attempts + 1,
+            locked_by=worker_identity(),
+            locked_until=now + timedelta(seconds=lease_seconds),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return None
+    return session.get(Job, job_id, populate_existing=True)
+
+
+def complete(session: Session, job_id: int) -> None:
+    """Acknowledge a job whose handler finished."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(status=JobStatus.DONE.value, finished_at=utcnow(), locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def backoff_seconds(base: float, attempts: int) -> float:
+    """Exponential back-off: base, 2*base, 4*base ... capped at six hours."""
+    return float(min(base * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS))
+
+
+def fail(session: Session, job_id: int, error: str, base_backoff: float) -> bool:
+    """Record a failure; schedule a retry with back-off. Return True when it will retry."""
+    job = session.get(Job, job_id, populate_existing=True)
+    if job is None:
+        return False
+    job.last_error = error[-2000:]
+    job.locked_until = None
+    if job.attempts >= job.max_attempts:
+        job.status = JobStatus.FAILED.value
+        job.finished_at = utcnow()
+        return False
+    job.status = JobStatus.PENDING.value
+    job.run_after = utcnow() + timedelta(seconds=backoff_seconds(base_backoff, job.attempts))
+    job.pushed_at = None
+    return True
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover(session: Session) -> int:
+    """Return running jobs of dead workers to the queue: lease expired, or a dead local pid."""
+    now = utcnow()
+    count = 0
+    running = session.execute(select(Job).where(Job.status == JobStatus.RUNNING.value)).scalars()
+    for job in running:
+        expired = job.locked_until is None or job.locked_until < now
+        if expired or _owner_dead(job.locked_by):
+            job.status = JobStatus.PENDING.value
+            job.locked_by = None
+            job.locked_until = None
+            job.pushed_at = None
+            job.run_after = now
+            job.last_error = "worker died while running the job; requeued"
+            count += 1
+    return count
+
+
+def purge_finished(session: Session, older_than_days: float = 30.0) -> int:
+    """Delete DONE jobs finished long ago (FAILED ones stay for inspection)."""
+    cutoff = utcnow() - timedelta(days=older_than_days)
+    result = session.execute(
+        delete(Job)
+        .where(Job.status == JobStatus.DONE.value, Job.finished_at < cutoff)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def counts(session: Session) -> dict[str, int]:
+    """Number of jobs per status."""
+    out: dict[str, int] = {}
+    for status in JobStatus:
+        out[status.value] = len(
+            session.execute(select(Job.id).where(Job.status == status.value)).all()
+        )
+    return out

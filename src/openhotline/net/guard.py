@@ -1,0 +1,155 @@
+"""SSRF guard: resolve names ourselves and refuse non-public addresses unless allow-listed."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from typing import Protocol
+
+import dns.exception
+import dns.resolver
+
+from openhotline.urls import InvalidURLError, parse_ipv4_host
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class BlockedAddressError(Exception):
+    """A host or address the crawler must not connect to; raised before any connection."""
+
+
+class ResolutionError(Exception):
+    """A host name did not resolve to any address."""
+
+
+class Resolver(Protocol):
+    """Name to addresses (A and AAAA), as text."""
+
+    def resolve(self, host: str) -> list[str]:
+        """Return the IP addresses of host (empty when it has none)."""
+        ...
+
+
+class DnsResolver:
+    """The real resolver: dnspython A and AAAA queries (never /etc/hosts, never the OS)."""
+
+    def __init__(self, timeout: float = 5.0) -> None:
+        self._resolver = dns.resolver.Resolver()
+        self._resolver.lifetime = timeout
+
+    def resolve(self, host: str) -> list[str]:
+        """Return the A and AAAA answers for host."""
+        out: list[str] = []
+        for rdtype in ("A", "AAAA"):
+            try:
+                answer = self._resolver.resolve(host, rdtype, search=False)
+            except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoNameservers):
+                continue
+            except dns.exception.Timeout as exc:
+                raise ResolutionError(f"DNS timeout for {host}") from exc
+            out.extend(r.to_text() for r in answer)
+        return out
+
+
+class StaticResolver:
+    """Fixed answers for some names (like an /etc/hosts override), else a fallback resolver."""
+
+    def __init__(self, answers: Mapping[str, list[str]], fallback: Resolver | None = None) -> None:
+        self._answers = {k.lower().rstrip("."): list(v) for k, v in answers.items()}
+        self._fallback = fallback
+
+    def resolve(self, host: str) -> list[str]:
+        """Return the configured answers for host, else ask the fallback."""
+        key = host.lower().rstrip(".")
+        if key in self._answers:
+            return list(self._answers[key])
+        if self._fallback is None:
+            return []
+        return self._fallback.resolve(host)
+
+
+def ip_literal(host: str) -> IPAddress | None:
+    """Return the address a host spells literally (any WHATWG IPv4 form, [v6]), else None."""
+    text = host.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    text = text.split("%", 1)[0]  # zone ids never make an address acceptable
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        pass
+    try:
+        dotted = parse_ipv4_host(text.lower())
+    except InvalidURLError as exc:
+        raise BlockedAddressError(f"invalid numeric host {host!r}") from exc
+    return ipaddress.IPv4Address(dotted) if dotted else None
+
+
+def _embedded_ipv4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    if addr.sixtofour is not None:
+        return addr.sixtofour
+    if addr.teredo is not None:
+        return addr.teredo[1]
+    if addr in ipaddress.IPv6Network("64:ff9b::/96"):  # NAT64 well-known prefix
+        return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+    return None
+
+
+def parse_networks(items: Iterable[str]) -> list[IPNetwork]:
+    """Parse allow-list entries such as '127.0.0.0/8' (ValueError on bad entries)."""
+    return [ipaddress.ip_network(item, strict=False) for item in items]
+
+
+class AddressGuard:
+    """Decides which addresses may be connected to, and resolves names through a Resolver."""
+
+    def __init__(self, resolver: Resolver, allow: Iterable[IPNetwork] = ()) -> None:
+        self.resolver = resolver
+        self.allow = list(allow)
+
+    def _allowed(self, addr: IPAddress) -> bool:
+        return any(addr.version == net.version and addr in net for net in self.allow)
+
+    def check_ip(self, addr: IPAddress) -> None:
+        """Raise BlockedAddressError unless addr is public or explicitly allow-listed."""
+        if self._allowed(addr):
+            return
+        if isinstance(addr, ipaddress.IPv6Address):
+            inner = _embedded_ipv4(addr)
+            if inner is not None:
+                self.check_ip(inner)
+                return
+        bad = (
+            addr.is_private
+            or addr.is_loopback
+            or addr.is_link_local
+            or addr.is_multicast
+            or addr.is_reserved
+            or addr.is_unspecified
+            or not addr.is_global
+        )
+        if bad:
+            raise BlockedAddressError(f"refused non-public address {addr}")
+
+    def resolve_checked(self, host: str) -> list[str]:
+        """Resolve host and check every answer; return the addresses to connect to."""
+        literal = ip_literal(host)
+        if literal is not None:
+            self.check_ip(literal)
+            return [str(literal)]
+        answers = self.resolver.resolve(host)
+        if not answers:
+            raise ResolutionError(f"{host} does not resolve")
+        addrs: list[IPAddress] = []
+        for text in answers:
+            try:
+                addrs.append(ipaddress.ip_address(text))
+            except ValueError as exc:
+                raise BlockedAddressError(f"resolver gave a non-address {text!r}") from exc
+        # One bad answer refuses the name: a mixed answer is a classic rebinding trick.
+        for addr in addrs:
+            self.check_ip(addr)
+        return [str(a) for a in addrs]

@@ -1,0 +1,1 @@
+"""Routing, notices to hosts, referrals, follow-up re-checks and takedown statistics."""

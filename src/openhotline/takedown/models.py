@@ -1,0 +1,90 @@
+"""Notices to hosts (with every send), and referrals to police or partner hotlines."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from openhotline.db import Base, UTCDateTime, utcnow
+
+
+class NoticeStatus(StrEnum):
+    """Where a notice stands."""
+
+    HELD = "held"  # "police first": waits until police clear it
+    QUEUED = "queued"  # due for (re-)sending at next_due_at
+    DONE = "done"  # content removed; no more sends
+    CANCELLED = "cancelled"
+
+
+class Notice(Base):
+    """A takedown request for one case to one recipient role (host, or CDN)."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    trace_id: Mapped[int | None] = mapped_column(ForeignKey("hosting_traces.id"))
+    role: Mapped[str] = mapped_column(String(20), default="host")  # "host" or "cdn"
+    recipient: Mapped[str] = mapped_column(String(320), index=True)
+    host: Mapped[str] = mapped_column(String(260))
+    country: Mapped[str | None] = mapped_column(String(2))
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    status: Mapped[str] = mapped_column(String(20), default=NoticeStatus.QUEUED.value, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    escalation: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    first_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    host_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("case_id", "role", name="uq_notices_case_role"),)
+
+
+class NoticeSend(Base):
+    """One e-mail that carried a notice (a batch e-mail carries several)."""
+
+    __tablename__ = "notice_sends"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    cc: Mapped[str] = mapped_column(Text, default="[]")
+    attempt: Mapped[int] = mapped_column(Integer)
+    escalation: Mapped[int] = mapped_column(Integer, default=0)
+    message_id: Mapped[str] = mapped_column(String(200))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReferralKind(StrEnum):
+    """Who a case is referred to."""
+
+    POLICE = "police"
+    PARTNER_HOTLINE = "partner_hotline"
+    INTERNATIONAL_POLICE = "international_police"
+
+
+class Referral(Base):
+    """A case passed to police or a partner hotline; sent by the exchange (another issue)."""
+
+    __tablename__ = "referrals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    destination: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # For police referrals under "police first": when police cleared the notice to the host.
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("case_id", "kind", name="uq_referrals_case_kind"),)

@@ -1,0 +1,344 @@
+"""Takedown use cases: route a traced case, pick due notices, record sends, removal, block list.
+
+Services never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from openhotline.audit import service as audit
+from openhotline.db import insert_ignore, utcnow
+from openhotline.media.models import CaseItem, Item
+from openhotline.reporting.models import Case, CaseStatus
+from openhotline.reporting.service import record_case_event, set_case_status
+from openhotline.takedown.models import (
+    Notice,
+    NoticeSend,
+    NoticeStatus,
+    Referral,
+    ReferralKind,
+)
+from openhotline.takedown.routing import RoutingRules, decide
+from openhotline.trace.models import HostingTrace
+
+ACTOR = "takedown"
+OPEN_CASE_STATUSES = (CaseStatus.ASSESSED.value, CaseStatus.ACTIONED.value)
+
+
+def route_case(
+    session: Session,
+    case: Case,
+    trace: HostingTrace,
+    rules: RoutingRules,
+    languages: dict[str, str],
+) -> list[str]:
+    """Create the notice and referrals the rules ask for; mark the case ACTIONED."""
+    route = decide(rules, trace.country)
+    done: list[str] = []
+    now = utcnow()
+    for kind, destination in route.referrals:
+        insert_ignore(
+            session,
+            Referral,
+            [
+                {
+                    "case_id": case.id,
+                    "kind": kind.value,
+                    "destination": destination,
+                    "country": trace.country,
+                    "status": "pending",
+                    "created_at": now,
+                    "detail": route.reason,
+                }
+            ],
+        )
+        done.append(f"referral to {destination} ({kind.value})")
+    if route.notice:
+        if trace.abuse_email:
+            lang = languages.get((trace.country or "").upper(), "en")
+            status = NoticeStatus.HELD if route.hold_notice else NoticeStatus.QUEUED
+            insert_ignore(
+                session,
+                Notice,
+                [
+                    {
+                        "case_id": case.id,
+                        "trace_id": trace.id,
+                        "role": "cdn" if trace.cdn else "host",
+                        "recipient": trace.abuse_email,
+                        "host": case.host,
+                        "country": trace.country,
+                        "language": lang,
+                        "status": status.value,
+                        "attempts": 0,
+                        "escalation": 0,
+                        "created_at": now,
+                        "next_due_at": now,
+                    }
+                ],
+            )
+            held = " (held: police first)" if route.hold_notice else ""
+            done.append(f"notice to {trace.abuse_email}{held}")
+        else:
+            done.append("no abuse contact: notice needs an analyst")
+    detail = f"{route.reason}: " + "; ".join(done)
+    record_case_event(session, case.id, "routed", actor=ACTOR, detail=detail)
+    if case.status == CaseStatus.ASSESSED.value:
+        set_case_status(session, case, CaseStatus.ACTIONED, actor=ACTOR, detail=detail)
+    return done
+
+
+def clear_for_notice(session: Session, case_id: int, *, actor: str) -> int:
+    """Police cleared a held notice ("police first"): release it now; return notices released."""
+    now = utcnow()
+    released = 0
+    for notice in session.execute(
+        select(Notice).where(Notice.case_id == case_id, Notice.status == NoticeStatus.HELD.value)
+    ).scalars():
+        notice.status = NoticeStatus.QUEUED.value
+        notice.next_due_at = now
+        released += 1
+    for ref in session.execute(
+        select(Referral).where(
+            Referral.case_id == case_id, Referral.kind == ReferralKind.POLICE.value
+        )
+    ).scalars():
+        ref.cleared_at = ref.cleared_at or now
+    record_case_event(session, case_id, "police_cleared", actor=actor, detail=f"{released}")
+    audit.record(
+        session, actor, "takedown.police_cleared", f"case:{case_id}", {"released": released}
+    )
+    return released
+
+
+def due_notices(session: Session, now: datetime | None = None) -> list[Notice]:
+    """Queued notices whose next send is due, for cases still open."""
+    at = now or utcnow()
+    return list(
+        session.execute(
+            select(Notice)
+            .join(Case, Case.id == Notice.case_id)
+            .where(
+                Notice.status == NoticeStatus.QUEUED.value,
+                Notice.next_due_at <= at,
+                Case.status.in_(OPEN_CASE_STATUSES),
+            )
+            .order_by(Notice.recipient, Notice.id)
+        ).scalars()
+    )
+
+
+def claim_notice(session: Session, notice_id: int, lease_seconds: float = 600.0) -> bool:
+    """Take a due notice for sending (pushes next_due_at on), so two workers never both send."""
+    now = utcnow()
+    result = session.execute(
+        update(Notice)
+        .where(
+            Notice.id == notice_id,
+            Notice.status == NoticeStatus.QUEUED.value,
+            Notice.next_due_at <= now,
+        )
+        .values(next_due_at=now + timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+def captured_items(session: Session, case_id: int) -> list[tuple[str, str]]:
+    """(media_url, sha256) of the items captured for a case."""
+    rows = session.execute(
+        select(CaseItem.media_url, Item.sha256)
+        .join(Item, Item.id == CaseItem.item_id)
+        .where(CaseItem.case_id == case_id)
+    ).all()
+    return [(r.media_url or "", r.sha256) for r in rows]
+
+
+def escalation_level(attempt: int, escalate_after: int) -> int:
+    """0 for the first escalate_after sends, then 1, then 2 (the last step)."""
+    if escalate_after <= 0:
+        return 0
+    return min((attempt - 1) // escalate_after, 2)
+
+
+def escalation_cc(level: int, trace: HostingTrace | None, extra: list[str]) -> list[str]:
+    """Who else gets the notice: the registrar from step 1, configured contacts from step 2."""
+    cc: list[str] = []
+    if level >= 1 and trace is not None and trace.registrar_abuse_email:
+        cc.append(trace.registrar_abuse_email)
+    if level >= 2:
+        cc.extend(extra)
+    return list(dict.fromkeys(cc))
+
+
+def retarget(session: Session, notice: Notice, trace: HostingTrace) -> None:
+    """Point a notice at a fresh trace (the host may have moved since the last send)."""
+    notice.trace_id = trace.id
+    notice.country = trace.country
+    notice.role = "cdn" if trace.cdn else "host"
+    if trace.abuse_email and trace.abuse_email != notice.recipient:
+        record_case_event(
+            session,
+            notice.case_id,
+            "notice_retargeted",
+            actor=ACTOR,
+            detail=f"{notice.recipient} -> {trace.abuse_email}",
+        )
+        notice.recipient = trace.abuse_email
+
+
+@dataclass
+class SendRecord:
+    """What was sent for one notice in one e-mail."""
+
+    notice_id: int
+    cc: list[str]
+    escalation: int
+    message_id: str
+
+
+def record_send(session: Session, rec: SendRecord, interval_hours: float) -> None:
+    """Count a sent notice and schedule the next one."""
+    notice = session.get(Notice, rec.notice_id)
+    if notice is None:
+        return
+    now = utcnow()
+    notice.attempts += 1
+    notice.escalation = rec.escalation
+    notice.first_sent_at = notice.first_sent_at or now
+    notice.last_sent_at = now
+    notice.next_due_at = now + timedelta(hours=interval_hours)
+    session.add(
+        NoticeSend(
+            notice_id=notice.id,
+            case_id=notice.case_id,
+            recipient=notice.recipient,
+            cc=json.dumps(rec.cc),
+            attempt=notice.attempts,
+            escalation=rec.escalation,
+            message_id=rec.message_id,
+            sent_at=now,
+        )
+    )
+    record_case_event(
+        session,
+        notice.case_id,
+        "notice_sent",
+        actor=ACTOR,
+        detail=f"notice {notice.attempts} to {notice.recipient} (escalation {rec.escalation})",
+    )
+    audit.record(
+        session,
+        ACTOR,
+        "takedown.notice_sent",
+        f"case:{notice.case_id}",
+        {"notice": notice.id, "to": notice.recipient, "cc": rec.cc, "attempt": notice.attempts},
+    )
+    case = session.get(Case, notice.case_id)
+    if case is not None and case.status == CaseStatus.ASSESSED.value:
+        set_case_status(session, case, CaseStatus.ACTIONED, actor=ACTOR, detail="notice sent")
+
+
+def mark_removed(session: Session, case: Case, detail: str) -> bool:
+    """Content confirmed gone at source: case REMOVED (timestamped), notices closed."""
+    if case.status not in OPEN_CASE_STATUSES:
+        return False
+    set_case_status(session, case, CaseStatus.REMOVED, actor="recheck", detail=detail)
+    audit.record(session, "recheck", "takedown.removed", f"case:{case.id}", {"why": detail})
+    now = utcnow()
+    for notice in session.execute(select(Notice).where(Notice.case_id == case.id)).scalars():
+        if notice.status in (NoticeStatus.QUEUED.value, NoticeStatus.HELD.value):
+            notice.status = NoticeStatus.DONE.value
+            notice.closed_at = now
+    return True
+
+
+def host_confirmed(session: Session, notice_id: int) -> Notice | None:
+    """A host followed the signed link: note it (removal is then verified by a re-check)."""
+    notice = session.get(Notice, notice_id)
+    if notice is None:
+        return None
+    if notice.host_confirmed_at is None:
+        notice.host_confirmed_at = utcnow()
+        record_case_event(
+            session, notice.case_id, "host_confirmed", actor=notice.recipient, detail="link"
+        )
+        audit.record(
+            session,
+            f"host:{notice.recipient}",
+            "takedown.host_confirmed",
+            f"case:{notice.case_id}",
+            {"notice": notice.id},
+        )
+    return notice
+
+
+@dataclass
+class CaseTakedown:
+    """Everything takedown knows about one case."""
+
+    traces: list[HostingTrace]
+    notices: list[Notice]
+    sends: list[NoticeSend]
+    referrals: list[Referral]
+
+
+def case_takedown(session: Session, case_id: int) -> CaseTakedown:
+    """Traces (newest first), notices, sends and referrals of a case."""
+    return CaseTakedown(
+        traces=list(
+            session.execute(
+                select(HostingTrace)
+                .where(HostingTrace.case_id == case_id)
+                .order_by(HostingTrace.id.desc())
+            ).scalars()
+        ),
+        notices=list(session.execute(select(Notice).where(Notice.case_id == case_id)).scalars()),
+        sends=list(
+            session.execute(
+                select(NoticeSend).where(NoticeSend.case_id == case_id).order_by(NoticeSend.id)
+            ).scalars()
+        ),
+        referrals=list(
+            session.execute(select(Referral).where(Referral.case_id == case_id)).scalars()
+        ),
+    )
+
+
+def urls_to_block(session: Session) -> list[str]:
+    """Canonical URLs of confirmed-illegal cases whose content is not yet removed."""
+    return list(
+        session.execute(
+            select(Case.canonical_url).where(Case.status.in_(OPEN_CASE_STATUSES)).order_by(Case.id)
+        ).scalars()
+    )
+
+
+def cases_to_route(session: Session, limit: int = 500) -> list[int]:
+    """Cases assessed illegal that have not been routed yet."""
+    return list(
+        session.execute(
+            select(Case.id)
+            .where(Case.status == CaseStatus.ASSESSED.value)
+            .order_by(Case.id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def cases_to_recheck(session: Session, limit: int = 1000) -> list[int]:
+    """Actioned cases (their content may have gone since the last check)."""
+    return list(
+        session.execute(
+            select(Case.id)
+            .where(Case.status == CaseStatus.ACTIONED.value)
+            .order_by(Case.id)
+            .limit(limit)
+        ).scalars()
+    )
