@@ -120,13 +120,20 @@ def test_police_package_without_media_by_default(
     case_id, _media = _case_with_item(session_factory)
     from openhotline.signing.service import load_or_create
 
+    from openhotline.trace.models import HostingTrace
+
     key = load_or_create(settings.data_dir)
     with session_factory.begin() as s:
+        s.add(HostingTrace(case_id=case_id, host="us-host.example.test", country="US", asn=64502))
+        s.flush()
         export = service.police_export(s, case_id, key, actor="t", hotline="h")
         with pytest.raises(service.ExportError, match="no case"):
             service.police_export(s, 999, key, actor="t", hotline="h")
     assert export.media_key is None
     manifest = service.verify_package(export.data, key.public_b64)
+    assert "trace.json" in {f["path"] for f in manifest["files"]}
+    trace = json.loads(zipfile.ZipFile(io.BytesIO(export.data)).read("trace.json"))
+    assert trace["country"] == "US" and trace["asn"] == 64502
     assert manifest["media"] == [] and not any(
         f["path"].startswith("media/") for f in manifest["files"]
     )

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from openhotline.audit.service import record
 from openhotline.db import utcnow
 from openhotline.exports import cybertip
+from openhotline.federation.service import trace_of
 from openhotline.media.models import CaseItem, Item
 from openhotline.media.store import MediaStore
 from openhotline.reporting.models import Case, CaseEvent, Report, ReportURL
@@ -151,6 +152,8 @@ def police_export(
             ]
         ),
     }
+    if trace is None:
+        trace = trace_of(session, case_id)
     if trace is not None:
         files["trace.json"] = _json(trace)
     items = _items(session, case_id)

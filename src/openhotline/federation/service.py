@@ -26,6 +26,9 @@ from openhotline.reporting.service import (
     record_case_event,
     submit_report,
 )
+from openhotline.takedown.models import Referral as TakedownReferral
+from openhotline.takedown.models import ReferralKind
+from openhotline.trace.service import latest_trace
 
 
 class FederationError(ValueError):
@@ -88,6 +91,8 @@ def refer_case(
     ).scalar_one_or_none()
     if existing is not None:
         return existing
+    if trace is None:
+        trace = trace_of(session, case_id)
     items = session.execute(
         select(Item.sha256, Item.md5, Item.sha1, Item.pdq)
         .join(CaseItem, CaseItem.item_id == Item.id)
@@ -126,6 +131,40 @@ def refer_case(
         {"to": country, "id": body["referral_id"]},
     )
     return referral
+
+
+def trace_of(session: Session, case_id: int) -> dict[str, Any] | None:
+    """The latest hosting trace of a case as plain data (None if never traced)."""
+    row = latest_trace(session, case_id)
+    if row is None:
+        return None
+    fields = ("host", "ip", "country", "asn", "as_org", "network", "network_name", "cdn")
+    out: dict[str, Any] = {f: getattr(row, f) for f in fields}
+    out["abuse_email"] = row.abuse_email
+    out["traced_at"] = row.traced_at.isoformat()
+    return out
+
+
+def dispatch_takedown_referrals(session: Session, settings: Settings) -> int:
+    """Send the partner-hotline referrals that takedown routing created (pending ones)."""
+    pending = session.execute(
+        select(TakedownReferral).where(
+            TakedownReferral.kind == ReferralKind.PARTNER_HOTLINE.value,
+            TakedownReferral.status == "pending",
+        )
+    ).scalars()
+    sent = 0
+    for row in pending:
+        country = (row.country or "").upper()
+        if country not in settings.federation_peers:
+            row.detail = f"no federation peer configured for {country or '?'}"
+            continue
+        referral = refer_case(session, row.case_id, country, settings, actor="federation")
+        row.status = "sent"
+        row.sent_at = utcnow()
+        row.detail = f"federation referral {referral.referral_id}"
+        sent += 1
+    return sent
 
 
 def receive_referral(

@@ -92,7 +92,8 @@ def deliver_outbox(
 def run_federation(
     factory: sessionmaker[Session], settings: Settings, key: SigningKey
 ) -> DeliveryResult:
-    """One scheduled round: queue status updates for received referrals, then send."""
+    """One scheduled round: pick up routed referrals, queue status updates, then send."""
     with transaction(factory) as session:
+        service.dispatch_takedown_referrals(session, settings)
         service.sync_statuses(session, settings)
     return deliver_outbox(factory, settings, key)
