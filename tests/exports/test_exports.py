@@ -119,7 +119,6 @@ def test_police_package_without_media_by_default(
 ) -> None:
     case_id, _media = _case_with_item(session_factory)
     from openhotline.signing.service import load_or_create
-
     from openhotline.trace.models import HostingTrace
 
     key = load_or_create(settings.data_dir)
