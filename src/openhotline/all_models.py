@@ -5,6 +5,7 @@ from openhotline.audit import models as audit_models
 from openhotline.blocklist import models as blocklist_models
 from openhotline.db import Base
 from openhotline.federation import models as federation_models
+from openhotline.helpline import models as helpline_models
 from openhotline.jobs import models as jobs_models
 from openhotline.matching import models as matching_models
 from openhotline.media import models as media_models
@@ -19,6 +20,7 @@ __all__ = [
     "audit_models",
     "blocklist_models",
     "federation_models",
+    "helpline_models",
     "jobs_models",
     "matching_models",
     "media_models",

@@ -19,6 +19,10 @@ from openhotline.console import views as console_views
 from openhotline.db import GroupCommitter, make_engine, make_sessionmaker
 from openhotline.exports import api as exports_api
 from openhotline.federation import api as federation_api
+from openhotline.helpline import api as helpline_api
+from openhotline.helpline import views as helpline_views
+from openhotline.helpline.crypto import FieldCipher
+from openhotline.helpline.taxonomy import load_taxonomy
 from openhotline.matching import api as matching_api
 from openhotline.media import api as media_api
 from openhotline.media.store import EncryptedFileStore
@@ -70,19 +74,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     install_auth_handlers(app)
-    app.include_router(reporting_api.router)
-    app.include_router(reporting_views.router)
-    app.include_router(takedown_api.router)
+    if "hotline" in settings.modules:
+        app.include_router(reporting_api.router)
+        app.include_router(reporting_views.router)
+        app.include_router(takedown_api.router)
+        app.include_router(media_api.router)
+        app.include_router(matching_api.router)
+        app.include_router(partners_api.router)
+        app.include_router(partners_views.router)
+        app.include_router(blocklist_api.router)
+        app.include_router(blocklist_views.router)
+        app.include_router(federation_api.router)
+        app.include_router(exports_api.router)
+    if "helpline" in settings.modules:
+        app.state.helpline_cipher = FieldCipher(settings.helpline_key_bytes())
+        app.state.helpline_taxonomy = load_taxonomy(settings.helpline_taxonomy_path)
+        app.include_router(helpline_api.router)
+        app.include_router(helpline_views.router)
     app.include_router(accounts_views.router)
     app.include_router(console_views.router)
-    app.include_router(partners_api.router)
-    app.include_router(partners_views.router)
-    app.include_router(blocklist_api.router)
-    app.include_router(blocklist_views.router)
-    app.include_router(federation_api.router)
-    app.include_router(exports_api.router)
-    app.include_router(media_api.router)
-    app.include_router(matching_api.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     def body_limit(path: str) -> int:

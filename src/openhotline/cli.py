@@ -11,6 +11,7 @@ from openhotline.audit.cli import audit_app
 from openhotline.blocklist.cli import lists_app
 from openhotline.config import get_settings, hash_api_key
 from openhotline.exports.cli import export_app
+from openhotline.helpline.cli import helpline_app
 from openhotline.matching.cli import register as register_matching
 from openhotline.partners.cli import partner_app
 from openhotline.signing.cli import keys_app, verify_list_command
@@ -29,6 +30,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(lists_app, name="lists")
 app.add_typer(export_app, name="export")
 app.command("verify-list")(verify_list_command)
+app.add_typer(helpline_app, name="helpline")
 register_matching(app)
 
 

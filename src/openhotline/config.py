@@ -137,6 +137,26 @@ class Settings(BaseSettings):
     notice_templates_dir: Path | None = None  # edited templates override the shipped ones
     recheck_interval_hours: float = 6.0
 
+    # Which parts of the platform this deployment runs (decides the routers mounted).
+    modules: list[str] = Field(default_factory=lambda: ["hotline", "helpline"])
+    # Helpline: encryption key for notes (base64 of 32 bytes; generated into data_dir/keys if
+    # unset), retention before anonymisation, small-count suppression threshold, taxonomy.
+    helpline_key: str = ""
+    helpline_retention_days: int = Field(default=365, ge=1)
+    helpline_suppression_k: int = Field(default=5, ge=2)
+    helpline_taxonomy_path: Path | None = None
+
+    def helpline_key_bytes(self) -> bytes:
+        """Return the helpline notes key, creating a local one on first use."""
+        if self.helpline_key:
+            key = base64.b64decode(self.helpline_key)
+            if len(key) != 32:
+                raise ValueError("OPENHOTLINE_HELPLINE_KEY must be base64 of 32 bytes")
+            return key
+        from openhotline.media.store import load_or_create_key
+
+        return load_or_create_key(self.data_dir / "keys" / "helpline.key")
+
     def media_key_bytes(self) -> bytes:
         """Return the media encryption key, creating a local one on first use."""
         if self.media_key:

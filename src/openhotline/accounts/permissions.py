@@ -30,6 +30,11 @@ class Permission(StrEnum):
     EXPORTS_CREATE = "exports.create"  # police export packages, CyberTipline XML
     REFERRALS_SEND = "referrals.send"  # refer a case to a partner hotline
     STATS_VIEW = "stats.view"  # takedown statistics (time to notice, time to removal)
+    HELPLINE_CONTACT_RECORD = "helpline.contact.record"  # record, escalate, see own contacts
+    HELPLINE_HANDOFF = "helpline.handoff"  # turn a contact into a hotline report (consent)
+    HELPLINE_CONTACT_VIEW_ALL = "helpline.contact.view_all"  # every counsellor's contacts
+    HELPLINE_ESCALATION_DECIDE = "helpline.escalation.decide"  # safeguarding decisions
+    HELPLINE_TRENDS_VIEW = "helpline.trends.view"  # suppressed trend tables and exports
 
 
 _ANALYST = frozenset(
@@ -67,6 +72,26 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.EXPOSURE_VIEW_ALL,
             Permission.PARTNERS_MANAGE,
             Permission.LISTS_PUBLISH,
+        }
+    ),
+    # Helplines: counsellors never see hotline cases or media; analysts never see contacts.
+    "counsellor": frozenset(
+        {
+            Permission.SESSION,
+            Permission.CONSOLE_VIEW,
+            Permission.HELPLINE_CONTACT_RECORD,
+            Permission.HELPLINE_HANDOFF,
+        }
+    ),
+    "helpline_supervisor": frozenset(
+        {
+            Permission.SESSION,
+            Permission.CONSOLE_VIEW,
+            Permission.HELPLINE_CONTACT_RECORD,
+            Permission.HELPLINE_HANDOFF,
+            Permission.HELPLINE_CONTACT_VIEW_ALL,
+            Permission.HELPLINE_ESCALATION_DECIDE,
+            Permission.HELPLINE_TRENDS_VIEW,
         }
     ),
 }

@@ -1,0 +1,1 @@
+"""Helpline: confidential contacts from children and adults at risk, and anonymised trends."""
