@@ -103,7 +103,7 @@ def pair(tmp_path: Path) -> Iterator[tuple[Instance, Instance]]:
 def _deliver(inst: Instance, later: bool = False) -> tuple[int, int]:
     assert inst.settings is not None
     now = utcnow() + timedelta(hours=1) if later else None
-    with httpx.Client(timeout=5, trust_env=False) as client:
+    with httpx.Client(timeout=60, trust_env=False) as client:
         r = deliver_outbox(inst.factory, inst.settings, inst.key, client=client, now=now)
     return r.delivered, r.failed
 
@@ -144,7 +144,7 @@ def _status_out(inst: Instance, referral_id: str) -> str:
 
 def test_referral_both_ways_with_receiver_down_first(pair: tuple[Instance, Instance]) -> None:
     a, b = pair
-    a.server.start()
+    a.server.start(timeout=180)
     rid = _refer(a, "http://hosted-in-bb.example.test/page", "BB")
     # BB is down: delivery fails, the referral stays queued with a later retry time.
     assert _deliver(a) == (0, 1)
@@ -154,7 +154,7 @@ def test_referral_both_ways_with_receiver_down_first(pair: tuple[Instance, Insta
     assert _deliver(a) == (0, 0)  # not due yet
     assert _status_out(a, rid) == "pending"
 
-    b.server.start()
+    b.server.start(timeout=180)
     assert _deliver(a, later=True) == (1, 0)
     assert _status_out(a, rid) == "received"
     ref, case = _received(b, rid)
