@@ -48,8 +48,8 @@ class Settings(BaseSettings):
     federation_retry_base_seconds: int = 30
     federation_retry_max_seconds: int = 6 * 3600
     federation_allow_media: bool = False
-    # How often the block lists are rebuilt (for the scheduler; 0 = on demand only).
-    list_publish_interval_hours: float = 12
+    # How often the job worker rebuilds the block lists (e.g. 12; 0 = on demand only).
+    list_publish_interval_hours: float = 0
     # URLs hosted in own_countries are handled by notice at home, so they stay off the URL list.
     list_include_own_country: bool = False
     # Police exports may carry (re-encrypted) media only when this is on.

@@ -8,8 +8,10 @@ is down. Each body is signed with this hotline's Ed25519 key.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,7 +20,10 @@ from openhotline.config import Settings
 from openhotline.db import transaction
 from openhotline.federation import service
 from openhotline.federation.models import OutboxMessage
-from openhotline.signing.service import SigningKey
+from openhotline.jobs import service as jobs
+from openhotline.jobs.queue import tick_hook
+from openhotline.jobs.runtime import Runtime, handler
+from openhotline.signing.service import SigningKey, load_or_create
 
 log = logging.getLogger("openhotline.federation")
 PATHS = {"referral": "/api/v1/federation/referrals", "status": "/api/v1/federation/status"}
@@ -97,3 +102,19 @@ def run_federation(
         service.dispatch_takedown_referrals(session, settings)
         service.sync_statuses(session, settings)
     return deliver_outbox(factory, settings, key)
+
+
+@handler("federation.run")
+def federation_job(rt: Runtime, _payload: dict[str, Any]) -> None:
+    """Job: one federation round (idempotent: delivered messages are not sent again)."""
+    run_federation(rt.sessionmaker, rt.settings, load_or_create(rt.settings.data_dir))
+
+
+@tick_hook
+def enqueue_federation(rt: Runtime) -> None:
+    """Queue a federation round every minute when peers are configured."""
+    if not rt.settings.federation_peers:
+        return
+    with transaction(rt.sessionmaker) as session:
+        minute = int(time.time() // 60)
+        jobs.enqueue(session, "federation.run", {}, dedupe_key=f"federation.run:{minute}")
