@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import hashlib
 import io
+import random
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image, ImageDraw
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.accounts import service as accounts
 from openhotline.app import create_app
 from openhotline.config import Settings
 from openhotline.db import transaction, utcnow
+from openhotline.media.models import CaseItem, Item
+from openhotline.media.service import hash_file
+from openhotline.reporting.models import Case
+from openhotline.reporting.schemas import ReportIn
+from openhotline.reporting.service import submit_report, url_hash
+from openhotline.urls import canonicalize_url
 
 PASSWORD = "correct horse battery staple"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]*)"')
@@ -114,20 +124,95 @@ def new_client(console_settings: Settings) -> Iterator[Callable[[], TestClient]]
         c.__exit__(None, None, None)
 
 
-def png_bytes(seed: int, size: int = 64) -> bytes:
-    """A generated PNG (gradient and shapes from a seed): benign test media only."""
-    from PIL import Image, ImageDraw
-
+def generated_image(seed: int, size: int = 256) -> Image.Image:
+    """A generated picture (gradient, lines, shapes from a seed): benign test media only."""
+    rng = random.Random(seed)
     img = Image.new("RGB", (size, size), (seed * 37 % 256, seed * 91 % 256, seed * 53 % 256))
     draw = ImageDraw.Draw(img)
-    for i in range(0, size, 8):
-        draw.line([(0, i), (size, (i * seed) % size)], fill=(255 - i * 3 % 256, i * 5 % 256, 128))
-    draw.ellipse([size // 4, size // 4, size // 2 + seed % 16, size // 2 + 8], fill=(250, 250, 0))
+    for _ in range(24):
+        x0, y0 = rng.randrange(size), rng.randrange(size)
+        x1, y1 = rng.randrange(size), rng.randrange(size)
+        colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+        if rng.random() < 0.5:
+            draw.line([(x0, y0), (x1, y1)], fill=colour, width=rng.randrange(2, 9))
+        else:
+            box = [min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)]
+            draw.ellipse(box, fill=colour)
+    return img
+
+
+def png_bytes(seed: int, size: int = 256) -> bytes:
+    """A generated PNG (see generated_image)."""
     buf = io.BytesIO()
-    img.save(buf, format="PNG")
+    generated_image(seed, size).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def near_copy(seed: int) -> bytes:
+    """The same generated picture, downscaled and re-encoded as JPEG (a near duplicate)."""
+    buf = io.BytesIO()
+    generated_image(seed).resize((200, 200)).save(buf, format="JPEG", quality=85)
     return buf.getvalue()
 
 
 def sha256_hex(data: bytes) -> str:
     """SHA-256 hex digest."""
     return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class Items:
+    """Creates cases (through the reporting service) and generated-image items at them."""
+
+    factory: sessionmaker[Session]
+    store: Any
+
+    def case(self, url: str, *, child_in_danger: bool = False, **report: Any) -> int:
+        """File a report for url and return its case id."""
+        source = report.pop("source", "public")
+        with transaction(self.factory) as s:
+            data = ReportIn(urls=[url], child_in_danger=child_in_danger, **report)
+            submit_report(s, data, source=source)
+            key = url_hash(canonicalize_url(url))
+            return int(s.execute(select(Case.id).where(Case.url_hash == key)).scalar_one())
+
+    def item(
+        self, seed: int, case_id: int | None = None, *, source: str = "crawler", data: bytes = b""
+    ) -> int:
+        """Store a generated PNG (encrypted) as an item, optionally seen at a case."""
+        blob = data or png_bytes(seed)
+        hashes = hash_file(blob)  # the real hashing path: MD5, SHA-1, SHA-256, PDQ
+        digest = hashes.sha256
+        with transaction(self.factory) as s:
+            existing = s.execute(select(Item.id).where(Item.sha256 == digest)).scalar()
+            if existing is None:
+                item = Item(
+                    sha256=digest,
+                    md5=hashes.md5,
+                    sha1=hashes.sha1,
+                    pdq=hashes.pdq,
+                    pdq_quality=hashes.pdq_quality,
+                    weak=hashes.weak,
+                    size=len(blob),
+                    media_type=f"image/{hashes.format.lower()}",
+                    storage_key=self.store.put(digest, blob),
+                    source=source,
+                    created_at=utcnow(),
+                )
+                s.add(item)
+                s.flush()
+                existing = item.id
+            if case_id is not None:
+                s.add(CaseItem(case_id=case_id, item_id=existing, captured_at=utcnow()))
+            return int(existing)
+
+
+@pytest.fixture
+def items(session_factory: sessionmaker[Session], console_settings: Settings) -> Items:
+    """Make cases and items (media encrypted with the app's key)."""
+    from openhotline.media.store import EncryptedFileStore
+
+    store = EncryptedFileStore(
+        console_settings.data_dir / "media", console_settings.media_key_bytes()
+    )
+    return Items(session_factory, store)

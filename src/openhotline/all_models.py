@@ -1,6 +1,7 @@
 """Imports every domain's tables so metadata (and Alembic) sees the whole schema."""
 
 from openhotline.accounts import models as accounts_models
+from openhotline.assessment import models as assessment_models
 from openhotline.audit import models as audit_models
 from openhotline.blocklist import models as blocklist_models
 from openhotline.db import Base
@@ -17,6 +18,7 @@ from openhotline.trace import models as trace_models
 __all__ = [
     "Base",
     "accounts_models",
+    "assessment_models",
     "audit_models",
     "blocklist_models",
     "federation_models",

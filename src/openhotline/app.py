@@ -15,6 +15,7 @@ from openhotline.accounts.deps import install_auth_handlers
 from openhotline.blocklist import api as blocklist_api
 from openhotline.blocklist import views as blocklist_views
 from openhotline.config import Settings, get_settings
+from openhotline.console import admin_views, media_views, supervisor_views
 from openhotline.console import views as console_views
 from openhotline.db import GroupCommitter, make_engine, make_sessionmaker
 from openhotline.exports import api as exports_api
@@ -92,7 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(helpline_api.router)
         app.include_router(helpline_views.router)
     app.include_router(accounts_views.router)
-    app.include_router(console_views.router)
+    for console_router in (console_views, media_views, supervisor_views, admin_views):
+        app.include_router(console_router.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     def body_limit(path: str) -> int:

@@ -15,6 +15,7 @@ from openhotline.helpline.cli import helpline_app
 from openhotline.matching.cli import register as register_matching
 from openhotline.partners.cli import partner_app
 from openhotline.signing.cli import keys_app, verify_list_command
+from openhotline.takedown.cli import takedown_app
 
 app = typer.Typer(help="openhotline: hotline, helpline and partner platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -30,6 +31,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(lists_app, name="lists")
 app.add_typer(export_app, name="export")
 app.command("verify-list")(verify_list_command)
+app.add_typer(takedown_app, name="takedown")
 app.add_typer(helpline_app, name="helpline")
 register_matching(app)
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -85,7 +87,7 @@ class Settings(BaseSettings):
     media_key: str = ""
 
     # Jobs (Huey): "sqlite" (embedded, in data_dir) or "redis" (distributed).
-    jobs_backend: str = "sqlite"
+    jobs_backend: Literal["sqlite", "redis"] = "sqlite"
     redis_url: str = "redis://127.0.0.1:6379/0"
     jobs_name: str = "openhotline"
     job_max_attempts: int = 5
@@ -97,6 +99,8 @@ class Settings(BaseSettings):
     # Crawler (capture and re-checks). Non-public addresses are refused unless listed here.
     crawler_allow_networks: list[str] = Field(default_factory=list)
     dns_overrides: dict[str, list[str]] = Field(default_factory=dict)
+    dns_nameservers: list[str] = Field(default_factory=list)  # empty: the system's resolvers
+    dns_port: int = 53
     crawler_user_agent: str = "openhotline-crawler/0.1 (+abuse reporting hotline)"
     crawler_timeout_seconds: float = 10.0
     crawler_case_seconds: float = 60.0
@@ -136,6 +140,27 @@ class Settings(BaseSettings):
     notice_link_key: str = ""
     notice_templates_dir: Path | None = None  # edited templates override the shipped ones
     recheck_interval_hours: float = 6.0
+
+    @field_validator("crawler_allow_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not an IP network: {item!r} (e.g. 127.0.0.0/8)") from exc
+        return value
+
+    @field_validator("extra_cdn_ranges")
+    @classmethod
+    def _cdn_ranges(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, cidrs in value.items():
+            for cidr in cidrs:
+                try:
+                    ipaddress.ip_network(cidr, strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"CDN {name}: not an IP network: {cidr!r}") from exc
+        return value
 
     # Which parts of the platform this deployment runs (decides the routers mounted).
     modules: list[str] = Field(default_factory=lambda: ["hotline", "helpline"])

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
@@ -32,6 +33,24 @@ def cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
     get_settings.cache_clear()
     yield CliRunner()
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def drop_triggers(engine: Engine) -> Iterator[Callable[[], None]]:
+    """Let a test act as an attacker with DDL rights; PostgreSQL's triggers come back after."""
+
+    def _drop() -> None:
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change"))
+            else:
+                conn.execute(text("DROP TRIGGER audit_log_no_update"))
+                conn.execute(text("DROP TRIGGER audit_log_no_delete"))
+
+    yield _drop
+    if engine.dialect.name == "postgresql":  # the PostgreSQL schema is shared by all tests
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_change"))
 
 
 def _verify(session_factory: sessionmaker[Session]) -> service.VerifyResult:
@@ -95,11 +114,19 @@ def test_rolled_back_action_leaves_no_row(session_factory: sessionmaker[Session]
     ],
 )
 def test_tampering_is_detected_by_cli(
-    chain: int, engine: Engine, cli: CliRunner, sql: str, bad_row: int
+    chain: int,
+    engine: Engine,
+    cli: CliRunner,
+    drop_triggers: Callable[[], None],
+    sql: str,
+    bad_row: int,
 ) -> None:
     ok = cli.invoke(cli_app, ["audit", "verify"])
     assert ok.exit_code == 0, ok.output
     assert "5 rows verified" in ok.output
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text(sql.split(";")[0]))
+    drop_triggers()  # an attacker with DDL rights
     with engine.begin() as conn:
         for statement in sql.split(";"):
             conn.execute(text(statement))
@@ -109,7 +136,10 @@ def test_tampering_is_detected_by_cli(
 
 
 def test_recomputed_hash_breaks_next_link(
-    chain: int, engine: Engine, session_factory: sessionmaker[Session]
+    chain: int,
+    engine: Engine,
+    session_factory: sessionmaker[Session],
+    drop_triggers: Callable[[], None],
 ) -> None:
     """An attacker who edits a row and fixes its own hash still breaks the next link."""
     with session_factory() as s:
@@ -123,6 +153,7 @@ def test_recomputed_hash_breaks_next_link(
             target=row.target,
             details='{"n":0}',
         )
+    drop_triggers()
     with engine.begin() as conn:
         conn.execute(
             text("UPDATE audit_log SET details = :d, hash = :h WHERE id = 3"),

@@ -50,6 +50,14 @@ BAD_URLS = [
     "http://0x0a.0.0.1/",
     "http://012.0.0.1/",
     "http://10.1/",
+    "http://[0:0:0:0:0:ffff:127.0.0.1]/",
+    "http://[::ffff:10.0.0.1]/",
+    "http://[::]/",
+    "http://[fe80::1%25eth0]/",
+    "http://user:pw@127.0.0.1/",
+    "http://127.0.0.1./",
+    "http://198.18.0.1/",
+    "http://192.0.2.1/",
 ]
 
 PRIVATE_ANSWERS = [
@@ -121,6 +129,9 @@ def test_non_http_schemes_refused() -> None:
         "http://[::ffff:127.0.0.2]/",
         "http://169.254.169.254/",
         "http://internal.test/",
+        "http://site.test@10.0.0.1/",
+        "http://10.0.0.1#@site.test/",
+        "//169.254.169.254/latest",
         "file:///etc/passwd",
     ],
 )

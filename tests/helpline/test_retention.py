@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,10 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditEntry
+from openhotline.config import Settings
 from openhotline.db import transaction
 from openhotline.helpline import service, trends
 from openhotline.helpline.models import HelplineContact
 from openhotline.helpline.tasks import anonymise_expired, run_anonymise
+from openhotline.jobs.models import Job
+from openhotline.jobs.queue import build_queue
+from openhotline.jobs.runtime import Runtime
 from openhotline.reporting.models import Report
 from tests.helpline.helpers import (
     TAXONOMY,
@@ -154,3 +159,28 @@ def test_cli_demo_then_anonymise(db_url: str, tmp_path: Path) -> None:
         check=False,
     )
     assert bad.returncode != 0
+
+
+def test_job_queue_runs_the_daily_anonymisation(
+    settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    queue = build_queue(Runtime(settings), name=f"t{uuid.uuid4().hex[:8]}")
+    with transaction(session_factory) as s:
+        record(s, child_input())
+    queue.drain()  # nothing due: no job at all
+    with transaction(session_factory) as s:
+        assert s.execute(select(Job)).first() is None
+        record(s, child_input(), at=datetime(2020, 1, 5, tzinfo=UTC))
+    queue.drain()
+    with transaction(session_factory) as s:
+        record(s, child_input(), at=datetime(2020, 2, 5, tzinfo=UTC))
+    queue.drain()  # due again the same day: the day's job already ran, no second one
+    with transaction(session_factory) as s:
+        kinds = [j.kind for j in s.execute(select(Job)).scalars()]
+        assert kinds == ["helpline.anonymise"]
+        by_month = {
+            c.period: c.anonymised_at is not None
+            for c in s.execute(select(HelplineContact)).scalars()
+        }
+        assert by_month["2020-01"] and not by_month["2020-02"]
+        assert sum(by_month.values()) == 1

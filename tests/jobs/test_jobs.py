@@ -301,3 +301,22 @@ def test_capture_gives_case_to_triage_after_last_attempt(
         case = s.get(Case, case_id)
         assert case is not None and case.status == CaseStatus.TRIAGE
     rt.close()
+
+
+def test_lost_messages_are_redispatched_but_future_retries_are_not(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with transaction(session_factory) as s:
+        jobs.enqueue(s, "a", {})
+        jobs.enqueue(s, "b", {}, delay_seconds=3600)
+    with transaction(session_factory) as s:
+        assert len(jobs.to_dispatch(s)) == 2
+    with transaction(session_factory) as s:
+        assert jobs.to_dispatch(s) == []  # both handed over just now
+    with transaction(session_factory) as s:
+        for job in s.execute(select(Job)).scalars():
+            job.pushed_at = utcnow() - timedelta(minutes=20)
+            if job.kind == "a":
+                job.run_after = utcnow() - timedelta(minutes=20)
+    with transaction(session_factory) as s:
+        assert [job_id for job_id, _ in jobs.to_dispatch(s)] == [1]  # "a" was lost; "b" waits

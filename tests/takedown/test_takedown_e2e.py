@@ -132,6 +132,7 @@ def test_report_to_removal(
     stats = world.client.get("/api/v1/stats/takedown")
     assert stats.status_code == 200, stats.text
     data = stats.json()
+    print("takedown figures:", {k: data[k] for k in ("time_to_notice", "time_to_removal")})
     assert data["cases_removed"] == 1
     assert data["notices_sent"] == 1
     assert data["time_to_removal"]["count"] == 1

@@ -18,8 +18,9 @@ from openhotline.accounts.deps import (
     set_session_cookie,
 )
 from openhotline.accounts.permissions import Permission
+from openhotline.assessment.exposure import budget_of
 from openhotline.audit import service as audit
-from openhotline.console.pages import render
+from openhotline.console.pages import assessment_policy, render
 from openhotline.web.deps import DbDep, SettingsDep
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -98,11 +99,23 @@ def logout(db: DbDep, settings: SettingsDep, principal: SessionUser) -> Response
 
 
 @router.get("/account", response_class=HTMLResponse)
-def account_page(request: Request, db: DbDep, principal: SessionUser) -> Response:
-    """Show one's own account: role, recovery codes left."""
+def account_page(
+    request: Request, db: DbDep, settings: SettingsDep, principal: SessionUser
+) -> Response:
+    """Show one's own account: role, recovery codes left, exposure today."""
+    exposure = None
     with db() as session:
         left = service.unused_recovery_codes(session, principal.user_id)
-    return render(request, "console/account.html", principal, codes_left=left, new_codes=[])
+        if principal.can(Permission.ITEM_REVEAL):
+            exposure = budget_of(session, principal.user_id, assessment_policy(settings, session))
+    return render(
+        request,
+        "console/account.html",
+        principal,
+        codes_left=left,
+        new_codes=[],
+        exposure=exposure,
+    )
 
 
 @router.post("/account/recovery-codes", response_class=HTMLResponse)

@@ -123,16 +123,22 @@ def verify(session: Session, batch: int = 5000) -> VerifyResult:
     checked = 0
     last_id = 0
     while True:
-        rows = (
-            session.execute(
-                select(AuditEntry)
-                .where(AuditEntry.id > last_id)
-                .order_by(AuditEntry.id)
-                .limit(batch)
+        # Plain rows, not ORM objects: verify neither loads nor expires the caller's entries.
+        rows = session.execute(
+            select(
+                AuditEntry.id,
+                AuditEntry.at,
+                AuditEntry.actor,
+                AuditEntry.action,
+                AuditEntry.target,
+                AuditEntry.details,
+                AuditEntry.prev_hash,
+                AuditEntry.hash,
             )
-            .scalars()
-            .all()
-        )
+            .where(AuditEntry.id > last_id)
+            .order_by(AuditEntry.id)
+            .limit(batch)
+        ).all()
         if not rows:
             break
         for row in rows:
@@ -164,7 +170,6 @@ def verify(session: Session, batch: int = 5000) -> VerifyResult:
             expected_id += 1
             checked += 1
             last_id = row.id
-        session.expire_all()
     head = session.execute(select(AuditHead).where(AuditHead.id == HEAD_ID)).scalar_one_or_none()
     head_id = head.last_id if head else 0
     head_hash = head.last_hash if head else GENESIS_HASH

@@ -105,15 +105,19 @@ class SafeFetcher:
                         hops=hops,
                     )
             except (BlockedAddressError, ResolutionError) as exc:
-                raise FetchError(f"{current}: {exc}", permanent=True) from exc
+                raise FetchError(f"{current}: {exc}", permanent=_permanent(exc)) from exc
             except httpx.TransportError as exc:
                 cause = exc.__cause__ or exc.__context__
                 if isinstance(cause, BlockedAddressError | ResolutionError):
-                    raise FetchError(f"{current}: {cause}", permanent=True) from exc
+                    raise FetchError(f"{current}: {cause}", permanent=_permanent(cause)) from exc
                 raise FetchError(
                     f"{current}: {type(exc).__name__}: {exc}", permanent=False
                 ) from exc
         raise FetchError(f"more than {self.limits.max_redirects} redirects", permanent=True)
+
+
+def _permanent(exc: Exception) -> bool:
+    return not (isinstance(exc, ResolutionError) and exc.transient)
 
 
 def _checked_url(url: str) -> str:

@@ -6,12 +6,39 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.accounts.deps import Principal
 from openhotline.accounts.permissions import Permission
+from openhotline.assessment import settings_service
+from openhotline.assessment.policy import AssessmentPolicy, policy_from
+from openhotline.assessment.service import Actor
+from openhotline.config import Settings
 from openhotline.web.templating import templates
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+# Flash messages travel as fixed codes in ?msg=, never as free text (no injected wording).
+MESSAGES = {
+    "claimed": "Item claimed. It is yours until you grade or release it.",
+    "released": "Item released back to the queue.",
+    "graded": "Grade saved.",
+    "confirming": "Grade saved. Another analyst must confirm it before it counts.",
+    "decided": "Grade saved. The item is decided.",
+    "admitted": "Confirmed: the item's hashes entered the confirmed hash bank.",
+    "disputed": "Your grade differs from an earlier one: a supervisor will decide.",
+    "known": "That item matched the confirmed hash bank and was assessed automatically.",
+    "resolved": "Dispute resolved.",
+    "hidden": "Preview hidden.",
+    "user_created": "User created.",
+    "user_updated": "User updated.",
+    "setting_saved": "Setting saved.",
+    "contact_recorded": "Contact recorded.",
+    "contact_escalated": "Contact recorded. Escalated to a supervisor.",
+    "escalated": "Escalated to a supervisor.",
+    "handed_off": "Hotline report made.",
+    "escalation_decided": "Decision recorded.",
+}
 
 
 def render(
@@ -22,6 +49,7 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     """Render a console template with the user, their CSRF token and permissions."""
+    context.setdefault("error", "")
     return templates.TemplateResponse(
         request,
         name,
@@ -29,9 +57,33 @@ def render(
             "principal": principal,
             "csrf_token": principal.csrf_token if principal else context.pop("csrf_token", ""),
             "P": Permission,
-            "flash": request.query_params.get("msg", "")[:200],
+            "flash": MESSAGES.get(request.query_params.get("msg", ""), ""),
             **context,
         },
         status_code=status,
         headers=NO_STORE,
     )
+
+
+def assessment_policy(settings: Settings, session: Session | None = None) -> AssessmentPolicy:
+    """Return the assessment policy: settings, with administrators' runtime overrides."""
+    values = {
+        "confirmations_required": settings.confirmations_required,
+        "claim_minutes": settings.claim_minutes,
+        "exposure_budget_minutes": settings.exposure_budget_minutes,
+        "reveal_window_seconds": settings.reveal_window_seconds,
+    }
+    if session is not None:
+        values.update(settings_service.overrides(session))
+    return policy_from(scheme=settings.classification_scheme, **values)
+
+
+def actor_of(principal: Principal) -> Actor:
+    """Return the assessment actor for a logged-in user."""
+    return Actor(principal.user_id, principal.actor)
+
+
+def load_policy(db: sessionmaker[Session], settings: Settings) -> AssessmentPolicy:
+    """Return the assessment policy in force, reading the runtime overrides."""
+    with db() as session:
+        return assessment_policy(settings, session)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -94,7 +95,7 @@ def check_codes(data: ContactBase, mode: str, taxonomy: Taxonomy) -> list[str]:
     return problems
 
 
-def validate_contact(raw: dict[str, object], mode: str) -> ContactBase:
+def validate_contact(raw: Mapping[str, object], mode: str) -> ContactBase:
     """Validate raw input against the mode's shape (pydantic errors propagate)."""
     if mode not in MODES:
         raise ContactRejectedError(f"unknown helpline mode {mode!r}")

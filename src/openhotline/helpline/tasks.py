@@ -1,6 +1,7 @@
 """Helpline jobs: anonymise contacts past the retention period.
 
-A plain function (the CLI `openhotline helpline anonymise` calls it; a job queue can too).
+A plain function: the CLI `openhotline helpline anonymise` calls it, and the job queue runs
+it once a day (a tick hook enqueues one deduplicated job per UTC day).
 Counts survive: the coded fields and the month stay. Details do not: notes, identifying
 details, the counsellor, the exact time, the link to a hotline report and the people and
 notes of escalations are removed, and the contact gets a new random reference so that
@@ -13,6 +14,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from openhotline.audit import service as audit
 from openhotline.db import transaction, utcnow
 from openhotline.helpline.models import Escalation, EscalationStatus, HelplineContact
+from openhotline.jobs import service as jobs
+from openhotline.jobs.queue import tick_hook
+from openhotline.jobs.runtime import Runtime, handler
 
 BATCH = 500
 
@@ -99,3 +104,32 @@ def run_anonymise(
     """Run the anonymisation job in its own transaction (the CLI and job queues call this)."""
     with transaction(factory) as session:
         return anonymise_expired(session, retention_days=retention_days, now=now)
+
+
+@handler("helpline.anonymise")
+def anonymise_job(rt: Runtime, payload: dict[str, Any]) -> None:
+    """Job-queue handler: anonymise with the configured retention (idempotent)."""
+    run_anonymise(rt.sessionmaker, retention_days=rt.settings.helpline_retention_days)
+
+
+@tick_hook
+def enqueue_daily_anonymise(rt: Runtime) -> None:
+    """Queue the anonymisation job (at most once per UTC day) when contacts are due."""
+    if "helpline" not in rt.settings.modules:
+        return
+    cutoff = utcnow() - timedelta(days=rt.settings.helpline_retention_days)
+    with transaction(rt.sessionmaker) as session:
+        due = session.execute(
+            select(HelplineContact.id)
+            .where(HelplineContact.anonymised_at.is_(None), HelplineContact.contact_at < cutoff)
+            .limit(1)
+        ).first()
+        if due is None:
+            return
+        jobs.enqueue(
+            session,
+            "helpline.anonymise",
+            {},
+            dedupe_key=f"helpline-anonymise:{utcnow():%Y-%m-%d}",
+            max_attempts=rt.settings.job_max_attempts,
+        )

@@ -136,7 +136,7 @@ async def contact_submit(
         return _form(request, principal, taxonomy, mode, 400, validation_details(exc), raw)
     except service.ContactRejectedError as exc:
         return _form(request, principal, taxonomy, mode, 400, [exc.message, *exc.details], raw)
-    msg = "Contact recorded." + (" Escalated to a supervisor." if escalated else "")
+    msg = "contact_escalated" if escalated else "contact_recorded"
     return RedirectResponse(f"/console/helpline/contacts/{contact_id}?msg={msg}", status_code=303)
 
 
@@ -203,7 +203,7 @@ def contact_escalate(
         except service.HelplineConflictError as exc:
             return _message(request, principal, "Not possible", str(exc), 409)
     return RedirectResponse(
-        f"/console/helpline/contacts/{contact_id}?msg=Escalated to a supervisor.", status_code=303
+        f"/console/helpline/contacts/{contact_id}?msg=escalated", status_code=303
     )
 
 
@@ -246,7 +246,7 @@ def contact_handoff(
             errs = [exc.message, *exc.details]
             return _contact_page(request, principal, session, contact, cipher, taxonomy, 400, errs)
     return RedirectResponse(
-        f"/console/helpline/contacts/{contact_id}?msg=Hotline report made.", status_code=303
+        f"/console/helpline/contacts/{contact_id}?msg=handed_off", status_code=303
     )
 
 
@@ -289,7 +289,7 @@ def escalation_decide(
             return _message(request, principal, "Decision not recorded", text, 400)
         except service.HelplineConflictError as exc:
             return _message(request, principal, "Decision not recorded", str(exc), 409)
-    return RedirectResponse("/console/helpline/escalations?msg=Decision recorded.", status_code=303)
+    return RedirectResponse("/console/helpline/escalations?msg=escalation_decided", status_code=303)
 
 
 @router.get("/escalations/{escalation_id}/disclosure", response_class=HTMLResponse)

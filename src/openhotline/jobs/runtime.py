@@ -42,6 +42,7 @@ def load_handlers() -> dict[str, Handler]:
     from openhotline.blocklist import tasks as _blocklist_tasks  # noqa: F401
     from openhotline.capture import tasks as _capture_tasks  # noqa: F401
     from openhotline.federation import tasks as _federation_tasks  # noqa: F401
+    from openhotline.helpline import tasks as _helpline_tasks  # noqa: F401
     from openhotline.takedown import tasks as _takedown_tasks  # noqa: F401
 
     return HANDLERS
@@ -83,7 +84,9 @@ class Runtime:
     def dns(self) -> Resolver:
         """The resolver: settings overrides first, then real DNS."""
         if self.resolver is None:
-            self.resolver = StaticResolver(self.settings.dns_overrides, DnsResolver())
+            s = self.settings
+            dns = DnsResolver(nameservers=s.dns_nameservers or None, port=s.dns_port)
+            self.resolver = StaticResolver(s.dns_overrides, dns)
         return self.resolver
 
     def guard(self) -> AddressGuard:

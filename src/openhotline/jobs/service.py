@@ -66,12 +66,14 @@ def enqueue(
 
 
 def to_dispatch(session: Session, *, stale_after: float = 600.0) -> list[tuple[int, datetime]]:
-    """Pending jobs never handed to Huey, or handed long ago and still pending; mark them."""
+    """Pending jobs never handed to Huey, or due long ago and still pending (their message
+    was lost, e.g. a Redis flush); mark them as handed over now."""
     now = utcnow()
+    stale = now - timedelta(seconds=stale_after)
     rows = session.execute(
         select(Job.id, Job.run_after).where(
             Job.status == JobStatus.PENDING.value,
-            or_(Job.pushed_at.is_(None), Job.pushed_at < now - timedelta(seconds=stale_after)),
+            or_(Job.pushed_at.is_(None), (Job.pushed_at < stale) & (Job.run_after < stale)),
         )
     ).all()
     ids = [r.id for r in rows]

@@ -20,7 +20,11 @@ class BlockedAddressError(Exception):
 
 
 class ResolutionError(Exception):
-    """A host name did not resolve to any address."""
+    """A host name did not resolve: NXDOMAIN/no records (definitive) or a DNS failure."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class Resolver(Protocol):
@@ -34,8 +38,14 @@ class Resolver(Protocol):
 class DnsResolver:
     """The real resolver: dnspython A and AAAA queries (never /etc/hosts, never the OS)."""
 
-    def __init__(self, timeout: float = 5.0) -> None:
-        self._resolver = dns.resolver.Resolver()
+    def __init__(
+        self, timeout: float = 5.0, nameservers: list[str] | None = None, port: int = 53
+    ) -> None:
+        # configure=False when servers are given: never read the system's resolv.conf then.
+        self._resolver = dns.resolver.Resolver(configure=not nameservers)
+        if nameservers:
+            self._resolver.nameservers = list(nameservers)
+            self._resolver.port = port
         self._resolver.lifetime = timeout
 
     def resolve(self, host: str) -> list[str]:
@@ -44,10 +54,11 @@ class DnsResolver:
         for rdtype in ("A", "AAAA"):
             try:
                 answer = self._resolver.resolve(host, rdtype, search=False)
-            except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoNameservers):
+            except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
                 continue
-            except dns.exception.Timeout as exc:
-                raise ResolutionError(f"DNS timeout for {host}") from exc
+            except (dns.resolver.NoNameservers, dns.exception.Timeout) as exc:
+                # SERVFAIL or no answer in time: says nothing about whether the name exists.
+                raise ResolutionError(f"DNS failure for {host}: {exc}", transient=True) from exc
             out.extend(r.to_text() for r in answer)
         return out
 

@@ -32,7 +32,7 @@ def recheck(fetcher: SafeFetcher, url: str, items: list[tuple[str, str]]) -> Rec
     try:
         page = fetcher.fetch(url)
     except FetchError as exc:
-        if "does not resolve" in str(exc):
+        if exc.permanent and "does not resolve" in str(exc):  # NXDOMAIN / no records
             return RecheckResult(Online.REMOVED, f"host no longer resolves: {exc}")
         return RecheckResult(Online.UNKNOWN, str(exc))
     if page.status in GONE_STATUSES:

@@ -1,0 +1,1 @@
+"""Assessment: classification schemes, the triage queue, four-eyes grading, exposure budgets."""

@@ -1,0 +1,68 @@
+"""`openhotline takedown ...`: statistics, the URL block list, police clearance."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from openhotline.config import get_settings
+
+takedown_app = typer.Typer(help="Notice-and-takedown.", no_args_is_help=True)
+
+
+def _factory() -> tuple[Engine, sessionmaker[Session]]:
+    from openhotline.db import make_engine, make_sessionmaker
+
+    engine = make_engine(get_settings().resolved_database_url())
+    return engine, make_sessionmaker(engine)
+
+
+@takedown_app.command("stats")
+def stats() -> None:
+    """Print time to notice, time to removal and notices per case, host and country (JSON)."""
+    from openhotline.takedown.stats import takedown_stats
+
+    engine, factory = _factory()
+    with factory() as session:
+        typer.echo(json.dumps(takedown_stats(session), indent=2, default=str))
+    engine.dispose()
+
+
+@takedown_app.command("blocklist")
+def blocklist() -> None:
+    """Print the URLs of confirmed-illegal cases whose content is not yet removed."""
+    from openhotline.takedown.service import urls_to_block
+
+    engine, factory = _factory()
+    with factory() as session:
+        for url in urls_to_block(session):
+            typer.echo(url)
+    engine.dispose()
+
+
+@takedown_app.command("police-clear")
+def police_clear(
+    case_id: int = typer.Argument(..., help="Case whose held notice police have cleared."),
+    officer: str = typer.Option(..., help="Who cleared it (recorded in the audit log)."),
+) -> None:
+    """Release a notice held under "police first" so it is sent on the next run."""
+    from openhotline.db import transaction
+    from openhotline.reporting.models import Case
+    from openhotline.takedown.service import clear_for_notice
+
+    engine, factory = _factory()
+    try:
+        with transaction(factory) as session:
+            if session.get(Case, case_id) is None:
+                typer.echo(f"error: no case {case_id}", err=True)
+                raise typer.Exit(2)
+            released = clear_for_notice(session, case_id, actor=f"police:{officer}")
+    finally:
+        engine.dispose()
+    if not released:
+        typer.echo(f"error: case {case_id} has no notice held for police", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"released {released} notice(s) for case {case_id}")
