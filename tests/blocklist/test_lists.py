@@ -198,3 +198,21 @@ def test_scheduled_rebuild_keeps_own_country_off_the_url_list(
     assert urls == ["http://abroad.example.test/"]
     everything = settings.model_copy(update={"list_include_own_country": True})
     assert rebuild_lists(session_factory, everything)["urls"] == 3
+
+
+def test_hash_list_follows_the_confirmed_bank(session_factory: sessionmaker[Session]) -> None:
+    from openhotline.assessment.banks import confirmed_bank
+    from openhotline.matching import service as matching
+    from openhotline.matching.models import HashType
+
+    with session_factory.begin() as s:
+        kept = confirmed_item(s, 11)
+        dropped = confirmed_item(s, 12)
+        confirmed_item(s, 13, ItemStatus.TRIAGE)  # never confirmed: never listed
+        assert service.publish_lists(s)[ListKind.HASHES].entry_count == 2
+        matching.remove_entry(
+            s, confirmed_bank(s), HashType.SHA256, dropped.sha256, removed_by="user:sue"
+        )
+        v2 = service.publish_lists(s)[ListKind.HASHES]
+        listed = [r[0] for r in service.snapshot_rows(s, ListKind.HASHES, v2.version)]
+    assert v2.version == 2 and v2.removed_count == 1 and listed == [kept.sha256]

@@ -4,7 +4,7 @@ Services never commit: the caller owns the transaction.
 
 The contents of each list come from ONE function per list: `url_list_source` (takedown's
 `urls_to_block` less URLs hosted in the hotline's own countries, by the latest hosting trace)
-and `hash_list_source` (switch it to the assessment service's confirmed bank in one place).
+and `hash_list_source` (items in the assessment's four-eyes "confirmed" hash bank).
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from openhotline.assessment.banks import CONFIRMED_BANK
 from openhotline.audit.service import record
 from openhotline.blocklist.formats import FORMATS, Row, render_delta, render_snapshot
 from openhotline.blocklist.models import Appeal, AppealStatus, ListEntry, ListKind, ListVersion
 from openhotline.config import Settings
 from openhotline.db import utcnow
-from openhotline.media.models import Item, ItemStatus
+from openhotline.matching.models import BankEntry, HashBank, HashType
+from openhotline.media.models import Item
 from openhotline.reporting.models import Case, CaseStatus
 from openhotline.reporting.service import set_case_status, url_hash
 from openhotline.signing.service import SigningKey
@@ -48,7 +50,6 @@ class BlocklistError(ValueError):
 
 
 LISTED_CASE_STATUSES = (CaseStatus.ASSESSED.value, CaseStatus.ACTIONED.value)
-CONFIRMED_ITEM_STATUSES = (ItemStatus.ASSESSED.value, ItemStatus.AUTO_ASSESSED.value)
 
 
 def url_list_source(session: Session, exclude_countries: Iterable[str] = ()) -> Contents:
@@ -72,17 +73,26 @@ def url_list_source(session: Session, exclude_countries: Iterable[str] = ()) -> 
 
 
 def hash_list_source(session: Session) -> Contents:
-    """Hashes of confirmed items (assessed by analysts or matched to a confirmed bank).
+    """Hashes of items confirmed by four eyes: those in the assessment's confirmed bank.
 
-    TODO(console/matching): use the confirmed hash bank of `openhotline.assessment` (four
-    eyes) once it lands on main.
+    An item is listed while its SHA-256 is a live entry of the "confirmed" bank; its MD5,
+    SHA-1 and (unless weak) PDQ come with it.
     """
+    bank_id = select(HashBank.id).where(HashBank.name == CONFIRMED_BANK).scalar_subquery()
     rows = session.execute(
-        select(Item.sha256, Item.md5, Item.sha1, Item.pdq).where(
-            Item.status.in_(CONFIRMED_ITEM_STATUSES)
+        select(Item.sha256, Item.md5, Item.sha1, Item.pdq, Item.weak)
+        .join(
+            BankEntry,
+            and_(
+                BankEntry.bank_id == bank_id,
+                BankEntry.hash_type == HashType.SHA256.value,
+                BankEntry.hash_value == Item.sha256,
+                BankEntry.removed_at.is_(None),
+            ),
         )
+        .distinct()
     )
-    return {sha: (None, md5, sha1, pdq) for sha, md5, sha1, pdq in rows}
+    return {sha: (None, md5, sha1, None if weak else pdq) for sha, md5, sha1, pdq, weak in rows}
 
 
 def parse_kind(kind: str) -> ListKind:
