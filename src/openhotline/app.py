@@ -12,10 +12,14 @@ from fastapi.staticfiles import StaticFiles
 from openhotline import __version__
 from openhotline.accounts import views as accounts_views
 from openhotline.accounts.deps import install_auth_handlers
+from openhotline.blocklist import api as blocklist_api
+from openhotline.blocklist import views as blocklist_views
 from openhotline.config import Settings, get_settings
 from openhotline.console import admin_views, media_views, supervisor_views
 from openhotline.console import views as console_views
 from openhotline.db import GroupCommitter, make_engine, make_sessionmaker
+from openhotline.exports import api as exports_api
+from openhotline.federation import api as federation_api
 from openhotline.helpline import api as helpline_api
 from openhotline.helpline import views as helpline_views
 from openhotline.helpline.crypto import FieldCipher
@@ -23,8 +27,11 @@ from openhotline.helpline.taxonomy import load_taxonomy
 from openhotline.matching import api as matching_api
 from openhotline.media import api as media_api
 from openhotline.media.store import EncryptedFileStore
+from openhotline.partners import api as partners_api
+from openhotline.partners import views as partners_views
 from openhotline.reporting import api as reporting_api
 from openhotline.reporting import views as reporting_views
+from openhotline.signing.service import load_or_create as load_signing_key
 from openhotline.takedown import api as takedown_api
 from openhotline.web.errors import install_error_handlers
 from openhotline.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -61,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.media_store = EncryptedFileStore(
         settings.data_dir / "media", settings.media_key_bytes()
     )
+    app.state.signing_key = load_signing_key(settings.data_dir)
     app.state.public_limiter = TokenBucketLimiter(
         settings.public_rate_per_minute, settings.public_rate_burst
     )
@@ -73,6 +81,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(takedown_api.router)
         app.include_router(media_api.router)
         app.include_router(matching_api.router)
+        app.include_router(partners_api.router)
+        app.include_router(partners_views.router)
+        app.include_router(blocklist_api.router)
+        app.include_router(blocklist_views.router)
+        app.include_router(federation_api.router)
+        app.include_router(exports_api.router)
     if "helpline" in settings.modules:
         app.state.helpline_cipher = FieldCipher(settings.helpline_key_bytes())
         app.state.helpline_taxonomy = load_taxonomy(settings.helpline_taxonomy_path)

@@ -8,9 +8,13 @@ import typer
 
 from openhotline.accounts.cli import user_app
 from openhotline.audit.cli import audit_app
+from openhotline.blocklist.cli import lists_app
 from openhotline.config import get_settings, hash_api_key
+from openhotline.exports.cli import export_app
 from openhotline.helpline.cli import helpline_app
 from openhotline.matching.cli import register as register_matching
+from openhotline.partners.cli import partner_app
+from openhotline.signing.cli import keys_app, verify_list_command
 from openhotline.takedown.cli import takedown_app
 
 app = typer.Typer(help="openhotline: hotline, helpline and partner platform.", no_args_is_help=True)
@@ -22,6 +26,11 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+app.add_typer(partner_app, name="partner")
+app.add_typer(keys_app, name="keys")
+app.add_typer(lists_app, name="lists")
+app.add_typer(export_app, name="export")
+app.command("verify-list")(verify_list_command)
 app.add_typer(takedown_app, name="takedown")
 app.add_typer(helpline_app, name="helpline")
 register_matching(app)

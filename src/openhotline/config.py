@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,6 +17,15 @@ def hash_api_key(key: str) -> str:
     """Return the SHA-256 hex digest under which an API key is stored."""
     # API keys are long random tokens, so a fast hash is enough (unlike passwords).
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class FederationPeer(BaseModel):
+    """A partner hotline (openhotline instance) that takes referrals for its country."""
+
+    base_url: str  # e.g. https://hotline.example.org
+    api_key: str  # the key that instance issued to us (scope referrals.receive)
+    public_key: str  # its Ed25519 public key (base64), to verify what it sends us
+    allow_media: bool = False  # media never travels unless both sides allow it
 
 
 class Settings(BaseSettings):
@@ -31,6 +40,26 @@ class Settings(BaseSettings):
     own_countries: list[str] = Field(default_factory=lambda: ["GB"])
     # SHA-256 digests of the static partner API keys (until partner accounts exist).
     partner_api_key_hashes: list[str] = Field(default_factory=list)
+    # Scopes of those static keys (database keys carry their own; see `openhotline partner`).
+    partner_static_key_scopes: list[str] = Field(
+        default_factory=lambda: ["reports.submit", "hashes.match"]
+    )
+    # Hotline-to-hotline referrals: country code -> peer; seconds before the first retry
+    # (doubling per attempt up to federation_retry_max_seconds); whether we accept media.
+    federation_peers: dict[str, FederationPeer] = Field(default_factory=dict)
+    federation_retry_base_seconds: int = 30
+    federation_retry_max_seconds: int = 6 * 3600
+    federation_allow_media: bool = False
+    # How often the job worker rebuilds the block lists (e.g. 12; 0 = on demand only).
+    list_publish_interval_hours: float = 0
+    # URLs hosted in own_countries are handled by notice at home, so they stay off the URL list.
+    list_include_own_country: bool = False
+    # Police exports may carry (re-encrypted) media only when this is on.
+    export_include_media: bool = False
+    # The reporting person named in NCMEC CyberTipline reports.
+    cybertip_email: str = ""
+    cybertip_first_name: str = ""
+    cybertip_last_name: str = ""
     # Public intake limits.
     max_body_bytes: int = 256 * 1024
     max_urls_per_report: int = 50

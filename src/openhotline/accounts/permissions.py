@@ -24,6 +24,11 @@ class Permission(StrEnum):
     AUDIT_VIEW = "audit.view"  # read the audit log
     USERS_MANAGE = "users.manage"  # create users, change roles, unlock
     SETTINGS_MANAGE = "settings.manage"  # change runtime settings
+    PARTNERS_MANAGE = "partners.manage"  # partner organisations and their API keys
+    LISTS_PUBLISH = "lists.publish"  # publish a new URL/hash list version on demand
+    APPEALS_REVIEW = "appeals.review"  # decide appeals against listed URLs
+    EXPORTS_CREATE = "exports.create"  # police export packages, CyberTipline XML
+    REFERRALS_SEND = "referrals.send"  # refer a case to a partner hotline
     STATS_VIEW = "stats.view"  # takedown statistics (time to notice, time to removal)
     HELPLINE_CONTACT_RECORD = "helpline.contact.record"  # record, escalate, see own contacts
     HELPLINE_HANDOFF = "helpline.handoff"  # turn a contact into a hotline report (consent)
@@ -50,6 +55,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
         Permission.DISPUTE_RESOLVE,
         Permission.EXPOSURE_VIEW_ALL,
         Permission.AUDIT_VIEW,
+        Permission.LISTS_PUBLISH,
+        Permission.APPEALS_REVIEW,
+        Permission.EXPORTS_CREATE,
+        Permission.REFERRALS_SEND,
         Permission.STATS_VIEW,
     },
     # Administrators run the system; they do not see media (least privilege).
@@ -61,6 +70,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.SETTINGS_MANAGE,
             Permission.AUDIT_VIEW,
             Permission.EXPOSURE_VIEW_ALL,
+            Permission.PARTNERS_MANAGE,
+            Permission.LISTS_PUBLISH,
         }
     ),
     # Helplines: counsellors never see hotline cases or media; analysts never see contacts.
@@ -96,6 +107,8 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/report"),
         ("POST", "/report"),
         ("GET", "/report/status"),
+        ("GET", "/appeal"),
+        ("POST", "/appeal"),
         ("POST", "/api/v1/reports"),
         ("GET", "/api/v1/reports/{receipt}"),
         ("GET", "/api/v1/openapi.json"),

@@ -39,7 +39,9 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
 
 def load_handlers() -> dict[str, Handler]:
     """Import every domain's tasks module so their handlers are registered."""
+    from openhotline.blocklist import tasks as _blocklist_tasks  # noqa: F401
     from openhotline.capture import tasks as _capture_tasks  # noqa: F401
+    from openhotline.federation import tasks as _federation_tasks  # noqa: F401
     from openhotline.helpline import tasks as _helpline_tasks  # noqa: F401
     from openhotline.takedown import tasks as _takedown_tasks  # noqa: F401
 

@@ -20,7 +20,7 @@ from openhotline.media import service as media_service
 from openhotline.media.api import ERRORS, media_error, read_upload
 from openhotline.media.decode import MediaError
 from openhotline.media.schemas import HashesOut
-from openhotline.web.deps import PartnerDep
+from openhotline.web.deps import MatchPartnerDep
 from openhotline.web.errors import ApiError, validation_details
 
 router = APIRouter(prefix="/api/v1", tags=["matching"])
@@ -87,7 +87,7 @@ def _run(factory: sessionmaker[Session], engine: MatchEngine, queries: list[Quer
     openapi_extra=MATCH_DOC,
     summary="Match hashes (JSON) or an image (upload) against the enabled banks",
 )
-async def match_route(request: Request, partner: PartnerDep) -> MatchResultOut:
+async def match_route(request: Request, partner: MatchPartnerDep) -> MatchResultOut:
     """Matches per bank with distances; an image is hashed with its robust candidates."""
     engine = get_engine(request)
     factory: sessionmaker[Session] = request.app.state.sessionmaker

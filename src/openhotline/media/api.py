@@ -11,7 +11,7 @@ from starlette.datastructures import UploadFile
 from openhotline.media import service
 from openhotline.media.decode import MediaError
 from openhotline.media.schemas import ErrorOut, HashesOut
-from openhotline.web.deps import PartnerDep
+from openhotline.web.deps import MatchPartnerDep
 from openhotline.web.errors import ApiError
 
 router = APIRouter(prefix="/api/v1", tags=["media"])
@@ -71,7 +71,7 @@ def media_error(exc: MediaError) -> ApiError:
     openapi_extra=UPLOAD_DOC,
     summary="Hash an image (MD5, SHA-1, SHA-256, PDQ)",
 )
-async def hash_image(request: Request, partner: PartnerDep) -> HashesOut:
+async def hash_image(request: Request, partner: MatchPartnerDep) -> HashesOut:
     """Return the hashes of an uploaded image; nothing is stored."""
     data = await read_upload(request)
     try:

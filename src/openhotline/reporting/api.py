@@ -107,8 +107,6 @@ async def create_batch(
             422, f"too many reports: {len(batch.reports)} (at most {settings.max_batch_reports})"
         )
     prepared = await run_in_threadpool(service.prepare_batch, batch.reports, _limits(settings))
-    results = await committer.run_async(
-        service.store_batches, (prepared, f"partner:{partner[:12]}")
-    )
+    results = await committer.run_async(service.store_batches, (prepared, partner.source))
     accepted = sum(1 for r in results if r.accepted)
     return BatchOut(accepted=accepted, rejected=len(results) - accepted, results=results)

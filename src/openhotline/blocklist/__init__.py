@@ -1,0 +1,1 @@
+"""Versioned, signed URL block list and hash list for partners; appeals against listings."""

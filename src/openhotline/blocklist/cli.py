@@ -1,0 +1,72 @@
+"""`openhotline lists ...`: publish versions, write signed files for offline distribution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from openhotline.config import get_settings
+
+lists_app = typer.Typer(help="The signed URL list and hash list.", no_args_is_help=True)
+
+
+@lists_app.command("publish")
+def publish_command() -> None:
+    """Rebuild both lists now (unchanged lists keep their version)."""
+    from openhotline.blocklist.service import excluded_countries, publish_lists
+    from openhotline.db import make_engine, make_sessionmaker, transaction
+
+    settings = get_settings()
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            versions = publish_lists(
+                session, exclude_countries=excluded_countries(settings), actor="cli"
+            )
+            for kind, v in versions.items():
+                typer.echo(
+                    f"{kind.value}: version {v.version}, {v.entry_count} entries "
+                    f"(+{v.added_count} -{v.removed_count})"
+                )
+    finally:
+        engine.dispose()
+
+
+@lists_app.command("export")
+def export_command(
+    kind: str = typer.Argument(..., help="urls or hashes"),
+    out: Path = typer.Argument(..., help="Directory to write FILE and FILE.sig into."),
+    version: int = typer.Option(0, help="Version (0 = latest)."),
+    fmt: str = typer.Option("csv", "--format", help="csv or json"),
+    since: int = typer.Option(-1, help="Write the delta since this version instead."),
+) -> None:
+    """Write a signed snapshot or delta file with its .sig."""
+    from openhotline.blocklist import service
+    from openhotline.db import make_engine, make_sessionmaker
+    from openhotline.signing.service import load_or_create
+
+    settings = get_settings()
+    engine = make_engine(settings.resolved_database_url())
+    key = load_or_create(settings.data_dir)
+    try:
+        with make_sessionmaker(engine)() as s:
+            parsed = service.parse_kind(kind)
+            if version == 0:
+                row = service.latest(s, parsed)
+                if row is None:
+                    raise service.BlocklistError("nothing published yet")
+                version = row.version
+            if since >= 0:
+                file = service.delta_file(s, parsed, since, version, fmt, key, None)
+            else:
+                file = service.snapshot_file(s, parsed, version, fmt, key, None)
+    except service.BlocklistError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / file.name).write_bytes(file.data)
+    (out / (file.name + ".sig")).write_text(file.signature + "\n")
+    typer.echo(f"wrote {out / file.name} and .sig (key {file.key_id})")

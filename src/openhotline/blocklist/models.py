@@ -1,0 +1,89 @@
+"""Tables of the block list domain: list versions, entries (with their life span), appeals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from openhotline.db import Base, UTCDateTime, utcnow
+
+
+class ListKind(StrEnum):
+    """The two published lists."""
+
+    URLS = "urls"
+    HASHES = "hashes"
+
+
+class AppealStatus(StrEnum):
+    """Where an appeal stands."""
+
+    PENDING = "pending"
+    UPHELD = "upheld"  # the URL leaves the list
+    REJECTED = "rejected"  # the URL stays listed
+
+
+class ListVersion(Base):
+    """One published version of a list (numbered per list from 1)."""
+
+    __tablename__ = "list_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    entry_count: Mapped[int] = mapped_column(Integer, default=0)
+    added_count: Mapped[int] = mapped_column(Integer, default=0)
+    removed_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (UniqueConstraint("kind", "version", name="uq_list_versions_kind_version"),)
+
+
+class ListEntry(Base):
+    """An entry of a list from the version that added it until the one that removed it.
+
+    Version V holds the entries with added_version <= V and (removed_version is null or
+    removed_version > V), so snapshots and deltas are plain queries and nothing is copied.
+    """
+
+    __tablename__ = "list_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    # SHA-256 of the canonical URL (URL list) or of the item's bytes (hash list).
+    key: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str | None] = mapped_column(Text)
+    md5: Mapped[str | None] = mapped_column(String(32))
+    sha1: Mapped[str | None] = mapped_column(String(40))
+    pdq: Mapped[str | None] = mapped_column(String(64))
+    added_version: Mapped[int] = mapped_column(Integer)
+    removed_version: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index("ix_list_entries_kind_added", "kind", "added_version"),
+        Index("ix_list_entries_kind_removed", "kind", "removed_version"),
+        Index("ix_list_entries_kind_key", "kind", "key"),
+    )
+
+
+class Appeal(Base):
+    """A site owner's contest of a listed URL, decided by a supervisor."""
+
+    __tablename__ = "list_appeals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    url: Mapped[str] = mapped_column(Text)
+    url_hash: Mapped[str] = mapped_column(String(64), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    # Only what the appellant chose to give, to send them the outcome.
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(10), default=AppealStatus.PENDING.value)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decision_note: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,1 @@
+"""Police exports (signed evidence packages) and NCMEC CyberTipline report XML."""

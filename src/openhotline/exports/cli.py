@@ -1,0 +1,57 @@
+"""`openhotline export ...`: police packages and their verification from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from openhotline.config import get_settings
+
+export_app = typer.Typer(help="Police export packages.", no_args_is_help=True)
+
+
+@export_app.command("police")
+def police_command(
+    case_id: int, out: Path = typer.Argument(..., help="Zip file to write.")
+) -> None:
+    """Write the signed package of a case (without media)."""
+    from openhotline.db import make_engine, make_sessionmaker, transaction
+    from openhotline.exports import service
+    from openhotline.signing.service import load_or_create
+
+    settings = get_settings()
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        with transaction(make_sessionmaker(engine)) as s:
+            export = service.police_export(
+                s,
+                case_id,
+                load_or_create(settings.data_dir),
+                actor="cli",
+                hotline=settings.hotline_name,
+            )
+    except service.ExportError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    out.write_bytes(export.data)
+    typer.echo(f"wrote {out} ({export.files} files, export {export.export_id})")
+
+
+@export_app.command("verify")
+def verify_command(
+    package: Path,
+    pubkey: str = typer.Argument(..., help="Public key: base64, or a file holding base64/PEM."),
+) -> None:
+    """Check a package's manifest signature and every file's SHA-256; exit 1 if not intact."""
+    from openhotline.exports import service
+
+    key_text = Path(pubkey).read_text() if Path(pubkey).is_file() else pubkey
+    try:
+        manifest = service.verify_package(package.read_bytes(), key_text)
+    except (OSError, service.ExportError) as exc:
+        typer.echo(f"INVALID: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"OK: case {manifest['case_id']}, {len(manifest['files'])} files intact")

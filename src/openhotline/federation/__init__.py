@@ -1,0 +1,1 @@
+"""Hotline-to-hotline referrals between openhotline instances: signed, idempotent, retried."""

@@ -1,0 +1,123 @@
+"""JSON routes of federation: receive referrals and status updates; refer a case (staff)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ValidationError
+
+from openhotline.accounts.deps import Principal, require
+from openhotline.accounts.permissions import Permission
+from openhotline.config import Settings
+from openhotline.federation import service
+from openhotline.federation.schemas import ReferralBody, StatusBody
+from openhotline.federation.tasks import SENDER_HEADER, SIGNATURE_HEADER
+from openhotline.partners.models import OrgKind, Scope
+from openhotline.partners.service import PartnerIdentity
+from openhotline.signing.service import SignatureError, verify
+from openhotline.web.deps import DbDep, JsonBody, SettingsDep, require_scope
+from openhotline.web.errors import ApiError, validation_details
+
+router = APIRouter(prefix="/api/v1/federation", tags=["federation"])
+PeerKey = Annotated[PartnerIdentity, Depends(require_scope(Scope.RECEIVE_REFERRALS))]
+
+
+async def _signed_body(
+    request: Request, partner: PartnerIdentity, settings: Settings, model: type[BaseModel]
+) -> Any:
+    """Check the sender is a configured peer hotline and its signature; parse the body."""
+    sender = request.headers.get(SENDER_HEADER, "").upper()
+    peer = settings.federation_peers.get(sender)
+    if peer is None:
+        raise ApiError(403, f"no partner hotline configured for {sender or '(no sender)'}")
+    if partner.kind is not None and (
+        partner.kind != OrgKind.HOTLINE.value or (partner.country or sender) != sender
+    ):
+        raise ApiError(403, "this API key does not belong to that partner hotline")
+    raw = await request.body()
+    try:
+        verify(raw, request.headers.get(SIGNATURE_HEADER, ""), peer.public_key)
+    except SignatureError as exc:
+        raise ApiError(401, f"bad signature: {exc}") from exc
+    try:
+        data = json.loads(raw)
+        body = model.model_validate(data)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, f"body is not valid JSON: {exc.msg}") from exc
+    except ValidationError as exc:
+        raise ApiError(422, "invalid message", validation_details(exc)) from exc
+    if getattr(body, "sender", None) != sender:
+        raise ApiError(422, "the body's sender does not match the signing hotline")
+    return body
+
+
+@router.post("/referrals", summary="Receive a referral from a partner hotline (signed)")
+async def receive_referral(
+    request: Request, partner: PeerKey, settings: SettingsDep, db: DbDep
+) -> dict[str, Any]:
+    """Accept a referral; sending the same referral_id again returns the same answer."""
+    body: ReferralBody = await _signed_body(request, partner, settings, ReferralBody)
+
+    def store() -> dict[str, Any]:
+        with db.begin() as s:
+            referral, created = service.receive_referral(s, body, settings, actor=partner.actor)
+            return {
+                "referral_id": referral.referral_id,
+                "status": referral.status,
+                "duplicate": not created,
+            }
+
+    try:
+        return await run_in_threadpool(store)
+    except service.FederationError as exc:
+        raise ApiError(exc.status, exc.message) from exc
+
+
+@router.post("/status", summary="Receive a status update on a referral we sent (signed)")
+async def receive_status(
+    request: Request, partner: PeerKey, settings: SettingsDep, db: DbDep
+) -> dict[str, Any]:
+    """Apply a status update (received, assessed, notice_sent, removed, closed)."""
+    body: StatusBody = await _signed_body(request, partner, settings, StatusBody)
+
+    def store() -> dict[str, Any]:
+        with db.begin() as s:
+            referral = service.receive_status(s, body, actor=partner.actor)
+            return {"referral_id": referral.referral_id, "status": referral.status}
+
+    try:
+        return await run_in_threadpool(store)
+    except service.FederationError as exc:
+        raise ApiError(exc.status, exc.message) from exc
+
+
+class ReferIn(BaseModel):
+    """Refer a case to the partner hotline of a country."""
+
+    case_id: int
+    country: str
+
+
+@router.post("/refer", status_code=202, summary="Refer a case to a partner hotline (staff)")
+def refer(
+    principal: Annotated[Principal, Depends(require(Permission.REFERRALS_SEND))],
+    body: JsonBody,
+    settings: SettingsDep,
+    db: DbDep,
+) -> dict[str, Any]:
+    """Queue the referral in the outbox; it is sent (and retried) by the outbox job."""
+    try:
+        data = ReferIn.model_validate(body)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid referral", validation_details(exc)) from exc
+    try:
+        with db.begin() as s:
+            referral = service.refer_case(
+                s, data.case_id, data.country, settings, actor=principal.actor
+            )
+            return {"referral_id": referral.referral_id, "status": referral.status}
+    except service.FederationError as exc:
+        raise ApiError(exc.status, exc.message) from exc

@@ -1,0 +1,1 @@
+"""Partner organisations (hotlines, police, hosts, platforms, filters) and their API keys."""

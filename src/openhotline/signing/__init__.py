@@ -1,0 +1,1 @@
+"""Ed25519 signing key of this hotline: signs lists, referrals and police exports."""

@@ -1,0 +1,163 @@
+"""The hotline's Ed25519 signing key: create, load, rotate, sign, verify.
+
+The private key lives in `<data_dir>/keys/signing.key` (base64 of the 32-byte seed, mode
+0600). Rotation keeps the old key beside it (`signing.key.<timestamp>`) so that files signed
+before stay verifiable with the old public key. Signatures are detached and travel as
+base64 text; public keys as base64 of the 32 raw bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from openhotline.db import utcnow
+
+KEY_FILE = "signing.key"
+
+
+class SignatureError(ValueError):
+    """A signature or key is malformed, or the signature does not match."""
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A loaded private key with its public half in the exchange formats."""
+
+    private: Ed25519PrivateKey
+
+    @property
+    def public_bytes(self) -> bytes:
+        """The 32 raw bytes of the public key."""
+        return self.private.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+
+    @property
+    def public_b64(self) -> str:
+        """The public key as base64 text (what partners configure)."""
+        return base64.b64encode(self.public_bytes).decode()
+
+    @property
+    def key_id(self) -> str:
+        """A short fingerprint of the public key (first 16 hex of its SHA-256)."""
+        return hashlib.sha256(self.public_bytes).hexdigest()[:16]
+
+    def public_pem(self) -> str:
+        """The public key as PEM (for `openssl pkeyutl -verify`)."""
+        return (
+            self.private.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+
+    def sign(self, data: bytes) -> str:
+        """Return the base64 Ed25519 signature of data."""
+        return base64.b64encode(self.private.sign(data)).decode()
+
+
+def key_path(data_dir: Path) -> Path:
+    """Where the signing key of a data directory lives."""
+    return data_dir / "keys" / KEY_FILE
+
+
+def _write_new(path: Path) -> SigningKey:
+    key = Ed25519PrivateKey.generate()
+    seed = key.private_bytes(
+        serialization.Encoding.Raw,
+        serialization.PrivateFormat.Raw,
+        serialization.NoEncryption(),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(base64.b64encode(seed).decode())
+    return SigningKey(key)
+
+
+def load_key(path: Path) -> SigningKey:
+    """Load a signing key file; raise SignatureError if it is not a 32-byte seed."""
+    try:
+        seed = base64.b64decode(path.read_text().strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise SignatureError(f"{path}: not base64") from exc
+    if len(seed) != 32:
+        raise SignatureError(f"{path}: an Ed25519 key is 32 bytes, found {len(seed)}")
+    return SigningKey(Ed25519PrivateKey.from_private_bytes(seed))
+
+
+def load_or_create(data_dir: Path) -> SigningKey:
+    """Return the data directory's signing key, generating it on first use."""
+    path = key_path(data_dir)
+    if path.exists():
+        return load_key(path)
+    try:
+        return _write_new(path)
+    except FileExistsError:  # another process created it meanwhile
+        return load_key(path)
+
+
+def generate(data_dir: Path) -> SigningKey:
+    """Create the signing key; refuse if one exists (use rotate)."""
+    path = key_path(data_dir)
+    if path.exists():
+        raise SignatureError(f"{path} exists; use `openhotline keys rotate` to replace it")
+    return _write_new(path)
+
+
+def rotate(data_dir: Path) -> tuple[SigningKey, Path | None]:
+    """Replace the signing key, keeping the old one as signing.key.<UTC timestamp>."""
+    path = key_path(data_dir)
+    archived: Path | None = None
+    if path.exists():
+        archived = path.with_name(f"{KEY_FILE}.{utcnow().strftime('%Y%m%dT%H%M%S%fZ')}")
+        path.rename(archived)
+    return _write_new(path), archived
+
+
+def parse_public_key(text: str) -> Ed25519PublicKey:
+    """Parse a public key given as base64 of 32 raw bytes or as PEM."""
+    text = text.strip()
+    if text.startswith("-----BEGIN"):
+        try:
+            key = serialization.load_pem_public_key(text.encode())
+        except ValueError as exc:
+            raise SignatureError("public key: not a valid PEM key") from exc
+        if not isinstance(key, Ed25519PublicKey):
+            raise SignatureError("public key: not an Ed25519 key")
+        return key
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise SignatureError("public key: neither PEM nor base64") from exc
+    if len(raw) != 32:
+        raise SignatureError(f"public key: an Ed25519 key is 32 bytes, found {len(raw)}")
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def verify(data: bytes, signature_b64: str, public_key: str | Ed25519PublicKey) -> None:
+    """Raise SignatureError unless signature_b64 is a valid signature of data."""
+    key = parse_public_key(public_key) if isinstance(public_key, str) else public_key
+    try:
+        sig = base64.b64decode(signature_b64.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise SignatureError("signature: not base64") from exc
+    if len(sig) != 64:
+        raise SignatureError(f"signature: an Ed25519 signature is 64 bytes, found {len(sig)}")
+    try:
+        key.verify(sig, data)
+    except InvalidSignature as exc:
+        raise SignatureError("signature does not match the data and key") from exc
