@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from openhotline.reporting import service
@@ -106,7 +105,8 @@ async def create_batch(
         raise ApiError(
             422, f"too many reports: {len(batch.reports)} (at most {settings.max_batch_reports})"
         )
-    prepared = await run_in_threadpool(service.prepare_batch, batch.reports, _limits(settings))
-    results = await committer.run_async(service.store_batches, (prepared, partner.source))
+    results = await committer.run_async(
+        service.prepare_and_store_batches, (batch.reports, _limits(settings), partner.source)
+    )
     accepted = sum(1 for r in results if r.accepted)
     return BatchOut(accepted=accepted, rejected=len(results) - accepted, results=results)

@@ -255,6 +255,20 @@ def store_batches(
     return [store_batch(session, batch, source) for batch, source in batches]
 
 
+def prepare_and_store_batches(
+    session: Session, batches: list[tuple[list[Any], IntakeLimits, str]]
+) -> list[list[BatchItemOut]]:
+    """Validate and store raw partner batches in one go (run by the single intake writer).
+
+    Validating in the writer thread, not in many request threads, keeps CPU-bound work on
+    one thread: with dozens of threads validating at once the GIL starves the writer.
+    """
+    return [
+        store_batch(session, prepare_batch(items, limits), source)
+        for items, limits, source in batches
+    ]
+
+
 def store_batch(session: Session, batch: PreparedBatch, source: str) -> list[BatchItemOut]:
     """Store a prepared batch; external_ids seen before (or earlier in it) keep their receipt."""
     results = list(batch.results)
