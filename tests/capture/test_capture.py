@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from openhotline.assessment.models import Assessment, AssessmentKind, ItemReview
 from openhotline.capture.crawler import CrawlLimits, crawl
 from openhotline.capture.fetch import FetchError, FetchLimits, SafeFetcher
 from openhotline.capture.html import extract
@@ -230,6 +231,14 @@ def test_exact_bank_match_auto_assesses_item_and_case(
     assert by_hash[hashlib.sha256(PNG2).hexdigest()] == ItemStatus.NEW
     assert case.status == CaseStatus.ASSESSED
     assert all(i.pdq and len(i.pdq) == 64 for i in items)
+    # The same record as the console's automatic assessment: the queue and exports see it.
+    with session_factory() as session:
+        known = next(i for i in items if i.status == ItemStatus.AUTO_ASSESSED)
+        rows = session.execute(select(Assessment).where(Assessment.item_id == known.id))
+        (assessment,) = rows.scalars().all()
+        assert assessment.kind == AssessmentKind.AUTOMATIC.value and assessment.illegal
+        review = session.get(ItemReview, known.id)
+        assert review is not None and review.automatic and review.state == "decided"
 
 
 def test_only_listed_banks_auto_assess(

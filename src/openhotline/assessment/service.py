@@ -132,6 +132,13 @@ def check_known(session: Session, item: Item, engine: MatchEngine | None = None)
     return True
 
 
+def assess_automatically(session: Session, item: Item, match: banks.BankMatch) -> None:
+    """Record an automatic assessment of a known item found by another path (e.g. capture)."""
+    if item.status == ItemStatus.AUTO_ASSESSED.value:
+        return
+    _auto_assess(session, item, session.get(ItemReview, item.id), match)
+
+
 def _auto_assess(
     session: Session, item: Item, review: ItemReview | None, match: banks.BankMatch
 ) -> None:

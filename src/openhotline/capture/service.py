@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openhotline.assessment import service as assessment
+from openhotline.assessment.banks import BankMatch
 from openhotline.audit import service as audit
 from openhotline.capture.crawler import CapturedMedia, CrawlResult
 from openhotline.db import insert_ignore, utcnow
@@ -137,8 +139,21 @@ def store_capture(
         if item.status == ItemStatus.NEW.value:
             matches = match_item(session, matcher, h)
             if matches:
-                item.status = ItemStatus.AUTO_ASSESSED.value
                 best = min(matches, key=lambda m: m.distance)
+                # One record for every automatic assessment, whoever found the match, so the
+                # queue, the console and exports treat known items alike.
+                assessment.assess_automatically(
+                    session,
+                    item,
+                    BankMatch(
+                        bank=best.bank,
+                        algorithm=best.hash_type,
+                        value=best.hash_value,
+                        scheme="",
+                        classification=best.classification,
+                        distance=best.distance,
+                    ),
+                )
                 audit.record(
                     session,
                     "matcher",
