@@ -120,3 +120,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "db_url" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.db)
+
+
+@pytest.fixture
+def factory(session_factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    """The matching and media tests' name for session_factory."""
+    return session_factory
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[TestClient]:
+    """A client already authenticated as a partner with the static key "k"."""
+    keyed = settings.model_copy(update={"partner_api_key_hashes": [hash_api_key("k")]})
+    with TestClient(create_app(keyed)) as client:
+        client.headers["Authorization"] = "Bearer k"
+        yield client

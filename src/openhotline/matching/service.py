@@ -251,12 +251,13 @@ def import_rows(
 def _insert_ignore_count(session: Session, table: Any, rows: list[dict[str, object]]) -> int:
     """Insert rows skipping those that hit a unique index; returns how many went in."""
     dialect = session.get_bind().dialect.name
+    target: Any = getattr(table, "__table__", table)
     if dialect == "postgresql":
-        stmt: Any = postgresql.insert(table).on_conflict_do_nothing()
+        stmt: Any = postgresql.insert(target).on_conflict_do_nothing()
     else:
-        stmt = sqlite.insert(table).on_conflict_do_nothing()
-    result = session.execute(stmt, rows)
-    return int(getattr(result, "rowcount", 0) or 0)
+        stmt = sqlite.insert(target).on_conflict_do_nothing()
+    # Count the rows RETURNING hands back: psycopg reports rowcount -1 for executemany.
+    return len(session.execute(stmt.returning(target.c.id), rows).all())
 
 
 def iter_entries(
