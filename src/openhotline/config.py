@@ -173,25 +173,21 @@ class Settings(BaseSettings):
 
     def helpline_key_bytes(self) -> bytes:
         """Return the helpline notes key, creating a local one on first use."""
-        if self.helpline_key:
-            key = base64.b64decode(self.helpline_key)
-            if len(key) != 32:
-                raise ValueError("OPENHOTLINE_HELPLINE_KEY must be base64 of 32 bytes")
-            return key
-        from openhotline.media.store import load_or_create_key
-
-        return load_or_create_key(self.data_dir / "keys" / "helpline.key")
+        return self._aes_key(self.helpline_key, "OPENHOTLINE_HELPLINE_KEY", "helpline.key")
 
     def media_key_bytes(self) -> bytes:
         """Return the media encryption key, creating a local one on first use."""
-        if self.media_key:
-            key = base64.b64decode(self.media_key)
+        return self._aes_key(self.media_key, "OPENHOTLINE_MEDIA_KEY", "media.key")
+
+    def _aes_key(self, configured: str, env_name: str, file_name: str) -> bytes:
+        if configured:
+            key = base64.b64decode(configured)
             if len(key) != 32:
-                raise ValueError("OPENHOTLINE_MEDIA_KEY must be base64 of 32 bytes")
+                raise ValueError(f"{env_name} must be base64 of 32 bytes")
             return key
         from openhotline.media.store import load_or_create_key
 
-        return load_or_create_key(self.data_dir / "keys" / "media.key")
+        return load_or_create_key(self.data_dir / "keys" / file_name)
 
     def resolved_database_url(self) -> str:
         """Return the database URL, defaulting to SQLite inside data_dir."""
