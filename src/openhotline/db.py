@@ -9,15 +9,19 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import DateTime, Engine, Table, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, Engine, String, Table, TypeDecorator, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from openhotline.clock import SYSTEM_CLOCK, Clock
+
 T = TypeVar("T")
+E = TypeVar("E", bound=StrEnum)
 log = logging.getLogger("openhotline.db")
 ItemT = TypeVar("ItemT")
 
@@ -48,6 +52,29 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class EnumString(TypeDecorator[E], Generic[E]):
+    """A StrEnum stored as its string value; Python code only ever sees enum members."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int = 40) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        """Store the value; refuse strings that are not a member (no silent typo states)."""
+        if value is None:
+            return None
+        return self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        """Return the enum member for a stored value."""
+        if value is None:
+            return None
+        return self.enum(value)
 
 
 class Base(DeclarativeBase):
@@ -85,9 +112,20 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Return a session factory bound to engine."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, clock: Clock | None = None) -> sessionmaker[Session]:
+    """Return a session factory bound to engine; its sessions carry the process clock."""
+    return sessionmaker(bind=engine, expire_on_commit=False, info={"clock": clock or SYSTEM_CLOCK})
+
+
+def clock_of(session: Session) -> Clock:
+    """Return the clock the composition root gave this session's factory."""
+    clock: Clock = session.info.get("clock") or SYSTEM_CLOCK
+    return clock
+
+
+def now(session: Session) -> datetime:
+    """Return the current time from the session's clock (the seam every service uses)."""
+    return clock_of(session).now()
 
 
 @contextmanager

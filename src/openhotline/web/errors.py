@@ -8,6 +8,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from openhotline.errors import HTTP_STATUS, DomainError
+
 
 class ApiError(Exception):
     """An error that becomes a JSON 4xx answer with a message for the client."""
@@ -37,6 +39,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"error": exc.message, "detail": exc.detail}, status_code=exc.status)
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        # The one JSON mapping of the error family; console pages map it again as HTML.
+        return JSONResponse(
+            {"error": exc.message, "detail": exc.detail}, status_code=HTTP_STATUS[exc.kind]
+        )
 
     @app.exception_handler(ValidationError)
     async def _validation(_request: Request, exc: ValidationError) -> JSONResponse:
