@@ -17,10 +17,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from openhotline.all_models import Base
 from openhotline.app import create_app
 from openhotline.config import Settings, hash_api_key
-from openhotline.db import make_engine, make_sessionmaker
+from openhotline.db import Base, make_engine, make_sessionmaker
 from openhotline.migrate import upgrade
 
 pytest_plugins = ["tests.console_fixtures"]

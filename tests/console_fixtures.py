@@ -210,9 +210,9 @@ class Items:
 @pytest.fixture
 def items(session_factory: sessionmaker[Session], console_settings: Settings) -> Items:
     """Make cases and items (media encrypted with the app's key)."""
+    from openhotline.keys import load_or_create_aes_key
     from openhotline.media.store import EncryptedFileStore
 
-    store = EncryptedFileStore(
-        console_settings.data_dir / "media", console_settings.media_key_bytes()
-    )
+    key = load_or_create_aes_key(console_settings.data_dir / "keys" / "media.key")
+    store = EncryptedFileStore(console_settings.data_dir / "media", key)
     return Items(session_factory, store)

@@ -1,21 +1,19 @@
-"""The `openhotline` command line (Typer)."""
+"""The `openhotline` command line (Typer): core commands plus every domain's commands."""
 
 from __future__ import annotations
 
 import secrets
+import sys
+from typing import TYPE_CHECKING
 
 import typer
 
-from openhotline.accounts.cli import user_app
-from openhotline.audit.cli import audit_app
-from openhotline.blocklist.cli import lists_app
-from openhotline.config import get_settings, hash_api_key
-from openhotline.exports.cli import export_app
-from openhotline.helpline.cli import helpline_app
-from openhotline.matching.cli import register as register_matching
-from openhotline.partners.cli import partner_app
-from openhotline.signing.cli import keys_app, verify_list_command
-from openhotline.takedown.cli import takedown_app
+from openhotline import domains
+from openhotline.cli_context import CliState, services, state
+from openhotline.config import Settings, get_settings, hash_api_key
+
+if TYPE_CHECKING:
+    from openhotline.bootstrap import Services
 
 app = typer.Typer(help="openhotline: hotline, helpline and partner platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -24,39 +22,59 @@ apikey_app = typer.Typer(help="Static partner API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(apikey_app, name="apikey")
-app.add_typer(user_app, name="user")
-app.add_typer(audit_app, name="audit")
-app.add_typer(partner_app, name="partner")
-app.add_typer(keys_app, name="keys")
-app.add_typer(lists_app, name="lists")
-app.add_typer(export_app, name="export")
-app.command("verify-list")(verify_list_command)
-app.add_typer(takedown_app, name="takedown")
-app.add_typer(helpline_app, name="helpline")
-register_matching(app)
+
+
+def _build_services(settings: Settings) -> Services:
+    from openhotline.bootstrap import SchemaNotReadyError, build
+
+    try:
+        return build(settings)
+    except SchemaNotReadyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.callback()
+def root(ctx: typer.Context) -> None:
+    """openhotline: hotline, helpline and partner platform."""
+    cli_state = CliState(get_settings, _build_services)
+    ctx.obj = cli_state
+    ctx.call_on_close(cli_state.close)
+
+
+def _register_domain_commands() -> None:
+    for domain in domains.all_domains():
+        for name, ref in domain.cli:
+            target = domains.resolve(ref)
+            if isinstance(target, typer.Typer):
+                app.add_typer(target, name=name)
+            elif name is None:
+                target(app)  # a register(app) function adding several commands
+            else:
+                app.command(name)(target)
+
+
+_register_domain_commands()
 
 
 @db_app.command("upgrade")
-def db_upgrade() -> None:
+def db_upgrade(ctx: typer.Context) -> None:
     """Create or migrate the database schema to the latest version."""
     from openhotline.migrate import upgrade
 
-    url = get_settings().resolved_database_url()
+    url = state(ctx).settings.resolved_database_url()
     upgrade(url)
     typer.echo(f"database schema up to date ({url.split('@')[-1]})")
 
 
 @demo_app.command("load")
-def demo_load() -> None:
+def demo_load(ctx: typer.Context) -> None:
     """Load a small synthetic demo dataset (idempotent; example.test URLs only)."""
-    from openhotline.db import make_engine, make_sessionmaker, transaction
+    from openhotline.db import transaction
     from openhotline.demo import load_demo
 
-    settings = get_settings()
-    engine = make_engine(settings.resolved_database_url())
-    with transaction(make_sessionmaker(engine)) as session:
+    with transaction(services(ctx).sessionmaker) as session:
         created = load_demo(session)
-    engine.dispose()
     typer.echo(f"demo data: {created} new reports")
 
 
@@ -70,6 +88,7 @@ def apikey_new() -> None:
 
 @app.command("serve")
 def serve(
+    ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
     workers: int = typer.Option(1, help="Worker processes."),
@@ -77,6 +96,9 @@ def serve(
     """Serve the web app and API with uvicorn (no access log: reporters stay anonymous)."""
     import uvicorn
 
+    # Fail here, in one line, rather than in every uvicorn worker with a traceback.
+    services(ctx)
+    state(ctx).close()
     uvicorn.run(
         "openhotline.app:create_app",
         factory=True,
@@ -91,17 +113,18 @@ def serve(
 
 @app.command("worker")
 def worker(
+    ctx: typer.Context,
     workers: int = typer.Option(2, help="Worker threads."),
     once: bool = typer.Option(False, help="Run what is due, then exit."),
 ) -> None:
     """Run background jobs (capture, trace, notices, re-checks) from the job queue."""
     from openhotline.jobs.worker import run_worker
 
-    done = run_worker(get_settings(), workers=workers, once=once)
+    done = run_worker(services(ctx), workers=workers, once=once)
     if once:
         typer.echo(f"ran {done} job(s)")
 
 
 def main() -> None:
-    """Entry point for `python -m openhotline`."""
-    app()
+    """Entry point for `python -m openhotline` and the `openhotline` script."""
+    sys.exit(app())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import ipaddress
 from functools import lru_cache
@@ -170,24 +169,6 @@ class Settings(BaseSettings):
     helpline_retention_days: int = Field(default=365, ge=1)
     helpline_suppression_k: int = Field(default=5, ge=2)
     helpline_taxonomy_path: Path | None = None
-
-    def helpline_key_bytes(self) -> bytes:
-        """Return the helpline notes key, creating a local one on first use."""
-        return self._aes_key(self.helpline_key, "OPENHOTLINE_HELPLINE_KEY", "helpline.key")
-
-    def media_key_bytes(self) -> bytes:
-        """Return the media encryption key, creating a local one on first use."""
-        return self._aes_key(self.media_key, "OPENHOTLINE_MEDIA_KEY", "media.key")
-
-    def _aes_key(self, configured: str, env_name: str, file_name: str) -> bytes:
-        if configured:
-            key = base64.b64decode(configured)
-            if len(key) != 32:
-                raise ValueError(f"{env_name} must be base64 of 32 bytes")
-            return key
-        from openhotline.media.store import load_or_create_key
-
-        return load_or_create_key(self.data_dir / "keys" / file_name)
 
     def resolved_database_url(self) -> str:
         """Return the database URL, defaulting to SQLite inside data_dir."""

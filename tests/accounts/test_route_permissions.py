@@ -21,7 +21,7 @@ from openhotline.accounts.deps import Require
 from openhotline.accounts.permissions import PUBLIC_ROUTES, ROLE_PERMISSIONS, Permission
 from openhotline.app import create_app
 from openhotline.config import Settings
-from openhotline.web.deps import partner_key
+from openhotline.partners.deps import partner_key
 from tests.console_fixtures import Staff, login
 
 

@@ -5,23 +5,23 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from openhotline import domains
 from openhotline.blocklist.models import ListVersion
+from openhotline.bootstrap import build as build_services
 from openhotline.config import FederationPeer, Settings
 from openhotline.jobs.models import Job
-from openhotline.jobs.queue import TICK_HOOKS
-from openhotline.jobs.runtime import Runtime, load_handlers
 from tests.blocklist.helpers import confirmed_case
 
 
 def test_tick_queues_list_publish_and_federation_once(
     session_factory: sessionmaker[Session], settings: Settings
 ) -> None:
-    handlers = load_handlers()
+    handlers = domains.handlers()
     peers = {"NL": FederationPeer(base_url="http://127.0.0.1:9", api_key="k", public_key="x")}
-    rt = Runtime(
+    rt = build_services(
         settings.model_copy(update={"federation_peers": peers, "list_publish_interval_hours": 12})
     )
-    for hook in TICK_HOOKS:
+    for hook in domains.tick_hooks():
         if hook.__module__.startswith(("openhotline.blocklist", "openhotline.federation")):
             hook(rt)
             hook(rt)  # deduplicated within the interval
@@ -35,8 +35,8 @@ def test_tick_queues_list_publish_and_federation_once(
     with session_factory() as s:
         versions = s.execute(select(ListVersion.kind, ListVersion.entry_count)).all()
     assert sorted(versions) == [("hashes", 0), ("urls", 1)]
-    off = Runtime(settings)  # default: no schedule, no peers
-    for hook in TICK_HOOKS:
+    off = build_services(settings)  # default: no schedule, no peers
+    for hook in domains.tick_hooks():
         if hook.__module__.startswith(("openhotline.blocklist", "openhotline.federation")):
             hook(off)
     with session_factory() as s:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.assessment.models import Assessment, AssessmentKind, ItemReview
+from openhotline.bootstrap import build as build_services
 from openhotline.capture.crawler import CrawlLimits, crawl
 from openhotline.capture.fetch import FetchError, FetchLimits, SafeFetcher
 from openhotline.capture.html import extract
@@ -20,7 +21,6 @@ from openhotline.capture.sniff import sniff
 from openhotline.config import Settings
 from openhotline.db import transaction
 from openhotline.jobs.queue import build_queue
-from openhotline.jobs.runtime import Runtime
 from openhotline.matching import service as banks
 from openhotline.matching.models import HashType
 from openhotline.media.models import CaseItem, Item, ItemStatus
@@ -153,10 +153,10 @@ def test_capture_job_stores_encrypted_hashed_items(
     )
     with transaction(session_factory) as session:
         submit_report(session, ReportIn(urls=[site.url("/gallery", "host-a.test")]))
-    rt = Runtime(s)
+    rt = build_services(s)
     queue = build_queue(rt, name=f"t{uuid.uuid4().hex[:8]}")
     queue.drain()
-    store = rt.media_store()
+    store = rt.media_store
     with session_factory() as session:
         case = session.execute(select(Case)).scalar_one()
         assert case.status == CaseStatus.TRIAGE
@@ -185,7 +185,7 @@ def test_capture_of_refused_url_goes_to_triage_with_reason(
 ) -> None:
     with transaction(session_factory) as session:
         submit_report(session, ReportIn(urls=["http://10.0.0.1/admin"]))
-    rt = Runtime(settings)
+    rt = build_services(settings)
     build_queue(rt, name=f"t{uuid.uuid4().hex[:8]}").drain()
     with session_factory() as session:
         case = session.execute(select(Case)).scalar_one()
@@ -213,7 +213,7 @@ def _capture_with_bank(
     s = settings.model_copy(
         update={"crawler_allow_networks": ["127.0.0.0/8"], "dns_overrides": HOSTS, **extra}
     )
-    rt = Runtime(s)
+    rt = build_services(s)
     build_queue(rt, name=f"t{uuid.uuid4().hex[:8]}").drain()
     rt.close()
     with session_factory() as session:

@@ -71,9 +71,9 @@ def test_police_package_is_signed_and_complete(
     supervisor: tuple[TestClient, str], session_factory: sessionmaker[Session]
 ) -> None:
     client, csrf = supervisor
-    store = client.app.state.media_store  # type: ignore[attr-defined]
+    store = client.app.state.services.media_store  # type: ignore[attr-defined]
     case_id, media = _case_with_item(session_factory, store)
-    pub = client.app.state.signing_key.public_b64  # type: ignore[attr-defined]
+    pub = client.app.state.services.signer.public_b64  # type: ignore[attr-defined]
     r = client.post(
         f"/api/v1/exports/cases/{case_id}/police?media=true", headers={"X-CSRF-Token": csrf}
     )

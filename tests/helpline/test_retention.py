@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditEntry
+from openhotline.bootstrap import build as build_services
 from openhotline.config import Settings
 from openhotline.db import transaction
 from openhotline.helpline import service, trends
@@ -21,7 +22,6 @@ from openhotline.helpline.models import HelplineContact
 from openhotline.helpline.tasks import anonymise_expired, run_anonymise
 from openhotline.jobs.models import Job
 from openhotline.jobs.queue import build_queue
-from openhotline.jobs.runtime import Runtime
 from openhotline.reporting.models import Report
 from tests.helpline.helpers import (
     TAXONOMY,
@@ -164,7 +164,7 @@ def test_cli_demo_then_anonymise(db_url: str, tmp_path: Path) -> None:
 def test_job_queue_runs_the_daily_anonymisation(
     settings: Settings, session_factory: sessionmaker[Session]
 ) -> None:
-    queue = build_queue(Runtime(settings), name=f"t{uuid.uuid4().hex[:8]}")
+    queue = build_queue(build_services(settings), name=f"t{uuid.uuid4().hex[:8]}")
     with transaction(session_factory) as s:
         record(s, child_input())
     queue.drain()  # nothing due: no job at all

@@ -19,12 +19,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from openhotline.bootstrap import build as build_services
 from openhotline.config import Settings
 from openhotline.db import transaction, utcnow
 from openhotline.jobs import service as jobs
 from openhotline.jobs.models import Job, JobStatus
 from openhotline.jobs.queue import build_queue
-from openhotline.jobs.runtime import Runtime
 from openhotline.media.models import CaseItem
 from openhotline.reporting.models import Case, CaseStatus
 from openhotline.reporting.schemas import ReportIn
@@ -99,7 +99,7 @@ def test_failed_job_retries_with_backoff_then_succeeds(
     site.media("/pic.png", make_image(1))
     url = site.url("/pic.png")
     site.stop()  # connection refused: a transient error
-    rt = Runtime(_pipeline_settings(settings))
+    rt = build_services(_pipeline_settings(settings))
     queue = build_queue(rt, name=f"t{uuid.uuid4().hex[:8]}")
     case_id = _report(session_factory, url)
     queue.drain()
@@ -131,7 +131,7 @@ def test_failed_job_retries_with_backoff_then_succeeds(
 def test_job_without_handler_fails_after_max_attempts(
     settings: Settings, session_factory: sessionmaker[Session]
 ) -> None:
-    rt = Runtime(_pipeline_settings(settings, job_backoff_seconds=0.0))
+    rt = build_services(_pipeline_settings(settings, job_backoff_seconds=0.0))
     queue = build_queue(rt, name=f"t{uuid.uuid4().hex[:8]}")
     with transaction(session_factory) as s:
         jobs.enqueue(s, "no.such.kind", {}, max_attempts=3)
@@ -279,7 +279,7 @@ def test_finished_jobs_are_purged_after_keep_days(session_factory: sessionmaker[
 
 
 def test_unknown_backend_is_a_clear_error(settings: Settings) -> None:
-    rt = Runtime(settings.model_copy(update={"jobs_backend": "rabbit"}))
+    rt = build_services(settings.model_copy(update={"jobs_backend": "rabbit"}))
     with pytest.raises(ValueError, match="unknown jobs_backend 'rabbit'"):
         build_queue(rt)
 
@@ -290,7 +290,7 @@ def test_capture_gives_case_to_triage_after_last_attempt(
     """A site that stays down: after the last attempt the case goes to an analyst."""
     url = site.url("/down.png")
     site.stop()
-    rt = Runtime(_pipeline_settings(settings, job_backoff_seconds=0.0, job_max_attempts=2))
+    rt = build_services(_pipeline_settings(settings, job_backoff_seconds=0.0, job_max_attempts=2))
     queue = build_queue(rt, name=f"t{uuid.uuid4().hex[:8]}")
     case_id = _report(session_factory, url)
     for _ in range(3):

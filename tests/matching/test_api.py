@@ -35,7 +35,7 @@ def _bank_with(api: TestClient, pdq: str, md5: str) -> None:
     from openhotline.matching import service
     from openhotline.matching.models import HashType
 
-    factory = api.app.state.sessionmaker  # type: ignore[attr-defined]
+    factory = api.app.state.services.sessionmaker  # type: ignore[attr-defined]
     with transaction(factory) as s:
         bank = service.create_bank(s, "partner-x")
         service.add_entry(s, bank, HashType.PDQ, pdq, classification="category A")

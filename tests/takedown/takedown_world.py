@@ -16,9 +16,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from openhotline.app import create_app
+from openhotline.bootstrap import Services
+from openhotline.bootstrap import build as build_services
 from openhotline.config import Settings
 from openhotline.jobs.queue import Queue, build_queue
-from openhotline.jobs.runtime import Runtime
 from tests.pipeline_support import (
     LocalSite,
     MailSink,
@@ -103,7 +104,7 @@ def make_world(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., Wor
         client = TestClient(create_app(s))
         client.__enter__()
         started.append(client)
-        rt = Runtime(s)
+        rt = build_services(s)
         started.append(rt)
         return World(site, rdap, mail, s, client, build_queue(rt, name=f"w{uuid.uuid4().hex[:8]}"))
 
@@ -111,7 +112,7 @@ def make_world(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., Wor
     for thing in reversed(started):
         if isinstance(thing, TestClient):
             thing.__exit__(None, None, None)
-        elif isinstance(thing, Runtime):
+        elif isinstance(thing, Services):
             thing.close()
         else:
             thing.stop()

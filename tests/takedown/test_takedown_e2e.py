@@ -32,7 +32,7 @@ def _report(world: World, path: str) -> None:
 
 def _assess_all(world: World) -> None:
     """Stand-in for the analyst console (not merged yet): grade captured cases illegal."""
-    with transaction(world.queue.rt.sessionmaker) as s:
+    with transaction(world.queue.services.sessionmaker) as s:
         for case in s.execute(select(Case).where(Case.status == CaseStatus.TRIAGE.value)).scalars():
             set_case_status(s, case, CaseStatus.ASSESSED, actor="analyst:test", detail="illegal")
 
@@ -45,7 +45,7 @@ def _bank_with_variant_of(world: World, seed: int) -> None:
     buf = io.BytesIO()
     img.resize((img.width * 2, img.height * 2)).save(buf, "JPEG", quality=70)
     pdq = media_service.hash_file(buf.getvalue()).pdq
-    with transaction(world.queue.rt.sessionmaker) as s:
+    with transaction(world.queue.services.sessionmaker) as s:
         bank = banks.create_bank(s, "confirmed")
         banks.add_entry(s, bank, HashType.PDQ, pdq, source="test", classification="A1")
 
@@ -60,7 +60,7 @@ def test_report_to_removal(
     assert r.status_code == 201, r.text
 
     world.drain()  # capture: hash, match, auto-assess the known image
-    factory = world.queue.rt.sessionmaker
+    factory = world.queue.services.sessionmaker
     with factory() as s:
         case = s.execute(select(Case)).scalar_one()
         assert case.status == CaseStatus.ASSESSED  # no analyst had to look
@@ -140,7 +140,7 @@ def test_report_to_removal(
     assert data["time_to_notice"]["count"] == 1
     assert data["by_country"]["GB"]["removed"] == 1
     assert data["by_host"][HOST]["notices"] == 1
-    with world.queue.rt.sessionmaker() as s:
+    with world.queue.services.sessionmaker() as s:
         case_id = s.execute(select(Case.id)).scalar_one()
     view = world.client.get(f"/api/v1/cases/{case_id}/takedown")
     assert view.status_code == 200, view.text
@@ -159,7 +159,7 @@ def test_partner_country_case_is_referred_not_noticed(make_world: Callable[..., 
     world.drain()
     _assess_all(world)
     world.drain()
-    with world.queue.rt.sessionmaker() as s:
+    with world.queue.services.sessionmaker() as s:
         ref = s.execute(select(Referral)).scalar_one()
         assert (ref.kind, ref.destination, ref.country, ref.status) == (
             "partner_hotline",
@@ -179,7 +179,7 @@ def test_case_behind_cdn_notices_the_cdn(make_world: Callable[..., World]) -> No
     world.drain()
     _assess_all(world)
     world.drain()
-    with world.queue.rt.sessionmaker() as s:
+    with world.queue.services.sessionmaker() as s:
         trace = s.execute(select(HostingTrace)).scalar_one()
         assert trace.cdn == "TestCDN"
         notice = s.execute(select(Notice)).scalar_one()
@@ -210,7 +210,7 @@ def test_resend_retraces_escalates_and_batches(make_world: Callable[..., World])
     assert world.url("/a") in first.get_content() and world.url("/b") in first.get_content()
     assert first["Content-Language"] == "fr"
     world.drain()  # due again at once (interval 0): re-traced, escalated to the registrar
-    with world.queue.rt.sessionmaker() as s:
+    with world.queue.services.sessionmaker() as s:
         sends = s.execute(select(NoticeSend).order_by(NoticeSend.id)).scalars().all()
         assert max(x.attempt for x in sends) >= 2
         assert len({x.message_id for x in sends if x.attempt == 1}) == 1  # batched
@@ -228,7 +228,7 @@ def test_police_first_holds_notice_until_cleared(make_world: Callable[..., World
     _assess_all(world)
     world.drain()
     assert world.mail.messages == []
-    factory = world.queue.rt.sessionmaker
+    factory = world.queue.services.sessionmaker
     with transaction(factory) as s:
         case_id = s.execute(select(Case.id)).scalar_one()
         assert takedown.clear_for_notice(s, case_id, actor="police:test") == 1
@@ -245,5 +245,5 @@ def test_content_already_gone_is_not_noticed(make_world: Callable[..., World]) -
     world.site.pages.clear()  # removed before the first notice
     world.drain()
     assert world.mail.messages == []
-    with world.queue.rt.sessionmaker() as s:
+    with world.queue.services.sessionmaker() as s:
         assert s.execute(select(Case)).scalar_one().status == CaseStatus.REMOVED

@@ -57,7 +57,7 @@ def test_worker_process_captures_traces_and_notices(
     world.gallery("/w", [71])
     r = world.client.post("/api/v1/reports", json={"urls": [world.url("/w")]})
     assert r.status_code == 201
-    factory = world.queue.rt.sessionmaker
+    factory = world.queue.services.sessionmaker
 
     def status() -> str:
         with factory() as s:

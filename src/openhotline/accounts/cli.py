@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from openhotline.config import get_settings
+from openhotline.cli_context import services
 
 user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 
 
 @user_app.command("add")
 def user_add(
+    ctx: typer.Context,
     username: str = typer.Argument(..., help="Login name (a-z, 0-9, '.', '_', '-')."),
     role: str = typer.Option("analyst", help="analyst, supervisor or admin."),
     password: str = typer.Option(
@@ -19,17 +20,14 @@ def user_add(
 ) -> None:
     """Create a user; print the TOTP secret and recovery codes once."""
     from openhotline.accounts import service
-    from openhotline.db import make_engine, make_sessionmaker, transaction
+    from openhotline.db import transaction
 
-    engine = make_engine(get_settings().resolved_database_url())
     try:
-        with transaction(make_sessionmaker(engine)) as session:
+        with transaction(services(ctx).sessionmaker) as session:
             created = service.create_user(session, username, password, role, actor="cli")
     except service.AccountError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    finally:
-        engine.dispose()
     typer.echo(f"user {created.user.username!r} created with role {role}.")
     typer.echo("Add this to an authenticator app now; it is shown only once:")
     typer.echo(f"  TOTP secret: {created.totp_secret}")
@@ -40,24 +38,20 @@ def user_add(
 
 
 @user_app.command("unlock")
-def user_unlock(username: str) -> None:
+def user_unlock(ctx: typer.Context, username: str) -> None:
     """Clear a user's login lockout."""
     from sqlalchemy import select
 
     from openhotline.accounts import service
     from openhotline.accounts.models import User
-    from openhotline.db import make_engine, make_sessionmaker, transaction
+    from openhotline.db import transaction
 
-    engine = make_engine(get_settings().resolved_database_url())
-    try:
-        with transaction(make_sessionmaker(engine)) as session:
-            user = session.execute(
-                select(User).where(User.username == username.lower())
-            ).scalar_one_or_none()
-            if user is None:
-                typer.echo(f"error: no user {username!r}", err=True)
-                raise typer.Exit(2)
-            service.unlock(session, user, actor="cli")
-    finally:
-        engine.dispose()
+    with transaction(services(ctx).sessionmaker) as session:
+        user = session.execute(
+            select(User).where(User.username == username.lower())
+        ).scalar_one_or_none()
+        if user is None:
+            typer.echo(f"error: no user {username!r}", err=True)
+            raise typer.Exit(2)
+        service.unlock(session, user, actor="cli")
     typer.echo(f"user {username!r} unlocked")

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from openhotline.accounts import service
 from openhotline.accounts.permissions import Permission, has_permission
 from openhotline.config import Settings
+from openhotline.web.deps import services_of
 
 COOKIE_NAME = "oh_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -73,8 +73,8 @@ def _load_principal(request: Request) -> Principal | None:
     token = request.cookies.get(COOKIE_NAME, "")
     if not token:
         return None
-    factory: sessionmaker[Session] = request.app.state.sessionmaker
-    settings: Settings = request.app.state.settings
+    factory = services_of(request).sessionmaker
+    settings = services_of(request).settings
     with factory.begin() as session:
         info = service.load_session(session, token, policy_of(settings))
         if info is None or info.user is None:

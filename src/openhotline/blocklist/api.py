@@ -12,10 +12,11 @@ from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
 from openhotline.blocklist import service
 from openhotline.blocklist.models import ListKind
+from openhotline.partners.deps import partner_key
 from openhotline.partners.models import Scope
 from openhotline.partners.service import PartnerIdentity, use
 from openhotline.signing.service import SigningKey
-from openhotline.web.deps import DbDep, SettingsDep, partner_key
+from openhotline.web.deps import DbDep, SettingsDep, services_of
 from openhotline.web.errors import ApiError
 
 router = APIRouter(prefix="/api/v1/lists", tags=["lists"])
@@ -44,8 +45,7 @@ Reader = Annotated[tuple[ListKind, PartnerIdentity], Depends(list_reader)]
 
 async def signing_key(request: Request) -> SigningKey:
     """The hotline's signing key (wired in app.py)."""
-    key: SigningKey = request.app.state.signing_key
-    return key
+    return services_of(request).signer
 
 
 KeyDep = Annotated[SigningKey, Depends(signing_key)]

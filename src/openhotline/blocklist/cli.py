@@ -6,35 +6,32 @@ from pathlib import Path
 
 import typer
 
-from openhotline.config import get_settings
+from openhotline.cli_context import services
 
 lists_app = typer.Typer(help="The signed URL list and hash list.", no_args_is_help=True)
 
 
 @lists_app.command("publish")
-def publish_command() -> None:
+def publish_command(ctx: typer.Context) -> None:
     """Rebuild both lists now (unchanged lists keep their version)."""
     from openhotline.blocklist.service import excluded_countries, publish_lists
-    from openhotline.db import make_engine, make_sessionmaker, transaction
+    from openhotline.db import transaction
 
-    settings = get_settings()
-    engine = make_engine(settings.resolved_database_url())
-    try:
-        with transaction(make_sessionmaker(engine)) as session:
-            versions = publish_lists(
-                session, exclude_countries=excluded_countries(settings), actor="cli"
+    svc = services(ctx)
+    with transaction(svc.sessionmaker) as session:
+        versions = publish_lists(
+            session, exclude_countries=excluded_countries(svc.settings), actor="cli"
+        )
+        for kind, v in versions.items():
+            typer.echo(
+                f"{kind.value}: version {v.version}, {v.entry_count} entries "
+                f"(+{v.added_count} -{v.removed_count})"
             )
-            for kind, v in versions.items():
-                typer.echo(
-                    f"{kind.value}: version {v.version}, {v.entry_count} entries "
-                    f"(+{v.added_count} -{v.removed_count})"
-                )
-    finally:
-        engine.dispose()
 
 
 @lists_app.command("export")
 def export_command(
+    ctx: typer.Context,
     kind: str = typer.Argument(..., help="urls or hashes"),
     out: Path = typer.Argument(..., help="Directory to write FILE and FILE.sig into."),
     version: int = typer.Option(0, help="Version (0 = latest)."),
@@ -43,14 +40,11 @@ def export_command(
 ) -> None:
     """Write a signed snapshot or delta file with its .sig."""
     from openhotline.blocklist import service
-    from openhotline.db import make_engine, make_sessionmaker
-    from openhotline.signing.service import load_or_create
 
-    settings = get_settings()
-    engine = make_engine(settings.resolved_database_url())
-    key = load_or_create(settings.data_dir)
+    svc = services(ctx)
+    key = svc.signer
     try:
-        with make_sessionmaker(engine)() as s:
+        with svc.sessionmaker() as s:
             parsed = service.parse_kind(kind)
             if version == 0:
                 row = service.latest(s, parsed)
@@ -64,8 +58,6 @@ def export_command(
     except service.BlocklistError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from exc
-    finally:
-        engine.dispose()
     out.mkdir(parents=True, exist_ok=True)
     (out / file.name).write_bytes(file.data)
     (out / (file.name + ".sig")).write_text(file.signature + "\n")

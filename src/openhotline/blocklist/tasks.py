@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -11,8 +11,9 @@ from openhotline.blocklist.service import excluded_countries, publish_lists
 from openhotline.config import Settings
 from openhotline.db import transaction
 from openhotline.jobs import service as jobs
-from openhotline.jobs.queue import tick_hook
-from openhotline.jobs.runtime import Runtime, handler
+
+if TYPE_CHECKING:
+    from openhotline.bootstrap import Services
 
 
 def rebuild_lists(factory: sessionmaker[Session], settings: Settings) -> dict[str, int]:
@@ -24,18 +25,16 @@ def rebuild_lists(factory: sessionmaker[Session], settings: Settings) -> dict[st
         return {kind.value: v.version for kind, v in versions.items()}
 
 
-@handler("lists.publish")
-def publish_job(rt: Runtime, _payload: dict[str, Any]) -> None:
+def publish_job(services: Services, _payload: dict[str, Any]) -> None:
     """Job: rebuild the lists (idempotent: an unchanged list keeps its version)."""
-    rebuild_lists(rt.sessionmaker, rt.settings)
+    rebuild_lists(services.sessionmaker, services.settings)
 
 
-@tick_hook
-def enqueue_list_publish(rt: Runtime) -> None:
+def enqueue_list_publish(services: Services) -> None:
     """Queue one rebuild per `list_publish_interval_hours` (0 = only on demand)."""
-    hours = rt.settings.list_publish_interval_hours
+    hours = services.settings.list_publish_interval_hours
     if hours <= 0:
         return
     bucket = int(time.time() // (hours * 3600))
-    with transaction(rt.sessionmaker) as session:
+    with transaction(services.sessionmaker) as session:
         jobs.enqueue(session, "lists.publish", {}, dedupe_key=f"lists.publish:{bucket}")

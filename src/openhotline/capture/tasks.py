@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openhotline.capture import service
 from openhotline.capture.crawler import CrawlLimits, crawl
 from openhotline.capture.fetch import FetchError, FetchLimits, SafeFetcher
 from openhotline.db import transaction
 from openhotline.jobs import service as jobs
-from openhotline.jobs.queue import tick_hook
-from openhotline.jobs.runtime import Runtime, handler
-from openhotline.matching.engine import MatchEngine
 from openhotline.reporting.models import Case
 
+if TYPE_CHECKING:
+    from openhotline.bootstrap import Services
 
-def make_fetcher(rt: Runtime) -> SafeFetcher:
-    """A safe fetcher with the settings limits and the runtime's resolver."""
-    s = rt.settings
+
+def make_fetcher(services: Services) -> SafeFetcher:
+    """A safe fetcher with the settings limits and the process's resolver."""
+    s = services.settings
     limits = FetchLimits(
         max_bytes=s.crawler_max_media_bytes,
         max_redirects=s.crawler_max_redirects,
@@ -25,13 +25,13 @@ def make_fetcher(rt: Runtime) -> SafeFetcher:
         deadline_seconds=s.crawler_case_seconds,
     )
     return SafeFetcher(
-        rt.guard(), limits, user_agent=s.crawler_user_agent, verify=s.crawler_verify_tls
+        services.guard(), limits, user_agent=s.crawler_user_agent, verify=s.crawler_verify_tls
     )
 
 
-def crawl_limits(rt: Runtime) -> CrawlLimits:
+def crawl_limits(services: Services) -> CrawlLimits:
     """Per-case crawl limits from settings."""
-    s = rt.settings
+    s = services.settings
     return CrawlLimits(
         max_items=s.crawler_max_items,
         max_pages=s.crawler_max_pages,
@@ -41,55 +41,48 @@ def crawl_limits(rt: Runtime) -> CrawlLimits:
     )
 
 
-def matcher(rt: Runtime) -> service.Matcher:
-    """The match engine of this worker (PDQ indexes persist under data_dir/index)."""
-    s = rt.settings
-
-    def build() -> service.Matcher:
-        engine = MatchEngine(rt.sessionmaker, s.data_dir / "index")
-        banks = frozenset(s.capture_match_banks) if s.capture_match_banks else None
-        return service.Matcher(engine, banks)
-
-    result: service.Matcher = rt.adapter("matcher", build)
-    return result
+def matcher(services: Services) -> service.Matcher:
+    """The process's match engine with the banks whose matches count for capture."""
+    banks = services.settings.capture_match_banks
+    return service.Matcher(services.matcher, frozenset(banks) if banks else None)
 
 
-@handler("capture.case")
-def capture_case(rt: Runtime, payload: dict[str, Any]) -> None:
+def capture_case(services: Services, payload: dict[str, Any]) -> None:
     """Crawl a case's URL (no transaction open meanwhile), then store what was found."""
     case_id = int(payload["case_id"])
-    with rt.sessionmaker() as session:
+    with services.sessionmaker() as session:
         case = session.get(Case, case_id)
         if case is None:
             return
         url = case.canonical_url
     try:
-        with make_fetcher(rt) as fetcher:
-            result = crawl(fetcher, url, crawl_limits(rt))
+        with make_fetcher(services) as fetcher:
+            result = crawl(fetcher, url, crawl_limits(services))
     except FetchError as exc:
         if not exc.permanent and not payload.get("_last_attempt"):
             raise  # transient: the job is retried with back-off
-        with transaction(rt.sessionmaker) as session:
+        with transaction(services.sessionmaker) as session:
             failed = session.get(Case, case_id)
             if failed is not None:
                 service.capture_failed(session, failed, str(exc))
         return
     hashed = [service.hash_media(m) for m in result.media]  # CPU work outside the transaction
-    with transaction(rt.sessionmaker) as session:
+    with transaction(services.sessionmaker) as session:
         case = session.get(Case, case_id)
         if case is not None:
-            service.store_capture(session, case, result, hashed, rt.media_store(), matcher(rt))
+            service.store_capture(
+                session, case, result, hashed, services.media_store, matcher(services)
+            )
 
 
-@tick_hook
-def enqueue_new_cases(rt: Runtime) -> None:
+def enqueue_new_cases(services: Services) -> None:
     """Queue one capture job per NEW case (deduplicated by case id)."""
-    with transaction(rt.sessionmaker) as session:
+    with transaction(services.sessionmaker) as session:
         for case_id in service.cases_to_capture(session):
             jobs.enqueue(
                 session,
                 "capture.case",
                 {"case_id": case_id},
                 dedupe_key=f"capture:{case_id}",
-                max_attempts=rt.settings.job_max_attempts,
+                max_attempts=services.settings.job_max_attempts,
             )

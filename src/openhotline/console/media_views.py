@@ -12,10 +12,11 @@ from openhotline.accounts.permissions import Permission
 from openhotline.assessment import exposure, queue, service
 from openhotline.console.pages import NO_STORE, DbId, load_policy, render
 from openhotline.matching.api import get_engine
+from openhotline.media.deps import MediaStoreDep
 from openhotline.media.models import Item, ItemStatus
 from openhotline.media.preview import PreviewError, placeholder, render_preview
 from openhotline.media.store import MediaStoreError
-from openhotline.web.deps import DbDep, MediaStoreDep, SettingsDep
+from openhotline.web.deps import DbDep, SettingsDep
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 

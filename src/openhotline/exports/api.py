@@ -14,7 +14,8 @@ from openhotline.accounts.permissions import Permission
 from openhotline.blocklist.api import KeyDep
 from openhotline.exports import service
 from openhotline.exports.cybertip import Reporter
-from openhotline.web.deps import DbDep, MediaStoreDep, SettingsDep
+from openhotline.media.deps import MediaStoreDep
+from openhotline.web.deps import DbDep, SettingsDep
 from openhotline.web.errors import ApiError
 
 router = APIRouter(prefix="/api/v1/exports", tags=["exports"])

@@ -6,36 +6,28 @@ from pathlib import Path
 
 import typer
 
-from openhotline.config import get_settings
+from openhotline.cli_context import services
 
 export_app = typer.Typer(help="Police export packages.", no_args_is_help=True)
 
 
 @export_app.command("police")
 def police_command(
-    case_id: int, out: Path = typer.Argument(..., help="Zip file to write.")
+    ctx: typer.Context, case_id: int, out: Path = typer.Argument(..., help="Zip file to write.")
 ) -> None:
     """Write the signed package of a case (without media)."""
-    from openhotline.db import make_engine, make_sessionmaker, transaction
+    from openhotline.db import transaction
     from openhotline.exports import service
-    from openhotline.signing.service import load_or_create
 
-    settings = get_settings()
-    engine = make_engine(settings.resolved_database_url())
+    svc = services(ctx)
     try:
-        with transaction(make_sessionmaker(engine)) as s:
+        with transaction(svc.sessionmaker) as s:
             export = service.police_export(
-                s,
-                case_id,
-                load_or_create(settings.data_dir),
-                actor="cli",
-                hotline=settings.hotline_name,
+                s, case_id, svc.signer, actor="cli", hotline=svc.settings.hotline_name
             )
     except service.ExportError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from exc
-    finally:
-        engine.dispose()
     out.write_bytes(export.data)
     typer.echo(f"wrote {out} ({export.files} files, export {export.export_id})")
 

@@ -15,10 +15,11 @@ from openhotline.config import Settings
 from openhotline.federation import service
 from openhotline.federation.schemas import ReferralBody, StatusBody
 from openhotline.federation.tasks import SENDER_HEADER, SIGNATURE_HEADER
+from openhotline.partners.deps import require_scope
 from openhotline.partners.models import OrgKind, Scope
 from openhotline.partners.service import PartnerIdentity
 from openhotline.signing.service import SignatureError, verify
-from openhotline.web.deps import DbDep, JsonBody, SettingsDep, require_scope
+from openhotline.web.deps import DbDep, JsonBody, SettingsDep
 from openhotline.web.errors import ApiError, validation_details
 
 router = APIRouter(prefix="/api/v1/federation", tags=["federation"])

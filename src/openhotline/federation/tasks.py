@@ -11,7 +11,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,9 +21,10 @@ from openhotline.db import transaction
 from openhotline.federation import service
 from openhotline.federation.models import OutboxMessage
 from openhotline.jobs import service as jobs
-from openhotline.jobs.queue import tick_hook
-from openhotline.jobs.runtime import Runtime, handler
-from openhotline.signing.service import SigningKey, load_or_create
+from openhotline.signing.service import SigningKey
+
+if TYPE_CHECKING:
+    from openhotline.bootstrap import Services
 
 log = logging.getLogger("openhotline.federation")
 PATHS = {"referral": "/api/v1/federation/referrals", "status": "/api/v1/federation/status"}
@@ -104,17 +105,15 @@ def run_federation(
     return deliver_outbox(factory, settings, key)
 
 
-@handler("federation.run")
-def federation_job(rt: Runtime, _payload: dict[str, Any]) -> None:
+def federation_job(services: Services, _payload: dict[str, Any]) -> None:
     """Job: one federation round (idempotent: delivered messages are not sent again)."""
-    run_federation(rt.sessionmaker, rt.settings, load_or_create(rt.settings.data_dir))
+    run_federation(services.sessionmaker, services.settings, services.signer)
 
 
-@tick_hook
-def enqueue_federation(rt: Runtime) -> None:
+def enqueue_federation(services: Services) -> None:
     """Queue a federation round every minute when peers are configured."""
-    if not rt.settings.federation_peers:
+    if not services.settings.federation_peers:
         return
-    with transaction(rt.sessionmaker) as session:
+    with transaction(services.sessionmaker) as session:
         minute = int(time.time() // 60)
         jobs.enqueue(session, "federation.run", {}, dedupe_key=f"federation.run:{minute}")

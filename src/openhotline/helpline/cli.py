@@ -4,28 +4,24 @@ from __future__ import annotations
 
 import typer
 
-from openhotline.config import get_settings
+from openhotline.cli_context import services
 
 helpline_app = typer.Typer(help="Helpline contacts and trend data.", no_args_is_help=True)
 
 
 @helpline_app.command("anonymise")
 def anonymise(
+    ctx: typer.Context,
     retention_days: int = typer.Option(
         0, min=0, help="Override OPENHOTLINE_HELPLINE_RETENTION_DAYS (0 = use the setting)."
     ),
 ) -> None:
     """Anonymise contacts older than the retention period (counts survive, details do not)."""
-    from openhotline.db import make_engine, make_sessionmaker
     from openhotline.helpline.tasks import run_anonymise
 
-    settings = get_settings()
-    days = retention_days or settings.helpline_retention_days
-    engine = make_engine(settings.resolved_database_url())
-    try:
-        result = run_anonymise(make_sessionmaker(engine), retention_days=days)
-    finally:
-        engine.dispose()
+    svc = services(ctx)
+    days = retention_days or svc.settings.helpline_retention_days
+    result = run_anonymise(svc.sessionmaker, retention_days=days)
     typer.echo(
         f"anonymised {result.anonymised} contacts recorded before {result.cutoff:%Y-%m-%d}"
         f" ({result.skipped_pending} left for a pending safeguarding decision)"
@@ -34,26 +30,21 @@ def anonymise(
 
 @helpline_app.command("demo")
 def demo(
+    ctx: typer.Context,
     year: int = typer.Option(..., min=2000, max=2100, help="Calendar year to fill."),
     count: int = typer.Option(300, min=1, max=100_000, help="How many contacts."),
 ) -> None:
     """Record synthetic coded contacts (no notes, no identities) to try the trend pages."""
-    from openhotline.db import make_engine, make_sessionmaker, transaction
-    from openhotline.helpline.crypto import FieldCipher
+    from openhotline.db import transaction
     from openhotline.helpline.demo import load_demo_contacts
-    from openhotline.helpline.taxonomy import load_taxonomy
 
-    settings = get_settings()
-    engine = make_engine(settings.resolved_database_url())
-    try:
-        with transaction(make_sessionmaker(engine)) as session:
-            made = load_demo_contacts(
-                session,
-                year=year,
-                count=count,
-                cipher=FieldCipher(settings.helpline_key_bytes()),
-                taxonomy=load_taxonomy(settings.helpline_taxonomy_path),
-            )
-    finally:
-        engine.dispose()
+    svc = services(ctx)
+    with transaction(svc.sessionmaker) as session:
+        made = load_demo_contacts(
+            session,
+            year=year,
+            count=count,
+            cipher=svc.helpline_cipher,
+            taxonomy=svc.helpline_taxonomy,
+        )
     typer.echo(f"recorded {made} synthetic helpline contacts in {year}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,8 +23,9 @@ from openhotline.audit import service as audit
 from openhotline.db import transaction, utcnow
 from openhotline.helpline.models import Escalation, EscalationStatus, HelplineContact
 from openhotline.jobs import service as jobs
-from openhotline.jobs.queue import tick_hook
-from openhotline.jobs.runtime import Runtime, handler
+
+if TYPE_CHECKING:
+    from openhotline.bootstrap import Services
 
 BATCH = 500
 
@@ -106,19 +107,17 @@ def run_anonymise(
         return anonymise_expired(session, retention_days=retention_days, now=now)
 
 
-@handler("helpline.anonymise")
-def anonymise_job(rt: Runtime, payload: dict[str, Any]) -> None:
+def anonymise_job(services: Services, payload: dict[str, Any]) -> None:
     """Job-queue handler: anonymise with the configured retention (idempotent)."""
-    run_anonymise(rt.sessionmaker, retention_days=rt.settings.helpline_retention_days)
+    run_anonymise(services.sessionmaker, retention_days=services.settings.helpline_retention_days)
 
 
-@tick_hook
-def enqueue_daily_anonymise(rt: Runtime) -> None:
+def enqueue_daily_anonymise(services: Services) -> None:
     """Queue the anonymisation job (at most once per UTC day) when contacts are due."""
-    if "helpline" not in rt.settings.modules:
+    if "helpline" not in services.settings.modules:
         return
-    cutoff = utcnow() - timedelta(days=rt.settings.helpline_retention_days)
-    with transaction(rt.sessionmaker) as session:
+    cutoff = utcnow() - timedelta(days=services.settings.helpline_retention_days)
+    with transaction(services.sessionmaker) as session:
         due = session.execute(
             select(HelplineContact.id)
             .where(HelplineContact.anonymised_at.is_(None), HelplineContact.contact_at < cutoff)
@@ -131,5 +130,5 @@ def enqueue_daily_anonymise(rt: Runtime) -> None:
             "helpline.anonymise",
             {},
             dedupe_key=f"helpline-anonymise:{utcnow():%Y-%m-%d}",
-            max_attempts=rt.settings.job_max_attempts,
+            max_attempts=services.settings.job_max_attempts,
         )

@@ -10,6 +10,7 @@ from starlette.datastructures import FormData
 from openhotline.helpline.crypto import FieldCipher
 from openhotline.helpline.schemas import ContactBase
 from openhotline.helpline.taxonomy import Taxonomy
+from openhotline.web.deps import services_of
 
 LIST_FIELDS = frozenset({"categories", "referrals"})
 BOOL_FIELDS = frozenset({"immediate_risk"})
@@ -19,14 +20,12 @@ FORM_ONLY = frozenset({"csrf_token", "mode"})
 
 def get_cipher(request: Request) -> FieldCipher:
     """Return the helpline's field cipher (wired in app.py)."""
-    cipher: FieldCipher = request.app.state.helpline_cipher
-    return cipher
+    return services_of(request).helpline_cipher
 
 
 def get_taxonomy(request: Request) -> Taxonomy:
     """Return the helpline taxonomy (wired in app.py)."""
-    taxonomy: Taxonomy = request.app.state.helpline_taxonomy
-    return taxonomy
+    return services_of(request).helpline_taxonomy
 
 
 CipherDep = Annotated[FieldCipher, Depends(get_cipher)]

@@ -13,30 +13,27 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey
 
+from openhotline.config import Settings
 from openhotline.db import transaction, utcnow
 from openhotline.jobs import service
-from openhotline.jobs.runtime import Runtime, load_handlers
+
+if TYPE_CHECKING:
+    from openhotline.bootstrap import Services
 
 log = logging.getLogger("openhotline.jobs")
 
-TickHook = Callable[[Runtime], None]
-TICK_HOOKS: list[TickHook] = []
+# A job handler gets the process's services and the job's payload; handlers and tick
+# hooks are declared by each domain (domain.py) and collected through the services.
+Handler = Callable[["Services", dict[str, Any]], None]
 
 
-def tick_hook(fn: TickHook) -> TickHook:
-    """Register a function run by the periodic tick (each enqueues its due jobs)."""
-    TICK_HOOKS.append(fn)
-    return fn
-
-
-def make_huey(rt: Runtime, name: str | None = None) -> Huey:
+def make_huey(s: Settings, name: str | None = None) -> Huey:
     """Build the Huey instance of the configured backend (SQLite file, or Redis)."""
-    s = rt.settings
     qname = name or s.jobs_name
     if s.jobs_backend == "redis":
         return RedisHuey(qname, url=s.redis_url, results=False, utc=True)
@@ -50,14 +47,15 @@ def make_huey(rt: Runtime, name: str | None = None) -> Huey:
 class Queue:
     """A Huey instance with the openhotline tasks registered on it."""
 
-    rt: Runtime
+    services: Services
     huey: Huey
+    handlers: dict[str, Handler]
     run_job_task: Any
     tick_task: Any
 
     def dispatch(self) -> int:
         """Hand every undispatched pending job to Huey (delayed ones with their eta)."""
-        with transaction(self.rt.sessionmaker) as session:
+        with transaction(self.services.sessionmaker) as session:
             rows = service.to_dispatch(session)
         now = utcnow()
         for job_id, run_after in rows:
@@ -69,42 +67,40 @@ class Queue:
 
     def run_job(self, job_id: int) -> str:
         """Claim, run and acknowledge one job; on error record it and schedule a retry."""
-        s = self.rt.settings
-        handlers = load_handlers()
-        with transaction(self.rt.sessionmaker) as session:
+        s = self.services.settings
+        with transaction(self.services.sessionmaker) as session:
             job = service.claim(session, job_id, s.job_lease_seconds)
             if job is None:
                 return "skipped"
             kind, payload = job.kind, json.loads(job.payload)
             # Handlers may act differently on their last try (e.g. give the case to a human).
             payload["_last_attempt"] = job.attempts >= job.max_attempts
-        fn = handlers.get(kind)
+        fn = self.handlers.get(kind)
         try:
             if fn is None:
                 raise LookupError(f"no handler for job kind {kind!r}")
-            fn(self.rt, payload)
+            fn(self.services, payload)
         except Exception:  # any failure is recorded on the job and retried
             err = traceback.format_exc()
             log.warning("job %s (%s) failed: %s", job_id, kind, err.splitlines()[-1])
-            with transaction(self.rt.sessionmaker) as session:
+            with transaction(self.services.sessionmaker) as session:
                 service.fail(session, job_id, err, s.job_backoff_seconds)
             self.dispatch()
             return "failed"
-        with transaction(self.rt.sessionmaker) as session:
+        with transaction(self.services.sessionmaker) as session:
             service.complete(session, job_id)
         self.dispatch()
         return "done"
 
     def tick(self) -> None:
         """Recover jobs of dead workers, let each domain enqueue due work, dispatch."""
-        with transaction(self.rt.sessionmaker) as session:
+        with transaction(self.services.sessionmaker) as session:
             recovered = service.recover(session)
-            service.purge_finished(session, self.rt.settings.jobs_keep_days)
+            service.purge_finished(session, self.services.settings.jobs_keep_days)
         if recovered:
             log.warning("requeued %d job(s) of dead workers", recovered)
-        load_handlers()
-        for hook in TICK_HOOKS:
-            hook(self.rt)
+        for hook in self.services.tick_hooks():
+            hook(self.services)
         self.dispatch()
 
     def drain(self, *, max_tasks: int = 1000) -> int:
@@ -127,9 +123,9 @@ def _naive_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=None) if value.tzinfo else value
 
 
-def build_queue(rt: Runtime, name: str | None = None) -> Queue:
+def build_queue(services: Services, name: str | None = None) -> Queue:
     """Create the Huey instance and register the generic job task and the periodic tick."""
-    huey = make_huey(rt, name)
+    huey = make_huey(services.settings, name)
     holder: dict[str, Queue] = {}
 
     def run_job(job_id: int) -> str:
@@ -141,6 +137,12 @@ def build_queue(rt: Runtime, name: str | None = None) -> Queue:
     run_job_task = huey.task(name="openhotline.run_job")(run_job)
     tick_task = huey.periodic_task(crontab(minute="*"), name="openhotline.tick")(tick)
 
-    queue = Queue(rt=rt, huey=huey, run_job_task=run_job_task, tick_task=tick_task)
+    queue = Queue(
+        services=services,
+        huey=huey,
+        handlers=services.handlers(),
+        run_job_task=run_job_task,
+        tick_task=tick_task,
+    )
     holder["q"] = queue
     return queue

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
-from openhotline.config import Settings
 from openhotline.jobs.queue import Queue, build_queue
-from openhotline.jobs.runtime import Runtime
+
+if TYPE_CHECKING:
+    from openhotline.bootstrap import Services
 
 log = logging.getLogger("openhotline.jobs")
 
@@ -21,11 +23,11 @@ def _tick_loop(queue: Queue, every: float, stop: threading.Event) -> None:
             log.exception("tick failed")
 
 
-def run_worker(settings: Settings, *, workers: int = 2, once: bool = False) -> int:
+def run_worker(services: Services, *, workers: int = 2, once: bool = False) -> int:
     """Recover and dispatch jobs, then consume until stopped (or until idle with once)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    rt = Runtime(settings)
-    queue = build_queue(rt)
+    settings = services.settings
+    queue = build_queue(services)
     try:
         if once:
             return queue.drain()
@@ -44,4 +46,4 @@ def run_worker(settings: Settings, *, workers: int = 2, once: bool = False) -> i
             stop.set()
         return 0
     finally:
-        rt.close()
+        services.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,11 +19,11 @@ from openhotline.media import service as media_service
 from openhotline.media.api import ERRORS, media_error, read_upload
 from openhotline.media.decode import MediaError
 from openhotline.media.schemas import HashesOut
-from openhotline.web.deps import MatchPartnerDep
+from openhotline.partners.deps import MatchPartnerDep
+from openhotline.web.deps import services_of
 from openhotline.web.errors import ApiError, validation_details
 
 router = APIRouter(prefix="/api/v1", tags=["matching"])
-_engine_lock = threading.Lock()
 
 MATCH_DOC: dict[str, Any] = {
     "requestBody": {
@@ -44,13 +43,7 @@ MATCH_DOC: dict[str, Any] = {
 
 def get_engine(request: Request) -> MatchEngine:
     """The app's match engine (created on first use; indexes persist under data_dir)."""
-    state = request.app.state
-    with _engine_lock:
-        engine: MatchEngine | None = getattr(state, "match_engine", None)
-        if engine is None:
-            engine = MatchEngine(state.sessionmaker, state.settings.data_dir / "index")
-            state.match_engine = engine
-    return engine
+    return services_of(request).matcher
 
 
 def _result(per_bank: dict[str, list[Match]], hashes: HashesOut | None) -> MatchResultOut:
@@ -90,7 +83,7 @@ def _run(factory: sessionmaker[Session], engine: MatchEngine, queries: list[Quer
 async def match_route(request: Request, partner: MatchPartnerDep) -> MatchResultOut:
     """Matches per bank with distances; an image is hashed with its robust candidates."""
     engine = get_engine(request)
-    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    factory = services_of(request).sessionmaker
     ctype = request.headers.get("content-type", "").lower()
     hashes_out: HashesOut | None = None
     if "json" in ctype:

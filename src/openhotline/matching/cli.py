@@ -20,7 +20,7 @@ from rich.progress import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from openhotline.config import get_settings
+from openhotline.cli_context import services
 from openhotline.matching.formats import CSV_EXPORT_HEADER, FileFormat, format_hma, parse_lines
 from openhotline.matching.models import DEFAULT_PDQ_RADIUS, HashType
 
@@ -28,10 +28,8 @@ bank_app = typer.Typer(help="Hash banks: create, import, export, list.", no_args
 err = Console(stderr=True)
 
 
-def _factory() -> sessionmaker[Session]:
-    from openhotline.db import make_engine, make_sessionmaker
-
-    return make_sessionmaker(make_engine(get_settings().resolved_database_url()))
+def _factory(ctx: typer.Context) -> sessionmaker[Session]:
+    return services(ctx).sessionmaker
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -70,6 +68,7 @@ def hash_command(
 
 @bank_app.command("create")
 def bank_create(
+    ctx: typer.Context,
     name: str,
     description: str = typer.Option("", help="What the bank holds."),
     pdq_radius: int = typer.Option(DEFAULT_PDQ_RADIUS, help="PDQ match radius (bits)."),
@@ -79,7 +78,7 @@ def bank_create(
     from openhotline.matching import service
 
     try:
-        with transaction(_factory()) as session:
+        with transaction(_factory(ctx)) as session:
             service.create_bank(session, name, description, pdq_radius)
     except service.BankError as exc:
         _fail(str(exc))
@@ -87,11 +86,11 @@ def bank_create(
 
 
 @bank_app.command("list")
-def bank_list() -> None:
+def bank_list(ctx: typer.Context) -> None:
     """List banks with their entry counts."""
     from openhotline.matching import service
 
-    with _factory()() as session:
+    with _factory(ctx)() as session:
         for bank, count in service.list_banks(session):
             state = "enabled" if bank.enabled else "disabled"
             typer.echo(f"{bank.name}\t{count} entries\t{state}\tradius {bank.pdq_radius}")
@@ -99,6 +98,7 @@ def bank_list() -> None:
 
 @bank_app.command("import")
 def bank_import(
+    ctx: typer.Context,
     name: str,
     file: Path = typer.Argument(..., help="HMA local file, CSV with a header, or plain list."),
     fmt: str = typer.Option("auto", "--format", help="auto, hma, csv or plain."),
@@ -122,7 +122,7 @@ def bank_import(
     except OSError as exc:
         _fail(f"cannot read {file}: {exc.strerror}")
         return
-    factory = _factory()
+    factory = _factory(ctx)
     session = factory()
     try:
         bank = service.get_bank(session, name)
@@ -162,6 +162,7 @@ def _bytes_progress() -> Progress:
 
 @bank_app.command("export")
 def bank_export(
+    ctx: typer.Context,
     name: str,
     fmt: str = typer.Option("hma", "--format", help="hma, csv or plain."),
     hash_type: str = typer.Option("", "--type", help="Only this hash type (plain: required)."),
@@ -179,7 +180,7 @@ def bank_export(
         _fail("a plain export needs --type (md5, sha1, sha256 or pdq)")
     out = sys.stdout
     writer = csv.writer(out, lineterminator="\n")
-    with _factory()() as session:
+    with _factory(ctx)() as session:
         try:
             bank = service.get_bank(session, name)
         except service.BankError as exc:
@@ -201,6 +202,7 @@ def bank_export(
 
 @bank_app.command("add")
 def bank_add(
+    ctx: typer.Context,
     name: str,
     hash_type: str,
     value: str,
@@ -213,7 +215,7 @@ def bank_add(
     from openhotline.matching.formats import parse_type
 
     try:
-        with transaction(_factory()) as session:
+        with transaction(_factory(ctx)) as session:
             bank = service.get_bank(session, name)
             entry = service.add_entry(
                 session, bank, parse_type(hash_type), value, source, classification, "cli"
@@ -227,6 +229,7 @@ def bank_add(
 
 @bank_app.command("add-image")
 def bank_add_image(
+    ctx: typer.Context,
     name: str,
     files: list[Path] = typer.Argument(..., help="Confirmed images to add."),
     classification: str = typer.Option("", help="e.g. 'category A'"),
@@ -250,7 +253,7 @@ def bank_add_image(
         pdq = h.pdq if h.pdq_quality >= WEAK_QUALITY else None
         pairs = [(c.label, c.pdq) for c in extra if c.quality >= WEAK_QUALITY] if variants else []
         try:
-            with transaction(_factory()) as session:
+            with transaction(_factory(ctx)) as session:
                 bank = service.get_bank(session, name)
                 entries = service.add_item(
                     session, bank, h.md5, h.sha256, pdq, pairs, classification, "cli"
@@ -263,14 +266,14 @@ def bank_add_image(
 
 
 @bank_app.command("remove")
-def bank_remove(name: str, hash_type: str, value: str) -> None:
+def bank_remove(ctx: typer.Context, name: str, hash_type: str, value: str) -> None:
     """Remove one hash from a bank (kept as a removed entry for the record)."""
     from openhotline.db import transaction
     from openhotline.matching import service
     from openhotline.matching.formats import parse_type
 
     try:
-        with transaction(_factory()) as session:
+        with transaction(_factory(ctx)) as session:
             bank = service.get_bank(session, name)
             n = service.remove_entry(session, bank, parse_type(hash_type), value, "cli")
     except ValueError as exc:
@@ -280,12 +283,12 @@ def bank_remove(name: str, hash_type: str, value: str) -> None:
 
 
 def video_command(
+    ctx: typer.Context,
     file: Path = typer.Argument(..., help="Video file (any format libav decodes)."),
     bank: list[str] = typer.Option([], "--bank", help="Bank(s) to match the frames against."),
     seconds_per_hash: float = typer.Option(1.0, help="One frame hash per this many seconds."),
 ) -> None:
     """Hash a video with vPDQ (needs the video extra) and match its frames against banks."""
-    from openhotline.matching.engine import MatchEngine
     from openhotline.matching.matcher import match_video
     from openhotline.media.decode import MediaError
     from openhotline.media.video import hash_video
@@ -301,8 +304,8 @@ def video_command(
                     "timestamp": f.timestamp} for f in v.frames],
     }  # fmt: skip
     if bank:
-        factory = _factory()
-        engine = MatchEngine(factory, get_settings().data_dir / "index")
+        factory = _factory(ctx)
+        engine = services(ctx).matcher
         with factory() as session:
             res = match_video(session, engine, [(f.pdq, f.quality) for f in v.frames], set(bank))
         out["matches"] = [

@@ -16,7 +16,7 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from openhotline.config import get_settings
+from openhotline.cli_context import services
 from openhotline.matching.cli import _factory, _fail, err
 from openhotline.matching.models import HashType
 
@@ -68,6 +68,7 @@ def _walk(root: Path) -> Iterator[str]:
 
 
 def scan_command(
+    ctx: typer.Context,
     directory: Path = typer.Argument(..., help="Folder to scan (recursively)."),
     bank: list[str] = typer.Option(..., "--bank", help="Bank(s) to match against."),
     fmt: str = typer.Option("json", "--format", help="json (one object per line) or csv."),
@@ -78,33 +79,32 @@ def scan_command(
 ) -> None:
     """Hash every file under DIRECTORY with all cores and match against the bank(s)."""
     from openhotline.matching import service
-    from openhotline.matching.engine import MatchEngine
     from openhotline.matching.matcher import QueryHash, match
 
     if fmt not in ("json", "csv"):
         _fail("--format must be json or csv")
     if not directory.is_dir():
         _fail(f"{directory} is not a folder")
-    factory = _factory()
+    factory = _factory(ctx)
     with factory() as session:
         for name in bank:
             try:
                 service.get_bank(session, name)
             except service.BankError as exc:
                 _fail(str(exc))
-    engine = MatchEngine(factory, get_settings().data_dir / "index")
+    engine = services(ctx).matcher
     paths = list(_walk(directory))
     counts = {"files": 0, "matched": 0, "unreadable": 0, "skipped": 0}
     writer = csv.writer(sys.stdout, lineterminator="\n")
     if fmt == "csv":
         writer.writerow(["path", "status", "md5", "sha256", "pdq", "pdq_quality", "matches"])
     n = workers or os.cpu_count() or 1
-    ctx = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "forkserver")
+    mp = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "forkserver")
     progress = Progress(
         TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         console=err,
     )  # fmt: skip
-    with progress, ctx.Pool(n) as pool, factory() as session:
+    with progress, mp.Pool(n) as pool, factory() as session:
         task = progress.add_task("scan", total=len(paths))
         work = functools.partial(_scan_one, geometric=geometric)
         for res in pool.imap_unordered(work, paths, chunksize=4):

@@ -11,7 +11,7 @@ from starlette.datastructures import UploadFile
 from openhotline.media import service
 from openhotline.media.decode import MediaError
 from openhotline.media.schemas import ErrorOut, HashesOut
-from openhotline.web.deps import MatchPartnerDep
+from openhotline.partners.deps import MatchPartnerDep
 from openhotline.web.errors import ApiError
 
 router = APIRouter(prefix="/api/v1", tags=["media"])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 
-from openhotline.all_models import Base
-from openhotline.db import make_engine
+from openhotline import domains
+from openhotline.db import Base, make_engine
 
+domains.load_models()  # every domain's tables, as every process sees them
 config = context.config
 target_metadata = Base.metadata
 

@@ -8,30 +8,28 @@ from typing import TypeVar
 import typer
 from sqlalchemy.orm import Session
 
-from openhotline.config import get_settings
+from openhotline.cli_context import services
 
 partner_app = typer.Typer(help="Partner organisations and their API keys.", no_args_is_help=True)
 T = TypeVar("T")
 CLI_ACTOR = "cli"
 
 
-def _in_transaction(fn: Callable[[Session], T]) -> T:
-    from openhotline.db import make_engine, make_sessionmaker, transaction
+def _in_transaction(ctx: typer.Context, fn: Callable[[Session], T]) -> T:
+    from openhotline.db import transaction
     from openhotline.partners.service import PartnerError
 
-    engine = make_engine(get_settings().resolved_database_url())
     try:
-        with transaction(make_sessionmaker(engine)) as session:
+        with transaction(services(ctx).sessionmaker) as session:
             return fn(session)
     except PartnerError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from exc
-    finally:
-        engine.dispose()
 
 
 @partner_app.command("add")
 def add_command(
+    ctx: typer.Context,
     name: str,
     kind: str = typer.Option(..., help="hotline, police, hosting_provider, platform, ..."),
     country: str = typer.Option(None, help="ISO country code (hotlines, police)."),
@@ -40,13 +38,13 @@ def add_command(
     from openhotline.partners import service
 
     org_id = _in_transaction(
-        lambda s: service.create_org(s, name, kind, country, actor=CLI_ACTOR).id
+        ctx, lambda s: service.create_org(s, name, kind, country, actor=CLI_ACTOR).id
     )
     typer.echo(f"organisation {org_id} {name!r} added")
 
 
 @partner_app.command("list")
-def list_command() -> None:
+def list_command(ctx: typer.Context) -> None:
     """List organisations and their keys."""
     from openhotline.partners import service
 
@@ -57,11 +55,12 @@ def list_command() -> None:
                 state = "revoked" if k.revoked_at else "active"
                 typer.echo(f"  key {k.id}\t{k.prefix}…\t{state}\t{k.scopes}\t{k.ip_allow or 'any'}")
 
-    _in_transaction(show)
+    _in_transaction(ctx, show)
 
 
 @partner_app.command("key-new")
 def key_new_command(
+    ctx: typer.Context,
     org: str = typer.Argument(..., help="Organisation name."),
     scope: list[str] = typer.Option(..., "--scope", help="Repeat: urls.read, hashes.read, ..."),
     ip: list[str] = typer.Option([], "--ip", help="Allowed address or CIDR (repeat)."),
@@ -76,21 +75,21 @@ def key_new_command(
         )
         return key.id, token
 
-    key_id, token = _in_transaction(make)
+    key_id, token = _in_transaction(ctx, make)
     typer.echo(f"key {key_id} (give to the partner, shown once): {token}")
 
 
 @partner_app.command("key-revoke")
-def key_revoke_command(key_id: int) -> None:
+def key_revoke_command(ctx: typer.Context, key_id: int) -> None:
     """Revoke an API key at once."""
     from openhotline.partners import service
 
-    _in_transaction(lambda s: service.revoke_key(s, key_id, actor=CLI_ACTOR).id)
+    _in_transaction(ctx, lambda s: service.revoke_key(s, key_id, actor=CLI_ACTOR).id)
     typer.echo(f"key {key_id} revoked")
 
 
 @partner_app.command("key-rotate")
-def key_rotate_command(key_id: int) -> None:
+def key_rotate_command(ctx: typer.Context, key_id: int) -> None:
     """Replace a key by a new one with the same scopes; the old one stops working."""
     from openhotline.partners import service
 
@@ -98,5 +97,5 @@ def key_rotate_command(key_id: int) -> None:
         key, token = service.rotate_key(s, key_id, actor=CLI_ACTOR)
         return key.id, token
 
-    new_id, token = _in_transaction(make)
+    new_id, token = _in_transaction(ctx, make)
     typer.echo(f"key {key_id} revoked; new key {new_id} (shown once): {token}")

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from pydantic import ValidationError
 
+from openhotline.partners.deps import PartnerDep
 from openhotline.reporting import service
 from openhotline.reporting.receipts import format_receipt
 from openhotline.reporting.schemas import (
@@ -17,7 +18,7 @@ from openhotline.reporting.schemas import (
     ReportIn,
     StatusOut,
 )
-from openhotline.web.deps import CommitterDep, DbDep, JsonBody, PartnerDep, SettingsDep
+from openhotline.web.deps import CommitterDep, DbDep, JsonBody, SettingsDep
 from openhotline.web.errors import ApiError, validation_details
 from openhotline.web.ratelimit import public_rate_limit
 

@@ -6,17 +6,17 @@ from pathlib import Path
 
 import typer
 
-from openhotline.config import get_settings
+from openhotline.cli_context import settings
 from openhotline.signing import service
 
 keys_app = typer.Typer(help="The hotline's Ed25519 signing key.", no_args_is_help=True)
 
 
 @keys_app.command("generate")
-def generate_command() -> None:
+def generate_command(ctx: typer.Context) -> None:
     """Create the signing key (refuses if one exists)."""
     try:
-        key = service.generate(get_settings().data_dir)
+        key = service.generate(settings(ctx).data_dir)
     except service.SignatureError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
@@ -24,9 +24,11 @@ def generate_command() -> None:
 
 
 @keys_app.command("show")
-def show_command(pem: bool = typer.Option(False, help="Print PEM instead of base64.")) -> None:
+def show_command(
+    ctx: typer.Context, pem: bool = typer.Option(False, help="Print PEM instead of base64.")
+) -> None:
     """Print the public key partners use to verify lists, referrals and exports."""
-    path = service.key_path(get_settings().data_dir)
+    path = service.key_path(settings(ctx).data_dir)
     if not path.exists():
         typer.echo(f"no signing key at {path}; run `openhotline keys generate`", err=True)
         raise typer.Exit(1)
@@ -35,9 +37,9 @@ def show_command(pem: bool = typer.Option(False, help="Print PEM instead of base
 
 
 @keys_app.command("rotate")
-def rotate_command() -> None:
+def rotate_command(ctx: typer.Context) -> None:
     """Replace the signing key; the old one is kept so old signatures stay checkable."""
-    key, archived = service.rotate(get_settings().data_dir)
+    key, archived = service.rotate(settings(ctx).data_dir)
     if archived:
         typer.echo(f"old key kept as {archived}")
     typer.echo(f"new signing key {key.key_id}; public key: {key.public_b64}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
@@ -13,7 +13,7 @@ from openhotline.audit import service as audit
 from openhotline.jobs import service as jobs
 from openhotline.reporting.models import Case
 from openhotline.takedown import service
-from openhotline.takedown.notices import link_key, verify
+from openhotline.takedown.notices import verify
 from openhotline.takedown.schemas import (
     CaseTakedownOut,
     ConfirmOut,
@@ -24,7 +24,7 @@ from openhotline.takedown.schemas import (
     TraceOut,
 )
 from openhotline.takedown.stats import takedown_stats
-from openhotline.web.deps import DbDep, SettingsDep
+from openhotline.web.deps import DbDep, services_of
 from openhotline.web.errors import ApiError
 
 router = APIRouter(prefix="/api/v1", tags=["takedown"])
@@ -53,10 +53,10 @@ def stats(db: DbDep) -> TakedownStatsOut:
     summary="A host confirms removal (signed link from the notice)",
 )
 def confirm(
-    notice_id: int, db: DbDep, settings: SettingsDep, sig: str = Query(max_length=100)
+    request: Request, notice_id: int, db: DbDep, sig: str = Query(max_length=100)
 ) -> ConfirmOut:
     """Record the host's confirmation and queue a re-check at source."""
-    if not verify(link_key(settings), notice_id, sig):
+    if not verify(services_of(request).notice_link_key, notice_id, sig):
         raise ApiError(404, "unknown or invalid confirmation link")
     with db.begin() as session:
         notice = service.host_confirmed(session, notice_id)

@@ -5,46 +5,41 @@ from __future__ import annotations
 import json
 
 import typer
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from openhotline.config import get_settings
+from openhotline.cli_context import services
 
 takedown_app = typer.Typer(help="Notice-and-takedown.", no_args_is_help=True)
 
 
-def _factory() -> tuple[Engine, sessionmaker[Session]]:
-    from openhotline.db import make_engine, make_sessionmaker
-
-    engine = make_engine(get_settings().resolved_database_url())
-    return engine, make_sessionmaker(engine)
+def _factory(ctx: typer.Context) -> sessionmaker[Session]:
+    return services(ctx).sessionmaker
 
 
 @takedown_app.command("stats")
-def stats() -> None:
+def stats(ctx: typer.Context) -> None:
     """Print time to notice, time to removal and notices per case, host and country (JSON)."""
     from openhotline.takedown.stats import takedown_stats
 
-    engine, factory = _factory()
+    factory = _factory(ctx)
     with factory() as session:
         typer.echo(json.dumps(takedown_stats(session), indent=2, default=str))
-    engine.dispose()
 
 
 @takedown_app.command("blocklist")
-def blocklist() -> None:
+def blocklist(ctx: typer.Context) -> None:
     """Print the URLs of confirmed-illegal cases whose content is not yet removed."""
     from openhotline.takedown.service import urls_to_block
 
-    engine, factory = _factory()
+    factory = _factory(ctx)
     with factory() as session:
         for url in urls_to_block(session):
             typer.echo(url)
-    engine.dispose()
 
 
 @takedown_app.command("police-clear")
 def police_clear(
+    ctx: typer.Context,
     case_id: int = typer.Argument(..., help="Case whose held notice police have cleared."),
     officer: str = typer.Option(..., help="Who cleared it (recorded in the audit log)."),
 ) -> None:
@@ -53,15 +48,12 @@ def police_clear(
     from openhotline.reporting.models import Case
     from openhotline.takedown.service import clear_for_notice
 
-    engine, factory = _factory()
-    try:
-        with transaction(factory) as session:
-            if session.get(Case, case_id) is None:
-                typer.echo(f"error: no case {case_id}", err=True)
-                raise typer.Exit(2)
-            released = clear_for_notice(session, case_id, actor=f"police:{officer}")
-    finally:
-        engine.dispose()
+    factory = _factory(ctx)
+    with transaction(factory) as session:
+        if session.get(Case, case_id) is None:
+            typer.echo(f"error: no case {case_id}", err=True)
+            raise typer.Exit(2)
+        released = clear_for_notice(session, case_id, actor=f"police:{officer}")
     if not released:
         typer.echo(f"error: case {case_id} has no notice held for police", err=True)
         raise typer.Exit(1)

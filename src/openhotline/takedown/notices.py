@@ -12,18 +12,8 @@ from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from openhotline.config import Settings
-from openhotline.media.store import load_or_create_key
-
 PACKAGED = Path(__file__).resolve().parent.parent / "templates" / "notices"
 DEFAULT_LANGUAGE = "en"
-
-
-def link_key(settings: Settings) -> bytes:
-    """The HMAC key of confirmation links (settings, or a generated local key)."""
-    if settings.notice_link_key:
-        return settings.notice_link_key.encode("utf-8")
-    return load_or_create_key(settings.data_dir / "keys" / "notice-link.key")
 
 
 def sign(key: bytes, notice_id: int) -> str:
@@ -36,10 +26,10 @@ def verify(key: bytes, notice_id: int, signature: str) -> bool:
     return hmac.compare_digest(sign(key, notice_id), signature)
 
 
-def confirm_link(settings: Settings, notice_id: int) -> str:
+def confirm_link(base_url: str, key: bytes, notice_id: int) -> str:
     """The link a host follows to tell us the content is removed."""
-    sig = sign(link_key(settings), notice_id)
-    return f"{settings.public_base_url.rstrip('/')}/api/v1/notices/{notice_id}/confirm?sig={sig}"
+    sig = sign(key, notice_id)
+    return f"{base_url.rstrip('/')}/api/v1/notices/{notice_id}/confirm?sig={sig}"
 
 
 class NoticeTemplates:

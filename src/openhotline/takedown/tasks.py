@@ -5,77 +5,51 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openhotline.capture.tasks import make_fetcher
 from openhotline.db import transaction, utcnow
 from openhotline.jobs import service as jobs
-from openhotline.jobs.queue import tick_hook
-from openhotline.jobs.runtime import Runtime, handler
 from openhotline.reporting.models import Case, CaseStatus
 from openhotline.reporting.service import record_case_event
 from openhotline.takedown import service
-from openhotline.takedown.mailer import Mailer, SmtpMailer
 from openhotline.takedown.models import Notice
 from openhotline.takedown.notices import NoticeTemplates, Outgoing, confirm_link, new_message_id
 from openhotline.takedown.recheck import Online, recheck
 from openhotline.takedown.routing import RoutingRules
-from openhotline.trace.cdn import CdnRanges
-from openhotline.trace.geoip import MaxMindGeoIP
-from openhotline.trace.rdap import HttpRdap
-from openhotline.trace.service import Tracer, compute_trace, latest_trace, store_trace
+from openhotline.trace.service import compute_trace, latest_trace, store_trace
+
+if TYPE_CHECKING:
+    from openhotline.bootstrap import Services
 
 UNKNOWN_RETRY_HOURS = 1.0
 
 
-def tracer(rt: Runtime) -> Tracer:
-    """The trace adapters (cached per runtime)."""
-    s = rt.settings
-
-    def build() -> Tracer:
-        return Tracer(
-            resolver=rt.dns(),
-            geoip=MaxMindGeoIP(s.geoip_country_db, s.geoip_asn_db),
-            rdap=HttpRdap(s.rdap_base_url),
-            cdns=CdnRanges.shipped(s.extra_cdn_ranges),
-        )
-
-    result: Tracer = rt.adapter("tracer", build)
-    return result
-
-
-def mailer(rt: Runtime) -> Mailer:
-    """The mailer (SMTP from settings unless a test runtime provides one)."""
-    result: Mailer = rt.adapter("mailer", lambda: SmtpMailer.from_settings(rt.settings))
-    return result
-
-
-@handler("takedown.route")
-def route_case(rt: Runtime, payload: dict[str, Any]) -> None:
+def route_case(services: Services, payload: dict[str, Any]) -> None:
     """Trace where an assessed case is hosted and create its notice and referrals."""
     case_id = int(payload["case_id"])
-    with rt.sessionmaker() as session:
+    with services.sessionmaker() as session:
         case = session.get(Case, case_id)
         if case is None or case.status != CaseStatus.ASSESSED.value:
             return
         host = case.host
-    result = compute_trace(tracer(rt), host)
-    with transaction(rt.sessionmaker) as session:
+    result = compute_trace(services.tracer, host)
+    with transaction(services.sessionmaker) as session:
         case = session.get(Case, case_id)
         if case is None or case.status != CaseStatus.ASSESSED.value:
             return
         trace = store_trace(session, case_id, result)
-        rules = RoutingRules.from_settings(rt.settings)
-        service.route_case(session, case, trace, rules, rt.settings.notice_languages)
+        rules = RoutingRules.from_settings(services.settings)
+        service.route_case(session, case, trace, rules, services.settings.notice_languages)
         jobs.enqueue(session, "takedown.send_notices", {})
 
 
-def _prepare(rt: Runtime, notice_id: int) -> tuple[Online, str]:
+def _prepare(services: Services, notice_id: int) -> tuple[Online, str]:
     """Re-trace (on re-sends) and re-check one notice's case just before sending."""
-    with transaction(rt.sessionmaker) as session:
+    with transaction(services.sessionmaker) as session:
         if not service.claim_notice(session, notice_id):
             return Online.UNKNOWN, "taken by another worker or no longer due"
-    with rt.sessionmaker() as session:
+    with services.sessionmaker() as session:
         notice = session.get(Notice, notice_id)
         case = session.get(Case, notice.case_id) if notice else None
         if notice is None or case is None:
@@ -83,15 +57,15 @@ def _prepare(rt: Runtime, notice_id: int) -> tuple[Online, str]:
         resend, host, url, case_id = notice.attempts > 0, case.host, case.canonical_url, case.id
         items = service.captured_items(session, case_id)
     if resend:
-        result = compute_trace(tracer(rt), host)
-        with transaction(rt.sessionmaker) as session:
+        result = compute_trace(services.tracer, host)
+        with transaction(services.sessionmaker) as session:
             trace = store_trace(session, case_id, result)
             notice = session.get(Notice, notice_id)
             if notice is not None:
                 service.retarget(session, notice, trace)
-    with make_fetcher(rt) as fetcher:
+    with make_fetcher(services) as fetcher:
         verdict = recheck(fetcher, url, items)
-    with transaction(rt.sessionmaker) as session:
+    with transaction(services.sessionmaker) as session:
         case = session.get(Case, case_id)
         if case is None:
             return Online.UNKNOWN, "gone"
@@ -105,17 +79,16 @@ def _prepare(rt: Runtime, notice_id: int) -> tuple[Online, str]:
     return verdict.verdict, verdict.detail
 
 
-@handler("takedown.send_notices")
-def send_notices(rt: Runtime, payload: dict[str, Any]) -> None:
+def send_notices(services: Services, payload: dict[str, Any]) -> None:
     """Send every due notice, still online, batched into one e-mail per abuse contact."""
-    s = rt.settings
-    with rt.sessionmaker() as session:
+    s = services.settings
+    with services.sessionmaker() as session:
         due_ids = [n.id for n in service.due_notices(session)]
-    online = [nid for nid in due_ids if _prepare(rt, nid)[0] == Online.ONLINE]
+    online = [nid for nid in due_ids if _prepare(services, nid)[0] == Online.ONLINE]
     if not online:
         return
     templates = NoticeTemplates(s.notice_templates_dir)
-    with rt.sessionmaker() as session:
+    with services.sessionmaker() as session:
         batches: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         for nid in online:
             notice = session.get(Notice, nid)
@@ -136,7 +109,7 @@ def send_notices(rt: Runtime, payload: dict[str, Any]) -> None:
                     "level": level,
                     "cdn": trace.cdn if trace else None,
                     "cc": service.escalation_cc(level, trace, s.notice_escalation_cc),
-                    "confirm_link": confirm_link(s, nid),
+                    "confirm_link": confirm_link(s.public_base_url, services.notice_link_key, nid),
                 }
             )
     for (recipient, language), entries in batches.items():
@@ -148,26 +121,25 @@ def send_notices(rt: Runtime, payload: dict[str, Any]) -> None:
             {"hotline_name": s.hotline_name, "entries": entries, "escalation": level, "cdn": cdn},
         )
         out = Outgoing(recipient, cc, language, subject, body, new_message_id())
-        mailer(rt).send(out.to_email(s.notice_from))
-        with transaction(rt.sessionmaker) as session:
+        services.mailer.send(out.to_email(s.notice_from))
+        with transaction(services.sessionmaker) as session:
             for e in entries:
                 rec = service.SendRecord(e["notice_id"], cc, level, out.message_id)
                 service.record_send(session, rec, s.notice_interval_hours)
 
 
-@handler("takedown.recheck")
-def recheck_case(rt: Runtime, payload: dict[str, Any]) -> None:
+def recheck_case(services: Services, payload: dict[str, Any]) -> None:
     """Check whether an actioned case's content is gone; if so mark it REMOVED."""
     case_id = int(payload["case_id"])
-    with rt.sessionmaker() as session:
+    with services.sessionmaker() as session:
         case = session.get(Case, case_id)
         if case is None or case.status not in service.OPEN_CASE_STATUSES:
             return
         url = case.canonical_url
         items = service.captured_items(session, case_id)
-    with make_fetcher(rt) as fetcher:
+    with make_fetcher(services) as fetcher:
         verdict = recheck(fetcher, url, items)
-    with transaction(rt.sessionmaker) as session:
+    with transaction(services.sessionmaker) as session:
         case = session.get(Case, case_id)
         if case is None:
             return
@@ -178,13 +150,12 @@ def recheck_case(rt: Runtime, payload: dict[str, Any]) -> None:
             service.mark_removed(session, case, verdict.detail)
 
 
-@tick_hook
-def enqueue_takedown_work(rt: Runtime) -> None:
+def enqueue_takedown_work(services: Services) -> None:
     """Route newly assessed cases, send due notices, schedule periodic re-checks."""
-    s = rt.settings
+    s = services.settings
     now = time.time()
     bucket = int(now // max(s.recheck_interval_hours * 3600, 1))
-    with transaction(rt.sessionmaker) as session:
+    with transaction(services.sessionmaker) as session:
         for case_id in service.cases_to_route(session):
             jobs.enqueue(
                 session, "takedown.route", {"case_id": case_id}, dedupe_key=f"route:{case_id}"

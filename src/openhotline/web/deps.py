@@ -1,42 +1,35 @@
-"""FastAPI dependencies: settings, database sessions, request bodies, partner keys."""
+"""FastAPI dependencies shared by every domain: services, settings, sessions, JSON bodies."""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, Header, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.config import Settings
 from openhotline.db import GroupCommitter
-from openhotline.media.store import MediaStore
-from openhotline.partners import service as partner_service
-from openhotline.partners.models import Scope
-from openhotline.partners.service import PartnerIdentity
 from openhotline.web.errors import ApiError
+
+if TYPE_CHECKING:
+    from openhotline.bootstrap import Services
+
+
+def services_of(request: Request) -> Services:
+    """The composition root's services this app was built with."""
+    services: Services = request.app.state.services
+    return services
 
 
 async def get_settings_dep(request: Request) -> Settings:
     """Return the settings the app was built with."""
-    settings: Settings = request.app.state.settings
-    return settings
+    return services_of(request).settings
 
 
 async def get_db(request: Request) -> sessionmaker[Session]:
     """Return the session factory; routes open a transaction with `with db.begin() as s`."""
-    factory: sessionmaker[Session] = request.app.state.sessionmaker
-    return factory
-
-
-async def get_media_store(request: Request) -> MediaStore:
-    """Return the configured (encrypted) media store."""
-    store: MediaStore = request.app.state.media_store
-    return store
-
-
-MediaStoreDep = Annotated[MediaStore, Depends(get_media_store)]
+    return services_of(request).sessionmaker
 
 
 async def get_committer(request: Request) -> GroupCommitter:
@@ -70,62 +63,3 @@ async def json_object_body(request: Request) -> dict[str, Any]:
 
 
 JsonBody = Annotated[dict[str, Any], Depends(json_object_body)]
-
-
-async def partner_key(
-    request: Request,
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
-) -> PartnerIdentity:
-    """Authenticate a partner by API key (Bearer or X-API-Key): database keys, then static."""
-    key = x_api_key
-    if authorization and authorization.lower().startswith("bearer "):
-        key = authorization[7:].strip()
-    if not key:
-        raise ApiError(401, "an API key is required (Authorization: Bearer <key>)")
-    settings: Settings = request.app.state.settings
-    factory: sessionmaker[Session] = request.app.state.sessionmaker
-    client_ip = request.client.host if request.client else None
-
-    def lookup(token: str) -> PartnerIdentity:
-        with factory.begin() as session:
-            return partner_service.authenticate(
-                session,
-                token,
-                client_ip,
-                static_digests=settings.partner_api_key_hashes,
-                static_scopes=settings.partner_static_key_scopes,
-            )
-
-    try:
-        # The database lookup runs in the thread pool, off the event loop.
-        return await run_in_threadpool(lookup, key)
-    except partner_service.PartnerError as exc:
-        raise ApiError(exc.status, exc.message) from exc
-
-
-class RequireScope:
-    """Dependency: a partner key (see partner_key) that carries `scope`."""
-
-    def __init__(self, scope: Scope) -> None:
-        self.scope = scope
-
-    async def __call__(
-        self, partner: Annotated[PartnerIdentity, Depends(partner_key)]
-    ) -> PartnerIdentity:
-        """Refuse with 403 when the key lacks the scope (async: no thread-pool hop)."""
-        if self.scope not in partner.scopes:
-            raise ApiError(403, f"this API key lacks the scope {self.scope.value}")
-        return partner
-
-    def __repr__(self) -> str:
-        return f"require_scope({self.scope.value})"
-
-
-def require_scope(scope: Scope) -> RequireScope:
-    """Return the dependency that requires a partner key with `scope`."""
-    return RequireScope(scope)
-
-
-PartnerDep = Annotated[PartnerIdentity, Depends(require_scope(Scope.SUBMIT_REPORTS))]
-MatchPartnerDep = Annotated[PartnerIdentity, Depends(require_scope(Scope.MATCH_HASHES))]

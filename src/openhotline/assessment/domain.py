@@ -1,0 +1,5 @@
+"""The assessment domain: schemes, queue and claims, four eyes, exposure budgets."""
+
+from openhotline.domains import Domain
+
+DOMAIN = Domain("assessment", models=("openhotline.assessment.models",))

@@ -1,0 +1,10 @@
+"""The capture domain: the safe crawler and what it stores."""
+
+from openhotline.domains import Domain
+
+DOMAIN = Domain(
+    "capture",
+    module="hotline",
+    handlers={"capture.case": "openhotline.capture.tasks:capture_case"},
+    tick_hooks=("openhotline.capture.tasks:enqueue_new_cases",),
+)

@@ -1,0 +1,19 @@
+"""The console: staff HTML pages over every domain's services."""
+
+from openhotline.domains import Domain
+
+DOMAIN = Domain(
+    "console",
+    routers=(
+        "openhotline.console.accounts_views:router",
+        "openhotline.console.views:router",
+        "openhotline.console.media_views:router",
+        "openhotline.console.supervisor_views:router",
+        "openhotline.console.admin_views:router",
+    ),
+    module_routers=(
+        ("hotline", "openhotline.console.partners_views:router"),
+        ("hotline", "openhotline.console.appeals_views:router"),
+        ("helpline", "openhotline.console.helpline_views:router"),
+    ),
+)

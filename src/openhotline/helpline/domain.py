@@ -1,0 +1,13 @@
+"""The helpline domain: confidential contacts, escalations, retention, trends."""
+
+from openhotline.domains import Domain
+
+DOMAIN = Domain(
+    "helpline",
+    module="helpline",
+    models=("openhotline.helpline.models",),
+    routers=("openhotline.helpline.api:router",),
+    cli=(("helpline", "openhotline.helpline.cli:helpline_app"),),
+    handlers={"helpline.anonymise": "openhotline.helpline.tasks:anonymise_job"},
+    tick_hooks=("openhotline.helpline.tasks:enqueue_daily_anonymise",),
+)
