@@ -177,7 +177,12 @@ def build(
     settings = settings or get_settings()
     clock = clock or SYSTEM_CLOCK
     domains.load_models()
-    engine = make_engine(settings.resolved_database_url())
+    url = settings.resolved_database_url()
+    sqlite_file = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
+    if check and sqlite_file and sqlite_file != ":memory:" and not Path(sqlite_file).exists():
+        # Don't leave an empty database file behind: say what to run instead.
+        raise SchemaNotReadyError(f"no database at {sqlite_file}: {MIGRATE_HINT}")
+    engine = make_engine(url)
     try:
         if check:
             check_schema(engine)

@@ -19,9 +19,11 @@ app = typer.Typer(help="openhotline: hotline, helpline and partner platform.", n
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="Synthetic demo data.", no_args_is_help=True)
 apikey_app = typer.Typer(help="Static partner API keys.", no_args_is_help=True)
+config_app = typer.Typer(help="Settings.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(config_app, name="config")
 
 
 def _build_services(settings: Settings) -> Services:
@@ -84,6 +86,39 @@ def apikey_new() -> None:
     key = "oh_" + secrets.token_urlsafe(32)
     typer.echo(f"key (give to the partner, shown once): {key}")
     typer.echo(f"OPENHOTLINE_PARTNER_API_KEY_HASHES='[\"{hash_api_key(key)}\"]'")
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """Show the effective settings by domain (secrets masked); flag unknown OPENHOTLINE_* names."""
+    import difflib
+    import os
+
+    from dotenv import dotenv_values
+    from pydantic import ValidationError
+
+    from openhotline.config import GROUPS, Settings, masked, unknown_variables
+
+    try:
+        current = Settings()
+    except ValidationError as exc:
+        for err in exc.errors():
+            name = "OPENHOTLINE_" + ".".join(str(p) for p in err["loc"]).upper()
+            typer.echo(f"error: {name}: {err['msg']}", err=True)
+        raise typer.Exit(2) from exc
+    for group, cls in GROUPS.items():
+        typer.echo(f"[{group}]")
+        for name in cls.model_fields:
+            typer.echo(f"  OPENHOTLINE_{name.upper()} = {masked(name, getattr(current, name))}")
+    dotenv = dotenv_values(".env") if os.path.exists(".env") else {}
+    unknown = unknown_variables(dict(os.environ), dict(dotenv))
+    known = [f"OPENHOTLINE_{n.upper()}" for n in Settings.model_fields]
+    for name in unknown:
+        near = difflib.get_close_matches(name, known, n=1)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        typer.echo(f"warning: {name} is not a setting and is ignored{hint}", err=True)
+    if unknown:
+        raise typer.Exit(1)
 
 
 @app.command("serve")

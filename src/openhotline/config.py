@@ -6,10 +6,12 @@ import hashlib
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+G = TypeVar("G", bound=BaseModel)
 
 
 def hash_api_key(key: str) -> str:
@@ -27,38 +29,27 @@ class FederationPeer(BaseModel):
     allow_media: bool = False  # media never travels unless both sides allow it
 
 
-class Settings(BaseSettings):
-    """All runtime configuration; every field maps to OPENHOTLINE_<NAME>."""
-
-    model_config = SettingsConfigDict(env_prefix="OPENHOTLINE_", extra="ignore")
+class CoreSettings(BaseModel):
+    """Where data lives, who the hotline is, which parts run."""
 
     data_dir: Path = Path("var")
     database_url: str = ""
     # Hotline identity: used for routing, the public form and notices.
     hotline_name: str = "openhotline"
     own_countries: list[str] = Field(default_factory=lambda: ["GB"])
-    # SHA-256 digests of the static partner API keys (until partner accounts exist).
-    partner_api_key_hashes: list[str] = Field(default_factory=list)
-    # Scopes of those static keys (database keys carry their own; see `openhotline partner`).
-    partner_static_key_scopes: list[str] = Field(
-        default_factory=lambda: ["reports.submit", "hashes.match"]
-    )
-    # Hotline-to-hotline referrals: country code -> peer; seconds before the first retry
-    # (doubling per attempt up to federation_retry_max_seconds); whether we accept media.
-    federation_peers: dict[str, FederationPeer] = Field(default_factory=dict)
-    federation_retry_base_seconds: int = 30
-    federation_retry_max_seconds: int = 6 * 3600
-    federation_allow_media: bool = False
-    # How often the job worker rebuilds the block lists (e.g. 12; 0 = on demand only).
-    list_publish_interval_hours: float = 0
-    # URLs hosted in own_countries are handled by notice at home, so they stay off the URL list.
-    list_include_own_country: bool = False
-    # Police exports may carry (re-encrypted) media only when this is on.
-    export_include_media: bool = False
-    # The reporting person named in NCMEC CyberTipline reports.
-    cybertip_email: str = ""
-    cybertip_first_name: str = ""
-    cybertip_last_name: str = ""
+    # Which parts of the platform this deployment runs (decides the routers mounted).
+    modules: list[str] = Field(default_factory=lambda: ["hotline", "helpline"])
+
+    def resolved_database_url(self) -> str:
+        """Return the database URL, defaulting to SQLite inside data_dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'openhotline.db').as_posix()}"
+
+
+class IntakeSettings(BaseModel):
+    """Public and partner report intake: sizes and rate limits."""
+
     # Public intake limits.
     max_body_bytes: int = 256 * 1024
     max_urls_per_report: int = 50
@@ -68,12 +59,21 @@ class Settings(BaseSettings):
     public_rate_per_minute: int = 120
     public_rate_burst: int = 60
 
+
+class AccountsSettings(BaseModel):
+    """Staff accounts: cookies, sessions, lockout."""
+
     # Console accounts: cookies are Secure unless turned off for http://127.0.0.1 development.
     session_cookie_secure: bool = True
     session_idle_minutes: int = 30
     session_max_hours: int = 12
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
+
+
+class AssessmentSettings(BaseModel):
+    """Assessment: classification scheme, four eyes, claims, exposure budgets."""
+
     # Assessment: classification scheme file (config/schemes/<name>.toml), four eyes, claims.
     classification_scheme: str = "default"
     confirmations_required: int = Field(default=2, ge=2, le=3)
@@ -82,8 +82,16 @@ class Settings(BaseSettings):
     exposure_budget_minutes: int = 300
     reveal_window_seconds: int = 120
 
+
+class MediaSettings(BaseModel):
+    """Media at rest."""
+
     # Base64 of a 32-byte AES key for media at rest; generated into data_dir/keys if unset.
     media_key: str = ""
+
+
+class JobsSettings(BaseModel):
+    """The job queue and worker."""
 
     # Jobs (Huey): "sqlite" (embedded, in data_dir) or "redis" (distributed).
     jobs_backend: Literal["sqlite", "redis"] = "sqlite"
@@ -94,6 +102,10 @@ class Settings(BaseSettings):
     job_lease_seconds: float = 600.0
     jobs_tick_seconds: float = 10.0  # how often a worker looks for new cases and due work
     jobs_keep_days: float = 30.0
+
+
+class CrawlerSettings(BaseModel):
+    """The safe crawler (capture and re-checks) and its DNS."""
 
     # Crawler (capture and re-checks). Non-public addresses are refused unless listed here.
     crawler_allow_networks: list[str] = Field(default_factory=list)
@@ -113,11 +125,40 @@ class Settings(BaseSettings):
     # Banks whose matches auto-assess captured items (empty: every enabled bank).
     capture_match_banks: list[str] = Field(default_factory=list)
 
+    @field_validator("crawler_allow_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not an IP network: {item!r} (e.g. 127.0.0.0/8)") from exc
+        return value
+
+
+class TraceSettings(BaseModel):
+    """Hosting trace: GeoIP/ASN databases, RDAP, CDN ranges."""
+
     # Hosting trace.
     geoip_country_db: Path | None = None
     geoip_asn_db: Path | None = None
     rdap_base_url: str = "https://rdap.org"
     extra_cdn_ranges: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("extra_cdn_ranges")
+    @classmethod
+    def _cdn_ranges(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, cidrs in value.items():
+            for cidr in cidrs:
+                try:
+                    ipaddress.ip_network(cidr, strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"CDN {name}: not an IP network: {cidr!r}") from exc
+        return value
+
+
+class TakedownSettings(BaseModel):
+    """Routing, notices (SMTP) and removal re-checks."""
 
     # Routing: partner hotline per country; police destinations; "police first" hold.
     partner_hotlines: dict[str, str] = Field(default_factory=dict)
@@ -140,29 +181,37 @@ class Settings(BaseSettings):
     notice_templates_dir: Path | None = None  # edited templates override the shipped ones
     recheck_interval_hours: float = 6.0
 
-    @field_validator("crawler_allow_networks")
-    @classmethod
-    def _networks(cls, value: list[str]) -> list[str]:
-        for item in value:
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError as exc:
-                raise ValueError(f"not an IP network: {item!r} (e.g. 127.0.0.0/8)") from exc
-        return value
 
-    @field_validator("extra_cdn_ranges")
-    @classmethod
-    def _cdn_ranges(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        for name, cidrs in value.items():
-            for cidr in cidrs:
-                try:
-                    ipaddress.ip_network(cidr, strict=False)
-                except ValueError as exc:
-                    raise ValueError(f"CDN {name}: not an IP network: {cidr!r}") from exc
-        return value
+class PartnerSettings(BaseModel):
+    """Partner keys, federation, block lists and police exports."""
 
-    # Which parts of the platform this deployment runs (decides the routers mounted).
-    modules: list[str] = Field(default_factory=lambda: ["hotline", "helpline"])
+    # SHA-256 digests of the static partner API keys (until partner accounts exist).
+    partner_api_key_hashes: list[str] = Field(default_factory=list)
+    # Scopes of those static keys (database keys carry their own; see `openhotline partner`).
+    partner_static_key_scopes: list[str] = Field(
+        default_factory=lambda: ["reports.submit", "hashes.match"]
+    )
+    # Hotline-to-hotline referrals: country code -> peer; seconds before the first retry
+    # (doubling per attempt up to federation_retry_max_seconds); whether we accept media.
+    federation_peers: dict[str, FederationPeer] = Field(default_factory=dict)
+    federation_retry_base_seconds: int = 30
+    federation_retry_max_seconds: int = 6 * 3600
+    federation_allow_media: bool = False
+    # How often the job worker rebuilds the block lists (e.g. 12; 0 = on demand only).
+    list_publish_interval_hours: float = 0
+    # URLs hosted in own_countries are handled by notice at home, so they stay off the URL list.
+    list_include_own_country: bool = False
+    # Police exports may carry (re-encrypted) media only when this is on.
+    export_include_media: bool = False
+    # The reporting person named in NCMEC CyberTipline reports.
+    cybertip_email: str = ""
+    cybertip_first_name: str = ""
+    cybertip_last_name: str = ""
+
+
+class HelplineSettings(BaseModel):
+    """Helpline notes key, retention, suppression, taxonomy."""
+
     # Helpline: encryption key for notes (base64 of 32 bytes; generated into data_dir/keys if
     # unset), retention before anonymisation, small-count suppression threshold, taxonomy.
     helpline_key: str = ""
@@ -170,11 +219,72 @@ class Settings(BaseSettings):
     helpline_suppression_k: int = Field(default=5, ge=2)
     helpline_taxonomy_path: Path | None = None
 
-    def resolved_database_url(self) -> str:
-        """Return the database URL, defaulting to SQLite inside data_dir."""
-        if self.database_url:
-            return self.database_url
-        return f"sqlite:///{(self.data_dir / 'openhotline.db').as_posix()}"
+
+# Settings are grouped by domain (above); Settings is all groups in one flat namespace, so
+# every variable keeps its OPENHOTLINE_<NAME> and a domain can be handed only its group.
+SECRET_FIELDS = frozenset(
+    {"database_url", "media_key", "helpline_key", "smtp_password", "notice_link_key",
+     "federation_peers"}
+)  # fmt: skip
+GROUPS: dict[str, type[BaseModel]] = {
+    "core": CoreSettings,
+    "intake": IntakeSettings,
+    "accounts": AccountsSettings,
+    "assessment": AssessmentSettings,
+    "media": MediaSettings,
+    "jobs": JobsSettings,
+    "crawler": CrawlerSettings,
+    "trace": TraceSettings,
+    "takedown": TakedownSettings,
+    "partner": PartnerSettings,
+    "helpline": HelplineSettings,
+}
+# Read by the test harness and scripts, not by the application.
+KNOWN_NON_SETTINGS = frozenset({"OPENHOTLINE_TEST_DATABASE_URL"})
+
+
+class Settings(
+    CoreSettings,
+    IntakeSettings,
+    AccountsSettings,
+    AssessmentSettings,
+    MediaSettings,
+    JobsSettings,
+    CrawlerSettings,
+    TraceSettings,
+    TakedownSettings,
+    PartnerSettings,
+    HelplineSettings,
+    BaseSettings,
+):
+    """All runtime configuration: environment variables OPENHOTLINE_<NAME>, then `.env`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OPENHOTLINE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    def group(self, cls: type[G]) -> G:
+        """This configuration's values for one domain's group."""
+        return cls.model_validate({name: getattr(self, name) for name in cls.model_fields})
+
+
+def masked(name: str, value: object) -> str:
+    """A setting's value for display: secrets show only whether they are set."""
+    if name in SECRET_FIELDS:
+        if name == "database_url" and isinstance(value, str) and "@" in value:
+            scheme, _, rest = value.partition("://")
+            return f"{scheme}://***@{rest.rsplit('@', 1)[-1]}"
+        if name == "database_url" and value:
+            return str(value)
+        return "(set)" if value else "(not set)"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def unknown_variables(environ: dict[str, str], dotenv: dict[str, str | None]) -> list[str]:
+    """OPENHOTLINE_* names in the environment or .env that are no setting (typos)."""
+    known = {f"OPENHOTLINE_{name.upper()}" for name in Settings.model_fields}
+    names = {n.upper() for n in [*environ, *dotenv] if n.upper().startswith("OPENHOTLINE_")}
+    return sorted(names - known - KNOWN_NON_SETTINGS)
 
 
 @lru_cache(maxsize=1)
