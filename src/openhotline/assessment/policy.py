@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session
+
+from openhotline.assessment import settings_service
 from openhotline.assessment.schemes import Scheme, load_scheme
+from openhotline.config import AssessmentSettings
 
 
 @dataclass(frozen=True)
@@ -37,3 +41,18 @@ def policy_from(
         exposure_budget_seconds=exposure_budget_minutes * 60,
         reveal_window_seconds=reveal_window_seconds,
     )
+
+
+def policy_in_force(
+    settings: AssessmentSettings, session: Session | None = None
+) -> AssessmentPolicy:
+    """The policy from settings, with administrators' runtime overrides when a session is given."""
+    values = {
+        "confirmations_required": settings.confirmations_required,
+        "claim_minutes": settings.claim_minutes,
+        "exposure_budget_minutes": settings.exposure_budget_minutes,
+        "reveal_window_seconds": settings.reveal_window_seconds,
+    }
+    if session is not None:
+        values.update(settings_service.overrides(session))
+    return policy_from(scheme=settings.classification_scheme, **values)

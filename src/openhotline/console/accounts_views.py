@@ -19,8 +19,9 @@ from openhotline.accounts.deps import (
 )
 from openhotline.accounts.permissions import Permission
 from openhotline.assessment.exposure import budget_of
+from openhotline.assessment.policy import policy_in_force
 from openhotline.audit import service as audit
-from openhotline.console.pages import assessment_policy, render
+from openhotline.console.pages import render
 from openhotline.web.deps import DbDep, SettingsDep
 from openhotline.web.ratelimit import public_rate_limit
 
@@ -108,7 +109,7 @@ def account_page(
     with db() as session:
         left = service.unused_recovery_codes(session, principal.user_id)
         if principal.can(Permission.ITEM_REVEAL):
-            exposure = budget_of(session, principal.user_id, assessment_policy(settings, session))
+            exposure = budget_of(session, principal.user_id, policy_in_force(settings, session))
     return render(
         request,
         "console/account.html",

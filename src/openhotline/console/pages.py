@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.accounts.deps import Principal
 from openhotline.accounts.permissions import Permission
-from openhotline.assessment import settings_service
-from openhotline.assessment.policy import AssessmentPolicy, policy_from
+from openhotline.assessment.policy import AssessmentPolicy, policy_in_force
 from openhotline.assessment.service import Actor
 from openhotline.config import Settings
 from openhotline.web.templating import templates
@@ -73,19 +72,6 @@ def render(
     )
 
 
-def assessment_policy(settings: Settings, session: Session | None = None) -> AssessmentPolicy:
-    """Return the assessment policy: settings, with administrators' runtime overrides."""
-    values = {
-        "confirmations_required": settings.confirmations_required,
-        "claim_minutes": settings.claim_minutes,
-        "exposure_budget_minutes": settings.exposure_budget_minutes,
-        "reveal_window_seconds": settings.reveal_window_seconds,
-    }
-    if session is not None:
-        values.update(settings_service.overrides(session))
-    return policy_from(scheme=settings.classification_scheme, **values)
-
-
 def actor_of(principal: Principal) -> Actor:
     """Return the assessment actor for a logged-in user."""
     return Actor(principal.user_id, principal.actor)
@@ -94,4 +80,4 @@ def actor_of(principal: Principal) -> Actor:
 def load_policy(db: sessionmaker[Session], settings: Settings) -> AssessmentPolicy:
     """Return the assessment policy in force, reading the runtime overrides."""
     with db() as session:
-        return assessment_policy(settings, session)
+        return policy_in_force(settings, session)
