@@ -267,20 +267,23 @@ def canonicalize(raw: str) -> CanonicalURL:
     if not text:
         raise InvalidURLError("empty URL")
     scheme_match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*):", text)
-    if scheme_match is None:
-        # No scheme: people paste "example.com/page"; treat it as http.
-        text = "http://" + text.lstrip("/\\")
-    elif scheme_match.group(1).lower() not in DEFAULT_PORTS:
-        if re.match(r"^\d+([/?#]|$)", text[scheme_match.end() :]):
-            text = "http://" + text  # "host:8080/path" pasted without a scheme
-        else:
-            scheme_name = scheme_match.group(1).lower()
-            raise InvalidURLError(f"only http and https URLs can be reported, not {scheme_name}:")
+    # A URL without its scheme ("example.com/page", "//host/", "host:8080/x") is refused
+    # rather than guessed: a guess reports, lists and notifies a resource nobody named.
+    if scheme_match is None or re.match(r"^\d+([/?#]|$)", text[scheme_match.end() :]):
+        raise InvalidURLError(
+            "URL must start with http:// or https:// (for example https://example.com/page)"
+        )
+    if scheme_match.group(1).lower() not in DEFAULT_PORTS:
+        scheme_name = scheme_match.group(1).lower()
+        raise InvalidURLError(f"only http and https URLs can be reported, not {scheme_name}:")
     scheme = text[: text.index(":")].lower()
-    # Backslashes count as slashes before the query, and special schemes tolerate any
-    # number of slashes before the host (WHATWG URL standard).
+    # Backslashes count as slashes before the query (WHATWG URL standard); more than two
+    # slashes mean an empty host ("http:///path"), which is refused, not repaired.
     head, qmark, tail = text[text.index(":") + 1 :].partition("?")
-    rest = "//" + head.replace("\\", "/").lstrip("/") + qmark + tail
+    head = head.replace("\\", "/")
+    if head.startswith("///") or not head.startswith("//"):
+        raise InvalidURLError("URL has no host name (write it as http://host/path)")
+    rest = head + qmark + tail
     parts = _split(scheme + ":" + rest)
     netloc = parts.netloc
     userinfo = ""

@@ -44,7 +44,7 @@ def test_duplicates_merge_into_one_case(
     urls = [
         "http://Example.TEST:80/a/./b/../c?x=1&utm_source=mail#frag",
         "HTTP://example.test/a/c?x=1",
-        "example.test/a/%63?x=1&fbclid=abc",
+        "http://example.test/a/%63?x=1&fbclid=abc",
     ]
     for u in urls:
         assert client.post("/api/v1/reports", json={"urls": [u]}).status_code == 201

@@ -31,7 +31,7 @@ def test_form_post_gives_receipt_and_status_page(
     r = client.post(
         "/report",
         data={
-            "urls": "http://example.test/x\r\nexample.test/y\r\n",
+            "urls": "http://example.test/x\r\nhttps://example.test/y\r\n",
             "seen": "images",
             "description": "in a gallery",
             "child_in_danger": "1",

@@ -32,8 +32,6 @@ EXAMPLES = [
     ("http://0x7f.1/", "http://127.0.0.1/"),
     ("http://0177.0.0.1/", "http://127.0.0.1/"),
     ("http://[0:0:0:0:0:0:0:1]/", "http://[::1]/"),
-    ("example.com/page", "http://example.com/page"),
-    ("example.com:8080/page", "http://example.com:8080/page"),
     ("  http://example.com/x\n", "http://example.com/x"),
     ("http:\\\\example.com\\a\\b", "http://example.com/a/b"),
     ("https://user:pw@example.com/", "https://user:pw@example.com/"),
@@ -63,6 +61,15 @@ def test_examples(raw: str, expected: str) -> None:
         "http://256.256.256.256/",
         "http://a..b/",
         "http://example.com/" + "a" * 5000,
+        # Must-refuse forms found by the hardening probes: never guessed into http://...
+        "//example.com/page",
+        "example.com/page",
+        "example.com:8080/page",
+        "127.0.0.1",
+        "http:///etc/passwd",
+        "https:////example.com/",
+        "http:/example.com/",
+        "http:example.com",
     ],
 )
 def test_rejected(raw: str) -> None:
