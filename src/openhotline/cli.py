@@ -69,6 +69,25 @@ def db_upgrade(ctx: typer.Context) -> None:
     typer.echo(f"database schema up to date ({url.split('@')[-1]})")
 
 
+@db_app.command("downgrade")
+def db_downgrade(
+    ctx: typer.Context,
+    revision: str = typer.Argument(..., help="Revision to go back to (e.g. 0700, or -1)."),
+) -> None:
+    """Take the schema back to an older revision (tables added since are dropped)."""
+    from alembic.util.exc import CommandError
+
+    from openhotline.migrate import downgrade
+
+    url = state(ctx).settings.resolved_database_url()
+    try:
+        downgrade(url, revision)
+    except CommandError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"database schema at {revision} ({url.split('@')[-1]})")
+
+
 @demo_app.command("load")
 def demo_load(ctx: typer.Context) -> None:
     """Load a small synthetic demo dataset (idempotent; example.test URLs only)."""

@@ -24,3 +24,8 @@ def upgrade(database_url: str, revision: str = "heads") -> None:
     if database_url.startswith("sqlite:///"):
         Path(database_url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str) -> None:
+    """Take the schema back to an older revision (data in dropped tables is lost)."""
+    command.downgrade(alembic_config(database_url), revision)
