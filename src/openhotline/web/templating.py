@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
+# Bidirectional controls and invisible marks: a reported "gpj.exe" wrapped in U+202E shows
+# as "exe.jpg". Shown as visible escapes wherever text reaches a page.
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def show_bidi(text: str) -> str:
+    """Replace each bidirectional control character by a visible [U+XXXX] marker."""
+    return BIDI_CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
+
+
+def _finalize(value: Any) -> Any:
+    # Every {{ expression }} passes here before autoescaping; markup built by the templates
+    # themselves (Markup) is ours and left alone.
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return show_bidi(value)
+    return value
+
+
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
+templates.env.finalize = _finalize
