@@ -4,6 +4,7 @@ from openhotline.accounts import models as accounts_models
 from openhotline.assessment import models as assessment_models
 from openhotline.audit import models as audit_models
 from openhotline.blocklist import models as blocklist_models
+from openhotline.cases import models as cases_models
 from openhotline.db import Base
 from openhotline.federation import models as federation_models
 from openhotline.helpline import models as helpline_models
@@ -21,6 +22,7 @@ __all__ = [
     "assessment_models",
     "audit_models",
     "blocklist_models",
+    "cases_models",
     "federation_models",
     "helpline_models",
     "jobs_models",

@@ -9,6 +9,7 @@ import typer
 from openhotline.accounts.cli import user_app
 from openhotline.audit.cli import audit_app
 from openhotline.blocklist.cli import lists_app
+from openhotline.cases.cli import case_app
 from openhotline.config import get_settings, hash_api_key
 from openhotline.exports.cli import export_app
 from openhotline.helpline.cli import helpline_app
@@ -33,6 +34,7 @@ app.add_typer(export_app, name="export")
 app.command("verify-list")(verify_list_command)
 app.add_typer(takedown_app, name="takedown")
 app.add_typer(helpline_app, name="helpline")
+app.add_typer(case_app, name="case")
 register_matching(app)
 
 

@@ -17,6 +17,7 @@ from openhotline.capture.crawler import CrawlLimits, crawl
 from openhotline.capture.fetch import FetchError, FetchLimits, SafeFetcher
 from openhotline.capture.html import extract
 from openhotline.capture.sniff import sniff
+from openhotline.cases.models import Case, CaseEvent, CaseStatus
 from openhotline.config import Settings
 from openhotline.db import transaction
 from openhotline.jobs.queue import build_queue
@@ -25,7 +26,6 @@ from openhotline.matching import service as banks
 from openhotline.matching.models import HashType
 from openhotline.media.models import CaseItem, Item, ItemStatus
 from openhotline.net.guard import AddressGuard, StaticResolver, parse_networks
-from openhotline.reporting.models import Case, CaseEvent, CaseStatus
 from openhotline.reporting.schemas import ReportIn
 from openhotline.reporting.service import submit_report
 from tests.pipeline_support import LocalSite, Page, make_image

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.app import create_app
 from openhotline.audit.models import AuditEntry
+from openhotline.cases.models import CaseStatus
 from openhotline.config import Settings
 from openhotline.exports import cybertip, service
 from openhotline.media.models import CaseItem, Item
-from openhotline.reporting.models import CaseStatus
 from tests.blocklist.helpers import confirmed_case
 from tests.console_fixtures import Staff, login, png_bytes
 

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from openhotline.cases.models import Case, CaseStatus
 from openhotline.config import Settings
 from openhotline.db import transaction, utcnow
 from openhotline.jobs import service as jobs
@@ -26,7 +27,6 @@ from openhotline.jobs.models import Job, JobStatus
 from openhotline.jobs.queue import build_queue
 from openhotline.jobs.runtime import Runtime
 from openhotline.media.models import CaseItem
-from openhotline.reporting.models import Case, CaseStatus
 from openhotline.reporting.schemas import ReportIn
 from openhotline.reporting.service import submit_report
 from tests.pipeline_support import LocalSite, Page, make_image

@@ -27,11 +27,12 @@ from openhotline.assessment.service import (
     route_new_items,
 )
 from openhotline.audit import service as audit
+from openhotline.cases.lifecycle import AWAITING_ASSESSMENT, CAN_BE_CLAIMED
+from openhotline.cases.models import Case, CaseStatus
+from openhotline.cases.service import move
 from openhotline.db import utcnow
 from openhotline.matching.engine import MatchEngine
 from openhotline.media.models import CaseItem, Item, ItemStatus
-from openhotline.reporting.models import Case, CaseStatus
-from openhotline.reporting.service import set_case_status
 
 QUEUE_STATES = (ReviewState.OPEN.value, ReviewState.CONFIRMING.value)
 
@@ -187,10 +188,10 @@ def claim(
         .join(CaseItem, CaseItem.case_id == Case.id)
         .where(
             CaseItem.item_id == item_id,
-            Case.status.in_([CaseStatus.NEW.value, CaseStatus.TRIAGE.value]),
+            Case.status.in_(CAN_BE_CLAIMED.values),
         )
     ).scalars():
-        set_case_status(session, c, CaseStatus.ASSESSING, actor=actor.name)
+        move(session, c, CaseStatus.ASSESSING, actor=actor.name, reason=f"item {item_id} claimed")
     audit.record(session, actor.name, "item.claim", f"item:{item_id}", {})
     return result
 
@@ -235,7 +236,7 @@ def queue_counts(session: Session) -> dict[str, int]:
 
 def urgent_flag(priority: int) -> bool:
     """True when the priority means a child may be in immediate danger."""
-    from openhotline.reporting.models import PRIORITY_CHILD_IN_DANGER
+    from openhotline.cases.models import PRIORITY_CHILD_IN_DANGER
 
     return priority >= PRIORITY_CHILD_IN_DANGER
 
@@ -262,7 +263,7 @@ class CaseEntry:
     case_id: int
     canonical_url: str
     priority: int
-    status: str
+    status: CaseStatus
     created_at: datetime
 
 
@@ -274,9 +275,7 @@ def list_cases_without_items(
     query = (
         select(Case.id, Case.canonical_url, Case.priority, Case.status, Case.created_at)
         .where(
-            Case.status.in_(
-                [CaseStatus.NEW.value, CaseStatus.TRIAGE.value, CaseStatus.ASSESSING.value]
-            ),
+            Case.status.in_(AWAITING_ASSESSMENT.values),
             ~has_items,
         )
         .order_by(Case.priority.desc(), Case.created_at, Case.id)

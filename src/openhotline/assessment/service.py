@@ -23,11 +23,12 @@ from openhotline.assessment.models import (
 from openhotline.assessment.policy import AssessmentPolicy
 from openhotline.assessment.schemes import Classification
 from openhotline.audit import service as audit
+from openhotline.cases.lifecycle import AWAITING_ASSESSMENT, AWAITING_CAPTURE, CAN_BE_CLAIMED
+from openhotline.cases.models import Case, CaseStatus
+from openhotline.cases.service import move
 from openhotline.db import utcnow
 from openhotline.matching.engine import MatchEngine
 from openhotline.media.models import CaseItem, Item, ItemStatus
-from openhotline.reporting.models import Case, CaseStatus
-from openhotline.reporting.service import set_case_status
 
 
 class AssessmentError(ValueError):
@@ -86,7 +87,7 @@ def settle_known_cases(session: Session, *, limit: int = 500) -> int:
     cases = (
         session.execute(
             select(Case.id)
-            .where(Case.status.in_([CaseStatus.NEW.value, CaseStatus.TRIAGE.value]))
+            .where(Case.status.in_(CAN_BE_CLAIMED.values))
             .where(has_items, ~undecided)
             .limit(limit)
         )
@@ -109,8 +110,8 @@ def route_item(session: Session, item: Item, engine: MatchEngine | None = None) 
     if session.get(ItemReview, item.id) is None:
         session.add(ItemReview(item_id=item.id, state=ReviewState.OPEN.value, queued_at=utcnow()))
     for case in _cases_of(session, item.id):
-        if case.status == CaseStatus.NEW.value:
-            set_case_status(session, case, CaseStatus.TRIAGE, actor="system")
+        if AWAITING_CAPTURE(case):
+            move(session, case, CaseStatus.TRIAGE, actor="system")
     session.flush()
     return True
 
@@ -198,7 +199,7 @@ def _cases_of(session: Session, item_id: int) -> list[Case]:
 def _update_cases(session: Session, item_id: int, actor: str) -> None:
     """Move each case of the item on once all its items are decided."""
     for case in _cases_of(session, item_id):
-        if case.status not in (CaseStatus.NEW, CaseStatus.TRIAGE, CaseStatus.ASSESSING):
+        if not AWAITING_ASSESSMENT(case):
             continue
         states = session.execute(
             select(ItemReview.state, ItemReview.illegal)
@@ -209,9 +210,9 @@ def _update_cases(session: Session, item_id: int, actor: str) -> None:
         if len(states) < total or any(s.state != ReviewState.DECIDED for s in states):
             continue
         if any(s.illegal for s in states):
-            set_case_status(session, case, CaseStatus.ASSESSED, actor=actor, detail="items graded")
+            move(session, case, CaseStatus.ASSESSED, actor=actor, reason="items graded")
         else:
-            set_case_status(session, case, CaseStatus.CLOSED, actor=actor, detail="nothing illegal")
+            move(session, case, CaseStatus.CLOSED, actor=actor, reason="nothing illegal")
 
 
 def grades_of(session: Session, item_id: int) -> list[Assessment]:
@@ -430,11 +431,11 @@ def close_case(
     case = session.get(Case, case_id)
     if case is None:
         raise AssessmentError("no such case")
-    if case.status not in (CaseStatus.NEW, CaseStatus.TRIAGE, CaseStatus.ASSESSING):
+    if not AWAITING_ASSESSMENT(case):
         raise AssessmentError("this case is not waiting for assessment")
     if session.execute(select(CaseItem.id).where(CaseItem.case_id == case_id)).first():
         raise AssessmentError("this case has captured items: grade the items")
-    set_case_status(session, case, CaseStatus.CLOSED, actor=actor.name, detail=cls.code)
+    move(session, case, CaseStatus.CLOSED, actor=actor.name, reason=cls.code)
     audit.record(
         session,
         actor.name,

@@ -22,12 +22,14 @@ from openhotline.assessment.banks import CONFIRMED_BANK
 from openhotline.audit.service import record
 from openhotline.blocklist.formats import FORMATS, Row, render_delta, render_snapshot
 from openhotline.blocklist.models import Appeal, AppealStatus, ListEntry, ListKind, ListVersion
+from openhotline.cases.lifecycle import LISTABLE
+from openhotline.cases.models import Case, CaseStatus
+from openhotline.cases.service import move
 from openhotline.config import Settings
 from openhotline.db import utcnow
 from openhotline.matching.models import BankEntry, HashBank, HashType
 from openhotline.media.models import Item
-from openhotline.reporting.models import Case, CaseStatus
-from openhotline.reporting.service import set_case_status, url_hash
+from openhotline.reporting.service import url_hash
 from openhotline.signing.service import SigningKey
 from openhotline.takedown.service import urls_to_block
 from openhotline.trace.models import HostingTrace
@@ -47,9 +49,6 @@ class BlocklistError(ValueError):
         super().__init__(message)
         self.message = message
         self.status = status
-
-
-LISTED_CASE_STATUSES = (CaseStatus.ASSESSED.value, CaseStatus.ACTIONED.value)
 
 
 def url_list_source(session: Session, exclude_countries: Iterable[str] = ()) -> Contents:
@@ -407,13 +406,13 @@ def decide_appeal(
     appeal.decision_note = note.strip()[:5000]
     if uphold and appeal.case_id is not None:
         case = session.get(Case, appeal.case_id)
-        if case is not None and case.status in LISTED_CASE_STATUSES:
-            set_case_status(
+        if case is not None and LISTABLE(case):
+            move(
                 session,
                 case,
                 CaseStatus.CLOSED,
                 actor=actor,
-                detail=f"appeal {appeal.reference} upheld",
+                reason=f"appeal {appeal.reference} upheld",
             )
     session.flush()
     record(

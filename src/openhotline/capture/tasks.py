@@ -7,12 +7,12 @@ from typing import Any
 from openhotline.capture import service
 from openhotline.capture.crawler import CrawlLimits, crawl
 from openhotline.capture.fetch import FetchError, FetchLimits, SafeFetcher
+from openhotline.cases.models import Case
 from openhotline.db import transaction
 from openhotline.jobs import service as jobs
 from openhotline.jobs.queue import tick_hook
 from openhotline.jobs.runtime import Runtime, handler
 from openhotline.matching.engine import MatchEngine
-from openhotline.reporting.models import Case
 
 
 def make_fetcher(rt: Runtime) -> SafeFetcher:

@@ -16,10 +16,11 @@ from openhotline.assessment import exposure, queue, service
 from openhotline.assessment.models import ItemReview
 from openhotline.assessment.schemes import SchemeError
 from openhotline.audit import service as audit
+from openhotline.cases.models import Case
 from openhotline.console.pages import DbId, actor_of, load_policy, render
 from openhotline.matching.api import get_engine
 from openhotline.media.models import CaseItem, Item
-from openhotline.reporting.models import Case, Report, ReportURL
+from openhotline.reporting.models import Report, ReportURL
 from openhotline.web.deps import DbDep, SettingsDep
 
 router = APIRouter(prefix="/console", include_in_schema=False)

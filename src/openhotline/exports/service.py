@@ -27,12 +27,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openhotline.audit.service import record
+from openhotline.cases.models import Case, CaseEvent
 from openhotline.db import utcnow
 from openhotline.exports import cybertip
 from openhotline.federation.service import trace_of
 from openhotline.media.models import CaseItem, Item
 from openhotline.media.store import MediaStore
-from openhotline.reporting.models import Case, CaseEvent, Report, ReportURL
+from openhotline.reporting.models import Report, ReportURL
 from openhotline.signing.service import SignatureError, SigningKey, verify
 
 MANIFEST = "manifest.json"

@@ -14,18 +14,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openhotline.audit.service import canonical_json, record
+from openhotline.cases.models import Case, CaseEventKind, CaseStatus
+from openhotline.cases.service import record_event
 from openhotline.config import Settings
 from openhotline.db import utcnow
 from openhotline.federation.models import STATUS_RANK, OutboxMessage, Referral, ReferralStatus
 from openhotline.federation.schemas import ReferralBody, StatusBody
 from openhotline.media.models import CaseItem, Item
-from openhotline.reporting.models import Case, CaseStatus, Report, ReportURL
+from openhotline.reporting.models import Report, ReportURL
 from openhotline.reporting.schemas import ReportIn
-from openhotline.reporting.service import (
-    ReportRejectedError,
-    record_case_event,
-    submit_report,
-)
+from openhotline.reporting.service import ReportRejectedError, submit_report
 from openhotline.takedown.models import Referral as TakedownReferral
 from openhotline.takedown.models import ReferralKind
 from openhotline.trace.service import latest_trace
@@ -41,11 +39,11 @@ class FederationError(ValueError):
 
 
 # What the receiving side reports back, from its own case status.
-STATUS_OF_CASE: dict[str, ReferralStatus] = {
-    CaseStatus.ASSESSED.value: ReferralStatus.ASSESSED,
-    CaseStatus.ACTIONED.value: ReferralStatus.NOTICE_SENT,
-    CaseStatus.REMOVED.value: ReferralStatus.REMOVED,
-    CaseStatus.CLOSED.value: ReferralStatus.CLOSED,
+STATUS_OF_CASE: dict[CaseStatus, ReferralStatus] = {
+    CaseStatus.ASSESSED: ReferralStatus.ASSESSED,
+    CaseStatus.ACTIONED: ReferralStatus.NOTICE_SENT,
+    CaseStatus.REMOVED: ReferralStatus.REMOVED,
+    CaseStatus.CLOSED: ReferralStatus.CLOSED,
 }
 
 
@@ -122,7 +120,7 @@ def refer_case(
     )
     session.add(referral)
     _enqueue(session, country, "referral", body)
-    record_case_event(session, case_id, "referral.queued", actor=actor, detail=country)
+    record_event(session, case_id, CaseEventKind.REFERRAL_QUEUED, actor=actor, detail=country)
     record(
         session,
         actor,
@@ -211,7 +209,7 @@ def receive_referral(
     )
     session.add(referral)
     session.flush()
-    record_case_event(session, case_id, "referral.received", actor=actor, detail=body.sender)
+    record_event(session, case_id, CaseEventKind.REFERRAL_RECEIVED, actor=actor, detail=body.sender)
     record(session, actor, "referral.receive", f"case:{case_id}", {"id": body.referral_id})
     return referral, True
 
@@ -229,10 +227,10 @@ def receive_status(session: Session, body: StatusBody, *, actor: str) -> Referra
     if STATUS_RANK[new] > STATUS_RANK[ReferralStatus(referral.status)]:
         referral.status = new.value
         referral.updated_at = utcnow()
-        record_case_event(
+        record_event(
             session,
             referral.case_id,
-            "referral.status",
+            CaseEventKind.REFERRAL_STATUS,
             actor=actor,
             detail=f"{body.sender}: {new}",
         )

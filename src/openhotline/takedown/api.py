@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Query
 from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
 from openhotline.audit import service as audit
+from openhotline.cases.models import Case
 from openhotline.jobs import service as jobs
-from openhotline.reporting.models import Case
 from openhotline.takedown import service
 from openhotline.takedown.notices import link_key, verify
 from openhotline.takedown.schemas import (

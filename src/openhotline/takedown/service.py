@@ -13,10 +13,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from openhotline.audit import service as audit
+from openhotline.cases.lifecycle import AWAITING_ACTION, LISTABLE, OPEN_FOR_NOTICE
+from openhotline.cases.models import Case, CaseEventKind, CaseStatus
+from openhotline.cases.service import move, record_event
 from openhotline.db import insert_ignore, utcnow
 from openhotline.media.models import CaseItem, Item
-from openhotline.reporting.models import Case, CaseStatus
-from openhotline.reporting.service import record_case_event, set_case_status
 from openhotline.takedown.models import (
     Notice,
     NoticeSend,
@@ -28,7 +29,6 @@ from openhotline.takedown.routing import RoutingRules, decide
 from openhotline.trace.models import HostingTrace
 
 ACTOR = "takedown"
-OPEN_CASE_STATUSES = (CaseStatus.ASSESSED.value, CaseStatus.ACTIONED.value)
 
 
 def route_case(
@@ -88,9 +88,9 @@ def route_case(
         else:
             done.append("no abuse contact: notice needs an analyst")
     detail = f"{route.reason}: " + "; ".join(done)
-    record_case_event(session, case.id, "routed", actor=ACTOR, detail=detail)
-    if case.status == CaseStatus.ASSESSED.value:
-        set_case_status(session, case, CaseStatus.ACTIONED, actor=ACTOR, detail=detail)
+    record_event(session, case.id, CaseEventKind.ROUTED, actor=ACTOR, detail=detail)
+    if AWAITING_ACTION(case):
+        move(session, case, CaseStatus.ACTIONED, actor=ACTOR, reason=detail)
     return done
 
 
@@ -110,7 +110,7 @@ def clear_for_notice(session: Session, case_id: int, *, actor: str) -> int:
         )
     ).scalars():
         ref.cleared_at = ref.cleared_at or now
-    record_case_event(session, case_id, "police_cleared", actor=actor, detail=f"{released}")
+    record_event(session, case_id, CaseEventKind.POLICE_CLEARED, actor=actor, detail=f"{released}")
     audit.record(
         session, actor, "takedown.police_cleared", f"case:{case_id}", {"released": released}
     )
@@ -127,7 +127,7 @@ def due_notices(session: Session, now: datetime | None = None) -> list[Notice]:
             .where(
                 Notice.status == NoticeStatus.QUEUED.value,
                 Notice.next_due_at <= at,
-                Case.status.in_(OPEN_CASE_STATUSES),
+                Case.status.in_(OPEN_FOR_NOTICE.values),
             )
             .order_by(Notice.recipient, Notice.id)
         ).scalars()
@@ -183,10 +183,10 @@ def retarget(session: Session, notice: Notice, trace: HostingTrace) -> None:
     notice.country = trace.country
     notice.role = "cdn" if trace.cdn else "host"
     if trace.abuse_email and trace.abuse_email != notice.recipient:
-        record_case_event(
+        record_event(
             session,
             notice.case_id,
-            "notice_retargeted",
+            CaseEventKind.NOTICE_RETARGETED,
             actor=ACTOR,
             detail=f"{notice.recipient} -> {trace.abuse_email}",
         )
@@ -226,10 +226,10 @@ def record_send(session: Session, rec: SendRecord, interval_hours: float) -> Non
             sent_at=now,
         )
     )
-    record_case_event(
+    record_event(
         session,
         notice.case_id,
-        "notice_sent",
+        CaseEventKind.NOTICE_SENT,
         actor=ACTOR,
         detail=f"notice {notice.attempts} to {notice.recipient} (escalation {rec.escalation})",
     )
@@ -241,15 +241,15 @@ def record_send(session: Session, rec: SendRecord, interval_hours: float) -> Non
         {"notice": notice.id, "to": notice.recipient, "cc": rec.cc, "attempt": notice.attempts},
     )
     case = session.get(Case, notice.case_id)
-    if case is not None and case.status == CaseStatus.ASSESSED.value:
-        set_case_status(session, case, CaseStatus.ACTIONED, actor=ACTOR, detail="notice sent")
+    if case is not None and AWAITING_ACTION(case):
+        move(session, case, CaseStatus.ACTIONED, actor=ACTOR, reason="notice sent")
 
 
 def mark_removed(session: Session, case: Case, detail: str) -> bool:
     """Content confirmed gone at source: case REMOVED (timestamped), notices closed."""
-    if case.status not in OPEN_CASE_STATUSES:
+    if not OPEN_FOR_NOTICE(case):
         return False
-    set_case_status(session, case, CaseStatus.REMOVED, actor="recheck", detail=detail)
+    move(session, case, CaseStatus.REMOVED, actor="recheck", reason=detail)
     audit.record(session, "recheck", "takedown.removed", f"case:{case.id}", {"why": detail})
     now = utcnow()
     for notice in session.execute(select(Notice).where(Notice.case_id == case.id)).scalars():
@@ -266,8 +266,12 @@ def host_confirmed(session: Session, notice_id: int) -> Notice | None:
         return None
     if notice.host_confirmed_at is None:
         notice.host_confirmed_at = utcnow()
-        record_case_event(
-            session, notice.case_id, "host_confirmed", actor=notice.recipient, detail="link"
+        record_event(
+            session,
+            notice.case_id,
+            CaseEventKind.HOST_CONFIRMED,
+            actor=notice.recipient,
+            detail="link",
         )
         audit.record(
             session,
@@ -315,7 +319,7 @@ def urls_to_block(session: Session) -> list[str]:
     """Canonical URLs of confirmed-illegal cases whose content is not yet removed."""
     return list(
         session.execute(
-            select(Case.canonical_url).where(Case.status.in_(OPEN_CASE_STATUSES)).order_by(Case.id)
+            select(Case.canonical_url).where(Case.status.in_(LISTABLE.values)).order_by(Case.id)
         ).scalars()
     )
 
@@ -325,7 +329,7 @@ def cases_to_route(session: Session, limit: int = 500) -> list[int]:
     return list(
         session.execute(
             select(Case.id)
-            .where(Case.status == CaseStatus.ASSESSED.value)
+            .where(Case.status.in_(AWAITING_ACTION.values))
             .order_by(Case.id)
             .limit(limit)
         ).scalars()
@@ -336,9 +340,6 @@ def cases_to_recheck(session: Session, limit: int = 1000) -> list[int]:
     """Actioned cases (their content may have gone since the last check)."""
     return list(
         session.execute(
-            select(Case.id)
-            .where(Case.status == CaseStatus.ACTIONED.value)
-            .order_by(Case.id)
-            .limit(limit)
+            select(Case.id).where(Case.status == CaseStatus.ACTIONED).order_by(Case.id).limit(limit)
         ).scalars()
     )
