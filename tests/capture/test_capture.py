@@ -236,7 +236,7 @@ def test_exact_bank_match_auto_assesses_item_and_case(
         known = next(i for i in items if i.status == ItemStatus.AUTO_ASSESSED)
         rows = session.execute(select(Assessment).where(Assessment.item_id == known.id))
         (assessment,) = rows.scalars().all()
-        assert assessment.kind == AssessmentKind.AUTOMATIC.value and assessment.illegal
+        assert assessment.kind == AssessmentKind.AUTOMATIC and assessment.illegal
         review = session.get(ItemReview, known.id)
         assert review is not None and review.automatic and review.state == "decided"
 

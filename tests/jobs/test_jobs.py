@@ -270,7 +270,7 @@ def test_finished_jobs_are_purged_after_keep_days(session_factory: sessionmaker[
         jobs.enqueue(s, "b", {})
     with transaction(session_factory) as s:
         rows = s.execute(select(Job).order_by(Job.id)).scalars().all()
-        rows[0].status = JobStatus.DONE.value
+        rows[0].status = JobStatus.DONE
         rows[0].finished_at = utcnow() - timedelta(days=40)
     with transaction(session_factory) as s:
         assert jobs.purge_finished(s, 30) == 1

@@ -37,10 +37,10 @@ def _held_case(factory: sessionmaker[Session]) -> int:
         s.add(
             Notice(
                 case_id=case.id, recipient="abuse@host-a.test", host=case.host,
-                status=NoticeStatus.HELD.value, next_due_at=utcnow(),
+                status=NoticeStatus.HELD, next_due_at=utcnow(),
             )
         )  # fmt: skip
-        s.add(Referral(case_id=case.id, kind=ReferralKind.POLICE.value, destination="police"))
+        s.add(Referral(case_id=case.id, kind=ReferralKind.POLICE, destination="police"))
         return case.id
 
 

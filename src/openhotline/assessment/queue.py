@@ -34,7 +34,7 @@ from openhotline.db import utcnow
 from openhotline.matching.engine import MatchEngine
 from openhotline.media.models import CaseItem, Item, ItemStatus
 
-QUEUE_STATES = (ReviewState.OPEN.value, ReviewState.CONFIRMING.value)
+QUEUE_STATES = (ReviewState.OPEN, ReviewState.CONFIRMING)
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def list_queue(
         .join(ItemReview, ItemReview.item_id == Item.id)
         .outerjoin(Claim, Claim.item_id == Item.id)
         .where(
-            Item.status == ItemStatus.TRIAGE.value,
+            Item.status == ItemStatus.TRIAGE,
             ItemReview.state.in_(QUEUE_STATES),
             ~graded_by_me,
             or_(Claim.user_id.is_(None), Claim.user_id == actor.user_id, Claim.expires_at <= now),
@@ -117,7 +117,7 @@ def list_queue(
         query = query.where(Item.created_at <= now - timedelta(hours=f.min_age_hours))
     if f.max_age_hours is not None:
         query = query.where(Item.created_at >= now - timedelta(hours=f.max_age_hours))
-    new_first = case((ItemReview.state == ReviewState.OPEN.value, 0), else_=1)
+    new_first = case((ItemReview.state == ReviewState.OPEN, 0), else_=1)
     query = query.order_by(priority.desc(), new_first, Item.created_at, Item.id)
     rows = session.execute(query.limit(limit).offset(offset)).all()
     return [
@@ -228,7 +228,7 @@ def queue_counts(session: Session) -> dict[str, int]:
     rows = session.execute(
         select(ItemReview.state, func.count())
         .join(Item, Item.id == ItemReview.item_id)
-        .where(Item.status == ItemStatus.TRIAGE.value)
+        .where(Item.status == ItemStatus.TRIAGE)
         .group_by(ItemReview.state)
     ).all()
     return dict(rows)

@@ -56,7 +56,7 @@ def route_new_items(
     """
     items = (
         session.execute(
-            select(Item).where(Item.status == ItemStatus.NEW.value).order_by(Item.id).limit(limit)
+            select(Item).where(Item.status == ItemStatus.NEW).order_by(Item.id).limit(limit)
         )
         .scalars()
         .all()
@@ -79,7 +79,7 @@ def settle_known_cases(session: Session, *, limit: int = 500) -> int:
         .outerjoin(ItemReview, ItemReview.item_id == CaseItem.item_id)
         .where(
             CaseItem.case_id == Case.id,
-            (ItemReview.state.is_(None)) | (ItemReview.state != ReviewState.DECIDED.value),
+            (ItemReview.state.is_(None)) | (ItemReview.state != ReviewState.DECIDED),
         )
         .exists()
     )
@@ -106,9 +106,9 @@ def route_item(session: Session, item: Item, engine: MatchEngine | None = None) 
     """Route one NEW item: False when it matched the bank (auto-assessed), True when queued."""
     if check_known(session, item, engine):
         return False
-    item.status = ItemStatus.TRIAGE.value
+    item.status = ItemStatus.TRIAGE
     if session.get(ItemReview, item.id) is None:
-        session.add(ItemReview(item_id=item.id, state=ReviewState.OPEN.value, queued_at=utcnow()))
+        session.add(ItemReview(item_id=item.id, state=ReviewState.OPEN, queued_at=utcnow()))
     for case in _cases_of(session, item.id):
         if AWAITING_CAPTURE(case):
             move(session, case, CaseStatus.TRIAGE, actor="system")
@@ -121,10 +121,10 @@ def check_known(session: Session, item: Item, engine: MatchEngine | None = None)
 
     Exact hashes always; PDQ near-duplicates too when the match engine is given.
     """
-    if item.status == ItemStatus.AUTO_ASSESSED.value:
+    if item.status == ItemStatus.AUTO_ASSESSED:
         return True
     review = session.get(ItemReview, item.id)
-    if review is not None and review.state == ReviewState.DECIDED.value:
+    if review is not None and review.state == ReviewState.DECIDED:
         return False
     match = banks.find_confirmed_match(session, item, engine)
     if match is None:
@@ -135,7 +135,7 @@ def check_known(session: Session, item: Item, engine: MatchEngine | None = None)
 
 def assess_automatically(session: Session, item: Item, match: banks.BankMatch) -> None:
     """Record an automatic assessment of a known item found by another path (e.g. capture)."""
-    if item.status == ItemStatus.AUTO_ASSESSED.value:
+    if item.status == ItemStatus.AUTO_ASSESSED:
         return
     _auto_assess(session, item, session.get(ItemReview, item.id), match)
 
@@ -148,7 +148,7 @@ def _auto_assess(
         Assessment(
             item_id=item.id,
             user_id=None,
-            kind=AssessmentKind.AUTOMATIC.value,
+            kind=AssessmentKind.AUTOMATIC,
             scheme=match.scheme or "imported",
             classification=match.classification,
             illegal=True,
@@ -161,12 +161,12 @@ def _auto_assess(
     if review is None:
         review = ItemReview(item_id=item.id, queued_at=now)
         session.add(review)
-    review.state = ReviewState.DECIDED.value
+    review.state = ReviewState.DECIDED
     review.classification = match.classification
     review.illegal = True
     review.automatic = True
     review.decided_at = now
-    item.status = ItemStatus.AUTO_ASSESSED.value
+    item.status = ItemStatus.AUTO_ASSESSED
     session.execute(delete(Claim).where(Claim.item_id == item.id))
     audit.record(
         session,
@@ -265,7 +265,7 @@ def assess(
         Assessment(
             item_id=item_id,
             user_id=actor.user_id,
-            kind=AssessmentKind.GRADE.value,
+            kind=AssessmentKind.GRADE,
             scheme=policy.scheme.name,
             classification=cls.code,
             illegal=cls.illegal,
@@ -294,7 +294,7 @@ def _apply_four_eyes(
         audit.record(session, actor.name, "assessment.grade", target, details)
         if not cls.illegal:
             return _decide(session, item, review, cls, actor.name, policy)
-        review.state = ReviewState.CONFIRMING.value
+        review.state = ReviewState.CONFIRMING
         review.classification = cls.code
         review.illegal = True
         return GradeOutcome(ReviewState.CONFIRMING)
@@ -307,7 +307,7 @@ def _apply_four_eyes(
             target,
             {**details, "proposed": review.classification},
         )
-        review.state = ReviewState.DISPUTED.value
+        review.state = ReviewState.DISPUTED
         return GradeOutcome(ReviewState.DISPUTED)
     audit.record(session, actor.name, "assessment.confirm", target, details)
     agreeing = {
@@ -328,11 +328,11 @@ def _decide(
     actor: str,
     policy: AssessmentPolicy,
 ) -> GradeOutcome:
-    review.state = ReviewState.DECIDED.value
+    review.state = ReviewState.DECIDED
     review.classification = cls.code
     review.illegal = cls.illegal
     review.decided_at = utcnow()
-    item.status = ItemStatus.ASSESSED.value
+    item.status = ItemStatus.ASSESSED
     admitted = 0
     if cls.illegal:
         admitted = banks.admit_item_hashes(
@@ -365,7 +365,7 @@ def disputes(session: Session, *, limit: int = 100) -> list[Dispute]:
     reviews = (
         session.execute(
             select(ItemReview)
-            .where(ItemReview.state == ReviewState.DISPUTED.value)
+            .where(ItemReview.state == ReviewState.DISPUTED)
             .order_by(ItemReview.queued_at, ItemReview.item_id)
             .limit(limit)
         )
@@ -400,7 +400,7 @@ def resolve_dispute(
         Assessment(
             item_id=item_id,
             user_id=actor.user_id,
-            kind=AssessmentKind.SUPERVISOR.value,
+            kind=AssessmentKind.SUPERVISOR,
             scheme=policy.scheme.name,
             classification=cls.code,
             illegal=cls.illegal,

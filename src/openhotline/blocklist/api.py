@@ -91,7 +91,7 @@ def snapshot(reader: Reader, name: str, db: DbDep, key: KeyDep, settings: Settin
     try:
         with db.begin() as s:
             file = service.snapshot_file(s, kind, version, fmt, key, settings.data_dir / "lists")
-            use(s, partner, "list.download", f"list:{kind.value}:v{version}", file=name)
+            use(s, partner, "list.download", f"list:{kind}:v{version}", file=name)
     except service.BlocklistError as exc:
         raise ApiError(exc.status, exc.message) from exc
     return _serve(file, sig, fmt)
@@ -110,7 +110,7 @@ def delta(reader: Reader, name: str, db: DbDep, key: KeyDep, settings: SettingsD
             file = service.delta_file(
                 s, kind, since, version, fmt, key, settings.data_dir / "lists"
             )
-            use(s, partner, "list.download", f"list:{kind.value}:v{since}-v{version}", file=name)
+            use(s, partner, "list.download", f"list:{kind}:v{since}-v{version}", file=name)
     except service.BlocklistError as exc:
         raise ApiError(exc.status, exc.message) from exc
     return _serve(file, sig, fmt)

@@ -106,7 +106,7 @@ def latest(session: Session, kind: ListKind) -> ListVersion | None:
     """Return the newest version of a list, if any."""
     return session.execute(
         select(ListVersion)
-        .where(ListVersion.kind == kind.value)
+        .where(ListVersion.kind == kind)
         .order_by(ListVersion.version.desc())
         .limit(1)
     ).scalar_one_or_none()
@@ -115,10 +115,10 @@ def latest(session: Session, kind: ListKind) -> ListVersion | None:
 def get_version(session: Session, kind: ListKind, version: int) -> ListVersion:
     """Return one version or raise BlocklistError(404)."""
     row = session.execute(
-        select(ListVersion).where(ListVersion.kind == kind.value, ListVersion.version == version)
+        select(ListVersion).where(ListVersion.kind == kind, ListVersion.version == version)
     ).scalar_one_or_none()
     if row is None:
-        raise BlocklistError(f"{kind.value} list has no version {version}", status=404)
+        raise BlocklistError(f"{kind} list has no version {version}", status=404)
     return row
 
 
@@ -130,7 +130,7 @@ def publish_list(
     active: dict[str, int] = dict(
         session.execute(
             select(ListEntry.key, ListEntry.id).where(
-                ListEntry.kind == kind.value, ListEntry.removed_version.is_(None)
+                ListEntry.kind == kind, ListEntry.removed_version.is_(None)
             )
         ).all()
     )
@@ -140,7 +140,7 @@ def publish_list(
         return current
     number = (current.version if current else 0) + 1
     version = ListVersion(
-        kind=kind.value,
+        kind=kind,
         version=number,
         created_at=utcnow(),
         entry_count=len(desired),
@@ -154,7 +154,7 @@ def publish_list(
             insert(_ENTRIES),
             [
                 {
-                    "kind": kind.value,
+                    "kind": kind,
                     "key": k,
                     "url": desired[k][0],
                     "md5": desired[k][1],
@@ -176,7 +176,7 @@ def publish_list(
         session,
         actor,
         "list.publish",
-        f"list:{kind.value}:v{number}",
+        f"list:{kind}:v{number}",
         {"entries": len(desired), "added": len(added), "removed": len(removed_ids)},
     )
     return version
@@ -222,7 +222,7 @@ def snapshot_rows(session: Session, kind: ListKind, version: int) -> Iterator[Ro
     """Every entry of one version, sorted by key."""
     return _rows(
         session,
-        ListEntry.kind == kind.value,
+        ListEntry.kind == kind,
         ListEntry.added_version <= version,
         or_(ListEntry.removed_version.is_(None), ListEntry.removed_version > version),
     )
@@ -234,14 +234,14 @@ def delta_rows(
     """Entries added and removed between version `since` and `version` (since < version)."""
     added = _rows(
         session,
-        ListEntry.kind == kind.value,
+        ListEntry.kind == kind,
         ListEntry.added_version > since,
         ListEntry.added_version <= version,
         or_(ListEntry.removed_version.is_(None), ListEntry.removed_version > version),
     )
     removed = _rows(
         session,
-        ListEntry.kind == kind.value,
+        ListEntry.kind == kind,
         ListEntry.added_version <= since,
         and_(ListEntry.removed_version > since, ListEntry.removed_version <= version),
     )
@@ -294,7 +294,7 @@ def snapshot_file(
     """The signed snapshot of one version."""
     _check_format(fmt)
     row = get_version(session, kind, version)
-    name = f"{kind.value}-v{version}.{fmt}"
+    name = f"{kind}-v{version}.{fmt}"
     return _cached(
         cache_dir,
         name,
@@ -326,7 +326,7 @@ def delta_file(
     row = get_version(session, kind, version)
     if since > 0:
         get_version(session, kind, since)
-    name = f"{kind.value}-v{since}-v{version}.{fmt}"
+    name = f"{kind}-v{since}-v{version}.{fmt}"
 
     def make() -> bytes:
         added, removed = delta_rows(session, kind, since, version)
@@ -344,7 +344,7 @@ def listed_case(session: Session, url: str) -> Case | None:
     key = url_hash(canon.url)
     listed = session.execute(
         select(ListEntry.id).where(
-            ListEntry.kind == ListKind.URLS.value,
+            ListEntry.kind == ListKind.URLS,
             ListEntry.key == key,
             ListEntry.removed_version.is_(None),
         )
@@ -384,7 +384,7 @@ def pending_appeals(session: Session) -> list[Appeal]:
     """Appeals waiting for a decision, oldest first."""
     return list(
         session.execute(
-            select(Appeal).where(Appeal.status == AppealStatus.PENDING.value).order_by(Appeal.id)
+            select(Appeal).where(Appeal.status == AppealStatus.PENDING).order_by(Appeal.id)
         ).scalars()
     )
 
@@ -396,11 +396,11 @@ def decide_appeal(
     appeal = session.get(Appeal, appeal_id)
     if appeal is None:
         raise BlocklistError(f"no appeal {appeal_id}", status=404)
-    if appeal.status != AppealStatus.PENDING.value:
+    if appeal.status != AppealStatus.PENDING:
         raise BlocklistError("this appeal has already been decided", status=409)
     if not note.strip():
         raise BlocklistError("a decision needs a note saying why")
-    appeal.status = (AppealStatus.UPHELD if uphold else AppealStatus.REJECTED).value
+    appeal.status = AppealStatus.UPHELD if uphold else AppealStatus.REJECTED
     appeal.decided_at = utcnow()
     appeal.decided_by = actor
     appeal.decision_note = note.strip()[:5000]

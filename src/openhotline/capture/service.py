@@ -112,7 +112,7 @@ def _upsert_item(session: Session, h: HashedMedia, store: MediaStore) -> tuple[I
                 "storage_key": key,
                 "pdq": h.pdq,
                 "pdq_quality": h.pdq_quality,
-                "status": ItemStatus.NEW.value,
+                "status": ItemStatus.NEW,
                 "source": ACTOR,
                 "created_at": utcnow(),
                 "weak": h.pdq_quality is not None and h.pdq_quality < WEAK_QUALITY,
@@ -137,7 +137,7 @@ def store_capture(
     for h in hashed:
         item, created = _upsert_item(session, h, store)
         summary.new_items += int(created)
-        if item.status == ItemStatus.NEW.value:
+        if item.status == ItemStatus.NEW:
             matches = match_item(session, matcher, h)
             if matches:
                 best = min(matches, key=lambda m: m.distance)
@@ -163,7 +163,7 @@ def store_capture(
                     {"bank": best.bank, "by": best.query, "distance": best.distance},
                 )
                 summary.matched_banks.append(best.bank)
-        if item.status == ItemStatus.AUTO_ASSESSED.value:
+        if item.status == ItemStatus.AUTO_ASSESSED:
             summary.auto_assessed += 1
         insert_ignore(
             session,

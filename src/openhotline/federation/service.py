@@ -26,6 +26,7 @@ from openhotline.reporting.schemas import ReportIn
 from openhotline.reporting.service import ReportRejectedError, submit_report
 from openhotline.takedown.models import Referral as TakedownReferral
 from openhotline.takedown.models import ReferralKind
+from openhotline.takedown.models import ReferralStatus as TakedownReferralStatus
 from openhotline.trace.service import latest_trace
 
 
@@ -115,7 +116,7 @@ def refer_case(
         direction="out",
         peer=country,
         case_id=case_id,
-        status=ReferralStatus.PENDING.value,
+        status=ReferralStatus.PENDING,
         payload=canonical_json(body),
     )
     session.add(referral)
@@ -147,8 +148,8 @@ def dispatch_takedown_referrals(session: Session, settings: Settings) -> int:
     """Send the partner-hotline referrals that takedown routing created (pending ones)."""
     pending = session.execute(
         select(TakedownReferral).where(
-            TakedownReferral.kind == ReferralKind.PARTNER_HOTLINE.value,
-            TakedownReferral.status == "pending",
+            TakedownReferral.kind == ReferralKind.PARTNER_HOTLINE,
+            TakedownReferral.status == TakedownReferralStatus.PENDING,
         )
     ).scalars()
     sent = 0
@@ -158,7 +159,7 @@ def dispatch_takedown_referrals(session: Session, settings: Settings) -> int:
             row.detail = f"no federation peer configured for {country or '?'}"
             continue
         referral = refer_case(session, row.case_id, country, settings, actor="federation")
-        row.status = "sent"
+        row.status = TakedownReferralStatus.SENT
         row.sent_at = utcnow()
         row.detail = f"federation referral {referral.referral_id}"
         sent += 1
@@ -203,8 +204,8 @@ def receive_referral(
         direction="in",
         peer=body.sender,
         case_id=case_id,
-        status=ReferralStatus.RECEIVED.value,
-        reported_status=ReferralStatus.RECEIVED.value,
+        status=ReferralStatus.RECEIVED,
+        reported_status=ReferralStatus.RECEIVED,
         payload=canonical_json(body.model_dump(mode="json")),
     )
     session.add(referral)
@@ -224,8 +225,8 @@ def receive_status(session: Session, body: StatusBody, *, actor: str) -> Referra
     if referral is None or referral.peer != body.sender:
         raise FederationError(f"no referral {body.referral_id} to {body.sender}", status=404)
     new = ReferralStatus(body.status)
-    if STATUS_RANK[new] > STATUS_RANK[ReferralStatus(referral.status)]:
-        referral.status = new.value
+    if STATUS_RANK[new] > STATUS_RANK[referral.status]:
+        referral.status = new
         referral.updated_at = utcnow()
         record_event(
             session,
@@ -234,7 +235,7 @@ def receive_status(session: Session, body: StatusBody, *, actor: str) -> Referra
             actor=actor,
             detail=f"{body.sender}: {new}",
         )
-        record(session, actor, "referral.status", f"case:{referral.case_id}", {"status": new.value})
+        record(session, actor, "referral.status", f"case:{referral.case_id}", {"status": new})
     return referral
 
 
@@ -243,8 +244,8 @@ def mark_received(session: Session, referral_id: str) -> None:
     referral = session.execute(
         select(Referral).where(Referral.direction == "out", Referral.referral_id == referral_id)
     ).scalar_one_or_none()
-    if referral is not None and referral.status == ReferralStatus.PENDING.value:
-        referral.status = ReferralStatus.RECEIVED.value
+    if referral is not None and referral.status == ReferralStatus.PENDING:
+        referral.status = ReferralStatus.RECEIVED
         referral.updated_at = utcnow()
 
 
@@ -260,7 +261,7 @@ def sync_statuses(session: Session, settings: Settings) -> int:
         status = STATUS_OF_CASE.get(case_status)
         if status is None:
             continue
-        last = ReferralStatus(referral.reported_status or ReferralStatus.RECEIVED.value)
+        last = referral.reported_status or ReferralStatus.RECEIVED
         if STATUS_RANK[status] <= STATUS_RANK[last]:
             continue
         body = StatusBody(
@@ -269,12 +270,12 @@ def sync_statuses(session: Session, settings: Settings) -> int:
             referral_id=referral.referral_id,
             sender=own_country(settings),
             recipient=referral.peer,
-            status=status.value,
+            status=status,
             at=utcnow().isoformat(),
         ).model_dump(mode="json")
         _enqueue(session, referral.peer, "status", body)
-        referral.reported_status = status.value
-        referral.status = status.value
+        referral.reported_status = status
+        referral.status = status
         queued += 1
     return queued
 

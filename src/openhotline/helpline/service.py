@@ -177,7 +177,7 @@ def escalate(session: Session, contact: HelplineContact, *, actor: str, reason: 
     if existing is not None:
         return existing
     escalation = Escalation(
-        contact=contact, status=EscalationStatus.PENDING.value, raised_by=actor.split(":", 1)[-1]
+        contact=contact, status=EscalationStatus.PENDING, raised_by=actor.split(":", 1)[-1]
     )
     session.add(escalation)
     session.flush()
@@ -216,7 +216,7 @@ def decide_escalation(
         raise ContactRejectedError("decision must be 'disclose' or 'no_disclosure'")
     if len(note) > 2000:
         raise ContactRejectedError("note: at most 2000 characters")
-    escalation.status = decision
+    escalation.status = EscalationStatus(decision)
     escalation.disclose_to = disclose_to
     escalation.decided_by = actor.split(":", 1)[-1]
     escalation.decided_at = utcnow()

@@ -52,7 +52,7 @@ def anonymise_expired(
     cutoff = now - timedelta(days=retention_days)
     pending = exists().where(
         Escalation.contact_id == HelplineContact.id,
-        Escalation.status == EscalationStatus.PENDING.value,
+        Escalation.status == EscalationStatus.PENDING,
     )
     due = (
         select(HelplineContact)

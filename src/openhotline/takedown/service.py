@@ -24,6 +24,7 @@ from openhotline.takedown.models import (
     NoticeStatus,
     Referral,
     ReferralKind,
+    ReferralStatus,
 )
 from openhotline.takedown.routing import RoutingRules, decide
 from openhotline.trace.models import HostingTrace
@@ -49,16 +50,16 @@ def route_case(
             [
                 {
                     "case_id": case.id,
-                    "kind": kind.value,
+                    "kind": kind,
                     "destination": destination,
                     "country": trace.country,
-                    "status": "pending",
+                    "status": ReferralStatus.PENDING,
                     "created_at": now,
                     "detail": route.reason,
                 }
             ],
         )
-        done.append(f"referral to {destination} ({kind.value})")
+        done.append(f"referral to {destination} ({kind})")
     if route.notice:
         if trace.abuse_email:
             lang = languages.get((trace.country or "").upper(), "en")
@@ -75,7 +76,7 @@ def route_case(
                         "host": case.host,
                         "country": trace.country,
                         "language": lang,
-                        "status": status.value,
+                        "status": status,
                         "attempts": 0,
                         "escalation": 0,
                         "created_at": now,
@@ -99,15 +100,13 @@ def clear_for_notice(session: Session, case_id: int, *, actor: str) -> int:
     now = utcnow()
     released = 0
     for notice in session.execute(
-        select(Notice).where(Notice.case_id == case_id, Notice.status == NoticeStatus.HELD.value)
+        select(Notice).where(Notice.case_id == case_id, Notice.status == NoticeStatus.HELD)
     ).scalars():
-        notice.status = NoticeStatus.QUEUED.value
+        notice.status = NoticeStatus.QUEUED
         notice.next_due_at = now
         released += 1
     for ref in session.execute(
-        select(Referral).where(
-            Referral.case_id == case_id, Referral.kind == ReferralKind.POLICE.value
-        )
+        select(Referral).where(Referral.case_id == case_id, Referral.kind == ReferralKind.POLICE)
     ).scalars():
         ref.cleared_at = ref.cleared_at or now
     record_event(session, case_id, CaseEventKind.POLICE_CLEARED, actor=actor, detail=f"{released}")
@@ -125,7 +124,7 @@ def due_notices(session: Session, now: datetime | None = None) -> list[Notice]:
             select(Notice)
             .join(Case, Case.id == Notice.case_id)
             .where(
-                Notice.status == NoticeStatus.QUEUED.value,
+                Notice.status == NoticeStatus.QUEUED,
                 Notice.next_due_at <= at,
                 Case.status.in_(OPEN_FOR_NOTICE.values),
             )
@@ -141,7 +140,7 @@ def claim_notice(session: Session, notice_id: int, lease_seconds: float = 600.0)
         update(Notice)
         .where(
             Notice.id == notice_id,
-            Notice.status == NoticeStatus.QUEUED.value,
+            Notice.status == NoticeStatus.QUEUED,
             Notice.next_due_at <= now,
         )
         .values(next_due_at=now + timedelta(seconds=lease_seconds))
@@ -253,8 +252,8 @@ def mark_removed(session: Session, case: Case, detail: str) -> bool:
     audit.record(session, "recheck", "takedown.removed", f"case:{case.id}", {"why": detail})
     now = utcnow()
     for notice in session.execute(select(Notice).where(Notice.case_id == case.id)).scalars():
-        if notice.status in (NoticeStatus.QUEUED.value, NoticeStatus.HELD.value):
-            notice.status = NoticeStatus.DONE.value
+        if notice.status in (NoticeStatus.QUEUED, NoticeStatus.HELD):
+            notice.status = NoticeStatus.DONE
             notice.closed_at = now
     return True
 
