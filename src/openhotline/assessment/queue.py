@@ -27,6 +27,7 @@ from openhotline.assessment.service import (
     route_new_items,
 )
 from openhotline.audit import service as audit
+from openhotline.audit.models import AuditAction
 from openhotline.cases.lifecycle import AWAITING_ASSESSMENT, CAN_BE_CLAIMED
 from openhotline.cases.models import Case, CaseStatus
 from openhotline.cases.service import move
@@ -192,7 +193,7 @@ def claim(
         )
     ).scalars():
         move(session, c, CaseStatus.ASSESSING, actor=actor.name, reason=f"item {item_id} claimed")
-    audit.record(session, actor.name, "item.claim", f"item:{item_id}", {})
+    audit.record(session, actor.name, AuditAction.ITEM_CLAIM, f"item:{item_id}", {})
     return result
 
 
@@ -201,7 +202,7 @@ def release(session: Session, item_id: int, actor: Actor) -> None:
     existing = session.get(Claim, item_id)
     if existing is not None and existing.user_id == actor.user_id:
         session.delete(existing)
-        audit.record(session, actor.name, "item.release", f"item:{item_id}", {})
+        audit.record(session, actor.name, AuditAction.ITEM_RELEASE, f"item:{item_id}", {})
         session.flush()
 
 

@@ -23,6 +23,7 @@ from openhotline.assessment.models import (
 from openhotline.assessment.policy import AssessmentPolicy
 from openhotline.assessment.schemes import Classification
 from openhotline.audit import service as audit
+from openhotline.audit.models import AuditAction
 from openhotline.cases.lifecycle import AWAITING_ASSESSMENT, AWAITING_CAPTURE, CAN_BE_CLAIMED
 from openhotline.cases.models import Case, CaseStatus
 from openhotline.cases.service import move
@@ -171,7 +172,7 @@ def _auto_assess(
     audit.record(
         session,
         "system",
-        "assessment.automatic",
+        AuditAction.ASSESSMENT_AUTOMATIC,
         f"item:{item.id}",
         {
             "bank": match.bank,
@@ -291,7 +292,7 @@ def _apply_four_eyes(
 ) -> GradeOutcome:
     target = f"item:{item.id}"
     if review.state == ReviewState.OPEN:
-        audit.record(session, actor.name, "assessment.grade", target, details)
+        audit.record(session, actor.name, AuditAction.ASSESSMENT_GRADE, target, details)
         if not cls.illegal:
             return _decide(session, item, review, cls, actor.name, policy)
         review.state = ReviewState.CONFIRMING
@@ -303,13 +304,13 @@ def _apply_four_eyes(
         audit.record(
             session,
             actor.name,
-            "assessment.disagree",
+            AuditAction.ASSESSMENT_DISAGREE,
             target,
             {**details, "proposed": review.classification},
         )
         review.state = ReviewState.DISPUTED
         return GradeOutcome(ReviewState.DISPUTED)
-    audit.record(session, actor.name, "assessment.confirm", target, details)
+    audit.record(session, actor.name, AuditAction.ASSESSMENT_CONFIRM, target, details)
     agreeing = {
         g.user_id
         for g in grades_of(session, item.id)
@@ -341,7 +342,7 @@ def _decide(
         audit.record(
             session,
             actor,
-            "bank.admit",
+            AuditAction.BANK_ADMIT,
             f"item:{item.id}",
             {"bank": banks.CONFIRMED_BANK, "classification": cls.code, "hashes": admitted},
         )
@@ -411,7 +412,7 @@ def resolve_dispute(
     audit.record(
         session,
         actor.name,
-        "assessment.resolve",
+        AuditAction.ASSESSMENT_RESOLVE,
         f"item:{item_id}",
         {"classification": cls.code, "scheme": policy.scheme.name, **fields},
     )
@@ -439,7 +440,7 @@ def close_case(
     audit.record(
         session,
         actor.name,
-        "assessment.case",
+        AuditAction.ASSESSMENT_CASE,
         f"case:{case_id}",
         {"classification": cls.code, "scheme": policy.scheme.name},
     )

@@ -19,6 +19,7 @@ from sqlalchemy import Table, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from openhotline.assessment.banks import CONFIRMED_BANK
+from openhotline.audit.models import AuditAction
 from openhotline.audit.service import record
 from openhotline.blocklist.formats import FORMATS, Row, render_delta, render_snapshot
 from openhotline.blocklist.models import Appeal, AppealStatus, ListEntry, ListKind, ListVersion
@@ -175,7 +176,7 @@ def publish_list(
     record(
         session,
         actor,
-        "list.publish",
+        AuditAction.LIST_PUBLISH,
         f"list:{kind}:v{number}",
         {"entries": len(desired), "added": len(added), "removed": len(removed_ids)},
     )
@@ -376,7 +377,7 @@ def file_appeal(session: Session, url: str, reason: str, contact_email: str | No
     )
     session.add(appeal)
     session.flush()
-    record(session, None, "appeal.file", f"appeal:{appeal.id}", {"case_id": case.id})
+    record(session, None, AuditAction.APPEAL_FILE, f"appeal:{appeal.id}", {"case_id": case.id})
     return appeal
 
 
@@ -418,7 +419,7 @@ def decide_appeal(
     record(
         session,
         actor,
-        "appeal.decide",
+        AuditAction.APPEAL_DECIDE,
         f"appeal:{appeal.id}",
         {"outcome": appeal.status, "case_id": appeal.case_id, "note": appeal.decision_note},
     )

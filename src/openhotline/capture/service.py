@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from openhotline.assessment import service as assessment
 from openhotline.assessment.banks import BankMatch
 from openhotline.audit import service as audit
+from openhotline.audit.models import AuditAction
 from openhotline.capture.crawler import CapturedMedia, CrawlResult
 from openhotline.cases.lifecycle import AWAITING_CAPTURE
 from openhotline.cases.models import Case, CaseEventKind, CaseStatus
@@ -158,7 +159,7 @@ def store_capture(
                 audit.record(
                     session,
                     "matcher",
-                    "capture.auto_assessed",
+                    AuditAction.CAPTURE_AUTO_ASSESSED,
                     f"item:{item.id}",
                     {"bank": best.bank, "by": best.query, "distance": best.distance},
                 )

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openhotline.audit.models import AuditAction
 from openhotline.audit.service import canonical_json, record
 from openhotline.cases.models import Case, CaseEventKind, CaseStatus
 from openhotline.cases.service import record_event
@@ -125,7 +126,7 @@ def refer_case(
     record(
         session,
         actor,
-        "referral.send",
+        AuditAction.REFERRAL_SEND,
         f"case:{case_id}",
         {"to": country, "id": body["referral_id"]},
     )
@@ -211,7 +212,9 @@ def receive_referral(
     session.add(referral)
     session.flush()
     record_event(session, case_id, CaseEventKind.REFERRAL_RECEIVED, actor=actor, detail=body.sender)
-    record(session, actor, "referral.receive", f"case:{case_id}", {"id": body.referral_id})
+    record(
+        session, actor, AuditAction.REFERRAL_RECEIVE, f"case:{case_id}", {"id": body.referral_id}
+    )
     return referral, True
 
 
@@ -235,7 +238,9 @@ def receive_status(session: Session, body: StatusBody, *, actor: str) -> Referra
             actor=actor,
             detail=f"{body.sender}: {new}",
         )
-        record(session, actor, "referral.status", f"case:{referral.case_id}", {"status": new})
+        record(
+            session, actor, AuditAction.REFERRAL_STATUS, f"case:{referral.case_id}", {"status": new}
+        )
     return referral
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from openhotline.audit import service as audit
+from openhotline.audit.models import AuditAction
 from openhotline.cases.lifecycle import AWAITING_ACTION, LISTABLE, OPEN_FOR_NOTICE
 from openhotline.cases.models import Case, CaseEventKind, CaseStatus
 from openhotline.cases.service import move, record_event
@@ -111,7 +112,11 @@ def clear_for_notice(session: Session, case_id: int, *, actor: str) -> int:
         ref.cleared_at = ref.cleared_at or now
     record_event(session, case_id, CaseEventKind.POLICE_CLEARED, actor=actor, detail=f"{released}")
     audit.record(
-        session, actor, "takedown.police_cleared", f"case:{case_id}", {"released": released}
+        session,
+        actor,
+        AuditAction.TAKEDOWN_POLICE_CLEARED,
+        f"case:{case_id}",
+        {"released": released},
     )
     return released
 
@@ -235,7 +240,7 @@ def record_send(session: Session, rec: SendRecord, interval_hours: float) -> Non
     audit.record(
         session,
         ACTOR,
-        "takedown.notice_sent",
+        AuditAction.TAKEDOWN_NOTICE_SENT,
         f"case:{notice.case_id}",
         {"notice": notice.id, "to": notice.recipient, "cc": rec.cc, "attempt": notice.attempts},
     )
@@ -249,7 +254,9 @@ def mark_removed(session: Session, case: Case, detail: str) -> bool:
     if not OPEN_FOR_NOTICE(case):
         return False
     move(session, case, CaseStatus.REMOVED, actor="recheck", reason=detail)
-    audit.record(session, "recheck", "takedown.removed", f"case:{case.id}", {"why": detail})
+    audit.record(
+        session, "recheck", AuditAction.TAKEDOWN_REMOVED, f"case:{case.id}", {"why": detail}
+    )
     now = utcnow()
     for notice in session.execute(select(Notice).where(Notice.case_id == case.id)).scalars():
         if notice.status in (NoticeStatus.QUEUED, NoticeStatus.HELD):
@@ -275,7 +282,7 @@ def host_confirmed(session: Session, notice_id: int) -> Notice | None:
         audit.record(
             session,
             f"host:{notice.recipient}",
-            "takedown.host_confirmed",
+            AuditAction.TAKEDOWN_HOST_CONFIRMED,
             f"case:{notice.case_id}",
             {"notice": notice.id},
         )
