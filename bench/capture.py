@@ -21,11 +21,11 @@ from tests.pipeline_support import LocalSite, make_image
 from openhotline.capture.crawler import CrawlLimits, crawl
 from openhotline.capture.fetch import FetchLimits, SafeFetcher
 from openhotline.capture.service import hash_media, store_capture
+from openhotline.cases.models import Case
 from openhotline.db import make_engine, make_sessionmaker, transaction
 from openhotline.media.store import EncryptedFileStore
 from openhotline.migrate import upgrade
 from openhotline.net.guard import AddressGuard, StaticResolver, parse_networks
-from openhotline.reporting.models import Case
 from openhotline.reporting.schemas import ReportIn
 from openhotline.reporting.service import submit_report
 

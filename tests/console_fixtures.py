@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.accounts import service as accounts
 from openhotline.app import create_app
+from openhotline.cases.models import Case
 from openhotline.config import Settings
 from openhotline.db import transaction, utcnow
 from openhotline.media.models import CaseItem, Item
 from openhotline.media.service import hash_file
-from openhotline.reporting.models import Case
 from openhotline.reporting.schemas import ReportIn
 from openhotline.reporting.service import submit_report, url_hash
 from openhotline.urls import canonicalize_url

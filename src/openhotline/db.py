@@ -57,7 +57,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 class EnumString(TypeDecorator[E], Generic[E]):
     """A StrEnum stored as its string value; Python code only ever sees enum members."""
 
-    impl = String(40)
+    # The class, not an instance: TypeDecorator builds impl from __init__'s arguments only
+    # when impl is callable, and a shared String(40) made every column 40 long.
+    impl = String
     cache_ok = True
 
     def __init__(self, enum: type[E], length: int = 40) -> None:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 DOMAIN_PACKAGES: tuple[str, ...] = (
     "audit",
     "accounts",
+    "cases",
     "reporting",
     "media",
     "matching",

@@ -12,9 +12,9 @@ from openhotline.assessment import banks, queue, service
 from openhotline.assessment.models import ItemReview, ReviewState
 from openhotline.assessment.policy import policy_from
 from openhotline.audit import service as audit
+from openhotline.cases.models import Case
 from openhotline.db import transaction
 from openhotline.media.models import Item, ItemStatus
-from openhotline.reporting.models import Case
 from tests.console_fixtures import Items, Staff
 
 POLICY = policy_from()

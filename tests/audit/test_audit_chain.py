@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from openhotline.audit import service
+from openhotline.audit.models import AuditAction
 from openhotline.cli import app as cli_app
 from openhotline.config import get_settings
 from openhotline.db import transaction
@@ -22,7 +23,9 @@ def chain(session_factory: sessionmaker[Session]) -> int:
     """Five audited events, committed one by one."""
     for i in range(1, 6):
         with transaction(session_factory) as s:
-            service.record(s, f"user:a{i}", "item.reveal", f"item:{i}", {"n": i, "note": "é"})
+            service.record(
+                s, f"user:a{i}", AuditAction.ITEM_REVEAL, f"item:{i}", {"n": i, "note": "é"}
+            )
     return 5
 
 
@@ -79,10 +82,10 @@ def test_rows_link_to_previous(chain: int, session_factory: sessionmaker[Session
 
 def test_rolled_back_action_leaves_no_row(session_factory: sessionmaker[Session]) -> None:
     with pytest.raises(RuntimeError), transaction(session_factory) as s:
-        service.record(s, "user:x", "item.reveal", "item:1", {})
+        service.record(s, "user:x", AuditAction.ITEM_REVEAL, "item:1", {})
         raise RuntimeError("the audited action failed")
     with transaction(session_factory) as s:
-        service.record(s, "user:x", "item.reveal", "item:2", {})
+        service.record(s, "user:x", AuditAction.ITEM_REVEAL, "item:2", {})
     result = _verify(session_factory)
     assert result.ok and result.checked == 1
 

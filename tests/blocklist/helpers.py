@@ -7,10 +7,11 @@ import hashlib
 from sqlalchemy.orm import Session
 
 from openhotline.assessment.banks import admit_item_hashes
+from openhotline.cases.models import Case, CaseStatus
 from openhotline.media.models import Item, ItemStatus
-from openhotline.reporting.models import Case, CaseStatus
-from openhotline.reporting.service import set_case_status, url_hash
+from openhotline.reporting.service import url_hash
 from openhotline.urls import canonicalize
+from tests.case_support import walk_to
 
 
 def confirmed_case(s: Session, url: str, status: CaseStatus = CaseStatus.ASSESSED) -> Case:
@@ -19,7 +20,7 @@ def confirmed_case(s: Session, url: str, status: CaseStatus = CaseStatus.ASSESSE
     case = Case(canonical_url=canon.url, url_hash=url_hash(canon.url), host=canon.host)
     s.add(case)
     s.flush()
-    set_case_status(s, case, status, actor="test")
+    walk_to(s, case, status)
     return case
 
 

@@ -16,12 +16,12 @@ from typer.testing import CliRunner
 from openhotline.audit.models import AuditEntry
 from openhotline.blocklist import service
 from openhotline.blocklist.models import ListKind
+from openhotline.cases.models import Case, CaseStatus
+from openhotline.cases.service import move
 from openhotline.cli import app
 from openhotline.config import Settings
 from openhotline.media.models import ItemStatus
 from openhotline.partners import service as partners
-from openhotline.reporting.models import Case, CaseStatus
-from openhotline.reporting.service import set_case_status
 from openhotline.signing.service import SignatureError, verify
 from tests.blocklist.helpers import confirmed_case, confirmed_item
 
@@ -80,7 +80,7 @@ def test_partner_downloads_verifies_and_follows_deltas(
     with session_factory.begin() as s:
         case = s.get(Case, gone.id)
         assert case is not None
-        set_case_status(s, case, CaseStatus.REMOVED, actor="test")
+        move(s, case, CaseStatus.REMOVED, actor="test")
         confirmed_case(s, "http://four.example.test/d")
         v2 = service.publish_lists(s)
         assert service.publish_lists(s)[ListKind.URLS].version == 2  # unchanged: same version

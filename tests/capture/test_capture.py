@@ -18,6 +18,7 @@ from openhotline.capture.crawler import CrawlLimits, crawl
 from openhotline.capture.fetch import FetchError, FetchLimits, SafeFetcher
 from openhotline.capture.html import extract
 from openhotline.capture.sniff import sniff
+from openhotline.cases.models import Case, CaseEvent, CaseStatus
 from openhotline.config import Settings
 from openhotline.db import transaction
 from openhotline.jobs.queue import build_queue
@@ -25,7 +26,6 @@ from openhotline.matching import service as banks
 from openhotline.matching.models import HashType
 from openhotline.media.models import CaseItem, Item, ItemStatus
 from openhotline.net.guard import AddressGuard, StaticResolver, parse_networks
-from openhotline.reporting.models import Case, CaseEvent, CaseStatus
 from openhotline.reporting.schemas import ReportIn
 from openhotline.reporting.service import submit_report
 from tests.pipeline_support import LocalSite, Page, make_image
@@ -236,7 +236,7 @@ def test_exact_bank_match_auto_assesses_item_and_case(
         known = next(i for i in items if i.status == ItemStatus.AUTO_ASSESSED)
         rows = session.execute(select(Assessment).where(Assessment.item_id == known.id))
         (assessment,) = rows.scalars().all()
-        assert assessment.kind == AssessmentKind.AUTOMATIC.value and assessment.illegal
+        assert assessment.kind == AssessmentKind.AUTOMATIC and assessment.illegal
         review = session.get(ItemReview, known.id)
         assert review is not None and review.automatic and review.state == "decided"
 

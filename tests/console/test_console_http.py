@@ -152,7 +152,7 @@ def test_case_without_media_listed_and_closed_as_not_found(
     items: Items,
     session_factory: sessionmaker[Session],
 ) -> None:
-    from openhotline.reporting.models import Case
+    from openhotline.cases.models import Case
 
     normal = items.case("http://example.test/gone")
     urgent = items.case("http://example.test/urgent-gone", child_in_danger=True)

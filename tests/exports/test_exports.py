@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.app import create_app
 from openhotline.audit.models import AuditEntry
+from openhotline.cases.models import CaseStatus
 from openhotline.config import Settings
 from openhotline.exports import cybertip, service
 from openhotline.media.models import CaseItem, Item
-from openhotline.reporting.models import CaseStatus
 from tests.blocklist.helpers import confirmed_case
 from tests.console_fixtures import Staff, login, png_bytes
 
@@ -84,7 +84,8 @@ def test_police_package_is_signed_and_complete(
     assert {"case.json", "timeline.json", "items.csv", f"media/{sha}.enc"} <= paths
     zf = zipfile.ZipFile(io.BytesIO(r.content))
     timeline = json.loads(zf.read("timeline.json"))
-    assert [e["to"] for e in timeline if e["kind"] == "status"] == ["actioned"]
+    # The case reached "actioned" along the lifecycle, through "assessed".
+    assert [e["to"] for e in timeline if e["kind"] == "status"] == ["assessed", "actioned"]
     assert sha in zf.read("items.csv").decode()
     # The media decrypts, with the key handed over once, to bytes with the listed hash.
     blob = zf.read(f"media/{sha}.enc")

@@ -41,7 +41,7 @@ def test_takedown_referrals_are_dispatched_once_with_trace(
             s.add(
                 TakedownReferral(
                     case_id=c.id,
-                    kind=ReferralKind.PARTNER_HOTLINE.value,
+                    kind=ReferralKind.PARTNER_HOTLINE,
                     destination=f"hotline-{cc}",
                     country=cc,
                 )

@@ -18,6 +18,8 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from openhotline.cases.models import Case, CaseStatus
+from openhotline.cases.service import move
 from openhotline.config import FederationPeer, Settings
 from openhotline.db import make_engine, make_sessionmaker, transaction, utcnow
 from openhotline.federation import service
@@ -25,8 +27,6 @@ from openhotline.federation.models import OutboxMessage, Referral
 from openhotline.federation.tasks import DeliveryResult, deliver_outbox, run_federation
 from openhotline.migrate import upgrade
 from openhotline.partners import service as partners
-from openhotline.reporting.models import Case, CaseStatus
-from openhotline.reporting.service import set_case_status
 from openhotline.signing.service import SigningKey, load_or_create
 from tests.blocklist.helpers import confirmed_case
 from tests.serverproc import ServerProcess
@@ -168,7 +168,7 @@ def test_referral_both_ways_with_receiver_down_first(pair: tuple[Instance, Insta
     with transaction(b.factory) as s:
         bcase = s.get(Case, case.id)
         assert bcase is not None
-        set_case_status(s, bcase, CaseStatus.ASSESSED, actor="user:b-analyst")
+        move(s, bcase, CaseStatus.ASSESSED, actor="user:b-analyst")
         assert b.settings is not None
         assert service.sync_statuses(s, b.settings) == 1
         assert service.sync_statuses(s, b.settings) == 0
@@ -177,8 +177,8 @@ def test_referral_both_ways_with_receiver_down_first(pair: tuple[Instance, Insta
     with transaction(b.factory) as s:
         bcase = s.get(Case, case.id)
         assert bcase is not None
-        set_case_status(s, bcase, CaseStatus.ACTIONED, actor="user:b-analyst")
-        set_case_status(s, bcase, CaseStatus.REMOVED, actor="user:b-analyst")
+        move(s, bcase, CaseStatus.ACTIONED, actor="user:b-analyst")
+        move(s, bcase, CaseStatus.REMOVED, actor="user:b-analyst")
     # The scheduled round: queue what changed, then send it.
     assert b.settings is not None
     assert run_federation(b.factory, b.settings, b.key) == DeliveryResult(1, 0)

@@ -20,13 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.bootstrap import build as build_services
+from openhotline.cases.models import Case, CaseStatus
 from openhotline.config import Settings
 from openhotline.db import transaction, utcnow
 from openhotline.jobs import service as jobs
 from openhotline.jobs.models import Job, JobStatus
 from openhotline.jobs.queue import build_queue
 from openhotline.media.models import CaseItem
-from openhotline.reporting.models import Case, CaseStatus
 from openhotline.reporting.schemas import ReportIn
 from openhotline.reporting.service import submit_report
 from tests.pipeline_support import LocalSite, Page, make_image
@@ -270,7 +270,7 @@ def test_finished_jobs_are_purged_after_keep_days(session_factory: sessionmaker[
         jobs.enqueue(s, "b", {})
     with transaction(session_factory) as s:
         rows = s.execute(select(Job).order_by(Job.id)).scalars().all()
-        rows[0].status = JobStatus.DONE.value
+        rows[0].status = JobStatus.DONE
         rows[0].finished_at = utcnow() - timedelta(days=40)
     with transaction(session_factory) as s:
         assert jobs.purge_finished(s, 30) == 1

@@ -20,13 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.assessment import queue
+from openhotline.cases.models import Case, CaseStatus
 from openhotline.db import transaction
 from openhotline.jobs.models import Job, JobStatus
 from openhotline.matching import service as banks
 from openhotline.matching.models import HashType
 from openhotline.media import service as media_service
 from openhotline.media.models import Item, ItemStatus
-from openhotline.reporting.models import Case, CaseStatus
 from openhotline.reporting.schemas import ReportIn
 from openhotline.reporting.service import submit_report
 from tests.pipeline_support import LocalSite

@@ -8,8 +8,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from openhotline.reporting import service
-from openhotline.reporting.models import Case, CaseEvent, CaseStatus, Report
+from openhotline.cases.models import Case, CaseEvent, CaseStatus
+from openhotline.cases.service import move
+from openhotline.reporting.models import Report
 
 
 def _count(factory: sessionmaker[Session], model: type) -> int:
@@ -162,24 +163,30 @@ def test_status_follows_case_lifecycle(
     ).json()["receipt"]
     with session_factory.begin() as s:
         c1, c2 = s.execute(select(Case).order_by(Case.id)).scalars().all()
-        service.set_case_status(s, c1, CaseStatus.ASSESSING, actor="analyst:1")
+        move(s, c1, CaseStatus.ASSESSING, actor="analyst:1")
     assert client.get(f"/api/v1/reports/{receipt}").json() == {"status": "being assessed"}
     with session_factory.begin() as s:
         c1, c2 = s.execute(select(Case).order_by(Case.id)).scalars().all()
-        service.set_case_status(s, c1, CaseStatus.ACTIONED)
-        service.set_case_status(s, c2, CaseStatus.CLOSED)
+        move(s, c1, CaseStatus.ASSESSED, actor="analyst:1")
+        move(s, c1, CaseStatus.ACTIONED, actor="takedown")
+        move(s, c2, CaseStatus.CLOSED, actor="analyst:1")
     assert client.get(f"/api/v1/reports/{receipt}").json() == {"status": "actioned"}
     with session_factory.begin() as s:
         c1 = s.execute(select(Case).order_by(Case.id)).scalars().first()
         assert c1 is not None
-        service.set_case_status(s, c1, CaseStatus.CLOSED)
+        move(s, c1, CaseStatus.CLOSED, actor="appeal")
     assert client.get(f"/api/v1/reports/{receipt}").json() == {"status": "closed"}
     with session_factory() as s:
         c1 = s.execute(select(Case).order_by(Case.id)).scalars().first()
         assert c1 is not None and c1.actioned_at and c1.closed_at and c1.first_assessed_at
         assert c1.actioned_at <= c1.closed_at
         kinds = [(e.from_status, e.to_status) for e in c1.events if e.kind == "status"]
-        assert kinds == [("new", "assessing"), ("assessing", "actioned"), ("actioned", "closed")]
+        assert kinds == [
+            ("new", "assessing"),
+            ("assessing", "assessed"),
+            ("assessed", "actioned"),
+            ("actioned", "closed"),
+        ]
 
 
 def test_openapi_lists_the_report_endpoints(client: TestClient) -> None:

@@ -6,7 +6,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from openhotline.reporting.models import Case, Report
+from openhotline.cases.models import Case
+from openhotline.reporting.models import Report
 
 
 def test_batch_requires_a_valid_key(client: TestClient) -> None:

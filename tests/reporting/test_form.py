@@ -9,8 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.app import create_app
+from openhotline.cases.models import Case
 from openhotline.config import Settings
-from openhotline.reporting.models import Case, Report
+from openhotline.reporting.models import Report
 
 
 def test_form_page_has_no_script_and_says_anonymous(client: TestClient) -> None:

@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from openhotline.cases.models import Case, CaseStatus
+from openhotline.cases.service import move
 from openhotline.cli import app
 from openhotline.config import Settings, get_settings
 from openhotline.db import transaction, utcnow
-from openhotline.reporting.models import Case, CaseStatus
 from openhotline.reporting.schemas import ReportIn
-from openhotline.reporting.service import set_case_status, submit_report
+from openhotline.reporting.service import submit_report
 from openhotline.takedown.models import Notice, NoticeStatus, Referral, ReferralKind
 
 
@@ -32,14 +33,14 @@ def _held_case(factory: sessionmaker[Session]) -> int:
         submit_report(s, ReportIn(urls=["http://host-a.test/x"]))
     with transaction(factory) as s:
         case = s.query(Case).one()
-        set_case_status(s, case, CaseStatus.ASSESSED, actor="analyst:test")
+        move(s, case, CaseStatus.ASSESSED, actor="analyst:test")
         s.add(
             Notice(
                 case_id=case.id, recipient="abuse@host-a.test", host=case.host,
-                status=NoticeStatus.HELD.value, next_due_at=utcnow(),
+                status=NoticeStatus.HELD, next_due_at=utcnow(),
             )
         )  # fmt: skip
-        s.add(Referral(case_id=case.id, kind=ReferralKind.POLICE.value, destination="police"))
+        s.add(Referral(case_id=case.id, kind=ReferralKind.POLICE, destination="police"))
         return case.id
 
 

@@ -10,13 +10,13 @@ from urllib.parse import urlsplit
 from PIL import Image
 from sqlalchemy import select
 
+from openhotline.cases.models import Case, CaseEvent, CaseStatus
+from openhotline.cases.service import move
 from openhotline.db import transaction
 from openhotline.matching import service as banks
 from openhotline.matching.models import HashType
 from openhotline.media import service as media_service
 from openhotline.media.models import CaseItem, Item, ItemStatus
-from openhotline.reporting.models import Case, CaseEvent, CaseStatus
-from openhotline.reporting.service import set_case_status
 from openhotline.takedown import service as takedown
 from openhotline.takedown.models import Notice, NoticeSend, Referral
 from openhotline.trace.models import HostingTrace
@@ -33,8 +33,8 @@ def _report(world: World, path: str) -> None:
 def _assess_all(world: World) -> None:
     """Stand-in for the analyst console (not merged yet): grade captured cases illegal."""
     with transaction(world.queue.services.sessionmaker) as s:
-        for case in s.execute(select(Case).where(Case.status == CaseStatus.TRIAGE.value)).scalars():
-            set_case_status(s, case, CaseStatus.ASSESSED, actor="analyst:test", detail="illegal")
+        for case in s.execute(select(Case).where(Case.status == CaseStatus.TRIAGE)).scalars():
+            move(s, case, CaseStatus.ASSESSED, actor="analyst:test", reason="illegal")
 
 
 def _bank_with_variant_of(world: World, seed: int) -> None:
@@ -73,7 +73,7 @@ def test_report_to_removal(
         assert known.pdq and known.pdq_quality is not None and not known.weak
         assert len(s.execute(select(CaseItem)).all()) == 2
         event = s.execute(
-            select(CaseEvent).where(CaseEvent.to_status == CaseStatus.ASSESSED.value)
+            select(CaseEvent).where(CaseEvent.to_status == CaseStatus.ASSESSED)
         ).scalar_one()
         assert (event.actor, event.detail) == ("matcher", "matched confirmed")
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from openhotline.cases.models import Case, CaseStatus
+from openhotline.cases.service import move
 from openhotline.db import transaction
-from openhotline.reporting.models import Case, CaseStatus
-from openhotline.reporting.service import set_case_status
 from tests.takedown.takedown_world import World
 
 
@@ -75,7 +75,7 @@ def test_worker_process_captures_traces_and_notices(
         assert _wait(lambda: status() == CaseStatus.TRIAGE, 60), log.read_text()
         with transaction(factory) as s:
             case = s.execute(select(Case)).scalar_one()
-            set_case_status(s, case, CaseStatus.ASSESSED, actor="analyst:test")
+            move(s, case, CaseStatus.ASSESSED, actor="analyst:test")
         assert _wait(lambda: len(world.mail.messages) == 1, 60), log.read_text()
         assert status() == CaseStatus.ACTIONED
     finally:

@@ -18,6 +18,7 @@ from openhotline.accounts import credentials
 from openhotline.accounts.models import ConsoleSession, RecoveryCode, User
 from openhotline.accounts.permissions import ROLE_PERMISSIONS
 from openhotline.audit import service as audit
+from openhotline.audit.models import AuditAction
 from openhotline.db import utcnow
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -73,7 +74,7 @@ def create_user(
     session.add(user)
     session.flush()
     codes = _replace_recovery_codes(session, user)
-    audit.record(session, actor, "user.create", f"user:{username}", {"role": role})
+    audit.record(session, actor, AuditAction.USER_CREATE, f"user:{username}", {"role": role})
     return NewUser(user, secret, credentials.provisioning_uri(secret, username), codes)
 
 
@@ -90,7 +91,7 @@ def _replace_recovery_codes(session: Session, user: User) -> list[str]:
 def regenerate_recovery_codes(session: Session, user: User) -> list[str]:
     """Replace a user's recovery codes; return the new ones (shown once)."""
     codes = _replace_recovery_codes(session, user)
-    audit.record(session, user.actor, "user.recovery_codes", f"user:{user.username}", {})
+    audit.record(session, user.actor, AuditAction.USER_RECOVERY_CODES, f"user:{user.username}", {})
     return codes
 
 
@@ -121,14 +122,16 @@ def authenticate(
     user = session.execute(select(User).where(User.username == name)).scalar_one_or_none()
     password_ok = credentials.verify_password(user.password_hash if user else None, password)
     if user is None:
-        audit.record(session, "anonymous", "login.failure", None, {"reason": "unknown user"})
+        audit.record(
+            session, "anonymous", AuditAction.LOGIN_FAILURE, None, {"reason": "unknown user"}
+        )
         return LoginResult(None, "unknown user")
     target = f"user:{user.username}"
     if not user.active:
-        audit.record(session, user.actor, "login.failure", target, {"reason": "inactive"})
+        audit.record(session, user.actor, AuditAction.LOGIN_FAILURE, target, {"reason": "inactive"})
         return LoginResult(None, "inactive")
     if user.locked_until is not None and user.locked_until > now:
-        audit.record(session, user.actor, "login.failure", target, {"reason": "locked"})
+        audit.record(session, user.actor, AuditAction.LOGIN_FAILURE, target, {"reason": "locked"})
         return LoginResult(None, "locked")
     second_factor = ""
     if password_ok:
@@ -146,12 +149,12 @@ def authenticate(
             user.locked_until = now + timedelta(minutes=policy.lockout_minutes)
             user.failed_logins = 0
             details["locked_minutes"] = policy.lockout_minutes
-        audit.record(session, user.actor, "login.failure", target, details)
+        audit.record(session, user.actor, AuditAction.LOGIN_FAILURE, target, details)
         return LoginResult(None, reason)
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
-    audit.record(session, user.actor, "login.success", target, {"factor": second_factor})
+    audit.record(session, user.actor, AuditAction.LOGIN_SUCCESS, target, {"factor": second_factor})
     return LoginResult(user)
 
 
@@ -271,7 +274,9 @@ def set_role(session: Session, user: User, role: str, *, actor: str) -> None:
     old = user.role
     user.role = role
     end_user_sessions(session, user.id)
-    audit.record(session, actor, "user.role", f"user:{user.username}", {"from": old, "to": role})
+    audit.record(
+        session, actor, AuditAction.USER_ROLE, f"user:{user.username}", {"from": old, "to": role}
+    )
 
 
 def set_active(session: Session, user: User, active: bool, *, actor: str) -> None:
@@ -282,7 +287,7 @@ def set_active(session: Session, user: User, active: bool, *, actor: str) -> Non
     audit.record(
         session,
         actor,
-        "user.activate" if active else "user.deactivate",
+        AuditAction.USER_ACTIVATE if active else AuditAction.USER_DEACTIVATE,
         f"user:{user.username}",
         {},
     )
@@ -292,7 +297,7 @@ def unlock(session: Session, user: User, *, actor: str) -> None:
     """Clear a lockout; audited."""
     user.locked_until = None
     user.failed_logins = 0
-    audit.record(session, actor, "user.unlock", f"user:{user.username}", {})
+    audit.record(session, actor, AuditAction.USER_UNLOCK, f"user:{user.username}", {})
 
 
 def usernames(session: Session) -> dict[int, str]:

@@ -22,6 +22,7 @@ from openhotline.assessment.policy import AssessmentPolicy
 from openhotline.assessment.queue import may_view
 from openhotline.assessment.service import AssessmentError
 from openhotline.audit import service as audit
+from openhotline.audit.models import AuditAction
 from openhotline.db import utcnow
 
 
@@ -121,7 +122,9 @@ def reveal(
         raise AssessmentError("claim the item before revealing it")
     budget = budget_of(session, user_id, policy)
     if budget.exhausted:
-        audit.record(session, actor, "item.reveal_refused", f"item:{item_id}", {"reason": "budget"})
+        audit.record(
+            session, actor, AuditAction.ITEM_REVEAL_REFUSED, f"item:{item_id}", {"reason": "budget"}
+        )
         raise BudgetExhaustedError(
             "Your exposure budget for today is used up. Please stop viewing material and "
             "talk to your supervisor."
@@ -137,7 +140,7 @@ def reveal(
     audit.record(
         session,
         actor,
-        "item.reveal",
+        AuditAction.ITEM_REVEAL,
         f"item:{item_id}",
         {"reveal": row.id, "window_seconds": window, "used_seconds": budget.used_seconds},
     )
@@ -156,7 +159,9 @@ def hide(session: Session, user_id: int, actor: str, item_id: int | None = None)
         return
     _close_open(session, user_id, now)
     for row in live:
-        audit.record(session, actor, "item.hide", f"item:{row.item_id}", {"reveal": row.id})
+        audit.record(
+            session, actor, AuditAction.ITEM_HIDE, f"item:{row.item_id}", {"reveal": row.id}
+        )
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from openhotline.db import Base, UTCDateTime, utcnow
+from openhotline.db import Base, EnumString, UTCDateTime, utcnow
 
 
 class ReviewState(StrEnum):
@@ -36,7 +36,7 @@ class Assessment(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[AssessmentKind] = mapped_column(EnumString(AssessmentKind, 20))
     scheme: Mapped[str] = mapped_column(String(40))
     classification: Mapped[str] = mapped_column(String(40))
     illegal: Mapped[bool] = mapped_column(Boolean)
@@ -51,7 +51,9 @@ class ItemReview(Base):
     __tablename__ = "item_reviews"
 
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
-    state: Mapped[str] = mapped_column(String(20), default=ReviewState.OPEN.value, index=True)
+    state: Mapped[ReviewState] = mapped_column(
+        EnumString(ReviewState, 20), default=ReviewState.OPEN, index=True
+    )
     # The proposed (CONFIRMING) or final (DECIDED) classification.
     classification: Mapped[str | None] = mapped_column(String(40))
     illegal: Mapped[bool | None] = mapped_column(Boolean)

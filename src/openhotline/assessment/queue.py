@@ -27,13 +27,15 @@ from openhotline.assessment.service import (
     route_new_items,
 )
 from openhotline.audit import service as audit
+from openhotline.audit.models import AuditAction
+from openhotline.cases.lifecycle import AWAITING_ASSESSMENT, CAN_BE_CLAIMED
+from openhotline.cases.models import Case, CaseStatus
+from openhotline.cases.service import move
 from openhotline.db import utcnow
 from openhotline.matching.engine import MatchEngine
 from openhotline.media.models import CaseItem, Item, ItemStatus
-from openhotline.reporting.models import Case, CaseStatus
-from openhotline.reporting.service import set_case_status
 
-QUEUE_STATES = (ReviewState.OPEN.value, ReviewState.CONFIRMING.value)
+QUEUE_STATES = (ReviewState.OPEN, ReviewState.CONFIRMING)
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ def list_queue(
         .join(ItemReview, ItemReview.item_id == Item.id)
         .outerjoin(Claim, Claim.item_id == Item.id)
         .where(
-            Item.status == ItemStatus.TRIAGE.value,
+            Item.status == ItemStatus.TRIAGE,
             ItemReview.state.in_(QUEUE_STATES),
             ~graded_by_me,
             or_(Claim.user_id.is_(None), Claim.user_id == actor.user_id, Claim.expires_at <= now),
@@ -116,7 +118,7 @@ def list_queue(
         query = query.where(Item.created_at <= now - timedelta(hours=f.min_age_hours))
     if f.max_age_hours is not None:
         query = query.where(Item.created_at >= now - timedelta(hours=f.max_age_hours))
-    new_first = case((ItemReview.state == ReviewState.OPEN.value, 0), else_=1)
+    new_first = case((ItemReview.state == ReviewState.OPEN, 0), else_=1)
     query = query.order_by(priority.desc(), new_first, Item.created_at, Item.id)
     rows = session.execute(query.limit(limit).offset(offset)).all()
     return [
@@ -187,11 +189,11 @@ def claim(
         .join(CaseItem, CaseItem.case_id == Case.id)
         .where(
             CaseItem.item_id == item_id,
-            Case.status.in_([CaseStatus.NEW.value, CaseStatus.TRIAGE.value]),
+            Case.status.in_(CAN_BE_CLAIMED.values),
         )
     ).scalars():
-        set_case_status(session, c, CaseStatus.ASSESSING, actor=actor.name)
-    audit.record(session, actor.name, "item.claim", f"item:{item_id}", {})
+        move(session, c, CaseStatus.ASSESSING, actor=actor.name, reason=f"item {item_id} claimed")
+    audit.record(session, actor.name, AuditAction.ITEM_CLAIM, f"item:{item_id}", {})
     return result
 
 
@@ -200,7 +202,7 @@ def release(session: Session, item_id: int, actor: Actor) -> None:
     existing = session.get(Claim, item_id)
     if existing is not None and existing.user_id == actor.user_id:
         session.delete(existing)
-        audit.record(session, actor.name, "item.release", f"item:{item_id}", {})
+        audit.record(session, actor.name, AuditAction.ITEM_RELEASE, f"item:{item_id}", {})
         session.flush()
 
 
@@ -227,7 +229,7 @@ def queue_counts(session: Session) -> dict[str, int]:
     rows = session.execute(
         select(ItemReview.state, func.count())
         .join(Item, Item.id == ItemReview.item_id)
-        .where(Item.status == ItemStatus.TRIAGE.value)
+        .where(Item.status == ItemStatus.TRIAGE)
         .group_by(ItemReview.state)
     ).all()
     return dict(rows)
@@ -235,7 +237,7 @@ def queue_counts(session: Session) -> dict[str, int]:
 
 def urgent_flag(priority: int) -> bool:
     """True when the priority means a child may be in immediate danger."""
-    from openhotline.reporting.models import PRIORITY_CHILD_IN_DANGER
+    from openhotline.cases.models import PRIORITY_CHILD_IN_DANGER
 
     return priority >= PRIORITY_CHILD_IN_DANGER
 
@@ -262,7 +264,7 @@ class CaseEntry:
     case_id: int
     canonical_url: str
     priority: int
-    status: str
+    status: CaseStatus
     created_at: datetime
 
 
@@ -274,9 +276,7 @@ def list_cases_without_items(
     query = (
         select(Case.id, Case.canonical_url, Case.priority, Case.status, Case.created_at)
         .where(
-            Case.status.in_(
-                [CaseStatus.NEW.value, CaseStatus.TRIAGE.value, CaseStatus.ASSESSING.value]
-            ),
+            Case.status.in_(AWAITING_ASSESSMENT.values),
             ~has_items,
         )
         .order_by(Case.priority.desc(), Case.created_at, Case.id)

@@ -23,11 +23,13 @@ from openhotline.assessment.models import (
 from openhotline.assessment.policy import AssessmentPolicy
 from openhotline.assessment.schemes import Classification
 from openhotline.audit import service as audit
+from openhotline.audit.models import AuditAction
+from openhotline.cases.lifecycle import AWAITING_ASSESSMENT, AWAITING_CAPTURE, CAN_BE_CLAIMED
+from openhotline.cases.models import Case, CaseStatus
+from openhotline.cases.service import move
 from openhotline.db import utcnow
 from openhotline.matching.engine import MatchEngine
 from openhotline.media.models import CaseItem, Item, ItemStatus
-from openhotline.reporting.models import Case, CaseStatus
-from openhotline.reporting.service import set_case_status
 
 
 class AssessmentError(ValueError):
@@ -55,7 +57,7 @@ def route_new_items(
     """
     items = (
         session.execute(
-            select(Item).where(Item.status == ItemStatus.NEW.value).order_by(Item.id).limit(limit)
+            select(Item).where(Item.status == ItemStatus.NEW).order_by(Item.id).limit(limit)
         )
         .scalars()
         .all()
@@ -78,7 +80,7 @@ def settle_known_cases(session: Session, *, limit: int = 500) -> int:
         .outerjoin(ItemReview, ItemReview.item_id == CaseItem.item_id)
         .where(
             CaseItem.case_id == Case.id,
-            (ItemReview.state.is_(None)) | (ItemReview.state != ReviewState.DECIDED.value),
+            (ItemReview.state.is_(None)) | (ItemReview.state != ReviewState.DECIDED),
         )
         .exists()
     )
@@ -86,7 +88,7 @@ def settle_known_cases(session: Session, *, limit: int = 500) -> int:
     cases = (
         session.execute(
             select(Case.id)
-            .where(Case.status.in_([CaseStatus.NEW.value, CaseStatus.TRIAGE.value]))
+            .where(Case.status.in_(CAN_BE_CLAIMED.values))
             .where(has_items, ~undecided)
             .limit(limit)
         )
@@ -105,12 +107,12 @@ def route_item(session: Session, item: Item, engine: MatchEngine | None = None) 
     """Route one NEW item: False when it matched the bank (auto-assessed), True when queued."""
     if check_known(session, item, engine):
         return False
-    item.status = ItemStatus.TRIAGE.value
+    item.status = ItemStatus.TRIAGE
     if session.get(ItemReview, item.id) is None:
-        session.add(ItemReview(item_id=item.id, state=ReviewState.OPEN.value, queued_at=utcnow()))
+        session.add(ItemReview(item_id=item.id, state=ReviewState.OPEN, queued_at=utcnow()))
     for case in _cases_of(session, item.id):
-        if case.status == CaseStatus.NEW.value:
-            set_case_status(session, case, CaseStatus.TRIAGE, actor="system")
+        if AWAITING_CAPTURE(case):
+            move(session, case, CaseStatus.TRIAGE, actor="system")
     session.flush()
     return True
 
@@ -120,10 +122,10 @@ def check_known(session: Session, item: Item, engine: MatchEngine | None = None)
 
     Exact hashes always; PDQ near-duplicates too when the match engine is given.
     """
-    if item.status == ItemStatus.AUTO_ASSESSED.value:
+    if item.status == ItemStatus.AUTO_ASSESSED:
         return True
     review = session.get(ItemReview, item.id)
-    if review is not None and review.state == ReviewState.DECIDED.value:
+    if review is not None and review.state == ReviewState.DECIDED:
         return False
     match = banks.find_confirmed_match(session, item, engine)
     if match is None:
@@ -134,7 +136,7 @@ def check_known(session: Session, item: Item, engine: MatchEngine | None = None)
 
 def assess_automatically(session: Session, item: Item, match: banks.BankMatch) -> None:
     """Record an automatic assessment of a known item found by another path (e.g. capture)."""
-    if item.status == ItemStatus.AUTO_ASSESSED.value:
+    if item.status == ItemStatus.AUTO_ASSESSED:
         return
     _auto_assess(session, item, session.get(ItemReview, item.id), match)
 
@@ -147,7 +149,7 @@ def _auto_assess(
         Assessment(
             item_id=item.id,
             user_id=None,
-            kind=AssessmentKind.AUTOMATIC.value,
+            kind=AssessmentKind.AUTOMATIC,
             scheme=match.scheme or "imported",
             classification=match.classification,
             illegal=True,
@@ -160,17 +162,17 @@ def _auto_assess(
     if review is None:
         review = ItemReview(item_id=item.id, queued_at=now)
         session.add(review)
-    review.state = ReviewState.DECIDED.value
+    review.state = ReviewState.DECIDED
     review.classification = match.classification
     review.illegal = True
     review.automatic = True
     review.decided_at = now
-    item.status = ItemStatus.AUTO_ASSESSED.value
+    item.status = ItemStatus.AUTO_ASSESSED
     session.execute(delete(Claim).where(Claim.item_id == item.id))
     audit.record(
         session,
         "system",
-        "assessment.automatic",
+        AuditAction.ASSESSMENT_AUTOMATIC,
         f"item:{item.id}",
         {
             "bank": match.bank,
@@ -198,7 +200,7 @@ def _cases_of(session: Session, item_id: int) -> list[Case]:
 def _update_cases(session: Session, item_id: int, actor: str) -> None:
     """Move each case of the item on once all its items are decided."""
     for case in _cases_of(session, item_id):
-        if case.status not in (CaseStatus.NEW, CaseStatus.TRIAGE, CaseStatus.ASSESSING):
+        if not AWAITING_ASSESSMENT(case):
             continue
         states = session.execute(
             select(ItemReview.state, ItemReview.illegal)
@@ -209,9 +211,9 @@ def _update_cases(session: Session, item_id: int, actor: str) -> None:
         if len(states) < total or any(s.state != ReviewState.DECIDED for s in states):
             continue
         if any(s.illegal for s in states):
-            set_case_status(session, case, CaseStatus.ASSESSED, actor=actor, detail="items graded")
+            move(session, case, CaseStatus.ASSESSED, actor=actor, reason="items graded")
         else:
-            set_case_status(session, case, CaseStatus.CLOSED, actor=actor, detail="nothing illegal")
+            move(session, case, CaseStatus.CLOSED, actor=actor, reason="nothing illegal")
 
 
 def grades_of(session: Session, item_id: int) -> list[Assessment]:
@@ -264,7 +266,7 @@ def assess(
         Assessment(
             item_id=item_id,
             user_id=actor.user_id,
-            kind=AssessmentKind.GRADE.value,
+            kind=AssessmentKind.GRADE,
             scheme=policy.scheme.name,
             classification=cls.code,
             illegal=cls.illegal,
@@ -290,10 +292,10 @@ def _apply_four_eyes(
 ) -> GradeOutcome:
     target = f"item:{item.id}"
     if review.state == ReviewState.OPEN:
-        audit.record(session, actor.name, "assessment.grade", target, details)
+        audit.record(session, actor.name, AuditAction.ASSESSMENT_GRADE, target, details)
         if not cls.illegal:
             return _decide(session, item, review, cls, actor.name, policy)
-        review.state = ReviewState.CONFIRMING.value
+        review.state = ReviewState.CONFIRMING
         review.classification = cls.code
         review.illegal = True
         return GradeOutcome(ReviewState.CONFIRMING)
@@ -302,13 +304,13 @@ def _apply_four_eyes(
         audit.record(
             session,
             actor.name,
-            "assessment.disagree",
+            AuditAction.ASSESSMENT_DISAGREE,
             target,
             {**details, "proposed": review.classification},
         )
-        review.state = ReviewState.DISPUTED.value
+        review.state = ReviewState.DISPUTED
         return GradeOutcome(ReviewState.DISPUTED)
-    audit.record(session, actor.name, "assessment.confirm", target, details)
+    audit.record(session, actor.name, AuditAction.ASSESSMENT_CONFIRM, target, details)
     agreeing = {
         g.user_id
         for g in grades_of(session, item.id)
@@ -327,11 +329,11 @@ def _decide(
     actor: str,
     policy: AssessmentPolicy,
 ) -> GradeOutcome:
-    review.state = ReviewState.DECIDED.value
+    review.state = ReviewState.DECIDED
     review.classification = cls.code
     review.illegal = cls.illegal
     review.decided_at = utcnow()
-    item.status = ItemStatus.ASSESSED.value
+    item.status = ItemStatus.ASSESSED
     admitted = 0
     if cls.illegal:
         admitted = banks.admit_item_hashes(
@@ -340,7 +342,7 @@ def _decide(
         audit.record(
             session,
             actor,
-            "bank.admit",
+            AuditAction.BANK_ADMIT,
             f"item:{item.id}",
             {"bank": banks.CONFIRMED_BANK, "classification": cls.code, "hashes": admitted},
         )
@@ -364,7 +366,7 @@ def disputes(session: Session, *, limit: int = 100) -> list[Dispute]:
     reviews = (
         session.execute(
             select(ItemReview)
-            .where(ItemReview.state == ReviewState.DISPUTED.value)
+            .where(ItemReview.state == ReviewState.DISPUTED)
             .order_by(ItemReview.queued_at, ItemReview.item_id)
             .limit(limit)
         )
@@ -399,7 +401,7 @@ def resolve_dispute(
         Assessment(
             item_id=item_id,
             user_id=actor.user_id,
-            kind=AssessmentKind.SUPERVISOR.value,
+            kind=AssessmentKind.SUPERVISOR,
             scheme=policy.scheme.name,
             classification=cls.code,
             illegal=cls.illegal,
@@ -410,7 +412,7 @@ def resolve_dispute(
     audit.record(
         session,
         actor.name,
-        "assessment.resolve",
+        AuditAction.ASSESSMENT_RESOLVE,
         f"item:{item_id}",
         {"classification": cls.code, "scheme": policy.scheme.name, **fields},
     )
@@ -430,15 +432,15 @@ def close_case(
     case = session.get(Case, case_id)
     if case is None:
         raise AssessmentError("no such case")
-    if case.status not in (CaseStatus.NEW, CaseStatus.TRIAGE, CaseStatus.ASSESSING):
+    if not AWAITING_ASSESSMENT(case):
         raise AssessmentError("this case is not waiting for assessment")
     if session.execute(select(CaseItem.id).where(CaseItem.case_id == case_id)).first():
         raise AssessmentError("this case has captured items: grade the items")
-    set_case_status(session, case, CaseStatus.CLOSED, actor=actor.name, detail=cls.code)
+    move(session, case, CaseStatus.CLOSED, actor=actor.name, reason=cls.code)
     audit.record(
         session,
         actor.name,
-        "assessment.case",
+        AuditAction.ASSESSMENT_CASE,
         f"case:{case_id}",
         {"classification": cls.code, "scheme": policy.scheme.name},
     )

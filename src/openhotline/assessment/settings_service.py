@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from openhotline.assessment.models import PolicySetting
 from openhotline.audit import service as audit
+from openhotline.audit.models import AuditAction
 from openhotline.db import utcnow
 
 
@@ -63,6 +64,8 @@ def set_value(session: Session, key: str, raw: str, *, actor: str, default: int)
         session.add(PolicySetting(key=key, value=str(value), updated_at=utcnow(), updated_by=actor))
     else:
         row.value, row.updated_at, row.updated_by = str(value), utcnow(), actor
-    audit.record(session, actor, "setting.change", f"setting:{key}", {"from": old, "to": value})
+    audit.record(
+        session, actor, AuditAction.SETTING_CHANGE, f"setting:{key}", {"from": old, "to": value}
+    )
     session.flush()
     return value

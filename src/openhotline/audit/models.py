@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -10,6 +11,62 @@ from sqlalchemy.orm import Mapped, mapped_column
 from openhotline.db import Base, UTCDateTime, utcnow
 
 GENESIS_HASH = "0" * 64
+
+
+class AuditAction(StrEnum):
+    """Every action the audit log records; stored as these strings in audit_log.action."""
+
+    APPEAL_DECIDE = "appeal.decide"
+    APPEAL_FILE = "appeal.file"
+    ASSESSMENT_AUTOMATIC = "assessment.automatic"
+    ASSESSMENT_CASE = "assessment.case"
+    ASSESSMENT_CONFIRM = "assessment.confirm"
+    ASSESSMENT_DISAGREE = "assessment.disagree"
+    ASSESSMENT_GRADE = "assessment.grade"
+    ASSESSMENT_RESOLVE = "assessment.resolve"
+    BANK_ADMIT = "bank.admit"
+    CAPTURE_AUTO_ASSESSED = "capture.auto_assessed"
+    CASE_VIEW = "case.view"
+    EXPORT_CYBERTIP = "export.cybertip"
+    EXPORT_POLICE = "export.police"
+    HELPLINE_ANNUAL_EXPORTED = "helpline.annual.exported"
+    HELPLINE_CONTACT_RECORDED = "helpline.contact.recorded"
+    HELPLINE_CONTACT_VIEWED = "helpline.contact.viewed"
+    HELPLINE_DISCLOSURE_VIEWED = "helpline.disclosure.viewed"
+    HELPLINE_ESCALATION_DECIDED = "helpline.escalation.decided"
+    HELPLINE_ESCALATION_RAISED = "helpline.escalation.raised"
+    HELPLINE_HANDOFF = "helpline.handoff"
+    HELPLINE_RETENTION_ANONYMISED = "helpline.retention.anonymised"
+    HELPLINE_TRENDS_EXPORTED = "helpline.trends.exported"
+    ITEM_CLAIM = "item.claim"
+    ITEM_HIDE = "item.hide"
+    ITEM_RELEASE = "item.release"
+    ITEM_REVEAL = "item.reveal"
+    ITEM_REVEAL_REFUSED = "item.reveal_refused"
+    ITEM_VIEW = "item.view"
+    LIST_DOWNLOAD = "list.download"
+    LIST_PUBLISH = "list.publish"
+    LOGIN_FAILURE = "login.failure"
+    LOGIN_SUCCESS = "login.success"
+    LOGOUT = "logout"
+    PARTNER_KEY_CREATE = "partner.key.create"
+    PARTNER_KEY_REVOKE = "partner.key.revoke"
+    PARTNER_ORG_CREATE = "partner.org.create"
+    REFERRAL_RECEIVE = "referral.receive"
+    REFERRAL_SEND = "referral.send"
+    REFERRAL_STATUS = "referral.status"
+    SETTING_CHANGE = "setting.change"
+    TAKEDOWN_HOST_CONFIRMED = "takedown.host_confirmed"
+    TAKEDOWN_NOTICE_SENT = "takedown.notice_sent"
+    TAKEDOWN_POLICE_CLEARED = "takedown.police_cleared"
+    TAKEDOWN_REMOVED = "takedown.removed"
+    TAKEDOWN_VIEW = "takedown.view"
+    USER_ACTIVATE = "user.activate"
+    USER_CREATE = "user.create"
+    USER_DEACTIVATE = "user.deactivate"
+    USER_RECOVERY_CODES = "user.recovery_codes"
+    USER_ROLE = "user.role"
+    USER_UNLOCK = "user.unlock"
 
 
 class AuditEntry(Base):
@@ -22,6 +79,8 @@ class AuditEntry(Base):
     # Who: "user:<name>", "system", "partner:<key prefix>", "anonymous".
     actor: Mapped[str] = mapped_column(String(200), index=True)
     # What: dotted verb, e.g. "login.success", "item.reveal", "assessment.create".
+    # A plain string on purpose: verify() must read back whatever a tampered row holds and
+    # report it, so writers are typed (record() takes an AuditAction) and the column is not.
     action: Mapped[str] = mapped_column(String(80), index=True)
     # On what: "item:12", "case:3", "user:alice", "setting:exposure_budget".
     target: Mapped[str | None] = mapped_column(String(200), index=True)

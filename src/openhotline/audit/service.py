@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from openhotline.audit.models import GENESIS_HASH, AuditEntry, AuditHead
+from openhotline.audit.models import GENESIS_HASH, AuditAction, AuditEntry, AuditHead
 from openhotline.db import insert_ignore, utcnow
 
 HEAD_ID = 1
@@ -55,7 +55,7 @@ def entry_hash(
 def record(
     session: Session,
     actor: str | None,
-    action: str,
+    action: AuditAction,
     target: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
+from openhotline.audit.models import AuditAction
 from openhotline.blocklist import service
 from openhotline.blocklist.models import ListKind
 from openhotline.partners.deps import partner_key
@@ -91,7 +92,7 @@ def snapshot(reader: Reader, name: str, db: DbDep, key: KeyDep, settings: Settin
     try:
         with db.begin() as s:
             file = service.snapshot_file(s, kind, version, fmt, key, settings.data_dir / "lists")
-            use(s, partner, "list.download", f"list:{kind.value}:v{version}", file=name)
+            use(s, partner, AuditAction.LIST_DOWNLOAD, f"list:{kind}:v{version}", file=name)
     except service.BlocklistError as exc:
         raise ApiError(exc.status, exc.message) from exc
     return _serve(file, sig, fmt)
@@ -110,7 +111,9 @@ def delta(reader: Reader, name: str, db: DbDep, key: KeyDep, settings: SettingsD
             file = service.delta_file(
                 s, kind, since, version, fmt, key, settings.data_dir / "lists"
             )
-            use(s, partner, "list.download", f"list:{kind.value}:v{since}-v{version}", file=name)
+            use(
+                s, partner, AuditAction.LIST_DOWNLOAD, f"list:{kind}:v{since}-v{version}", file=name
+            )
     except service.BlocklistError as exc:
         raise ApiError(exc.status, exc.message) from exc
     return _serve(file, sig, fmt)

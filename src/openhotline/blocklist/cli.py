@@ -24,7 +24,7 @@ def publish_command(ctx: typer.Context) -> None:
         )
         for kind, v in versions.items():
             typer.echo(
-                f"{kind.value}: version {v.version}, {v.entry_count} entries "
+                f"{kind}: version {v.version}, {v.entry_count} entries "
                 f"(+{v.added_count} -{v.removed_count})"
             )
 

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from openhotline.db import Base, UTCDateTime, utcnow
+from openhotline.db import Base, EnumString, UTCDateTime, utcnow
 
 
 class ListKind(StrEnum):
@@ -32,7 +32,7 @@ class ListVersion(Base):
     __tablename__ = "list_versions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[ListKind] = mapped_column(EnumString(ListKind, 10))
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     entry_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -52,7 +52,7 @@ class ListEntry(Base):
     __tablename__ = "list_entries"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[ListKind] = mapped_column(EnumString(ListKind, 10))
     # SHA-256 of the canonical URL (URL list) or of the item's bytes (hash list).
     key: Mapped[str] = mapped_column(String(64))
     url: Mapped[str | None] = mapped_column(Text)
@@ -83,7 +83,9 @@ class Appeal(Base):
     reason: Mapped[str] = mapped_column(Text)
     # Only what the appellant chose to give, to send them the outcome.
     contact_email: Mapped[str | None] = mapped_column(String(320))
-    status: Mapped[str] = mapped_column(String(10), default=AppealStatus.PENDING.value)
+    status: Mapped[AppealStatus] = mapped_column(
+        EnumString(AppealStatus, 10), default=AppealStatus.PENDING
+    )
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decision_note: Mapped[str | None] = mapped_column(Text)

@@ -19,15 +19,18 @@ from sqlalchemy import Table, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from openhotline.assessment.banks import CONFIRMED_BANK
+from openhotline.audit.models import AuditAction
 from openhotline.audit.service import record
 from openhotline.blocklist.formats import FORMATS, Row, render_delta, render_snapshot
 from openhotline.blocklist.models import Appeal, AppealStatus, ListEntry, ListKind, ListVersion
+from openhotline.cases.lifecycle import LISTABLE
+from openhotline.cases.models import Case, CaseStatus
+from openhotline.cases.service import move
 from openhotline.config import Settings
 from openhotline.db import utcnow
 from openhotline.matching.models import BankEntry, HashBank, HashType
 from openhotline.media.models import Item
-from openhotline.reporting.models import Case, CaseStatus
-from openhotline.reporting.service import set_case_status, url_hash
+from openhotline.reporting.service import url_hash
 from openhotline.signing.service import SigningKey
 from openhotline.takedown.service import urls_to_block
 from openhotline.trace.models import HostingTrace
@@ -47,9 +50,6 @@ class BlocklistError(ValueError):
         super().__init__(message)
         self.message = message
         self.status = status
-
-
-LISTED_CASE_STATUSES = (CaseStatus.ASSESSED.value, CaseStatus.ACTIONED.value)
 
 
 def url_list_source(session: Session, exclude_countries: Iterable[str] = ()) -> Contents:
@@ -107,7 +107,7 @@ def latest(session: Session, kind: ListKind) -> ListVersion | None:
     """Return the newest version of a list, if any."""
     return session.execute(
         select(ListVersion)
-        .where(ListVersion.kind == kind.value)
+        .where(ListVersion.kind == kind)
         .order_by(ListVersion.version.desc())
         .limit(1)
     ).scalar_one_or_none()
@@ -116,10 +116,10 @@ def latest(session: Session, kind: ListKind) -> ListVersion | None:
 def get_version(session: Session, kind: ListKind, version: int) -> ListVersion:
     """Return one version or raise BlocklistError(404)."""
     row = session.execute(
-        select(ListVersion).where(ListVersion.kind == kind.value, ListVersion.version == version)
+        select(ListVersion).where(ListVersion.kind == kind, ListVersion.version == version)
     ).scalar_one_or_none()
     if row is None:
-        raise BlocklistError(f"{kind.value} list has no version {version}", status=404)
+        raise BlocklistError(f"{kind} list has no version {version}", status=404)
     return row
 
 
@@ -131,7 +131,7 @@ def publish_list(
     active: dict[str, int] = dict(
         session.execute(
             select(ListEntry.key, ListEntry.id).where(
-                ListEntry.kind == kind.value, ListEntry.removed_version.is_(None)
+                ListEntry.kind == kind, ListEntry.removed_version.is_(None)
             )
         ).all()
     )
@@ -141,7 +141,7 @@ def publish_list(
         return current
     number = (current.version if current else 0) + 1
     version = ListVersion(
-        kind=kind.value,
+        kind=kind,
         version=number,
         created_at=utcnow(),
         entry_count=len(desired),
@@ -155,7 +155,7 @@ def publish_list(
             insert(_ENTRIES),
             [
                 {
-                    "kind": kind.value,
+                    "kind": kind,
                     "key": k,
                     "url": desired[k][0],
                     "md5": desired[k][1],
@@ -176,8 +176,8 @@ def publish_list(
     record(
         session,
         actor,
-        "list.publish",
-        f"list:{kind.value}:v{number}",
+        AuditAction.LIST_PUBLISH,
+        f"list:{kind}:v{number}",
         {"entries": len(desired), "added": len(added), "removed": len(removed_ids)},
     )
     return version
@@ -223,7 +223,7 @@ def snapshot_rows(session: Session, kind: ListKind, version: int) -> Iterator[Ro
     """Every entry of one version, sorted by key."""
     return _rows(
         session,
-        ListEntry.kind == kind.value,
+        ListEntry.kind == kind,
         ListEntry.added_version <= version,
         or_(ListEntry.removed_version.is_(None), ListEntry.removed_version > version),
     )
@@ -235,14 +235,14 @@ def delta_rows(
     """Entries added and removed between version `since` and `version` (since < version)."""
     added = _rows(
         session,
-        ListEntry.kind == kind.value,
+        ListEntry.kind == kind,
         ListEntry.added_version > since,
         ListEntry.added_version <= version,
         or_(ListEntry.removed_version.is_(None), ListEntry.removed_version > version),
     )
     removed = _rows(
         session,
-        ListEntry.kind == kind.value,
+        ListEntry.kind == kind,
         ListEntry.added_version <= since,
         and_(ListEntry.removed_version > since, ListEntry.removed_version <= version),
     )
@@ -295,7 +295,7 @@ def snapshot_file(
     """The signed snapshot of one version."""
     _check_format(fmt)
     row = get_version(session, kind, version)
-    name = f"{kind.value}-v{version}.{fmt}"
+    name = f"{kind}-v{version}.{fmt}"
     return _cached(
         cache_dir,
         name,
@@ -327,7 +327,7 @@ def delta_file(
     row = get_version(session, kind, version)
     if since > 0:
         get_version(session, kind, since)
-    name = f"{kind.value}-v{since}-v{version}.{fmt}"
+    name = f"{kind}-v{since}-v{version}.{fmt}"
 
     def make() -> bytes:
         added, removed = delta_rows(session, kind, since, version)
@@ -345,7 +345,7 @@ def listed_case(session: Session, url: str) -> Case | None:
     key = url_hash(canon.url)
     listed = session.execute(
         select(ListEntry.id).where(
-            ListEntry.kind == ListKind.URLS.value,
+            ListEntry.kind == ListKind.URLS,
             ListEntry.key == key,
             ListEntry.removed_version.is_(None),
         )
@@ -377,7 +377,7 @@ def file_appeal(session: Session, url: str, reason: str, contact_email: str | No
     )
     session.add(appeal)
     session.flush()
-    record(session, None, "appeal.file", f"appeal:{appeal.id}", {"case_id": case.id})
+    record(session, None, AuditAction.APPEAL_FILE, f"appeal:{appeal.id}", {"case_id": case.id})
     return appeal
 
 
@@ -385,7 +385,7 @@ def pending_appeals(session: Session) -> list[Appeal]:
     """Appeals waiting for a decision, oldest first."""
     return list(
         session.execute(
-            select(Appeal).where(Appeal.status == AppealStatus.PENDING.value).order_by(Appeal.id)
+            select(Appeal).where(Appeal.status == AppealStatus.PENDING).order_by(Appeal.id)
         ).scalars()
     )
 
@@ -397,29 +397,29 @@ def decide_appeal(
     appeal = session.get(Appeal, appeal_id)
     if appeal is None:
         raise BlocklistError(f"no appeal {appeal_id}", status=404)
-    if appeal.status != AppealStatus.PENDING.value:
+    if appeal.status != AppealStatus.PENDING:
         raise BlocklistError("this appeal has already been decided", status=409)
     if not note.strip():
         raise BlocklistError("a decision needs a note saying why")
-    appeal.status = (AppealStatus.UPHELD if uphold else AppealStatus.REJECTED).value
+    appeal.status = AppealStatus.UPHELD if uphold else AppealStatus.REJECTED
     appeal.decided_at = utcnow()
     appeal.decided_by = actor
     appeal.decision_note = note.strip()[:5000]
     if uphold and appeal.case_id is not None:
         case = session.get(Case, appeal.case_id)
-        if case is not None and case.status in LISTED_CASE_STATUSES:
-            set_case_status(
+        if case is not None and LISTABLE(case):
+            move(
                 session,
                 case,
                 CaseStatus.CLOSED,
                 actor=actor,
-                detail=f"appeal {appeal.reference} upheld",
+                reason=f"appeal {appeal.reference} upheld",
             )
     session.flush()
     record(
         session,
         actor,
-        "appeal.decide",
+        AuditAction.APPEAL_DECIDE,
         f"appeal:{appeal.id}",
         {"outcome": appeal.status, "case_id": appeal.case_id, "note": appeal.decision_note},
     )

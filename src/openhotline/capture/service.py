@@ -13,7 +13,11 @@ from sqlalchemy.orm import Session
 from openhotline.assessment import service as assessment
 from openhotline.assessment.banks import BankMatch
 from openhotline.audit import service as audit
+from openhotline.audit.models import AuditAction
 from openhotline.capture.crawler import CapturedMedia, CrawlResult
+from openhotline.cases.lifecycle import AWAITING_CAPTURE
+from openhotline.cases.models import Case, CaseEventKind, CaseStatus
+from openhotline.cases.service import move, record_event
 from openhotline.db import insert_ignore, utcnow
 from openhotline.matching.engine import MatchEngine
 from openhotline.matching.matcher import QueryHash, match
@@ -24,8 +28,6 @@ from openhotline.media.decode import MediaError
 from openhotline.media.hashing import WEAK_QUALITY, crypto_hashes
 from openhotline.media.models import CaseItem, Item, ItemStatus
 from openhotline.media.store import MediaStore
-from openhotline.reporting.models import Case, CaseStatus
-from openhotline.reporting.service import record_case_event, set_case_status
 
 ACTOR = "crawler"
 
@@ -111,7 +113,7 @@ def _upsert_item(session: Session, h: HashedMedia, store: MediaStore) -> tuple[I
                 "storage_key": key,
                 "pdq": h.pdq,
                 "pdq_quality": h.pdq_quality,
-                "status": ItemStatus.NEW.value,
+                "status": ItemStatus.NEW,
                 "source": ACTOR,
                 "created_at": utcnow(),
                 "weak": h.pdq_quality is not None and h.pdq_quality < WEAK_QUALITY,
@@ -136,7 +138,7 @@ def store_capture(
     for h in hashed:
         item, created = _upsert_item(session, h, store)
         summary.new_items += int(created)
-        if item.status == ItemStatus.NEW.value:
+        if item.status == ItemStatus.NEW:
             matches = match_item(session, matcher, h)
             if matches:
                 best = min(matches, key=lambda m: m.distance)
@@ -157,12 +159,12 @@ def store_capture(
                 audit.record(
                     session,
                     "matcher",
-                    "capture.auto_assessed",
+                    AuditAction.CAPTURE_AUTO_ASSESSED,
                     f"item:{item.id}",
                     {"bank": best.bank, "by": best.query, "distance": best.distance},
                 )
                 summary.matched_banks.append(best.bank)
-        if item.status == ItemStatus.AUTO_ASSESSED.value:
+        if item.status == ItemStatus.AUTO_ASSESSED:
             summary.auto_assessed += 1
         insert_ignore(
             session,
@@ -182,28 +184,29 @@ def store_capture(
         f"{summary.auto_assessed} known; {len(crawl.pages)} linked page(s); "
         f"{len(crawl.skipped)} skipped"
     )
-    record_case_event(session, case.id, "captured", actor=ACTOR, detail=detail)
-    if case.status == CaseStatus.NEW.value:
+    record_event(session, case.id, CaseEventKind.CAPTURED, actor=ACTOR, detail=detail)
+    if AWAITING_CAPTURE(case):
         if summary.auto_assessed:
             banks = ", ".join(sorted(set(summary.matched_banks))) or "known items"
-            set_case_status(
-                session, case, CaseStatus.ASSESSED, actor="matcher", detail=f"matched {banks}"
-            )
+            move(session, case, CaseStatus.ASSESSED, actor="matcher", reason=f"matched {banks}")
         else:
-            set_case_status(session, case, CaseStatus.TRIAGE, actor=ACTOR, detail=detail)
+            move(session, case, CaseStatus.TRIAGE, actor=ACTOR, reason=detail)
     return summary
 
 
 def capture_failed(session: Session, case: Case, reason: str) -> None:
     """Record a capture that cannot succeed (refused, invalid) and hand the case to triage."""
-    record_case_event(session, case.id, "capture_failed", actor=ACTOR, detail=reason[:2000])
-    if case.status == CaseStatus.NEW.value:
-        set_case_status(session, case, CaseStatus.TRIAGE, actor=ACTOR, detail=reason[:500])
+    record_event(session, case.id, CaseEventKind.CAPTURE_FAILED, actor=ACTOR, detail=reason[:2000])
+    if AWAITING_CAPTURE(case):
+        move(session, case, CaseStatus.TRIAGE, actor=ACTOR, reason=reason[:500])
 
 
 def cases_to_capture(session: Session, limit: int = 500) -> list[int]:
     """Ids of cases still NEW (each gets one capture job)."""
     rows = session.execute(
-        select(Case.id).where(Case.status == CaseStatus.NEW.value).order_by(Case.id).limit(limit)
+        select(Case.id)
+        .where(Case.status.in_(AWAITING_CAPTURE.values))
+        .order_by(Case.id)
+        .limit(limit)
     )
     return [r[0] for r in rows]

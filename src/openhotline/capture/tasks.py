@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 from openhotline.capture import service
 from openhotline.capture.crawler import CrawlLimits, crawl
 from openhotline.capture.fetch import FetchError, FetchLimits, SafeFetcher
+from openhotline.cases.models import Case
 from openhotline.db import transaction
 from openhotline.jobs import service as jobs
-from openhotline.reporting.models import Case
 
 if TYPE_CHECKING:
     from openhotline.bootstrap import Services

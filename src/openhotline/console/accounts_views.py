@@ -21,6 +21,7 @@ from openhotline.accounts.permissions import Permission
 from openhotline.assessment.exposure import budget_of
 from openhotline.assessment.policy import policy_in_force
 from openhotline.audit import service as audit
+from openhotline.audit.models import AuditAction
 from openhotline.console.pages import render
 from openhotline.web.deps import DbDep, SettingsDep
 from openhotline.web.ratelimit import public_rate_limit
@@ -94,7 +95,7 @@ def logout(db: DbDep, settings: SettingsDep, principal: SessionUser) -> Response
     """End the session."""
     with db.begin() as session:
         service.end_session(session, principal.token)
-        audit.record(session, principal.actor, "logout", f"user:{principal.username}", {})
+        audit.record(session, principal.actor, AuditAction.LOGOUT, f"user:{principal.username}", {})
     response = RedirectResponse("/console/login", status_code=303)
     clear_session_cookie(response, settings)
     return response

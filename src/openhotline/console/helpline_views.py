@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
 from openhotline.audit import service as audit
+from openhotline.audit.models import AuditAction
 from openhotline.console.pages import render
 from openhotline.db import utcnow
 from openhotline.helpline import service, trends
@@ -156,7 +157,10 @@ def _contact_page(
         report = session.get(Report, contact.report_id)
         receipt = format_receipt(report.receipt) if report else None
     audit.record(
-        session, principal.actor, "helpline.contact.viewed", f"helpline_contact:{contact.id}"
+        session,
+        principal.actor,
+        AuditAction.HELPLINE_CONTACT_VIEWED,
+        f"helpline_contact:{contact.id}",
     )
     return render(
         request,

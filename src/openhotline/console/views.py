@@ -16,10 +16,12 @@ from openhotline.assessment import exposure, queue, service
 from openhotline.assessment.models import ItemReview
 from openhotline.assessment.schemes import SchemeError
 from openhotline.audit import service as audit
+from openhotline.audit.models import AuditAction
+from openhotline.cases.models import Case
 from openhotline.console.pages import DbId, actor_of, load_policy, render
 from openhotline.matching.api import get_engine
 from openhotline.media.models import CaseItem, Item
-from openhotline.reporting.models import Case, Report, ReportURL
+from openhotline.reporting.models import Report, ReportURL
 from openhotline.web.deps import DbDep, SettingsDep
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -152,7 +154,9 @@ def item_page(
             ).scalars()
         )
         graded = any(g.user_id == principal.user_id for g in service.grades_of(session, item_id))
-        audit.record(session, principal.actor, "item.view", f"item:{item_id}", {"claimed": mine})
+        audit.record(
+            session, principal.actor, AuditAction.ITEM_VIEW, f"item:{item_id}", {"claimed": mine}
+        )
     return render(
         request,
         "console/item.html",
@@ -219,7 +223,7 @@ def case_page(
         case = session.get(Case, case_id)
         if case is None:
             return render(request, "console/error.html", principal, 404, error="No such case.")
-        audit.record(session, principal.actor, "case.view", f"case:{case_id}", {})
+        audit.record(session, principal.actor, AuditAction.CASE_VIEW, f"case:{case_id}", {})
         reports = list(
             session.execute(
                 select(Report)

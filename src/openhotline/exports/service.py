@@ -26,13 +26,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openhotline.audit.models import AuditAction
 from openhotline.audit.service import record
+from openhotline.cases.models import Case, CaseEvent
 from openhotline.db import utcnow
 from openhotline.exports import cybertip
 from openhotline.federation.service import trace_of
 from openhotline.media.models import CaseItem, Item
 from openhotline.media.store import MediaStore
-from openhotline.reporting.models import Case, CaseEvent, Report, ReportURL
+from openhotline.reporting.models import Report, ReportURL
 from openhotline.signing.service import SignatureError, SigningKey, verify
 
 MANIFEST = "manifest.json"
@@ -224,7 +226,7 @@ def police_export(
     record(
         session,
         actor,
-        "export.police",
+        AuditAction.EXPORT_POLICE,
         f"case:{case.id}",
         {
             "export_id": export_id,
@@ -303,5 +305,7 @@ def cybertip_documents(
             cybertip.validate(doc)
         except cybertip.CybertipError as exc:
             raise ExportError(f"{name} is invalid: {exc}") from exc
-    record(session, actor, "export.cybertip", f"case:{case.id}", {"documents": sorted(docs)})
+    record(
+        session, actor, AuditAction.EXPORT_CYBERTIP, f"case:{case.id}", {"documents": sorted(docs)}
+    )
     return docs

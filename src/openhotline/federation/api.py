@@ -35,7 +35,7 @@ async def _signed_body(
     if peer is None:
         raise ApiError(403, f"no partner hotline configured for {sender or '(no sender)'}")
     if partner.kind is not None and (
-        partner.kind != OrgKind.HOTLINE.value or (partner.country or sender) != sender
+        partner.kind != OrgKind.HOTLINE or (partner.country or sender) != sender
     ):
         raise ApiError(403, "this API key does not belong to that partner hotline")
     raw = await request.body()

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from openhotline.db import Base, UTCDateTime, utcnow
+from openhotline.db import Base, EnumString, UTCDateTime, utcnow
 
 
 class ReferralStatus(StrEnum):
@@ -35,9 +35,11 @@ class Referral(Base):
     direction: Mapped[str] = mapped_column(String(3))  # "out" or "in"
     peer: Mapped[str] = mapped_column(String(2))
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    status: Mapped[str] = mapped_column(String(20), default=ReferralStatus.PENDING.value)
+    status: Mapped[ReferralStatus] = mapped_column(
+        EnumString(ReferralStatus, 20), default=ReferralStatus.PENDING
+    )
     # Inbound: the last status we queued back to the sender.
-    reported_status: Mapped[str | None] = mapped_column(String(20))
+    reported_status: Mapped[ReferralStatus | None] = mapped_column(EnumString(ReferralStatus, 20))
     # The signed body as received or sent (URLs, trace, classification, hashes).
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

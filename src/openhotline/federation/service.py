@@ -13,21 +13,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openhotline.audit.models import AuditAction
 from openhotline.audit.service import canonical_json, record
+from openhotline.cases.models import Case, CaseEventKind, CaseStatus
+from openhotline.cases.service import record_event
 from openhotline.config import Settings
 from openhotline.db import utcnow
 from openhotline.federation.models import STATUS_RANK, OutboxMessage, Referral, ReferralStatus
 from openhotline.federation.schemas import ReferralBody, StatusBody
 from openhotline.media.models import CaseItem, Item
-from openhotline.reporting.models import Case, CaseStatus, Report, ReportURL
+from openhotline.reporting.models import Report, ReportURL
 from openhotline.reporting.schemas import ReportIn
-from openhotline.reporting.service import (
-    ReportRejectedError,
-    record_case_event,
-    submit_report,
-)
+from openhotline.reporting.service import ReportRejectedError, submit_report
 from openhotline.takedown.models import Referral as TakedownReferral
 from openhotline.takedown.models import ReferralKind
+from openhotline.takedown.models import ReferralStatus as TakedownReferralStatus
 from openhotline.trace.service import latest_trace
 
 
@@ -41,11 +41,11 @@ class FederationError(ValueError):
 
 
 # What the receiving side reports back, from its own case status.
-STATUS_OF_CASE: dict[str, ReferralStatus] = {
-    CaseStatus.ASSESSED.value: ReferralStatus.ASSESSED,
-    CaseStatus.ACTIONED.value: ReferralStatus.NOTICE_SENT,
-    CaseStatus.REMOVED.value: ReferralStatus.REMOVED,
-    CaseStatus.CLOSED.value: ReferralStatus.CLOSED,
+STATUS_OF_CASE: dict[CaseStatus, ReferralStatus] = {
+    CaseStatus.ASSESSED: ReferralStatus.ASSESSED,
+    CaseStatus.ACTIONED: ReferralStatus.NOTICE_SENT,
+    CaseStatus.REMOVED: ReferralStatus.REMOVED,
+    CaseStatus.CLOSED: ReferralStatus.CLOSED,
 }
 
 
@@ -117,16 +117,16 @@ def refer_case(
         direction="out",
         peer=country,
         case_id=case_id,
-        status=ReferralStatus.PENDING.value,
+        status=ReferralStatus.PENDING,
         payload=canonical_json(body),
     )
     session.add(referral)
     _enqueue(session, country, "referral", body)
-    record_case_event(session, case_id, "referral.queued", actor=actor, detail=country)
+    record_event(session, case_id, CaseEventKind.REFERRAL_QUEUED, actor=actor, detail=country)
     record(
         session,
         actor,
-        "referral.send",
+        AuditAction.REFERRAL_SEND,
         f"case:{case_id}",
         {"to": country, "id": body["referral_id"]},
     )
@@ -149,8 +149,8 @@ def dispatch_takedown_referrals(session: Session, settings: Settings) -> int:
     """Send the partner-hotline referrals that takedown routing created (pending ones)."""
     pending = session.execute(
         select(TakedownReferral).where(
-            TakedownReferral.kind == ReferralKind.PARTNER_HOTLINE.value,
-            TakedownReferral.status == "pending",
+            TakedownReferral.kind == ReferralKind.PARTNER_HOTLINE,
+            TakedownReferral.status == TakedownReferralStatus.PENDING,
         )
     ).scalars()
     sent = 0
@@ -160,7 +160,7 @@ def dispatch_takedown_referrals(session: Session, settings: Settings) -> int:
             row.detail = f"no federation peer configured for {country or '?'}"
             continue
         referral = refer_case(session, row.case_id, country, settings, actor="federation")
-        row.status = "sent"
+        row.status = TakedownReferralStatus.SENT
         row.sent_at = utcnow()
         row.detail = f"federation referral {referral.referral_id}"
         sent += 1
@@ -205,14 +205,16 @@ def receive_referral(
         direction="in",
         peer=body.sender,
         case_id=case_id,
-        status=ReferralStatus.RECEIVED.value,
-        reported_status=ReferralStatus.RECEIVED.value,
+        status=ReferralStatus.RECEIVED,
+        reported_status=ReferralStatus.RECEIVED,
         payload=canonical_json(body.model_dump(mode="json")),
     )
     session.add(referral)
     session.flush()
-    record_case_event(session, case_id, "referral.received", actor=actor, detail=body.sender)
-    record(session, actor, "referral.receive", f"case:{case_id}", {"id": body.referral_id})
+    record_event(session, case_id, CaseEventKind.REFERRAL_RECEIVED, actor=actor, detail=body.sender)
+    record(
+        session, actor, AuditAction.REFERRAL_RECEIVE, f"case:{case_id}", {"id": body.referral_id}
+    )
     return referral, True
 
 
@@ -226,17 +228,19 @@ def receive_status(session: Session, body: StatusBody, *, actor: str) -> Referra
     if referral is None or referral.peer != body.sender:
         raise FederationError(f"no referral {body.referral_id} to {body.sender}", status=404)
     new = ReferralStatus(body.status)
-    if STATUS_RANK[new] > STATUS_RANK[ReferralStatus(referral.status)]:
-        referral.status = new.value
+    if STATUS_RANK[new] > STATUS_RANK[referral.status]:
+        referral.status = new
         referral.updated_at = utcnow()
-        record_case_event(
+        record_event(
             session,
             referral.case_id,
-            "referral.status",
+            CaseEventKind.REFERRAL_STATUS,
             actor=actor,
             detail=f"{body.sender}: {new}",
         )
-        record(session, actor, "referral.status", f"case:{referral.case_id}", {"status": new.value})
+        record(
+            session, actor, AuditAction.REFERRAL_STATUS, f"case:{referral.case_id}", {"status": new}
+        )
     return referral
 
 
@@ -245,8 +249,8 @@ def mark_received(session: Session, referral_id: str) -> None:
     referral = session.execute(
         select(Referral).where(Referral.direction == "out", Referral.referral_id == referral_id)
     ).scalar_one_or_none()
-    if referral is not None and referral.status == ReferralStatus.PENDING.value:
-        referral.status = ReferralStatus.RECEIVED.value
+    if referral is not None and referral.status == ReferralStatus.PENDING:
+        referral.status = ReferralStatus.RECEIVED
         referral.updated_at = utcnow()
 
 
@@ -262,7 +266,7 @@ def sync_statuses(session: Session, settings: Settings) -> int:
         status = STATUS_OF_CASE.get(case_status)
         if status is None:
             continue
-        last = ReferralStatus(referral.reported_status or ReferralStatus.RECEIVED.value)
+        last = referral.reported_status or ReferralStatus.RECEIVED
         if STATUS_RANK[status] <= STATUS_RANK[last]:
             continue
         body = StatusBody(
@@ -271,12 +275,12 @@ def sync_statuses(session: Session, settings: Settings) -> int:
             referral_id=referral.referral_id,
             sender=own_country(settings),
             recipient=referral.peer,
-            status=status.value,
+            status=status,
             at=utcnow().isoformat(),
         ).model_dump(mode="json")
         _enqueue(session, referral.peer, "status", body)
-        referral.reported_status = status.value
-        referral.status = status.value
+        referral.reported_status = status
+        referral.status = status
         queued += 1
     return queued
 

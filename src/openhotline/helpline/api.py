@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
 from openhotline.audit import service as audit
+from openhotline.audit.models import AuditAction
 from openhotline.db import utcnow
 from openhotline.helpline import service, trends
 from openhotline.helpline.schemas import ContactOut, TrendTableOut
@@ -105,7 +106,11 @@ def trend_csv(
     table = _table(db, settings, taxonomy, year, by)
     with db.begin() as session:
         audit.record(
-            session, principal.actor, "helpline.trends.exported", None, {"year": year, "by": by}
+            session,
+            principal.actor,
+            AuditAction.HELPLINE_TRENDS_EXPORTED,
+            None,
+            {"year": year, "by": by},
         )
     return Response(
         table.as_csv(),
@@ -127,5 +132,7 @@ def annual(
         raise ApiError(422, "that year has not started")
     with db.begin() as session:
         out = trends.annual_export(session, year, taxonomy, settings.helpline_suppression_k)
-        audit.record(session, principal.actor, "helpline.annual.exported", None, {"year": year})
+        audit.record(
+            session, principal.actor, AuditAction.HELPLINE_ANNUAL_EXPORTED, None, {"year": year}
+        )
     return out

@@ -14,7 +14,7 @@ from enum import StrEnum
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from openhotline.db import Base, UTCDateTime, utcnow
+from openhotline.db import Base, EnumString, UTCDateTime, utcnow
 from openhotline.reporting import models as _reporting_models  # noqa: F401  (reports.id FK)
 
 
@@ -85,8 +85,8 @@ class Escalation(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("helpline_contacts.id"), index=True)
-    status: Mapped[str] = mapped_column(
-        String(20), default=EscalationStatus.PENDING.value, index=True
+    status: Mapped[EscalationStatus] = mapped_column(
+        EnumString(EscalationStatus, 20), default=EscalationStatus.PENDING, index=True
     )
     raised_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
     raised_by: Mapped[str | None] = mapped_column(String(64))

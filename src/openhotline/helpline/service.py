@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openhotline.audit import service as audit
+from openhotline.audit.models import AuditAction
 from openhotline.db import utcnow
 from openhotline.helpline.crypto import FieldCipher
 from openhotline.helpline.models import (
@@ -145,7 +146,7 @@ def record_contact(
     audit.record(
         session,
         f"user:{counsellor}",
-        "helpline.contact.recorded",
+        AuditAction.HELPLINE_CONTACT_RECORDED,
         f"helpline_contact:{contact.id}",
         {"mode": mode, "immediate_risk": data.immediate_risk},
     )
@@ -177,14 +178,14 @@ def escalate(session: Session, contact: HelplineContact, *, actor: str, reason: 
     if existing is not None:
         return existing
     escalation = Escalation(
-        contact=contact, status=EscalationStatus.PENDING.value, raised_by=actor.split(":", 1)[-1]
+        contact=contact, status=EscalationStatus.PENDING, raised_by=actor.split(":", 1)[-1]
     )
     session.add(escalation)
     session.flush()
     audit.record(
         session,
         actor,
-        "helpline.escalation.raised",
+        AuditAction.HELPLINE_ESCALATION_RAISED,
         f"helpline_escalation:{escalation.id}",
         {"contact_id": contact.id, "reason": reason},
     )
@@ -216,7 +217,7 @@ def decide_escalation(
         raise ContactRejectedError("decision must be 'disclose' or 'no_disclosure'")
     if len(note) > 2000:
         raise ContactRejectedError("note: at most 2000 characters")
-    escalation.status = decision
+    escalation.status = EscalationStatus(decision)
     escalation.disclose_to = disclose_to
     escalation.decided_by = actor.split(":", 1)[-1]
     escalation.decided_at = utcnow()
@@ -225,7 +226,7 @@ def decide_escalation(
     audit.record(
         session,
         actor,
-        "helpline.escalation.decided",
+        AuditAction.HELPLINE_ESCALATION_DECIDED,
         f"helpline_escalation:{escalation.id}",
         {"contact_id": escalation.contact_id, "decision": decision, "disclose_to": disclose_to},
     )
@@ -243,7 +244,7 @@ def disclosure_sheet(
     audit.record(
         session,
         actor,
-        "helpline.disclosure.viewed",
+        AuditAction.HELPLINE_DISCLOSURE_VIEWED,
         f"helpline_escalation:{escalation.id}",
         {"contact_id": contact.id, "disclose_to": escalation.disclose_to},
     )
@@ -288,7 +289,7 @@ def hand_off(
     audit.record(
         session,
         actor,
-        "helpline.handoff",
+        AuditAction.HELPLINE_HANDOFF,
         f"helpline_contact:{contact.id}",
         {"report_id": report.id, "urls": len(data.urls)},
     )

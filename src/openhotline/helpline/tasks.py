@@ -20,6 +20,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.audit import service as audit
+from openhotline.audit.models import AuditAction
 from openhotline.db import transaction, utcnow
 from openhotline.helpline.models import Escalation, EscalationStatus, HelplineContact
 from openhotline.jobs import service as jobs
@@ -53,7 +54,7 @@ def anonymise_expired(
     cutoff = now - timedelta(days=retention_days)
     pending = exists().where(
         Escalation.contact_id == HelplineContact.id,
-        Escalation.status == EscalationStatus.PENDING.value,
+        Escalation.status == EscalationStatus.PENDING,
     )
     due = (
         select(HelplineContact)
@@ -92,7 +93,7 @@ def anonymise_expired(
     audit.record(
         session,
         "system:retention",
-        "helpline.retention.anonymised",
+        AuditAction.HELPLINE_RETENTION_ANONYMISED,
         None,
         {"anonymised": done, "skipped_pending": skipped, "cutoff": cutoff.isoformat()},
     )

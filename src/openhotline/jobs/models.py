@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from openhotline.db import Base, UTCDateTime, utcnow
+from openhotline.db import Base, EnumString, UTCDateTime, utcnow
 
 
 class JobStatus(StrEnum):
@@ -30,7 +30,7 @@ class Job(Base):
     payload: Mapped[str] = mapped_column(Text, default="{}")
     # Optional unique key so the same work is not queued twice (e.g. "capture:42").
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
-    status: Mapped[str] = mapped_column(String(20), default=JobStatus.PENDING.value)
+    status: Mapped[JobStatus] = mapped_column(EnumString(JobStatus, 20), default=JobStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=5)
     run_after: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

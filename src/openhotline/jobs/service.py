@@ -56,7 +56,7 @@ def enqueue(
         "kind": kind,
         "payload": json.dumps(payload or {}, sort_keys=True),
         "dedupe_key": dedupe_key,
-        "status": JobStatus.PENDING.value,
+        "status": JobStatus.PENDING,
         "attempts": 0,
         "max_attempts": max_attempts,
         "run_after": now + timedelta(seconds=delay_seconds),
@@ -72,7 +72,7 @@ def to_dispatch(session: Session, *, stale_after: float = 600.0) -> list[tuple[i
     stale = now - timedelta(seconds=stale_after)
     rows = session.execute(
         select(Job.id, Job.run_after).where(
-            Job.status == JobStatus.PENDING.value,
+            Job.status == JobStatus.PENDING,
             or_(Job.pushed_at.is_(None), (Job.pushed_at < stale) & (Job.run_after < stale)),
         )
     ).all()
@@ -95,12 +95,12 @@ def claim(session: Session, job_id: int, lease_seconds: float) -> Job | None:
         .where(
             Job.id == job_id,
             or_(
-                (Job.status == JobStatus.PENDING.value) & (Job.run_after <= now),
-                (Job.status == JobStatus.RUNNING.value) & (Job.locked_until < now),
+                (Job.status == JobStatus.PENDING) & (Job.run_after <= now),
+                (Job.status == JobStatus.RUNNING) & (Job.locked_until < now),
             ),
         )
         .values(
-            status=JobStatus.RUNNING.value,
+            status=JobStatus.RUNNING,
             attempts=Job.attempts + 1,
             locked_by=worker_identity(),
             locked_until=now + timedelta(seconds=lease_seconds),
@@ -117,7 +117,7 @@ def complete(session: Session, job_id: int) -> None:
     session.execute(
         update(Job)
         .where(Job.id == job_id)
-        .values(status=JobStatus.DONE.value, finished_at=utcnow(), locked_until=None)
+        .values(status=JobStatus.DONE, finished_at=utcnow(), locked_until=None)
         .execution_options(synchronize_session=False)
     )
 
@@ -135,10 +135,10 @@ def fail(session: Session, job_id: int, error: str, base_backoff: float) -> bool
     job.last_error = error[-2000:]
     job.locked_until = None
     if job.attempts >= job.max_attempts:
-        job.status = JobStatus.FAILED.value
+        job.status = JobStatus.FAILED
         job.finished_at = utcnow()
         return False
-    job.status = JobStatus.PENDING.value
+    job.status = JobStatus.PENDING
     job.run_after = utcnow() + timedelta(seconds=backoff_seconds(base_backoff, job.attempts))
     job.pushed_at = None
     return True
@@ -158,11 +158,11 @@ def recover(session: Session) -> int:
     """Return running jobs of dead workers to the queue: lease expired, or a dead local pid."""
     now = utcnow()
     count = 0
-    running = session.execute(select(Job).where(Job.status == JobStatus.RUNNING.value)).scalars()
+    running = session.execute(select(Job).where(Job.status == JobStatus.RUNNING)).scalars()
     for job in running:
         expired = job.locked_until is None or job.locked_until < now
         if expired or _owner_dead(job.locked_by):
-            job.status = JobStatus.PENDING.value
+            job.status = JobStatus.PENDING
             job.locked_by = None
             job.locked_until = None
             job.pushed_at = None
@@ -177,7 +177,7 @@ def purge_finished(session: Session, older_than_days: float = 30.0) -> int:
     cutoff = utcnow() - timedelta(days=older_than_days)
     result = session.execute(
         delete(Job)
-        .where(Job.status == JobStatus.DONE.value, Job.finished_at < cutoff)
+        .where(Job.status == JobStatus.DONE, Job.finished_at < cutoff)
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
@@ -187,7 +187,5 @@ def counts(session: Session) -> dict[str, int]:
     """Number of jobs per status."""
     out: dict[str, int] = {}
     for status in JobStatus:
-        out[status.value] = len(
-            session.execute(select(Job.id).where(Job.status == status.value)).all()
-        )
+        out[status] = len(session.execute(select(Job.id).where(Job.status == status)).all())
     return out

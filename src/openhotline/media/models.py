@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from openhotline.db import Base, UTCDateTime, utcnow
+from openhotline.db import Base, EnumString, UTCDateTime, utcnow
 
 
 class ItemStatus(StrEnum):
@@ -37,7 +37,9 @@ class Item(Base):
     weak: Mapped[bool] = mapped_column(Boolean, default=False)
     # Key of the encrypted blob in the media store; None when media is not kept.
     storage_key: Mapped[str | None] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(20), default=ItemStatus.NEW.value, index=True)
+    status: Mapped[ItemStatus] = mapped_column(
+        EnumString(ItemStatus, 20), default=ItemStatus.NEW, index=True
+    )
     # "crawler", "partner:<name>", "upload:<user>".
     source: Mapped[str] = mapped_column(String(100), default="crawler")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -15,6 +15,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openhotline.audit.models import AuditAction
 from openhotline.audit.service import record
 from openhotline.config import hash_api_key
 from openhotline.db import utcnow
@@ -100,7 +101,11 @@ def create_org(
     session.add(org)
     session.flush()
     record(
-        session, actor, "partner.org.create", f"partner_org:{org.id}", {"name": name, "kind": kind}
+        session,
+        actor,
+        AuditAction.PARTNER_ORG_CREATE,
+        f"partner_org:{org.id}",
+        {"name": name, "kind": kind},
     )
     return org
 
@@ -157,7 +162,7 @@ def create_key(
     record(
         session,
         actor,
-        "partner.key.create",
+        AuditAction.PARTNER_KEY_CREATE,
         f"partner_key:{key.id}",
         {"org": org.name, "scopes": key.scopes, "ip_allow": key.ip_allow, "prefix": key.prefix},
     )
@@ -179,7 +184,11 @@ def revoke_key(session: Session, key_id: int, *, actor: str) -> ApiKey:
         key.revoked_at = utcnow()
         session.flush()
         record(
-            session, actor, "partner.key.revoke", f"partner_key:{key.id}", {"prefix": key.prefix}
+            session,
+            actor,
+            AuditAction.PARTNER_KEY_REVOKE,
+            f"partner_key:{key.id}",
+            {"prefix": key.prefix},
         )
     return key
 
@@ -254,7 +263,7 @@ def authenticate(
 
 
 def use(
-    session: Session, who: PartnerIdentity, action: str, target: str, **details: object
+    session: Session, who: PartnerIdentity, action: AuditAction, target: str, **details: object
 ) -> None:
     """Audit one use of a partner key (e.g. which list version was downloaded)."""
     record(session, who.actor, action, target, {"key_id": who.key_id, **details})

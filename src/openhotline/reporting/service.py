@@ -14,18 +14,20 @@ from pydantic import ValidationError
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
-from openhotline.db import insert_ignore, utcnow
-from openhotline.reporting.models import (
+from openhotline.cases.lifecycle import REOPENABLE
+from openhotline.cases.models import (
     PRIORITY_CHILD_IN_DANGER,
     PRIORITY_NORMAL,
     PUBLIC_STATUS_OF,
     Case,
     CaseEvent,
+    CaseEventKind,
     CaseStatus,
     PublicStatus,
-    Report,
-    ReportURL,
 )
+from openhotline.cases.service import move
+from openhotline.db import insert_ignore, utcnow
+from openhotline.reporting.models import Report, ReportURL
 from openhotline.reporting.receipts import format_receipt, new_receipt, normalise_receipt
 from openhotline.reporting.schemas import BatchItemOut, ReportIn
 from openhotline.urls import CanonicalURL, InvalidURLError, canonicalize
@@ -105,7 +107,7 @@ def _store(session: Session, items: list[tuple[_Prepared, str]]) -> None:
                     "canonical_url": canon.url,
                     "url_hash": key,
                     "host": canon.host,
-                    "status": CaseStatus.NEW.value,
+                    "status": CaseStatus.NEW,
                     "priority": prio,
                     "report_count": 0,
                     "created_at": now,
@@ -123,7 +125,7 @@ def _store(session: Session, items: list[tuple[_Prepared, str]]) -> None:
     ).all()
     ids = {row.url_hash: row.id for row in found}
     new_ids = {row.id for row in found if row.created_at == now and row.status == CaseStatus.NEW}
-    closed_ids = {row.id for row in found if row.status in (CaseStatus.CLOSED, CaseStatus.REMOVED)}
+    closed_ids = {row.id for row in found if REOPENABLE(row.status)}
 
     report_rows = [
         {
@@ -184,14 +186,17 @@ def _store(session: Session, items: list[tuple[_Prepared, str]]) -> None:
             .execution_options(synchronize_session=False)
         )
     events = [
-        {"case_id": cid, "at": now, "kind": "received", "to_status": CaseStatus.NEW.value}
+        {"case_id": cid, "at": now, "kind": CaseEventKind.RECEIVED, "to_status": CaseStatus.NEW}
         for cid in sorted(new_ids)
-    ] + [
-        {"case_id": cid, "at": now, "kind": "re-reported", "detail": "reported again after closing"}
-        for cid in sorted(closed_ids & set(per_case))
     ]
     if events:
         session.execute(insert(_CASE_EVENTS), events)
+    # Rare (a closed or removed URL reported again), so these go one by one through the
+    # lifecycle: the case is reopened and captured again, since the content may be back.
+    for cid in sorted(closed_ids & set(per_case)):
+        case = session.get(Case, cid)
+        if case is not None and REOPENABLE(case):
+            move(session, case, CaseStatus.NEW, actor="intake", reason="reported again")
 
 
 def submit_report(
@@ -326,66 +331,13 @@ def public_status(session: Session, receipt_text: str) -> PublicStatus | None:
     )
     if not statuses:
         return None
-    public = {PUBLIC_STATUS_OF[CaseStatus(s)] for s in statuses}
+    public = {PUBLIC_STATUS_OF[s] for s in statuses}
     if public == {PublicStatus.CLOSED}:
         return PublicStatus.CLOSED
     for level in (PublicStatus.ACTIONED, PublicStatus.BEING_ASSESSED):
         if level in public:
             return level
     return PublicStatus.RECEIVED
-
-
-MILESTONES: dict[CaseStatus, str] = {
-    CaseStatus.ACTIONED: "actioned_at",
-    CaseStatus.REMOVED: "removed_at",
-    CaseStatus.CLOSED: "closed_at",
-}
-
-
-def set_case_status(
-    session: Session,
-    case: Case,
-    status: CaseStatus,
-    *,
-    actor: str | None = None,
-    detail: str | None = None,
-) -> CaseEvent:
-    """Move a case to a new status, stamping its milestone and recording the event."""
-    now = utcnow()
-    event = CaseEvent(
-        case_id=case.id,
-        at=now,
-        kind="status",
-        from_status=case.status,
-        to_status=status.value,
-        actor=actor,
-        detail=detail,
-    )
-    if status in (CaseStatus.ASSESSED, CaseStatus.CLOSED) and case.first_assessed_at is None:
-        case.first_assessed_at = now
-    milestone = MILESTONES.get(status)
-    if milestone and getattr(case, milestone) is None:
-        setattr(case, milestone, now)
-    case.status = status.value
-    case.updated_at = now
-    session.add(event)
-    session.flush()
-    return event
-
-
-def record_case_event(
-    session: Session,
-    case_id: int,
-    kind: str,
-    *,
-    actor: str | None = None,
-    detail: str | None = None,
-) -> CaseEvent:
-    """Append a timestamped event that is not a status change (capture, notice, trace...)."""
-    event = CaseEvent(case_id=case_id, at=utcnow(), kind=kind, actor=actor, detail=detail)
-    session.add(event)
-    session.flush()
-    return event
 
 
 def get_report_by_receipt(session: Session, receipt_text: str) -> Report | None:

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
 from openhotline.audit import service as audit
+from openhotline.audit.models import AuditAction
+from openhotline.cases.models import Case
 from openhotline.jobs import service as jobs
-from openhotline.reporting.models import Case
 from openhotline.takedown import service
 from openhotline.takedown.notices import verify
 from openhotline.takedown.schemas import (
@@ -91,7 +92,7 @@ def case_takedown(
         if case is None:
             raise ApiError(404, "no such case")
         data = service.case_takedown(session, case_id)
-        audit.record(session, principal.actor, "takedown.view", f"case:{case_id}")
+        audit.record(session, principal.actor, AuditAction.TAKEDOWN_VIEW, f"case:{case_id}")
         return CaseTakedownOut(
             case_id=case_id,
             status=case.status,

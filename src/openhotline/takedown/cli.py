@@ -44,8 +44,8 @@ def police_clear(
     officer: str = typer.Option(..., help="Who cleared it (recorded in the audit log)."),
 ) -> None:
     """Release a notice held under "police first" so it is sent on the next run."""
+    from openhotline.cases.models import Case
     from openhotline.db import transaction
-    from openhotline.reporting.models import Case
     from openhotline.takedown.service import clear_for_notice
 
     factory = _factory(ctx)

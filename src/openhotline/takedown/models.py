@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from openhotline.db import Base, UTCDateTime, utcnow
+from openhotline.db import Base, EnumString, UTCDateTime, utcnow
 
 
 class NoticeStatus(StrEnum):
@@ -33,7 +33,9 @@ class Notice(Base):
     host: Mapped[str] = mapped_column(String(260))
     country: Mapped[str | None] = mapped_column(String(2))
     language: Mapped[str] = mapped_column(String(10), default="en")
-    status: Mapped[str] = mapped_column(String(20), default=NoticeStatus.QUEUED.value, index=True)
+    status: Mapped[NoticeStatus] = mapped_column(
+        EnumString(NoticeStatus, 20), default=NoticeStatus.QUEUED, index=True
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     escalation: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -70,6 +72,13 @@ class ReferralKind(StrEnum):
     INTERNATIONAL_POLICE = "international_police"
 
 
+class ReferralStatus(StrEnum):
+    """Whether a referral has left this hotline."""
+
+    PENDING = "pending"
+    SENT = "sent"
+
+
 class Referral(Base):
     """A case passed to police or a partner hotline; sent by the exchange (another issue)."""
 
@@ -77,10 +86,12 @@ class Referral(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[ReferralKind] = mapped_column(EnumString(ReferralKind, 30))
     destination: Mapped[str] = mapped_column(String(200))
     country: Mapped[str | None] = mapped_column(String(2))
-    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    status: Mapped[ReferralStatus] = mapped_column(
+        EnumString(ReferralStatus, 20), default=ReferralStatus.PENDING, index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # For police referrals under "police first": when police cleared the notice to the host.

@@ -13,22 +13,24 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from openhotline.audit import service as audit
+from openhotline.audit.models import AuditAction
+from openhotline.cases.lifecycle import AWAITING_ACTION, LISTABLE, OPEN_FOR_NOTICE
+from openhotline.cases.models import Case, CaseEventKind, CaseStatus
+from openhotline.cases.service import move, record_event
 from openhotline.db import insert_ignore, utcnow
 from openhotline.media.models import CaseItem, Item
-from openhotline.reporting.models import Case, CaseStatus
-from openhotline.reporting.service import record_case_event, set_case_status
 from openhotline.takedown.models import (
     Notice,
     NoticeSend,
     NoticeStatus,
     Referral,
     ReferralKind,
+    ReferralStatus,
 )
 from openhotline.takedown.routing import RoutingRules, decide
 from openhotline.trace.models import HostingTrace
 
 ACTOR = "takedown"
-OPEN_CASE_STATUSES = (CaseStatus.ASSESSED.value, CaseStatus.ACTIONED.value)
 
 
 def route_case(
@@ -49,16 +51,16 @@ def route_case(
             [
                 {
                     "case_id": case.id,
-                    "kind": kind.value,
+                    "kind": kind,
                     "destination": destination,
                     "country": trace.country,
-                    "status": "pending",
+                    "status": ReferralStatus.PENDING,
                     "created_at": now,
                     "detail": route.reason,
                 }
             ],
         )
-        done.append(f"referral to {destination} ({kind.value})")
+        done.append(f"referral to {destination} ({kind})")
     if route.notice:
         if trace.abuse_email:
             lang = languages.get((trace.country or "").upper(), "en")
@@ -75,7 +77,7 @@ def route_case(
                         "host": case.host,
                         "country": trace.country,
                         "language": lang,
-                        "status": status.value,
+                        "status": status,
                         "attempts": 0,
                         "escalation": 0,
                         "created_at": now,
@@ -88,9 +90,9 @@ def route_case(
         else:
             done.append("no abuse contact: notice needs an analyst")
     detail = f"{route.reason}: " + "; ".join(done)
-    record_case_event(session, case.id, "routed", actor=ACTOR, detail=detail)
-    if case.status == CaseStatus.ASSESSED.value:
-        set_case_status(session, case, CaseStatus.ACTIONED, actor=ACTOR, detail=detail)
+    record_event(session, case.id, CaseEventKind.ROUTED, actor=ACTOR, detail=detail)
+    if AWAITING_ACTION(case):
+        move(session, case, CaseStatus.ACTIONED, actor=ACTOR, reason=detail)
     return done
 
 
@@ -99,20 +101,22 @@ def clear_for_notice(session: Session, case_id: int, *, actor: str) -> int:
     now = utcnow()
     released = 0
     for notice in session.execute(
-        select(Notice).where(Notice.case_id == case_id, Notice.status == NoticeStatus.HELD.value)
+        select(Notice).where(Notice.case_id == case_id, Notice.status == NoticeStatus.HELD)
     ).scalars():
-        notice.status = NoticeStatus.QUEUED.value
+        notice.status = NoticeStatus.QUEUED
         notice.next_due_at = now
         released += 1
     for ref in session.execute(
-        select(Referral).where(
-            Referral.case_id == case_id, Referral.kind == ReferralKind.POLICE.value
-        )
+        select(Referral).where(Referral.case_id == case_id, Referral.kind == ReferralKind.POLICE)
     ).scalars():
         ref.cleared_at = ref.cleared_at or now
-    record_case_event(session, case_id, "police_cleared", actor=actor, detail=f"{released}")
+    record_event(session, case_id, CaseEventKind.POLICE_CLEARED, actor=actor, detail=f"{released}")
     audit.record(
-        session, actor, "takedown.police_cleared", f"case:{case_id}", {"released": released}
+        session,
+        actor,
+        AuditAction.TAKEDOWN_POLICE_CLEARED,
+        f"case:{case_id}",
+        {"released": released},
     )
     return released
 
@@ -125,9 +129,9 @@ def due_notices(session: Session, now: datetime | None = None) -> list[Notice]:
             select(Notice)
             .join(Case, Case.id == Notice.case_id)
             .where(
-                Notice.status == NoticeStatus.QUEUED.value,
+                Notice.status == NoticeStatus.QUEUED,
                 Notice.next_due_at <= at,
-                Case.status.in_(OPEN_CASE_STATUSES),
+                Case.status.in_(OPEN_FOR_NOTICE.values),
             )
             .order_by(Notice.recipient, Notice.id)
         ).scalars()
@@ -141,7 +145,7 @@ def claim_notice(session: Session, notice_id: int, lease_seconds: float = 600.0)
         update(Notice)
         .where(
             Notice.id == notice_id,
-            Notice.status == NoticeStatus.QUEUED.value,
+            Notice.status == NoticeStatus.QUEUED,
             Notice.next_due_at <= now,
         )
         .values(next_due_at=now + timedelta(seconds=lease_seconds))
@@ -183,10 +187,10 @@ def retarget(session: Session, notice: Notice, trace: HostingTrace) -> None:
     notice.country = trace.country
     notice.role = "cdn" if trace.cdn else "host"
     if trace.abuse_email and trace.abuse_email != notice.recipient:
-        record_case_event(
+        record_event(
             session,
             notice.case_id,
-            "notice_retargeted",
+            CaseEventKind.NOTICE_RETARGETED,
             actor=ACTOR,
             detail=f"{notice.recipient} -> {trace.abuse_email}",
         )
@@ -226,35 +230,37 @@ def record_send(session: Session, rec: SendRecord, interval_hours: float) -> Non
             sent_at=now,
         )
     )
-    record_case_event(
+    record_event(
         session,
         notice.case_id,
-        "notice_sent",
+        CaseEventKind.NOTICE_SENT,
         actor=ACTOR,
         detail=f"notice {notice.attempts} to {notice.recipient} (escalation {rec.escalation})",
     )
     audit.record(
         session,
         ACTOR,
-        "takedown.notice_sent",
+        AuditAction.TAKEDOWN_NOTICE_SENT,
         f"case:{notice.case_id}",
         {"notice": notice.id, "to": notice.recipient, "cc": rec.cc, "attempt": notice.attempts},
     )
     case = session.get(Case, notice.case_id)
-    if case is not None and case.status == CaseStatus.ASSESSED.value:
-        set_case_status(session, case, CaseStatus.ACTIONED, actor=ACTOR, detail="notice sent")
+    if case is not None and AWAITING_ACTION(case):
+        move(session, case, CaseStatus.ACTIONED, actor=ACTOR, reason="notice sent")
 
 
 def mark_removed(session: Session, case: Case, detail: str) -> bool:
     """Content confirmed gone at source: case REMOVED (timestamped), notices closed."""
-    if case.status not in OPEN_CASE_STATUSES:
+    if not OPEN_FOR_NOTICE(case):
         return False
-    set_case_status(session, case, CaseStatus.REMOVED, actor="recheck", detail=detail)
-    audit.record(session, "recheck", "takedown.removed", f"case:{case.id}", {"why": detail})
+    move(session, case, CaseStatus.REMOVED, actor="recheck", reason=detail)
+    audit.record(
+        session, "recheck", AuditAction.TAKEDOWN_REMOVED, f"case:{case.id}", {"why": detail}
+    )
     now = utcnow()
     for notice in session.execute(select(Notice).where(Notice.case_id == case.id)).scalars():
-        if notice.status in (NoticeStatus.QUEUED.value, NoticeStatus.HELD.value):
-            notice.status = NoticeStatus.DONE.value
+        if notice.status in (NoticeStatus.QUEUED, NoticeStatus.HELD):
+            notice.status = NoticeStatus.DONE
             notice.closed_at = now
     return True
 
@@ -266,13 +272,17 @@ def host_confirmed(session: Session, notice_id: int) -> Notice | None:
         return None
     if notice.host_confirmed_at is None:
         notice.host_confirmed_at = utcnow()
-        record_case_event(
-            session, notice.case_id, "host_confirmed", actor=notice.recipient, detail="link"
+        record_event(
+            session,
+            notice.case_id,
+            CaseEventKind.HOST_CONFIRMED,
+            actor=notice.recipient,
+            detail="link",
         )
         audit.record(
             session,
             f"host:{notice.recipient}",
-            "takedown.host_confirmed",
+            AuditAction.TAKEDOWN_HOST_CONFIRMED,
             f"case:{notice.case_id}",
             {"notice": notice.id},
         )
@@ -315,7 +325,7 @@ def urls_to_block(session: Session) -> list[str]:
     """Canonical URLs of confirmed-illegal cases whose content is not yet removed."""
     return list(
         session.execute(
-            select(Case.canonical_url).where(Case.status.in_(OPEN_CASE_STATUSES)).order_by(Case.id)
+            select(Case.canonical_url).where(Case.status.in_(LISTABLE.values)).order_by(Case.id)
         ).scalars()
     )
 
@@ -325,7 +335,7 @@ def cases_to_route(session: Session, limit: int = 500) -> list[int]:
     return list(
         session.execute(
             select(Case.id)
-            .where(Case.status == CaseStatus.ASSESSED.value)
+            .where(Case.status.in_(AWAITING_ACTION.values))
             .order_by(Case.id)
             .limit(limit)
         ).scalars()
@@ -336,9 +346,6 @@ def cases_to_recheck(session: Session, limit: int = 1000) -> list[int]:
     """Actioned cases (their content may have gone since the last check)."""
     return list(
         session.execute(
-            select(Case.id)
-            .where(Case.status == CaseStatus.ACTIONED.value)
-            .order_by(Case.id)
-            .limit(limit)
+            select(Case.id).where(Case.status == CaseStatus.ACTIONED).order_by(Case.id).limit(limit)
         ).scalars()
     )

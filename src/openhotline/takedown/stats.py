@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from openhotline.reporting.models import Case
+from openhotline.cases.models import Case
 from openhotline.takedown.models import Notice, NoticeSend
 from openhotline.trace.models import HostingTrace
 

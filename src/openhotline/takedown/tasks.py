@@ -8,10 +8,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from openhotline.capture.tasks import make_fetcher
+from openhotline.cases.lifecycle import AWAITING_ACTION, OPEN_FOR_NOTICE
+from openhotline.cases.models import Case, CaseEventKind
+from openhotline.cases.service import record_event
 from openhotline.db import transaction, utcnow
 from openhotline.jobs import service as jobs
-from openhotline.reporting.models import Case, CaseStatus
-from openhotline.reporting.service import record_case_event
 from openhotline.takedown import service
 from openhotline.takedown.models import Notice
 from openhotline.takedown.notices import NoticeTemplates, Outgoing, confirm_link, new_message_id
@@ -30,13 +31,13 @@ def route_case(services: Services, payload: dict[str, Any]) -> None:
     case_id = int(payload["case_id"])
     with services.sessionmaker() as session:
         case = session.get(Case, case_id)
-        if case is None or case.status != CaseStatus.ASSESSED.value:
+        if case is None or not AWAITING_ACTION(case):
             return
         host = case.host
     result = compute_trace(services.tracer, host)
     with transaction(services.sessionmaker) as session:
         case = session.get(Case, case_id)
-        if case is None or case.status != CaseStatus.ASSESSED.value:
+        if case is None or not AWAITING_ACTION(case):
             return
         trace = store_trace(session, case_id, result)
         rules = RoutingRules.from_settings(services.settings)
@@ -75,7 +76,7 @@ def _prepare(services: Services, notice_id: int) -> tuple[Online, str]:
             notice = session.get(Notice, notice_id)
             if notice is not None:
                 notice.next_due_at = utcnow() + timedelta(hours=UNKNOWN_RETRY_HOURS)
-            record_case_event(session, case_id, "notice_postponed", detail=verdict.detail)
+            record_event(session, case_id, CaseEventKind.NOTICE_POSTPONED, detail=verdict.detail)
     return verdict.verdict, verdict.detail
 
 
@@ -133,7 +134,7 @@ def recheck_case(services: Services, payload: dict[str, Any]) -> None:
     case_id = int(payload["case_id"])
     with services.sessionmaker() as session:
         case = session.get(Case, case_id)
-        if case is None or case.status not in service.OPEN_CASE_STATUSES:
+        if case is None or not OPEN_FOR_NOTICE(case):
             return
         url = case.canonical_url
         items = service.captured_items(session, case_id)
@@ -143,8 +144,8 @@ def recheck_case(services: Services, payload: dict[str, Any]) -> None:
         case = session.get(Case, case_id)
         if case is None:
             return
-        record_case_event(
-            session, case_id, "rechecked", actor="recheck", detail=verdict.verdict.value
+        record_event(
+            session, case_id, CaseEventKind.RECHECKED, actor="recheck", detail=verdict.verdict
         )
         if verdict.verdict == Online.REMOVED:
             service.mark_removed(session, case, verdict.detail)

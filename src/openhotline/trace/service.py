@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openhotline.cases.models import CaseEventKind
+from openhotline.cases.service import record_event
 from openhotline.db import utcnow
 from openhotline.net.guard import ResolutionError, Resolver, ip_literal
-from openhotline.reporting.service import record_case_event
 from openhotline.trace.cdn import CdnRanges
 from openhotline.trace.geoip import GeoIP
 from openhotline.trace.models import HostingTrace
@@ -106,7 +107,7 @@ def store_trace(session: Session, case_id: int, result: TraceResult) -> HostingT
     where = f"{result.ip or '?'} {result.country or '??'} AS{result.asn or '?'}"
     if result.cdn:
         where += f"; hosted behind a CDN ({result.cdn}): notice the CDN and ask for the origin"
-    record_case_event(session, case_id, "traced", actor="trace", detail=where)
+    record_event(session, case_id, CaseEventKind.TRACED, actor="trace", detail=where)
     return row
 
 

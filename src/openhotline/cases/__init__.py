@@ -1,0 +1,1 @@
+"""The case lifecycle: cases, their events, the transition table and move()."""
