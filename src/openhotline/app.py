@@ -14,6 +14,7 @@ from openhotline.accounts import views as accounts_views
 from openhotline.accounts.deps import install_auth_handlers
 from openhotline.blocklist import api as blocklist_api
 from openhotline.blocklist import views as blocklist_views
+from openhotline.clock import Clock
 from openhotline.config import Settings, get_settings
 from openhotline.console import admin_views, media_views, supervisor_views
 from openhotline.console import views as console_views
@@ -41,8 +42,8 @@ from openhotline.web.templating import STATIC_DIR
 BATCH_BODY_LIMIT = 16 * 1024 * 1024
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the FastAPI app with its database, routers and middleware."""
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """Build the FastAPI app with its database, routers and middleware (clock: tests)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.sessionmaker = make_sessionmaker(engine, clock)
     app.state.committer = GroupCommitter(app.state.sessionmaker)
     app.state.media_store = EncryptedFileStore(
         settings.data_dir / "media", settings.media_key_bytes()

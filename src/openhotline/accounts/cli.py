@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from openhotline.cli_support import domain_errors
 from openhotline.config import get_settings
 
 user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
@@ -23,11 +24,8 @@ def user_add(
 
     engine = make_engine(get_settings().resolved_database_url())
     try:
-        with transaction(make_sessionmaker(engine)) as session:
+        with domain_errors(), transaction(make_sessionmaker(engine)) as session:
             created = service.create_user(session, username, password, role, actor="cli")
-    except service.AccountError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
     finally:
         engine.dispose()
     typer.echo(f"user {created.user.username!r} created with role {role}.")

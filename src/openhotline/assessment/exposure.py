@@ -15,6 +15,7 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from openhotline import db
 from openhotline.accounts.models import User
 from openhotline.accounts.permissions import GRADING_ROLES
 from openhotline.assessment.models import Reveal
@@ -22,11 +23,13 @@ from openhotline.assessment.policy import AssessmentPolicy
 from openhotline.assessment.queue import may_view
 from openhotline.assessment.service import AssessmentError
 from openhotline.audit import service as audit
-from openhotline.db import utcnow
+from openhotline.errors import ErrorKind, ForbiddenError
 
 
-class BudgetExhaustedError(AssessmentError):
+class BudgetExhaustedError(AssessmentError, ForbiddenError):
     """The analyst's exposure budget for today is used up."""
+
+    kind = ErrorKind.FORBIDDEN
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ def counted_seconds(reveal: Reveal, now: datetime) -> int:
 
 def budget_of(session: Session, user_id: int, policy: AssessmentPolicy) -> Budget:
     """Return the user's exposure today."""
-    now = utcnow()
+    now = db.now(session)
     reveals = (
         session.execute(
             select(Reveal).where(Reveal.user_id == user_id, Reveal.started_at >= _day_start(now))
@@ -84,7 +87,7 @@ def budget_of(session: Session, user_id: int, policy: AssessmentPolicy) -> Budge
 
 def open_reveal(session: Session, user_id: int, item_id: int) -> Reveal | None:
     """Return the user's live reveal of this item (not hidden, window not over), or None."""
-    now = utcnow()
+    now = db.now(session)
     return session.execute(
         select(Reveal)
         .where(
@@ -126,7 +129,7 @@ def reveal(
             "Your exposure budget for today is used up. Please stop viewing material and "
             "talk to your supervisor."
         )
-    now = utcnow()
+    now = db.now(session)
     _close_open(session, user_id, now)
     window = min(policy.reveal_window_seconds, budget.left_seconds)
     row = Reveal(
@@ -146,7 +149,7 @@ def reveal(
 
 def hide(session: Session, user_id: int, actor: str, item_id: int | None = None) -> None:
     """Close the user's open reveal (the preview is blurred again)."""
-    now = utcnow()
+    now = db.now(session)
     live = session.execute(
         select(Reveal.id, Reveal.item_id).where(
             Reveal.user_id == user_id, Reveal.closed_at.is_(None), Reveal.ends_at > now

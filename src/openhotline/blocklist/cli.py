@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from openhotline.cli_support import domain_errors
 from openhotline.config import get_settings
 
 lists_app = typer.Typer(help="The signed URL list and hash list.", no_args_is_help=True)
@@ -50,20 +51,17 @@ def export_command(
     engine = make_engine(settings.resolved_database_url())
     key = load_or_create(settings.data_dir)
     try:
-        with make_sessionmaker(engine)() as s:
+        with domain_errors(), make_sessionmaker(engine)() as s:
             parsed = service.parse_kind(kind)
             if version == 0:
                 row = service.latest(s, parsed)
                 if row is None:
-                    raise service.BlocklistError("nothing published yet")
+                    raise service.BlocklistNotFoundError("nothing published yet")
                 version = row.version
             if since >= 0:
                 file = service.delta_file(s, parsed, since, version, fmt, key, None)
             else:
                 file = service.snapshot_file(s, parsed, version, fmt, key, None)
-    except service.BlocklistError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from exc
     finally:
         engine.dispose()
     out.mkdir(parents=True, exist_ok=True)

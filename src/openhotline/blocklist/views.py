@@ -12,6 +12,7 @@ from openhotline.accounts.permissions import Permission
 from openhotline.blocklist import service
 from openhotline.console.pages import render
 from openhotline.web.deps import DbDep
+from openhotline.web.errors import html_status
 from openhotline.web.ratelimit import public_rate_limit
 from openhotline.web.templating import templates
 
@@ -44,7 +45,7 @@ def appeal_submit(
             request,
             "appeal/form.html",
             {"errors": [exc.message], "values": values},
-            status_code=exc.status if exc.status != 422 else 400,
+            status_code=html_status(exc),
         )
     return templates.TemplateResponse(
         request, "appeal/thanks.html", {"reference": reference, "contact": bool(contact_email)}
@@ -79,9 +80,6 @@ def decide(
             appeals=[],
             flash="choose uphold or reject",
         )
-    try:
-        with db.begin() as s:
-            service.decide_appeal(s, appeal_id, decision == "uphold", note, actor=principal.actor)
-    except service.BlocklistError as exc:
-        return HTMLResponse(exc.message, status_code=exc.status if exc.status != 422 else 400)
+    with db.begin() as s:
+        service.decide_appeal(s, appeal_id, decision == "uphold", note, actor=principal.actor)
     return RedirectResponse("/console/appeals?msg=decided", status_code=303)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from openhotline.cli_support import domain_errors
 from openhotline.config import get_settings
 
 export_app = typer.Typer(help="Police export packages.", no_args_is_help=True)
@@ -23,7 +24,7 @@ def police_command(
     settings = get_settings()
     engine = make_engine(settings.resolved_database_url())
     try:
-        with transaction(make_sessionmaker(engine)) as s:
+        with domain_errors(), transaction(make_sessionmaker(engine)) as s:
             export = service.police_export(
                 s,
                 case_id,
@@ -31,9 +32,6 @@ def police_command(
                 actor="cli",
                 hotline=settings.hotline_name,
             )
-    except service.ExportError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from exc
     finally:
         engine.dispose()
     out.write_bytes(export.data)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from openhotline.clock import SYSTEM_CLOCK, Clock
 from openhotline.config import Settings
 from openhotline.db import make_engine, make_sessionmaker
 from openhotline.media.store import EncryptedFileStore, MediaStore
@@ -55,6 +56,8 @@ class Runtime:
     settings: Settings
     resolver: Resolver | None = None
     adapters: dict[str, Any] = field(default_factory=dict)
+    # The time every job reads (through its sessions); tests give a FixedClock.
+    clock: Clock = SYSTEM_CLOCK
     _engine: Engine | None = None
     _factory: sessionmaker[Session] | None = None
 
@@ -69,7 +72,7 @@ class Runtime:
     def sessionmaker(self) -> sessionmaker[Session]:
         """Session factory on the engine."""
         if self._factory is None:
-            self._factory = make_sessionmaker(self.engine)
+            self._factory = make_sessionmaker(self.engine, self.clock)
         return self._factory
 
     def media_store(self) -> MediaStore:

@@ -8,6 +8,7 @@ from typing import TypeVar
 import typer
 from sqlalchemy.orm import Session
 
+from openhotline.cli_support import domain_errors
 from openhotline.config import get_settings
 
 partner_app = typer.Typer(help="Partner organisations and their API keys.", no_args_is_help=True)
@@ -17,15 +18,11 @@ CLI_ACTOR = "cli"
 
 def _in_transaction(fn: Callable[[Session], T]) -> T:
     from openhotline.db import make_engine, make_sessionmaker, transaction
-    from openhotline.partners.service import PartnerError
 
     engine = make_engine(get_settings().resolved_database_url())
     try:
-        with transaction(make_sessionmaker(engine)) as session:
+        with domain_errors(), transaction(make_sessionmaker(engine)) as session:
             return fn(session)
-    except PartnerError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from exc
     finally:
         engine.dispose()
 

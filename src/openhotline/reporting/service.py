@@ -14,7 +14,9 @@ from pydantic import ValidationError
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
-from openhotline.db import insert_ignore, utcnow
+from openhotline import db
+from openhotline.db import insert_ignore
+from openhotline.errors import InvalidError
 from openhotline.reporting.models import (
     PRIORITY_CHILD_IN_DANGER,
     PRIORITY_NORMAL,
@@ -44,13 +46,8 @@ class IntakeLimits:
     max_url_bytes: int = 4096
 
 
-class ReportRejectedError(ValueError):
+class ReportRejectedError(InvalidError):
     """A report that cannot be accepted; the message is safe to show the reporter."""
-
-    def __init__(self, message: str, details: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details or []
 
 
 def url_hash(canonical_url: str) -> str:
@@ -93,7 +90,7 @@ def _store(session: Session, items: list[tuple[_Prepared, str]]) -> None:
     if not items:
         return
     prepared = [p for p, _source in items]
-    now = utcnow()
+    now = db.now(session)
     case_rows: dict[str, dict[str, Any]] = {}
     for p in prepared:
         prio = PRIORITY_CHILD_IN_DANGER if p.data.child_in_danger else PRIORITY_NORMAL
@@ -243,7 +240,7 @@ def prepare_batch(items: list[Any], limits: IntakeLimits | None = None) -> Prepa
         except ValidationError as exc:
             results[i] = BatchItemOut(index=i, accepted=False, error=_validation_message(exc))
         except ReportRejectedError as exc:
-            msg = "; ".join([exc.message, *exc.details])
+            msg = "; ".join([exc.message, *exc.detail])
             results[i] = BatchItemOut(index=i, accepted=False, error=msg)
     return PreparedBatch(results=results, prepared=prepared)
 
@@ -351,7 +348,7 @@ def set_case_status(
     detail: str | None = None,
 ) -> CaseEvent:
     """Move a case to a new status, stamping its milestone and recording the event."""
-    now = utcnow()
+    now = db.now(session)
     event = CaseEvent(
         case_id=case.id,
         at=now,
@@ -382,7 +379,7 @@ def record_case_event(
     detail: str | None = None,
 ) -> CaseEvent:
     """Append a timestamped event that is not a status change (capture, notice, trace...)."""
-    event = CaseEvent(case_id=case_id, at=utcnow(), kind=kind, actor=actor, detail=detail)
+    event = CaseEvent(case_id=case_id, at=db.now(session), kind=kind, actor=actor, detail=detail)
     session.add(event)
     session.flush()
     return event

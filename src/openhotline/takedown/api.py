@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
 from openhotline.audit import service as audit
+from openhotline.errors import NotFoundError
 from openhotline.jobs import service as jobs
 from openhotline.reporting.models import Case
 from openhotline.takedown import service
@@ -25,7 +26,6 @@ from openhotline.takedown.schemas import (
 )
 from openhotline.takedown.stats import takedown_stats
 from openhotline.web.deps import DbDep, SettingsDep
-from openhotline.web.errors import ApiError
 
 router = APIRouter(prefix="/api/v1", tags=["takedown"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -57,11 +57,11 @@ def confirm(
 ) -> ConfirmOut:
     """Record the host's confirmation and queue a re-check at source."""
     if not verify(link_key(settings), notice_id, sig):
-        raise ApiError(404, "unknown or invalid confirmation link")
+        raise NotFoundError("unknown or invalid confirmation link")
     with db.begin() as session:
         notice = service.host_confirmed(session, notice_id)
         if notice is None:
-            raise ApiError(404, "unknown or invalid confirmation link")
+            raise NotFoundError("unknown or invalid confirmation link")
         jobs.enqueue(
             session,
             "takedown.recheck",
@@ -89,7 +89,7 @@ def case_takedown(
     with db.begin() as session:
         case = session.get(Case, case_id)
         if case is None:
-            raise ApiError(404, "no such case")
+            raise NotFoundError("no such case")
         data = service.case_takedown(session, case_id)
         audit.record(session, principal.actor, "takedown.view", f"case:{case_id}")
         return CaseTakedownOut(

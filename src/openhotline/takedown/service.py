@@ -12,8 +12,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from openhotline import db
 from openhotline.audit import service as audit
-from openhotline.db import insert_ignore, utcnow
+from openhotline.db import insert_ignore
 from openhotline.media.models import CaseItem, Item
 from openhotline.reporting.models import Case, CaseStatus
 from openhotline.reporting.service import record_case_event, set_case_status
@@ -41,7 +42,7 @@ def route_case(
     """Create the notice and referrals the rules ask for; mark the case ACTIONED."""
     route = decide(rules, trace.country)
     done: list[str] = []
-    now = utcnow()
+    now = db.now(session)
     for kind, destination in route.referrals:
         insert_ignore(
             session,
@@ -96,7 +97,7 @@ def route_case(
 
 def clear_for_notice(session: Session, case_id: int, *, actor: str) -> int:
     """Police cleared a held notice ("police first"): release it now; return notices released."""
-    now = utcnow()
+    now = db.now(session)
     released = 0
     for notice in session.execute(
         select(Notice).where(Notice.case_id == case_id, Notice.status == NoticeStatus.HELD.value)
@@ -119,7 +120,7 @@ def clear_for_notice(session: Session, case_id: int, *, actor: str) -> int:
 
 def due_notices(session: Session, now: datetime | None = None) -> list[Notice]:
     """Queued notices whose next send is due, for cases still open."""
-    at = now or utcnow()
+    at = now or db.now(session)
     return list(
         session.execute(
             select(Notice)
@@ -136,7 +137,7 @@ def due_notices(session: Session, now: datetime | None = None) -> list[Notice]:
 
 def claim_notice(session: Session, notice_id: int, lease_seconds: float = 600.0) -> bool:
     """Take a due notice for sending (pushes next_due_at on), so two workers never both send."""
-    now = utcnow()
+    now = db.now(session)
     result = session.execute(
         update(Notice)
         .where(
@@ -208,7 +209,7 @@ def record_send(session: Session, rec: SendRecord, interval_hours: float) -> Non
     notice = session.get(Notice, rec.notice_id)
     if notice is None:
         return
-    now = utcnow()
+    now = db.now(session)
     notice.attempts += 1
     notice.escalation = rec.escalation
     notice.first_sent_at = notice.first_sent_at or now
@@ -251,7 +252,7 @@ def mark_removed(session: Session, case: Case, detail: str) -> bool:
         return False
     set_case_status(session, case, CaseStatus.REMOVED, actor="recheck", detail=detail)
     audit.record(session, "recheck", "takedown.removed", f"case:{case.id}", {"why": detail})
-    now = utcnow()
+    now = db.now(session)
     for notice in session.execute(select(Notice).where(Notice.case_id == case.id)).scalars():
         if notice.status in (NoticeStatus.QUEUED.value, NoticeStatus.HELD.value):
             notice.status = NoticeStatus.DONE.value
@@ -265,7 +266,7 @@ def host_confirmed(session: Session, notice_id: int) -> Notice | None:
     if notice is None:
         return None
     if notice.host_confirmed_at is None:
-        notice.host_confirmed_at = utcnow()
+        notice.host_confirmed_at = db.now(session)
         record_case_event(
             session, notice.case_id, "host_confirmed", actor=notice.recipient, detail="link"
         )

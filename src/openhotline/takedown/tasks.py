@@ -7,8 +7,9 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
+from openhotline import db
 from openhotline.capture.tasks import make_fetcher
-from openhotline.db import transaction, utcnow
+from openhotline.db import transaction
 from openhotline.jobs import service as jobs
 from openhotline.jobs.queue import tick_hook
 from openhotline.jobs.runtime import Runtime, handler
@@ -100,7 +101,7 @@ def _prepare(rt: Runtime, notice_id: int) -> tuple[Online, str]:
         elif verdict.verdict == Online.UNKNOWN:
             notice = session.get(Notice, notice_id)
             if notice is not None:
-                notice.next_due_at = utcnow() + timedelta(hours=UNKNOWN_RETRY_HOURS)
+                notice.next_due_at = db.now(session) + timedelta(hours=UNKNOWN_RETRY_HOURS)
             record_case_event(session, case_id, "notice_postponed", detail=verdict.detail)
     return verdict.verdict, verdict.detail
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from openhotline.db import utcnow
+from openhotline import db
 from openhotline.net.guard import ResolutionError, Resolver, ip_literal
 from openhotline.reporting.service import record_case_event
 from openhotline.trace.cdn import CdnRanges
@@ -87,7 +87,7 @@ def store_trace(session: Session, case_id: int, result: TraceResult) -> HostingT
     """Save a trace for a case and record the event."""
     row = HostingTrace(
         case_id=case_id,
-        traced_at=utcnow(),
+        traced_at=db.now(session),
         host=result.host,
         ips=json.dumps(result.ips),
         ip=result.ip,

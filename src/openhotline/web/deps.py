@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.config import Settings
 from openhotline.db import GroupCommitter
+from openhotline.errors import ForbiddenError, RejectedError, UnauthenticatedError
 from openhotline.media.store import MediaStore
 from openhotline.partners import service as partner_service
 from openhotline.partners.models import Scope
@@ -59,13 +60,13 @@ async def json_object_body(request: Request) -> dict[str, Any]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ApiError(400, f"body is not valid UTF-8 (byte {exc.start})") from exc
+        raise RejectedError(f"body is not valid UTF-8 (byte {exc.start})") from exc
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ApiError(400, f"body is not valid JSON: {exc.msg} at line {exc.lineno}") from exc
+        raise RejectedError(f"body is not valid JSON: {exc.msg} at line {exc.lineno}") from exc
     if not isinstance(data, dict):
-        raise ApiError(400, "body must be a JSON object")
+        raise RejectedError("body must be a JSON object")
     return data
 
 
@@ -82,7 +83,7 @@ async def partner_key(
     if authorization and authorization.lower().startswith("bearer "):
         key = authorization[7:].strip()
     if not key:
-        raise ApiError(401, "an API key is required (Authorization: Bearer <key>)")
+        raise UnauthenticatedError("an API key is required (Authorization: Bearer <key>)")
     settings: Settings = request.app.state.settings
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     client_ip = request.client.host if request.client else None
@@ -97,11 +98,8 @@ async def partner_key(
                 static_scopes=settings.partner_static_key_scopes,
             )
 
-    try:
-        # The database lookup runs in the thread pool, off the event loop.
-        return await run_in_threadpool(lookup, key)
-    except partner_service.PartnerError as exc:
-        raise ApiError(exc.status, exc.message) from exc
+    # The database lookup runs in the thread pool, off the event loop.
+    return await run_in_threadpool(lookup, key)
 
 
 class RequireScope:
@@ -115,7 +113,7 @@ class RequireScope:
     ) -> PartnerIdentity:
         """Refuse with 403 when the key lacks the scope (async: no thread-pool hop)."""
         if self.scope not in partner.scopes:
-            raise ApiError(403, f"this API key lacks the scope {self.scope.value}")
+            raise ForbiddenError(f"this API key lacks the scope {self.scope.value}")
         return partner
 
     def __repr__(self) -> str:
