@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from openhotline.cli_support import domain_errors
 from openhotline.config import get_settings
 
 helpline_app = typer.Typer(help="Helpline contacts and trend data.", no_args_is_help=True)
@@ -46,7 +47,7 @@ def demo(
     settings = get_settings()
     engine = make_engine(settings.resolved_database_url())
     try:
-        with transaction(make_sessionmaker(engine)) as session:
+        with domain_errors(), transaction(make_sessionmaker(engine)) as session:
             made = load_demo_contacts(
                 session,
                 year=year,
