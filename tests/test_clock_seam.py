@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import ast
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import select
+
 import openhotline
+from openhotline.app import create_app
+from openhotline.clock import FixedClock
+from openhotline.config import Settings
+from openhotline.db import now, transaction
+from openhotline.jobs import service as jobs
+from openhotline.jobs.models import Job
+from openhotline.jobs.runtime import Runtime
 
 PACKAGE = Path(openhotline.__file__).resolve().parent
 ALLOWED = {PACKAGE / "clock.py", PACKAGE / "db.py"}
@@ -55,3 +65,20 @@ def test_no_module_reads_the_wall_clock() -> None:
         for line, call in wall_clock_calls(path.read_text(encoding="utf-8"))
     ]
     assert offenders == [], "use db.now(session) or an injected Clock:\n" + "\n".join(offenders)
+
+
+def test_the_app_and_the_worker_runtime_take_an_injected_clock(settings: Settings) -> None:
+    fixed = FixedClock(datetime(2026, 12, 1, 1, 30, tzinfo=UTC))
+    rt = Runtime(settings, clock=fixed)
+    try:
+        with transaction(rt.sessionmaker) as s:
+            jobs.enqueue(s, "test.noop", {}, delay_seconds=60)
+        with rt.sessionmaker() as s:
+            job = s.execute(select(Job)).scalar_one()
+            assert job.created_at == fixed.now()
+            assert job.run_after == fixed.now() + timedelta(seconds=60)
+    finally:
+        rt.close()
+    app = create_app(settings, clock=fixed)
+    with app.state.sessionmaker() as s:
+        assert now(s) == fixed.now()
