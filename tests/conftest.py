@@ -10,6 +10,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.app import create_app
+from openhotline.clock import SYSTEM_CLOCK, Clock, FixedClock
 from openhotline.config import Settings, hash_api_key
 from openhotline.db import Base, make_engine, make_sessionmaker
 from openhotline.migrate import upgrade
@@ -85,9 +87,19 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """A session factory on the test database."""
-    return make_sessionmaker(engine)
+def clock(request: pytest.FixtureRequest) -> Clock:
+    """The clock of a test's sessions and apps: the real one, or fixed by parametrizing.
+
+    @pytest.mark.parametrize("clock", ["2026-03-02T01:30:00+00:00"], indirect=True)
+    """
+    at: str | None = getattr(request, "param", None)
+    return FixedClock(datetime.fromisoformat(at)) if at else SYSTEM_CLOCK
+
+
+@pytest.fixture
+def session_factory(engine: Engine, clock: Clock) -> sessionmaker[Session]:
+    """A session factory on the test database (its sessions read `clock`)."""
+    return make_sessionmaker(engine, clock)
 
 
 @pytest.fixture

@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from openhotline.accounts import service as accounts
 from openhotline.app import create_app
 from openhotline.cases.models import Case
+from openhotline.clock import SYSTEM_CLOCK, Clock
 from openhotline.config import Settings
-from openhotline.db import transaction, utcnow
+from openhotline.db import now as db_now
+from openhotline.db import transaction
 from openhotline.media.models import CaseItem, Item
 from openhotline.media.service import hash_file
 from openhotline.reporting.schemas import ReportIn
@@ -42,6 +44,7 @@ class Staff:
     totp_secret: str
     recovery_codes: list[str]
     password: str = PASSWORD
+    clock: Clock = SYSTEM_CLOCK
     _offset: int = field(default=-1)
 
     def code(self) -> str:
@@ -50,7 +53,7 @@ class Staff:
         if self._offset > 1:
             raise RuntimeError("more than 3 logins of one user in one test: wait 30 s")
         totp = pyotp.TOTP(self.totp_secret)
-        return totp.generate_otp(totp.timecode(utcnow()) + self._offset)
+        return totp.generate_otp(totp.timecode(self.clock.now()) + self._offset)
 
 
 @pytest.fixture
@@ -60,14 +63,19 @@ def console_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def make_user(session_factory: sessionmaker[Session]) -> Callable[..., Staff]:
+def make_user(session_factory: sessionmaker[Session], clock: Clock) -> Callable[..., Staff]:
     """Create a staff user: make_user('alice', 'analyst')."""
 
     def _make(username: str, role: str = "analyst") -> Staff:
         with transaction(session_factory) as s:
             created = accounts.create_user(s, username, PASSWORD, role, actor="test")
             return Staff(
-                created.user.id, username, role, created.totp_secret, created.recovery_codes
+                created.user.id,
+                username,
+                role,
+                created.totp_secret,
+                created.recovery_codes,
+                clock=clock,
             )
 
     return _make
@@ -101,16 +109,16 @@ def login(client: TestClient, user: Staff, code: str | None = None) -> str:
 
 
 @pytest.fixture
-def console_app(console_settings: Settings) -> Iterator[TestClient]:
+def console_app(console_settings: Settings, clock: Clock) -> Iterator[TestClient]:
     """An HTTP client on a console-ready app."""
-    with TestClient(create_app(console_settings)) as c:
+    with TestClient(create_app(console_settings, clock=clock)) as c:
         yield c
 
 
 @pytest.fixture
-def new_client(console_settings: Settings) -> Iterator[Callable[[], TestClient]]:
+def new_client(console_settings: Settings, clock: Clock) -> Iterator[Callable[[], TestClient]]:
     """Make more clients (one per user) on one app."""
-    app = create_app(console_settings)
+    app = create_app(console_settings, clock=clock)
     clients: list[TestClient] = []
 
     def _new() -> TestClient:
@@ -197,13 +205,13 @@ class Items:
                     media_type=f"image/{hashes.format.lower()}",
                     storage_key=self.store.put(digest, blob),
                     source=source,
-                    created_at=utcnow(),
+                    created_at=db_now(s),
                 )
                 s.add(item)
                 s.flush()
                 existing = item.id
             if case_id is not None:
-                s.add(CaseItem(case_id=case_id, item_id=existing, captured_at=utcnow()))
+                s.add(CaseItem(case_id=case_id, item_id=existing, captured_at=db_now(s)))
             return int(existing)
 
 

@@ -15,6 +15,7 @@ class ErrorKind(StrEnum):
     NOT_FOUND = "not found"
     CONFLICT = "conflict"
     REJECTED = "rejected"
+    INVALID = "invalid"
     FORBIDDEN = "forbidden"
     UNAUTHENTICATED = "unauthenticated"
     UNAVAILABLE = "unavailable"
@@ -49,6 +50,16 @@ class RejectedError(DomainError):
     kind = ErrorKind.REJECTED
 
 
+class InvalidError(RejectedError):
+    """Well-formed input whose content fails a rule (a field, a URL, a limit); nothing stored.
+
+    A RejectedError, so callers that catch rejections catch it too; it keeps the 422 that
+    the API has always answered for content it understood but cannot accept.
+    """
+
+    kind = ErrorKind.INVALID
+
+
 class ForbiddenError(DomainError):
     """The caller is known but not allowed to do this."""
 
@@ -72,6 +83,7 @@ HTTP_STATUS: dict[ErrorKind, int] = {
     ErrorKind.NOT_FOUND: 404,
     ErrorKind.CONFLICT: 409,
     ErrorKind.REJECTED: 400,
+    ErrorKind.INVALID: 422,
     ErrorKind.FORBIDDEN: 403,
     ErrorKind.UNAUTHENTICATED: 401,
     ErrorKind.UNAVAILABLE: 503,

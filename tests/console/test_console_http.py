@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageChops
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.assessment import banks
 from openhotline.audit import service as audit
+from openhotline.clock import FixedClock
 from openhotline.media.models import Item
 from tests.console_fixtures import Items, Staff, login
 
@@ -113,19 +115,27 @@ def test_two_analysts_confirm_and_known_item_is_never_shown(
     )
 
 
+# The budget is per UTC day. This test back-dated a reveal by 5 h on the wall clock, so
+# from 00:00 to 05:00 the reveal fell on the day before and the budget looked unused. It
+# now runs on a fixed clock, at the hour that failed and at one that did not.
+@pytest.mark.parametrize(
+    "clock", ["2026-12-01T01:30:00+00:00", "2026-12-01T13:00:00+00:00"], indirect=True
+)
 def test_budget_exhausted_keeps_previews_blurred(
     new_client: Callable[[], TestClient],
     make_user: Callable[..., Staff],
     items: Items,
     session_factory: sessionmaker[Session],
+    clock: FixedClock,
 ) -> None:
     from datetime import timedelta
 
-    from sqlalchemy import update
+    from openhotline.assessment import settings_service
 
-    from openhotline.assessment.models import Reveal
-    from openhotline.db import utcnow
-
+    with session_factory.begin() as s:
+        # A 5-minute budget used up by one 5-minute reveal (the smallest budget allowed).
+        settings_service.set_value(s, "exposure_budget_minutes", "5", actor="test", default=300)
+        settings_service.set_value(s, "reveal_window_seconds", "300", actor="test", default=120)
     item_id = items.item(12, items.case("http://example.test/2"))
     ana = make_user("ana")
     sup = make_user("sue", "supervisor")
@@ -133,8 +143,7 @@ def test_budget_exhausted_keeps_previews_blurred(
     csrf = login(a, ana)
     _post(a, f"/console/items/{item_id}/claim", csrf)
     _post(a, f"/console/items/{item_id}/reveal", csrf)
-    with session_factory.begin() as s:
-        s.execute(update(Reveal).values(started_at=utcnow() - timedelta(hours=5, seconds=1)))
+    clock.advance(timedelta(seconds=301))
     page = a.get(f"/console/items/{item_id}").text
     assert 'id="stop"' in page and 'id="reveal"' not in page
     assert _is_grey(a.get(f"/console/items/{item_id}/preview").content)

@@ -97,6 +97,6 @@ def test_user_add_prints_secrets_once_and_they_work(
         ok = accounts.authenticate(s, "first-admin", PASSWORD, pyotp.TOTP(secret).now(), policy)
         assert ok.user is not None and ok.user.role == "admin"
     again = cli.invoke(cli_app, ["user", "add", "first-admin"], input=f"{PASSWORD}\n{PASSWORD}\n")
-    assert again.exit_code == 2 and "already exists" in again.output
+    assert again.exit_code == 1 and "already exists" in again.output
     weak = cli.invoke(cli_app, ["user", "add", "bob"], input="short\nshort\n")
-    assert weak.exit_code == 2 and "at least 12" in weak.output
+    assert weak.exit_code == 1 and "at least 12" in weak.output

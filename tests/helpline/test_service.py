@@ -115,7 +115,7 @@ def test_unknown_codes_are_refused_with_the_field_named(
     with transaction(session_factory) as s:
         with pytest.raises(service.ContactRejectedError) as err:
             record(s, child_input(**{field: value}))
-        assert any(d.startswith(f"{field}:") for d in err.value.details)
+        assert any(d.startswith(f"{field}:") for d in err.value.detail)
         assert s.execute(select(HelplineContact)).first() is None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from openhotline.cli_context import services
+from openhotline.cli_support import domain_errors
 
 user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 
@@ -22,12 +23,8 @@ def user_add(
     from openhotline.accounts import service
     from openhotline.db import transaction
 
-    try:
-        with transaction(services(ctx).sessionmaker) as session:
-            created = service.create_user(session, username, password, role, actor="cli")
-    except service.AccountError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    with domain_errors(), transaction(services(ctx).sessionmaker) as session:
+        created = service.create_user(session, username, password, role, actor="cli")
     typer.echo(f"user {created.user.username!r} created with role {role}.")
     typer.echo("Add this to an authenticator app now; it is shown only once:")
     typer.echo(f"  TOTP secret: {created.totp_secret}")

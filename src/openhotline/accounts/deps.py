@@ -15,28 +15,29 @@ import hmac
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from openhotline.accounts import service
 from openhotline.accounts.permissions import Permission, has_permission
 from openhotline.config import Settings
+from openhotline.errors import ForbiddenError, UnauthenticatedError
 from openhotline.web.deps import services_of
+from openhotline.web.errors import domain_error_response
 
 COOKIE_NAME = "oh_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-class LoginRequiredError(Exception):
+class LoginRequiredError(UnauthenticatedError):
     """No valid console session."""
 
-
-class PermissionDeniedError(Exception):
-    """The session's role lacks the permission, or the CSRF token is missing or wrong."""
-
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str = "log in first; your session has ended") -> None:
         super().__init__(message)
-        self.message = message
+
+
+class PermissionDeniedError(ForbiddenError):
+    """The session's role lacks the permission, or the CSRF token is missing or wrong."""
 
 
 @dataclass(frozen=True)
@@ -154,34 +155,15 @@ def clear_session_cookie(response: Response, settings: Settings) -> None:
     )
 
 
-def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
-
-
 def install_auth_handlers(app: FastAPI) -> None:
-    """Answer missing sessions with a login redirect (HTML) or 401 (API); denials with 403."""
+    """Send a browser without a session to the login page (a UI step, not an error mapping).
+
+    Everything else (401 on writes and the API, 403 for PermissionDeniedError) is the
+    error family's one mapping in web/errors.py.
+    """
 
     @app.exception_handler(LoginRequiredError)
-    async def _login_required(request: Request, _exc: LoginRequiredError) -> Response:
-        if _wants_json(request):
-            return JSONResponse({"error": "log in first", "detail": []}, status_code=401)
-        if request.method in SAFE_METHODS:
+    async def _login_required(request: Request, exc: LoginRequiredError) -> Response:
+        if request.method in SAFE_METHODS and not request.url.path.startswith("/api/"):
             return RedirectResponse("/console/login", status_code=303)
-        return HTMLResponse(_page("Log in first", "Your session has ended."), status_code=401)
-
-    @app.exception_handler(PermissionDeniedError)
-    async def _denied(request: Request, exc: PermissionDeniedError) -> Response:
-        if _wants_json(request):
-            return JSONResponse({"error": exc.message, "detail": []}, status_code=403)
-        return HTMLResponse(_page("Not allowed", exc.message), status_code=403)
-
-
-def _page(title: str, message: str) -> str:
-    from html import escape
-
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f'<title>{escape(title)}</title><link rel="stylesheet" href="/static/style.css"></head>'
-        f'<body><main><h1>{escape(title)}</h1><p class="errors">{escape(message)}</p>'
-        '<p><a href="/console/">Back to the console</a></p></main></body></html>'
-    )
+        return domain_error_response(request, exc)

@@ -14,19 +14,38 @@ from datetime import timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from openhotline import db
 from openhotline.accounts import credentials
 from openhotline.accounts.models import ConsoleSession, RecoveryCode, User
 from openhotline.accounts.permissions import ROLE_PERMISSIONS
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
-from openhotline.db import utcnow
+from openhotline.errors import ConflictError, DomainError, ErrorKind, InvalidError, NotFoundError
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 ANONYMOUS_SESSION_MINUTES = 60
 
 
-class AccountError(ValueError):
+class AccountError(DomainError):
+    """Every error account code raises on purpose (catch this); raise a kind below."""
+
+
+class AccountInvalidError(AccountError, InvalidError):
     """A request about accounts that cannot be done; the message is safe to show."""
+
+    kind = ErrorKind.INVALID
+
+
+class AccountNotFoundError(AccountError, NotFoundError):
+    """No such user."""
+
+    kind = ErrorKind.NOT_FOUND
+
+
+class AccountConflictError(AccountError, ConflictError):
+    """A user of that name exists already."""
+
+    kind = ErrorKind.CONFLICT
 
 
 @dataclass(frozen=True)
@@ -55,21 +74,23 @@ def create_user(
     """Create a staff user with a TOTP secret and recovery codes; audit it."""
     username = username.strip().lower()
     if not USERNAME_RE.match(username):
-        raise AccountError("username: 2-64 characters a-z, 0-9, '.', '_' or '-'")
+        raise AccountInvalidError("username: 2-64 characters a-z, 0-9, '.', '_' or '-'")
     if role not in ROLE_PERMISSIONS:
-        raise AccountError(f"unknown role {role!r} (known: {', '.join(sorted(ROLE_PERMISSIONS))})")
+        raise AccountInvalidError(
+            f"unknown role {role!r} (known: {', '.join(sorted(ROLE_PERMISSIONS))})"
+        )
     problem = credentials.password_problem(password)
     if problem:
-        raise AccountError(problem)
+        raise AccountInvalidError(problem)
     if session.execute(select(User.id).where(User.username == username)).first():
-        raise AccountError(f"user {username!r} already exists")
+        raise AccountConflictError(f"user {username!r} already exists")
     secret = credentials.new_totp_secret()
     user = User(
         username=username,
         role=role,
         password_hash=credentials.hash_password(password),
         totp_secret=secret,
-        created_at=utcnow(),
+        created_at=db.now(session),
     )
     session.add(user)
     session.flush()
@@ -117,7 +138,7 @@ def authenticate(
     session: Session, username: str, password: str, code: str, policy: AuthPolicy
 ) -> LoginResult:
     """Check password and TOTP (or a recovery code); count failures, lock, audit."""
-    now = utcnow()
+    now = db.now(session)
     name = username.strip().lower()[:64]
     user = session.execute(select(User).where(User.username == name)).scalar_one_or_none()
     password_ok = credentials.verify_password(user.password_hash if user else None, password)
@@ -168,7 +189,7 @@ def _use_recovery_code(session: Session, user: User, code: str) -> bool:
             RecoveryCode.code_hash == credentials.hash_recovery_code(code),
             RecoveryCode.used_at.is_(None),
         )
-        .values(used_at=utcnow())
+        .values(used_at=db.now(session))
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0))
@@ -189,7 +210,7 @@ class SessionInfo:
 
 def start_session(session: Session, user: User | None, policy: AuthPolicy) -> SessionInfo:
     """Create a session (anonymous for the login form, or a user's); return its token."""
-    now = utcnow()
+    now = db.now(session)
     if user is None:  # anonymous sessions come and go with the login form: purge old ones
         session.execute(
             delete(ConsoleSession).where(
@@ -218,7 +239,7 @@ def login_session(
     if old_token:
         end_session(session, old_token)
     # Housekeeping: expired sessions of anyone are removed at each login.
-    session.execute(delete(ConsoleSession).where(ConsoleSession.expires_at < utcnow()))
+    session.execute(delete(ConsoleSession).where(ConsoleSession.expires_at < db.now(session)))
     return start_session(session, user, policy)
 
 
@@ -227,7 +248,7 @@ def load_session(session: Session, token: str, policy: AuthPolicy) -> SessionInf
     if not token or len(token) > 128:
         return None
     row = session.get(ConsoleSession, _token_id(token))
-    now = utcnow()
+    now = db.now(session)
     if row is None or row.expires_at <= now:
         return None
     user = None
@@ -263,14 +284,14 @@ def get_user(session: Session, user_id: int) -> User:
     """Return a user by id or raise AccountError."""
     user = session.get(User, user_id)
     if user is None:
-        raise AccountError("no such user")
+        raise AccountNotFoundError("no such user")
     return user
 
 
 def set_role(session: Session, user: User, role: str, *, actor: str) -> None:
     """Change a user's role (their sessions end); audited."""
     if role not in ROLE_PERMISSIONS:
-        raise AccountError(f"unknown role {role!r}")
+        raise AccountInvalidError(f"unknown role {role!r}")
     old = user.role
     user.role = role
     end_user_sessions(session, user.id)

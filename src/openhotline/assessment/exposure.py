@@ -3,7 +3,9 @@
 How a reveal counts: revealing opens a window of at most `reveal_window_seconds` (less when
 the budget has less left). The time counted is from the reveal until the analyst hides the
 item again, reveals another, or the window ends, whichever comes first. The budget is per
-UTC day. When it is used up, previews stay blurred and the analyst is told to stop.
+UTC day: a day counts the exposure that fell inside it, so a reveal that runs over midnight
+counts its seconds before midnight to the old day and the rest to the new one. When it is
+used up, previews stay blurred and the analyst is told to stop.
 Services never commit.
 """
 
@@ -12,9 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from openhotline import db
 from openhotline.accounts.models import User
 from openhotline.accounts.permissions import GRADING_ROLES
 from openhotline.assessment.models import Reveal
@@ -23,11 +26,13 @@ from openhotline.assessment.queue import may_view
 from openhotline.assessment.service import AssessmentError
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
-from openhotline.db import utcnow
+from openhotline.errors import ErrorKind, ForbiddenError
 
 
-class BudgetExhaustedError(AssessmentError):
+class BudgetExhaustedError(AssessmentError, ForbiddenError):
     """The analyst's exposure budget for today is used up."""
+
+    kind = ErrorKind.FORBIDDEN
 
 
 @dataclass(frozen=True)
@@ -63,29 +68,39 @@ def _day_start(now: datetime) -> datetime:
     return datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
 
 
-def counted_seconds(reveal: Reveal, now: datetime) -> int:
-    """Seconds a reveal counts: until hidden or its window ends, whichever is first."""
+def counted_seconds(reveal: Reveal, now: datetime, since: datetime | None = None) -> int:
+    """Seconds a reveal counts (after `since`): until hidden or its window ends, if first."""
+    start = max(reveal.started_at, since) if since is not None else reveal.started_at
     end = min(reveal.closed_at or now, reveal.ends_at, now)
-    return max(0, int((end - reveal.started_at).total_seconds() + 0.999))
+    return max(0, int((end - start).total_seconds() + 0.999))
 
 
 def budget_of(session: Session, user_id: int, policy: AssessmentPolicy) -> Budget:
-    """Return the user's exposure today."""
-    now = utcnow()
+    """Return the user's exposure today (UTC day of the session's clock)."""
+    now = db.now(session)
+    day_start = _day_start(now)
+    # Every reveal whose window reaches into today, not only those started today: a reveal
+    # begun before midnight still exposes the analyst after it. No window lasts a day, so
+    # the started_at bound only keeps the (user_id, started_at) index in use.
     reveals = (
         session.execute(
-            select(Reveal).where(Reveal.user_id == user_id, Reveal.started_at >= _day_start(now))
+            select(Reveal).where(
+                Reveal.user_id == user_id,
+                Reveal.started_at > day_start - timedelta(days=1),
+                Reveal.ends_at > day_start,
+                or_(Reveal.closed_at.is_(None), Reveal.closed_at > day_start),
+            )
         )
         .scalars()
         .all()
     )
-    used = sum(counted_seconds(r, now) for r in reveals)
+    used = sum(counted_seconds(r, now, day_start) for r in reveals)
     return Budget(used, policy.exposure_budget_seconds, len(reveals))
 
 
 def open_reveal(session: Session, user_id: int, item_id: int) -> Reveal | None:
     """Return the user's live reveal of this item (not hidden, window not over), or None."""
-    now = utcnow()
+    now = db.now(session)
     return session.execute(
         select(Reveal)
         .where(
@@ -129,7 +144,7 @@ def reveal(
             "Your exposure budget for today is used up. Please stop viewing material and "
             "talk to your supervisor."
         )
-    now = utcnow()
+    now = db.now(session)
     _close_open(session, user_id, now)
     window = min(policy.reveal_window_seconds, budget.left_seconds)
     row = Reveal(
@@ -149,7 +164,7 @@ def reveal(
 
 def hide(session: Session, user_id: int, actor: str, item_id: int | None = None) -> None:
     """Close the user's open reveal (the preview is blurred again)."""
-    now = utcnow()
+    now = db.now(session)
     live = session.execute(
         select(Reveal.id, Reveal.item_id).where(
             Reveal.user_id == user_id, Reveal.closed_at.is_(None), Reveal.ends_at > now

@@ -15,6 +15,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from openhotline import db
 from openhotline.accounts.models import User
 from openhotline.assessment.models import Assessment, Claim, ItemReview, ReviewState
 from openhotline.assessment.policy import AssessmentPolicy
@@ -31,7 +32,6 @@ from openhotline.audit.models import AuditAction
 from openhotline.cases.lifecycle import AWAITING_ASSESSMENT, CAN_BE_CLAIMED
 from openhotline.cases.models import Case, CaseStatus
 from openhotline.cases.service import move
-from openhotline.db import utcnow
 from openhotline.matching.engine import MatchEngine
 from openhotline.media.models import CaseItem, Item, ItemStatus
 
@@ -74,7 +74,7 @@ def list_queue(
     """Return the queue for this analyst (routing new items through the banks first)."""
     route_new_items(session, engine=engine)
     f = filters or QueueFilters()
-    now = utcnow()
+    now = db.now(session)
     priority = (
         select(func.coalesce(func.max(Case.priority), 0))
         .join(CaseItem, CaseItem.case_id == Case.id)
@@ -163,7 +163,7 @@ def claim(
     ).first()
     if graded is not None:
         raise AssessmentError("you already graded this item; another analyst must confirm it")
-    now = utcnow()
+    now = db.now(session)
     existing = session.get(Claim, item_id)
     if existing is not None:
         if existing.user_id != actor.user_id and existing.expires_at > now:
@@ -209,7 +209,7 @@ def release(session: Session, item_id: int, actor: Actor) -> None:
 def active_claim(session: Session, item_id: int, user_id: int) -> Claim | None:
     """Return this user's live claim on the item, or None."""
     existing = session.get(Claim, item_id)
-    if existing is None or existing.user_id != user_id or existing.expires_at <= utcnow():
+    if existing is None or existing.user_id != user_id or existing.expires_at <= db.now(session):
         return None
     return existing
 
@@ -219,7 +219,7 @@ def claim_holder(session: Session, item_id: int) -> str | None:
     row = session.execute(
         select(User.username)
         .join(Claim, Claim.user_id == User.id)
-        .where(and_(Claim.item_id == item_id, Claim.expires_at > utcnow()))
+        .where(and_(Claim.item_id == item_id, Claim.expires_at > db.now(session)))
     ).first()
     return row[0] if row else None
 

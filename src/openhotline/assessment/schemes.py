@@ -8,12 +8,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from openhotline.errors import InvalidError
+
 SCHEME_DIR = Path(__file__).resolve().parent.parent / "config" / "schemes"
 FIELD_KINDS = frozenset({"choice", "bool", "text"})
 MAX_TEXT = 500
 
 
-class SchemeError(ValueError):
+class SchemeError(InvalidError):
     """A scheme file is invalid, or a grade does not fit the scheme; the message says why."""
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from openhotline import db
 from openhotline.assessment import banks
 from openhotline.assessment.models import (
     Assessment,
@@ -27,12 +28,12 @@ from openhotline.audit.models import AuditAction
 from openhotline.cases.lifecycle import AWAITING_ASSESSMENT, AWAITING_CAPTURE, CAN_BE_CLAIMED
 from openhotline.cases.models import Case, CaseStatus
 from openhotline.cases.service import move
-from openhotline.db import utcnow
+from openhotline.errors import ConflictError
 from openhotline.matching.engine import MatchEngine
 from openhotline.media.models import CaseItem, Item, ItemStatus
 
 
-class AssessmentError(ValueError):
+class AssessmentError(ConflictError):
     """A request that cannot be done now; the message is safe to show the analyst."""
 
 
@@ -109,7 +110,7 @@ def route_item(session: Session, item: Item, engine: MatchEngine | None = None) 
         return False
     item.status = ItemStatus.TRIAGE
     if session.get(ItemReview, item.id) is None:
-        session.add(ItemReview(item_id=item.id, state=ReviewState.OPEN, queued_at=utcnow()))
+        session.add(ItemReview(item_id=item.id, state=ReviewState.OPEN, queued_at=db.now(session)))
     for case in _cases_of(session, item.id):
         if AWAITING_CAPTURE(case):
             move(session, case, CaseStatus.TRIAGE, actor="system")
@@ -144,7 +145,7 @@ def assess_automatically(session: Session, item: Item, match: banks.BankMatch) -
 def _auto_assess(
     session: Session, item: Item, review: ItemReview | None, match: banks.BankMatch
 ) -> None:
-    now = utcnow()
+    now = db.now(session)
     session.add(
         Assessment(
             item_id=item.id,
@@ -246,7 +247,7 @@ def assess(
     """Grade a claimed item; illegal grades need N distinct agreeing analysts (four eyes)."""
     cls, fields = policy.scheme.validate(code, values)
     claim = session.get(Claim, item_id)
-    if claim is None or claim.user_id != actor.user_id or claim.expires_at <= utcnow():
+    if claim is None or claim.user_id != actor.user_id or claim.expires_at <= db.now(session):
         raise AssessmentError("claim the item before grading it (your claim may have expired)")
     item = session.get(Item, item_id)
     review = session.get(ItemReview, item_id)
@@ -271,7 +272,7 @@ def assess(
             classification=cls.code,
             illegal=cls.illegal,
             fields=json.dumps(fields, sort_keys=True),
-            created_at=utcnow(),
+            created_at=db.now(session),
         )
     )
     session.delete(claim)
@@ -332,7 +333,7 @@ def _decide(
     review.state = ReviewState.DECIDED
     review.classification = cls.code
     review.illegal = cls.illegal
-    review.decided_at = utcnow()
+    review.decided_at = db.now(session)
     item.status = ItemStatus.ASSESSED
     admitted = 0
     if cls.illegal:
@@ -406,7 +407,7 @@ def resolve_dispute(
             classification=cls.code,
             illegal=cls.illegal,
             fields=json.dumps(fields, sort_keys=True),
-            created_at=utcnow(),
+            created_at=db.now(session),
         )
     )
     audit.record(

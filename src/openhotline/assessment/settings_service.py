@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openhotline import db
 from openhotline.assessment.models import PolicySetting
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
-from openhotline.db import utcnow
+from openhotline.errors import InvalidError
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ TUNABLES: dict[str, Tunable] = {
 }
 
 
-class SettingError(ValueError):
+class SettingError(InvalidError):
     """A setting change that is refused; the message says why."""
 
 
@@ -61,9 +62,11 @@ def set_value(session: Session, key: str, raw: str, *, actor: str, default: int)
     row = session.get(PolicySetting, key)
     old = int(row.value) if row else default
     if row is None:
-        session.add(PolicySetting(key=key, value=str(value), updated_at=utcnow(), updated_by=actor))
+        session.add(
+            PolicySetting(key=key, value=str(value), updated_at=db.now(session), updated_by=actor)
+        )
     else:
-        row.value, row.updated_at, row.updated_by = str(value), utcnow(), actor
+        row.value, row.updated_at, row.updated_by = str(value), db.now(session), actor
     audit.record(
         session, actor, AuditAction.SETTING_CHANGE, f"setting:{key}", {"from": old, "to": value}
     )

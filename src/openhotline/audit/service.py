@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from openhotline import db
 from openhotline.audit.models import GENESIS_HASH, AuditAction, AuditEntry, AuditHead
-from openhotline.db import insert_ignore, utcnow
+from openhotline.db import insert_ignore
 
 HEAD_ID = 1
 
@@ -73,7 +74,7 @@ def record(
         select(AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == HEAD_ID)
     ).one()
     entry_id = head.last_id + 1
-    at = utcnow()
+    at = db.now(session)
     details_text = canonical_json(details or {})
     actor_text = actor or "anonymous"
     digest = entry_hash(

@@ -13,12 +13,12 @@ from openhotline.accounts.permissions import Permission
 from openhotline.audit.models import AuditAction
 from openhotline.blocklist import service
 from openhotline.blocklist.models import ListKind
+from openhotline.errors import ForbiddenError, NotFoundError
 from openhotline.partners.deps import partner_key
 from openhotline.partners.models import Scope
 from openhotline.partners.service import PartnerIdentity, use
 from openhotline.signing.service import SigningKey
 from openhotline.web.deps import DbDep, SettingsDep, services_of
-from openhotline.web.errors import ApiError
 
 router = APIRouter(prefix="/api/v1/lists", tags=["lists"])
 
@@ -32,12 +32,9 @@ async def list_reader(
     kind: str, partner: Annotated[PartnerIdentity, Depends(partner_key)]
 ) -> tuple[ListKind, PartnerIdentity]:
     """A partner key with the read scope of the list named in the path."""
-    try:
-        parsed = service.parse_kind(kind)
-    except service.BlocklistError as exc:
-        raise ApiError(exc.status, exc.message) from exc
+    parsed = service.parse_kind(kind)
     if SCOPE_OF[parsed] not in partner.scopes:
-        raise ApiError(403, f"this API key lacks the scope {SCOPE_OF[parsed].value}")
+        raise ForbiddenError(f"this API key lacks the scope {SCOPE_OF[parsed].value}")
     return parsed, partner
 
 
@@ -87,14 +84,11 @@ def snapshot(reader: Reader, name: str, db: DbDep, key: KeyDep, settings: Settin
     kind, partner = reader
     match = SNAPSHOT.match(name)
     if not match:
-        raise ApiError(404, "file names look like 5.csv, 5.json or 5.csv.sig")
+        raise NotFoundError("file names look like 5.csv, 5.json or 5.csv.sig")
     version, fmt, sig = int(match[1]), match[2], bool(match[3])
-    try:
-        with db.begin() as s:
-            file = service.snapshot_file(s, kind, version, fmt, key, settings.data_dir / "lists")
-            use(s, partner, AuditAction.LIST_DOWNLOAD, f"list:{kind}:v{version}", file=name)
-    except service.BlocklistError as exc:
-        raise ApiError(exc.status, exc.message) from exc
+    with db.begin() as s:
+        file = service.snapshot_file(s, kind, version, fmt, key, settings.data_dir / "lists")
+        use(s, partner, AuditAction.LIST_DOWNLOAD, f"list:{kind}:v{version}", file=name)
     return _serve(file, sig, fmt)
 
 
@@ -104,18 +98,11 @@ def delta(reader: Reader, name: str, db: DbDep, key: KeyDep, settings: SettingsD
     kind, partner = reader
     match = DELTA.match(name)
     if not match:
-        raise ApiError(404, "delta names look like 3-5.csv, 3-5.json or 3-5.json.sig")
+        raise NotFoundError("delta names look like 3-5.csv, 3-5.json or 3-5.json.sig")
     since, version, fmt, sig = int(match[1]), int(match[2]), match[3], bool(match[4])
-    try:
-        with db.begin() as s:
-            file = service.delta_file(
-                s, kind, since, version, fmt, key, settings.data_dir / "lists"
-            )
-            use(
-                s, partner, AuditAction.LIST_DOWNLOAD, f"list:{kind}:v{since}-v{version}", file=name
-            )
-    except service.BlocklistError as exc:
-        raise ApiError(exc.status, exc.message) from exc
+    with db.begin() as s:
+        file = service.delta_file(s, kind, since, version, fmt, key, settings.data_dir / "lists")
+        use(s, partner, AuditAction.LIST_DOWNLOAD, f"list:{kind}:v{since}-v{version}", file=name)
     return _serve(file, sig, fmt)
 
 

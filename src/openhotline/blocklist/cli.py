@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from openhotline.cli_context import services
+from openhotline.cli_support import domain_errors
 
 lists_app = typer.Typer(help="The signed URL list and hash list.", no_args_is_help=True)
 
@@ -43,21 +44,17 @@ def export_command(
 
     svc = services(ctx)
     key = svc.signer
-    try:
-        with svc.sessionmaker() as s:
-            parsed = service.parse_kind(kind)
-            if version == 0:
-                row = service.latest(s, parsed)
-                if row is None:
-                    raise service.BlocklistError("nothing published yet")
-                version = row.version
-            if since >= 0:
-                file = service.delta_file(s, parsed, since, version, fmt, key, None)
-            else:
-                file = service.snapshot_file(s, parsed, version, fmt, key, None)
-    except service.BlocklistError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from exc
+    with domain_errors(), svc.sessionmaker() as s:
+        parsed = service.parse_kind(kind)
+        if version == 0:
+            row = service.latest(s, parsed)
+            if row is None:
+                raise service.BlocklistNotFoundError("nothing published yet")
+            version = row.version
+        if since >= 0:
+            file = service.delta_file(s, parsed, since, version, fmt, key, None)
+        else:
+            file = service.snapshot_file(s, parsed, version, fmt, key, None)
     out.mkdir(parents=True, exist_ok=True)
     (out / file.name).write_bytes(file.data)
     (out / (file.name + ".sig")).write_text(file.signature + "\n")

@@ -18,6 +18,7 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from openhotline import db
 from openhotline.assessment.banks import CONFIRMED_BANK
 from openhotline.audit.models import AuditAction
 from openhotline.audit.service import record
@@ -27,7 +28,7 @@ from openhotline.cases.lifecycle import LISTABLE
 from openhotline.cases.models import Case, CaseStatus
 from openhotline.cases.service import move
 from openhotline.config import Settings
-from openhotline.db import utcnow
+from openhotline.errors import ConflictError, DomainError, ErrorKind, InvalidError, NotFoundError
 from openhotline.matching.models import BankEntry, HashBank, HashType
 from openhotline.media.models import Item
 from openhotline.reporting.service import url_hash
@@ -43,13 +44,26 @@ CHUNK = 5000
 Contents = dict[str, tuple[str | None, str | None, str | None, str | None]]
 
 
-class BlocklistError(ValueError):
+class BlocklistError(DomainError):
+    """Every error blocklist code raises on purpose (catch this); raise a kind below."""
+
+
+class BlocklistInvalidError(BlocklistError, InvalidError):
     """Bad input or a refused operation; the message is safe to show."""
 
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+    kind = ErrorKind.INVALID
+
+
+class BlocklistNotFoundError(BlocklistError, NotFoundError):
+    """The thing named does not exist."""
+
+    kind = ErrorKind.NOT_FOUND
+
+
+class BlocklistConflictError(BlocklistError, ConflictError):
+    """The request clashes with the current state."""
+
+    kind = ErrorKind.CONFLICT
 
 
 def url_list_source(session: Session, exclude_countries: Iterable[str] = ()) -> Contents:
@@ -96,11 +110,11 @@ def hash_list_source(session: Session) -> Contents:
 
 
 def parse_kind(kind: str) -> ListKind:
-    """Return a ListKind or raise BlocklistError(404)."""
+    """Return a ListKind or raise BlocklistNotFoundError."""
     try:
         return ListKind(kind)
     except ValueError as exc:
-        raise BlocklistError(f"no list {kind!r} (lists: urls, hashes)", status=404) from exc
+        raise BlocklistNotFoundError(f"no list {kind!r} (lists: urls, hashes)") from exc
 
 
 def latest(session: Session, kind: ListKind) -> ListVersion | None:
@@ -114,12 +128,12 @@ def latest(session: Session, kind: ListKind) -> ListVersion | None:
 
 
 def get_version(session: Session, kind: ListKind, version: int) -> ListVersion:
-    """Return one version or raise BlocklistError(404)."""
+    """Return one version or raise BlocklistNotFoundError."""
     row = session.execute(
         select(ListVersion).where(ListVersion.kind == kind, ListVersion.version == version)
     ).scalar_one_or_none()
     if row is None:
-        raise BlocklistError(f"{kind} list has no version {version}", status=404)
+        raise BlocklistNotFoundError(f"{kind} list has no version {version}")
     return row
 
 
@@ -143,7 +157,7 @@ def publish_list(
     version = ListVersion(
         kind=kind,
         version=number,
-        created_at=utcnow(),
+        created_at=db.now(session),
         entry_count=len(desired),
         added_count=len(added),
         removed_count=len(removed_ids),
@@ -261,7 +275,7 @@ class SignedFile:
 
 def _check_format(fmt: str) -> None:
     if fmt not in FORMATS:
-        raise BlocklistError(f"format must be one of {list(FORMATS)}", status=404)
+        raise BlocklistNotFoundError(f"format must be one of {list(FORMATS)}")
 
 
 def _cached(
@@ -323,7 +337,7 @@ def delta_file(
     """The signed delta from version `since` (0 = empty list) to `version`."""
     _check_format(fmt)
     if since < 0 or since >= version:
-        raise BlocklistError("a delta needs 0 <= since < version")
+        raise BlocklistInvalidError("a delta needs 0 <= since < version")
     row = get_version(session, kind, version)
     if since > 0:
         get_version(session, kind, since)
@@ -341,7 +355,7 @@ def listed_case(session: Session, url: str) -> Case | None:
     try:
         canon = canonicalize(url)
     except InvalidURLError as exc:
-        raise BlocklistError(f"invalid URL: {exc}") from exc
+        raise BlocklistInvalidError(f"invalid URL: {exc}") from exc
     key = url_hash(canon.url)
     listed = session.execute(
         select(ListEntry.id).where(
@@ -359,14 +373,14 @@ def file_appeal(session: Session, url: str, reason: str, contact_email: str | No
     """Record a site owner's appeal against a listed URL."""
     reason = reason.strip()
     if not reason:
-        raise BlocklistError("please say why the URL should not be listed")
+        raise BlocklistInvalidError("please say why the URL should not be listed")
     if len(reason) > 5000:
-        raise BlocklistError("the reason is limited to 5000 characters")
+        raise BlocklistInvalidError("the reason is limited to 5000 characters")
     if contact_email and ("@" not in contact_email or len(contact_email) > 320):
-        raise BlocklistError("the e-mail address is not valid")
+        raise BlocklistInvalidError("the e-mail address is not valid")
     case = listed_case(session, url)
     if case is None:
-        raise BlocklistError("this URL is not on the current URL list", status=404)
+        raise BlocklistNotFoundError("this URL is not on the current URL list")
     appeal = Appeal(
         reference="AP-" + secrets.token_hex(5).upper(),
         url=case.canonical_url,
@@ -396,13 +410,13 @@ def decide_appeal(
     """Decide an appeal; upheld closes the case so its URL leaves the next list version."""
     appeal = session.get(Appeal, appeal_id)
     if appeal is None:
-        raise BlocklistError(f"no appeal {appeal_id}", status=404)
+        raise BlocklistNotFoundError(f"no appeal {appeal_id}")
     if appeal.status != AppealStatus.PENDING:
-        raise BlocklistError("this appeal has already been decided", status=409)
+        raise BlocklistConflictError("this appeal has already been decided")
     if not note.strip():
-        raise BlocklistError("a decision needs a note saying why")
+        raise BlocklistInvalidError("a decision needs a note saying why")
     appeal.status = AppealStatus.UPHELD if uphold else AppealStatus.REJECTED
-    appeal.decided_at = utcnow()
+    appeal.decided_at = db.now(session)
     appeal.decided_by = actor
     appeal.decision_note = note.strip()[:5000]
     if uphold and appeal.case_id is not None:

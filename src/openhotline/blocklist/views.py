@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from openhotline.blocklist import service
 from openhotline.web.deps import DbDep
+from openhotline.web.errors import html_status
 from openhotline.web.ratelimit import public_rate_limit
 from openhotline.web.templating import templates
 
@@ -40,7 +41,7 @@ def appeal_submit(
             request,
             "appeal/form.html",
             {"errors": [exc.message], "values": values},
-            status_code=exc.status if exc.status != 422 else 400,
+            status_code=html_status(exc),
         )
     return templates.TemplateResponse(
         request, "appeal/thanks.html", {"reference": reference, "contact": bool(contact_email)}

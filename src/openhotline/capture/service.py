@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openhotline import db
 from openhotline.assessment import service as assessment
 from openhotline.assessment.banks import BankMatch
 from openhotline.audit import service as audit
@@ -18,7 +19,7 @@ from openhotline.capture.crawler import CapturedMedia, CrawlResult
 from openhotline.cases.lifecycle import AWAITING_CAPTURE
 from openhotline.cases.models import Case, CaseEventKind, CaseStatus
 from openhotline.cases.service import move, record_event
-from openhotline.db import insert_ignore, utcnow
+from openhotline.db import insert_ignore
 from openhotline.matching.engine import MatchEngine
 from openhotline.matching.matcher import QueryHash, match
 from openhotline.matching.models import HashType
@@ -115,7 +116,7 @@ def _upsert_item(session: Session, h: HashedMedia, store: MediaStore) -> tuple[I
                 "pdq_quality": h.pdq_quality,
                 "status": ItemStatus.NEW,
                 "source": ACTOR,
-                "created_at": utcnow(),
+                "created_at": db.now(session),
                 "weak": h.pdq_quality is not None and h.pdq_quality < WEAK_QUALITY,
             }
         ],
@@ -134,7 +135,7 @@ def store_capture(
 ) -> CaptureSummary:
     """Store and match what a crawl found; move a NEW case to TRIAGE, or ASSESSED if known."""
     summary = CaptureSummary()
-    now = utcnow()
+    now = db.now(session)
     for h in hashed:
         item, created = _upsert_item(session, h, store)
         summary.new_items += int(created)

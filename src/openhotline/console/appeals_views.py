@@ -45,9 +45,6 @@ def decide(
             appeals=[],
             flash="choose uphold or reject",
         )
-    try:
-        with db.begin() as s:
-            service.decide_appeal(s, appeal_id, decision == "uphold", note, actor=principal.actor)
-    except service.BlocklistError as exc:
-        return HTMLResponse(exc.message, status_code=exc.status if exc.status != 422 else 400)
+    with db.begin() as s:
+        service.decide_appeal(s, appeal_id, decision == "uphold", note, actor=principal.actor)
     return RedirectResponse("/console/appeals?msg=decided", status_code=303)

@@ -14,7 +14,7 @@ from openhotline.accounts.permissions import Permission
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
 from openhotline.console.pages import render
-from openhotline.db import utcnow
+from openhotline.db import clock_of
 from openhotline.helpline import service, trends
 from openhotline.helpline.charts import bar_chart
 from openhotline.helpline.models import Escalation, HelplineContact
@@ -136,7 +136,7 @@ async def contact_submit(
     except ValidationError as exc:
         return _form(request, principal, taxonomy, mode, 400, validation_details(exc), raw)
     except service.ContactRejectedError as exc:
-        return _form(request, principal, taxonomy, mode, 400, [exc.message, *exc.details], raw)
+        return _form(request, principal, taxonomy, mode, 400, [exc.message, *exc.detail], raw)
     msg = "contact_escalated" if escalated else "contact_recorded"
     return RedirectResponse(f"/console/helpline/contacts/{contact_id}?msg={msg}", status_code=303)
 
@@ -244,10 +244,10 @@ def contact_handoff(
                 request, principal, session, contact, cipher, taxonomy, 409, [str(exc)]
             )
         except service.ContactRejectedError as exc:
-            errs = [exc.message, *exc.details]
+            errs = [exc.message, *exc.detail]
             return _contact_page(request, principal, session, contact, cipher, taxonomy, 400, errs)
         except ReportRejectedError as exc:
-            errs = [exc.message, *exc.details]
+            errs = [exc.message, *exc.detail]
             return _contact_page(request, principal, session, contact, cipher, taxonomy, 400, errs)
     return RedirectResponse(
         f"/console/helpline/contacts/{contact_id}?msg=handed_off", status_code=303
@@ -289,7 +289,7 @@ def escalation_decide(
                 cipher=cipher,
             )
         except service.ContactRejectedError as exc:
-            text = "; ".join([exc.message, *exc.details])
+            text = "; ".join([exc.message, *exc.detail])
             return _message(request, principal, "Decision not recorded", text, 400)
         except service.HelplineConflictError as exc:
             return _message(request, principal, "Decision not recorded", str(exc), 409)
@@ -340,8 +340,8 @@ def trends_page(
     """Suppressed trend table and SVG charts for one year and dimension."""
     if by not in trends.DIMENSIONS:
         by = "contact_type"
-    year = year or utcnow().year
     with db.begin() as session:
+        year = year or clock_of(session).now().year
         tables = trends.build_year(session, year, taxonomy, settings.helpline_suppression_k)
     table = tables[by]
     by_value = bar_chart(

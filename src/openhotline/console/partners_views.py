@@ -13,6 +13,7 @@ from openhotline.console.pages import render
 from openhotline.partners import service
 from openhotline.partners.models import OrgKind, Scope
 from openhotline.web.deps import DbDep
+from openhotline.web.errors import html_status
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 Manager = Annotated[Principal, Depends(require(Permission.PARTNERS_MANAGE))]
@@ -88,7 +89,7 @@ def add_key(
                 ip_allow=ip_allow.split(),
             )
     except service.PartnerError as exc:
-        return _page(request, principal, db, 404 if exc.status == 404 else 400, [exc.message])
+        return _page(request, principal, db, html_status(exc), [exc.message])
     return _page(request, principal, db, new_key=token)
 
 
@@ -99,7 +100,7 @@ def revoke_key(request: Request, principal: Manager, key_id: int, db: DbDep) -> 
         with db.begin() as s:
             service.revoke_key(s, key_id, actor=principal.actor)
     except service.PartnerError as exc:
-        return _page(request, principal, db, exc.status, [exc.message])
+        return _page(request, principal, db, html_status(exc), [exc.message])
     return RedirectResponse("/console/partners?msg=revoked", status_code=303)
 
 
@@ -110,5 +111,5 @@ def rotate_key(request: Request, principal: Manager, key_id: int, db: DbDep) -> 
         with db.begin() as s:
             _key, token = service.rotate_key(s, key_id, actor=principal.actor)
     except service.PartnerError as exc:
-        return _page(request, principal, db, exc.status, [exc.message])
+        return _page(request, principal, db, html_status(exc), [exc.message])
     return _page(request, principal, db, new_key=token)

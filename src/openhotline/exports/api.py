@@ -12,11 +12,11 @@ from fastapi.responses import Response
 from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
 from openhotline.blocklist.api import KeyDep
+from openhotline.errors import ForbiddenError
 from openhotline.exports import service
 from openhotline.exports.cybertip import Reporter
 from openhotline.media.deps import MediaStoreDep
 from openhotline.web.deps import DbDep, SettingsDep
-from openhotline.web.errors import ApiError
 
 router = APIRouter(prefix="/api/v1/exports", tags=["exports"])
 Exporter = Annotated[Principal, Depends(require(Permission.EXPORTS_CREATE))]
@@ -34,20 +34,17 @@ def police(
 ) -> Response:
     """The zip; with ?media=true (if permitted) the media key comes once, in a header."""
     if media and not settings.export_include_media:
-        raise ApiError(403, "exports with media are not permitted here (export_include_media)")
-    try:
-        with db.begin() as s:
-            export = service.police_export(
-                s,
-                case_id,
-                key,
-                actor=principal.actor,
-                hotline=settings.hotline_name,
-                media_store=store,
-                include_media=media,
-            )
-    except service.ExportError as exc:
-        raise ApiError(exc.status, exc.message) from exc
+        raise ForbiddenError("exports with media are not permitted here (export_include_media)")
+    with db.begin() as s:
+        export = service.police_export(
+            s,
+            case_id,
+            key,
+            actor=principal.actor,
+            hotline=settings.hotline_name,
+            media_store=store,
+            include_media=media,
+        )
     headers = {
         "Content-Disposition": f'attachment; filename="case-{case_id}-{export.export_id}.zip"',
         "Cache-Control": "no-store",
@@ -65,18 +62,15 @@ def cybertip(
     reporter = Reporter(
         settings.cybertip_email, settings.cybertip_first_name, settings.cybertip_last_name
     )
-    try:
-        with db.begin() as s:
-            docs = service.cybertip_documents(
-                s,
-                case_id,
-                reporter,
-                actor=principal.actor,
-                hosting_country=hosting_country,
-                hotline=settings.hotline_name,
-            )
-    except service.ExportError as exc:
-        raise ApiError(exc.status, exc.message) from exc
+    with db.begin() as s:
+        docs = service.cybertip_documents(
+            s,
+            case_id,
+            reporter,
+            actor=principal.actor,
+            hosting_country=hosting_country,
+            hotline=settings.hotline_name,
+        )
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, doc in sorted(docs.items()):

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from openhotline.cli_context import services
+from openhotline.cli_support import domain_errors
 
 export_app = typer.Typer(help="Police export packages.", no_args_is_help=True)
 
@@ -20,14 +21,10 @@ def police_command(
     from openhotline.exports import service
 
     svc = services(ctx)
-    try:
-        with transaction(svc.sessionmaker) as s:
-            export = service.police_export(
-                s, case_id, svc.signer, actor="cli", hotline=svc.settings.hotline_name
-            )
-    except service.ExportError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from exc
+    with domain_errors(), transaction(svc.sessionmaker) as s:
+        export = service.police_export(
+            s, case_id, svc.signer, actor="cli", hotline=svc.settings.hotline_name
+        )
     out.write_bytes(export.data)
     typer.echo(f"wrote {out} ({export.files} files, export {export.export_id})")
 

@@ -16,11 +16,13 @@ from pathlib import Path
 
 from lxml import etree
 
+from openhotline.errors import InvalidError
+
 XSD_PATH = Path(__file__).with_name("cybertip.xsd")
 INCIDENT_TYPE = "Child Pornography (possession, manufacture, and distribution)"
 
 
-class CybertipError(ValueError):
+class CybertipError(InvalidError):
     """The document does not match the schema; `problems` lists each error."""
 
     def __init__(self, problems: list[str]) -> None:

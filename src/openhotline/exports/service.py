@@ -26,10 +26,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openhotline import db
 from openhotline.audit.models import AuditAction
 from openhotline.audit.service import record
 from openhotline.cases.models import Case, CaseEvent
-from openhotline.db import utcnow
+from openhotline.errors import DomainError, ErrorKind, InvalidError, NotFoundError
 from openhotline.exports import cybertip
 from openhotline.federation.service import trace_of
 from openhotline.media.models import CaseItem, Item
@@ -41,13 +42,20 @@ MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 
 
-class ExportError(ValueError):
+class ExportError(DomainError):
+    """Every error export code raises on purpose (catch this); raise a kind below."""
+
+
+class ExportInvalidError(ExportError, InvalidError):
     """A refused export; the message is safe to show."""
 
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+    kind = ErrorKind.INVALID
+
+
+class ExportNotFoundError(ExportError, NotFoundError):
+    """The thing named does not exist."""
+
+    kind = ErrorKind.NOT_FOUND
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,7 @@ class PoliceExport:
 def _case(session: Session, case_id: int) -> Case:
     case = session.get(Case, case_id)
     if case is None:
-        raise ExportError(f"no case {case_id}", status=404)
+        raise ExportNotFoundError(f"no case {case_id}")
     return case
 
 
@@ -99,7 +107,7 @@ def police_export(
     """Build the signed package for one case and audit the export."""
     case = _case(session, case_id)
     export_id = str(uuid.uuid4())
-    now = utcnow()
+    now = db.now(session)
     reports = session.execute(
         select(Report)
         .join(ReportURL, ReportURL.report_id == Report.id)
@@ -182,7 +190,7 @@ def police_export(
     media: list[dict[str, Any]] = []
     if include_media:
         if media_store is None:
-            raise ExportError("media requested but no media store is configured")
+            raise ExportInvalidError("media requested but no media store is configured")
         media_key = AESGCM.generate_key(bit_length=256)
         aead = AESGCM(media_key)
         for item, _seen in items:
@@ -190,7 +198,7 @@ def police_export(
                 continue
             plain = media_store.get(item.storage_key)
             if hashlib.sha256(plain).hexdigest() != item.sha256:
-                raise ExportError(f"stored media of item {item.sha256} fails its hash")
+                raise ExportInvalidError(f"stored media of item {item.sha256} fails its hash")
             nonce = secrets.token_bytes(12)
             path = f"media/{item.sha256}.enc"
             files[path] = nonce + aead.encrypt(nonce, plain, item.sha256.encode())
@@ -248,27 +256,27 @@ def verify_package(data: bytes, public_key: str) -> dict[str, Any]:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
-        raise ExportError("not a zip file") from exc
+        raise ExportInvalidError("not a zip file") from exc
     with zf:
         names = set(zf.namelist())
         if {MANIFEST, SIGNATURE} - names:
-            raise ExportError("the package has no manifest.json or manifest.sig")
+            raise ExportInvalidError("the package has no manifest.json or manifest.sig")
         manifest_bytes = zf.read(MANIFEST)
         try:
             verify(manifest_bytes, zf.read(SIGNATURE).decode(), public_key)
         except SignatureError as exc:
-            raise ExportError(f"manifest signature: {exc.args[0]}") from exc
+            raise ExportInvalidError(f"manifest signature: {exc.args[0]}") from exc
         manifest: dict[str, Any] = json.loads(manifest_bytes)
         listed = {f["path"] for f in manifest["files"]}
         extra = names - listed - {MANIFEST, SIGNATURE}
         if extra:
-            raise ExportError(f"files not in the manifest: {sorted(extra)}")
+            raise ExportInvalidError(f"files not in the manifest: {sorted(extra)}")
         for f in manifest["files"]:
             if f["path"] not in names:
-                raise ExportError(f"{f['path']} is missing")
+                raise ExportInvalidError(f"{f['path']} is missing")
             body = zf.read(f["path"])
             if len(body) != f["size"] or hashlib.sha256(body).hexdigest() != f["sha256"]:
-                raise ExportError(f"{f['path']} does not match the manifest")
+                raise ExportInvalidError(f"{f['path']} does not match the manifest")
     return manifest
 
 
@@ -283,9 +291,9 @@ def cybertip_documents(
 ) -> dict[str, bytes]:
     """report.xml and one fileDetails-N.xml per item, validated; US-hosted content only."""
     if hosting_country.upper() != "US":
-        raise ExportError("CyberTipline reports are for content hosted in the US")
+        raise ExportInvalidError("CyberTipline reports are for content hosted in the US")
     if not reporter.email:
-        raise ExportError("set OPENHOTLINE_CYBERTIP_EMAIL (the reporting person's e-mail)")
+        raise ExportInvalidError("set OPENHOTLINE_CYBERTIP_EMAIL (the reporting person's e-mail)")
     case = _case(session, case_id)
     docs = {
         "report.xml": cybertip.report_xml(
@@ -304,7 +312,7 @@ def cybertip_documents(
         try:
             cybertip.validate(doc)
         except cybertip.CybertipError as exc:
-            raise ExportError(f"{name} is invalid: {exc}") from exc
+            raise ExportInvalidError(f"{name} is invalid: {exc}") from exc
     record(
         session, actor, AuditAction.EXPORT_CYBERTIP, f"case:{case.id}", {"documents": sorted(docs)}
     )

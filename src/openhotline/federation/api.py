@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
 from openhotline.config import Settings
+from openhotline.errors import ForbiddenError, InvalidError, RejectedError, UnauthenticatedError
 from openhotline.federation import service
 from openhotline.federation.schemas import ReferralBody, StatusBody
 from openhotline.federation.tasks import SENDER_HEADER, SIGNATURE_HEADER
@@ -20,7 +21,7 @@ from openhotline.partners.models import OrgKind, Scope
 from openhotline.partners.service import PartnerIdentity
 from openhotline.signing.service import SignatureError, verify
 from openhotline.web.deps import DbDep, JsonBody, SettingsDep
-from openhotline.web.errors import ApiError, validation_details
+from openhotline.web.errors import validate_as
 
 router = APIRouter(prefix="/api/v1/federation", tags=["federation"])
 PeerKey = Annotated[PartnerIdentity, Depends(require_scope(Scope.RECEIVE_REFERRALS))]
@@ -33,25 +34,24 @@ async def _signed_body(
     sender = request.headers.get(SENDER_HEADER, "").upper()
     peer = settings.federation_peers.get(sender)
     if peer is None:
-        raise ApiError(403, f"no partner hotline configured for {sender or '(no sender)'}")
+        raise ForbiddenError(f"no partner hotline configured for {sender or '(no sender)'}")
     if partner.kind is not None and (
         partner.kind != OrgKind.HOTLINE or (partner.country or sender) != sender
     ):
-        raise ApiError(403, "this API key does not belong to that partner hotline")
+        raise ForbiddenError("this API key does not belong to that partner hotline")
     raw = await request.body()
     try:
         verify(raw, request.headers.get(SIGNATURE_HEADER, ""), peer.public_key)
     except SignatureError as exc:
-        raise ApiError(401, f"bad signature: {exc}") from exc
+        # A body we cannot verify does not prove who sent it: unauthenticated, not bad input.
+        raise UnauthenticatedError(f"bad signature: {exc}") from exc
     try:
         data = json.loads(raw)
-        body = model.model_validate(data)
     except json.JSONDecodeError as exc:
-        raise ApiError(400, f"body is not valid JSON: {exc.msg}") from exc
-    except ValidationError as exc:
-        raise ApiError(422, "invalid message", validation_details(exc)) from exc
+        raise RejectedError(f"body is not valid JSON: {exc.msg}") from exc
+    body = validate_as(model, data, "invalid message")
     if getattr(body, "sender", None) != sender:
-        raise ApiError(422, "the body's sender does not match the signing hotline")
+        raise InvalidError("the body's sender does not match the signing hotline")
     return body
 
 
@@ -71,10 +71,7 @@ async def receive_referral(
                 "duplicate": not created,
             }
 
-    try:
-        return await run_in_threadpool(store)
-    except service.FederationError as exc:
-        raise ApiError(exc.status, exc.message) from exc
+    return await run_in_threadpool(store)
 
 
 @router.post("/status", summary="Receive a status update on a referral we sent (signed)")
@@ -89,10 +86,7 @@ async def receive_status(
             referral = service.receive_status(s, body, actor=partner.actor)
             return {"referral_id": referral.referral_id, "status": referral.status}
 
-    try:
-        return await run_in_threadpool(store)
-    except service.FederationError as exc:
-        raise ApiError(exc.status, exc.message) from exc
+    return await run_in_threadpool(store)
 
 
 class ReferIn(BaseModel):
@@ -110,15 +104,9 @@ def refer(
     db: DbDep,
 ) -> dict[str, Any]:
     """Queue the referral in the outbox; it is sent (and retried) by the outbox job."""
-    try:
-        data = ReferIn.model_validate(body)
-    except ValidationError as exc:
-        raise ApiError(422, "invalid referral", validation_details(exc)) from exc
-    try:
-        with db.begin() as s:
-            referral = service.refer_case(
-                s, data.case_id, data.country, settings, actor=principal.actor
-            )
-            return {"referral_id": referral.referral_id, "status": referral.status}
-    except service.FederationError as exc:
-        raise ApiError(exc.status, exc.message) from exc
+    data = validate_as(ReferIn, body, "invalid referral")
+    with db.begin() as s:
+        referral = service.refer_case(
+            s, data.case_id, data.country, settings, actor=principal.actor
+        )
+        return {"referral_id": referral.referral_id, "status": referral.status}

@@ -13,12 +13,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openhotline import db
 from openhotline.audit.models import AuditAction
 from openhotline.audit.service import canonical_json, record
 from openhotline.cases.models import Case, CaseEventKind, CaseStatus
 from openhotline.cases.service import record_event
 from openhotline.config import Settings
-from openhotline.db import utcnow
+from openhotline.errors import ConflictError, DomainError, ErrorKind, InvalidError, NotFoundError
 from openhotline.federation.models import STATUS_RANK, OutboxMessage, Referral, ReferralStatus
 from openhotline.federation.schemas import ReferralBody, StatusBody
 from openhotline.media.models import CaseItem, Item
@@ -31,13 +32,26 @@ from openhotline.takedown.models import ReferralStatus as TakedownReferralStatus
 from openhotline.trace.service import latest_trace
 
 
-class FederationError(ValueError):
+class FederationError(DomainError):
+    """Every error federation code raises on purpose (catch this); raise a kind below."""
+
+
+class FederationInvalidError(FederationError, InvalidError):
     """Bad input or a refused operation; the message is safe to show."""
 
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+    kind = ErrorKind.INVALID
+
+
+class FederationNotFoundError(FederationError, NotFoundError):
+    """The thing named does not exist."""
+
+    kind = ErrorKind.NOT_FOUND
+
+
+class FederationConflictError(FederationError, ConflictError):
+    """The request clashes with the current state."""
+
+    kind = ErrorKind.CONFLICT
 
 
 # What the receiving side reports back, from its own case status.
@@ -60,7 +74,7 @@ def _enqueue(session: Session, peer: str, kind: str, body: dict[str, Any]) -> Ou
         peer=peer,
         kind=kind,
         body=canonical_json(body),
-        next_attempt_at=utcnow(),
+        next_attempt_at=db.now(session),
     )
     session.add(msg)
     session.flush()
@@ -80,10 +94,10 @@ def refer_case(
     """Queue a referral of a case to the peer hotline of `country` (once per case and peer)."""
     country = country.upper()
     if country not in settings.federation_peers:
-        raise FederationError(f"no partner hotline configured for {country}")
+        raise FederationInvalidError(f"no partner hotline configured for {country}")
     case = session.get(Case, case_id)
     if case is None:
-        raise FederationError(f"no case {case_id}", status=404)
+        raise FederationNotFoundError(f"no case {case_id}")
     existing = session.execute(
         select(Referral).where(
             Referral.direction == "out", Referral.case_id == case_id, Referral.peer == country
@@ -105,7 +119,7 @@ def refer_case(
         referral_id=str(uuid.uuid4()),
         sender=own_country(settings),
         recipient=country,
-        sent_at=utcnow().isoformat(),
+        sent_at=db.now(session).isoformat(),
         urls=[case.canonical_url],
         trace=trace,
         classification=classification,
@@ -161,7 +175,7 @@ def dispatch_takedown_referrals(session: Session, settings: Settings) -> int:
             continue
         referral = refer_case(session, row.case_id, country, settings, actor="federation")
         row.status = TakedownReferralStatus.SENT
-        row.sent_at = utcnow()
+        row.sent_at = db.now(session)
         row.detail = f"federation referral {referral.referral_id}"
         sent += 1
     return sent
@@ -172,16 +186,18 @@ def receive_referral(
 ) -> tuple[Referral, bool]:
     """Store a referral from a peer as a report and case; a repeat returns the first one."""
     if body.recipient != own_country(settings):
-        raise FederationError(f"this hotline is {own_country(settings)}, not {body.recipient}")
+        raise FederationInvalidError(
+            f"this hotline is {own_country(settings)}, not {body.recipient}"
+        )
     existing = session.execute(
         select(Referral).where(Referral.direction == "in", Referral.referral_id == body.referral_id)
     ).scalar_one_or_none()
     if existing is not None:
         if existing.peer != body.sender:
-            raise FederationError("referral id already used by another hotline", status=409)
+            raise FederationConflictError("referral id already used by another hotline")
         return existing, False
     if body.media_included and not settings.federation_allow_media:
-        raise FederationError("this hotline does not accept media in referrals")
+        raise FederationInvalidError("this hotline does not accept media in referrals")
     text = f"Referral {body.referral_id} from partner hotline {body.sender}."
     if body.classification is not None:
         text += f" Classification: {body.classification.scheme} {body.classification.label or ''}."
@@ -192,7 +208,7 @@ def receive_referral(
             source=f"hotline:{body.sender}",
         )
     except (ReportRejectedError, ValueError) as exc:
-        raise FederationError(f"referral rejected: {exc}") from exc
+        raise FederationInvalidError(f"referral rejected: {exc}") from exc
     case_id = session.execute(
         select(ReportURL.case_id)
         .join(Report, Report.id == ReportURL.report_id)
@@ -226,11 +242,11 @@ def receive_status(session: Session, body: StatusBody, *, actor: str) -> Referra
         )
     ).scalar_one_or_none()
     if referral is None or referral.peer != body.sender:
-        raise FederationError(f"no referral {body.referral_id} to {body.sender}", status=404)
+        raise FederationNotFoundError(f"no referral {body.referral_id} to {body.sender}")
     new = ReferralStatus(body.status)
     if STATUS_RANK[new] > STATUS_RANK[referral.status]:
         referral.status = new
-        referral.updated_at = utcnow()
+        referral.updated_at = db.now(session)
         record_event(
             session,
             referral.case_id,
@@ -251,7 +267,7 @@ def mark_received(session: Session, referral_id: str) -> None:
     ).scalar_one_or_none()
     if referral is not None and referral.status == ReferralStatus.PENDING:
         referral.status = ReferralStatus.RECEIVED
-        referral.updated_at = utcnow()
+        referral.updated_at = db.now(session)
 
 
 def sync_statuses(session: Session, settings: Settings) -> int:
@@ -276,7 +292,7 @@ def sync_statuses(session: Session, settings: Settings) -> int:
             sender=own_country(settings),
             recipient=referral.peer,
             status=status,
-            at=utcnow().isoformat(),
+            at=db.now(session).isoformat(),
         ).model_dump(mode="json")
         _enqueue(session, referral.peer, "status", body)
         referral.reported_status = status
@@ -289,7 +305,7 @@ def due_messages(
     session: Session, now: datetime | None = None, limit: int = 100
 ) -> list[OutboxMessage]:
     """Undelivered messages whose next attempt is due, oldest first."""
-    now = now or utcnow()
+    now = now or db.now(session)
     return list(
         session.execute(
             select(OutboxMessage)
@@ -302,21 +318,21 @@ def due_messages(
 
 def mark_delivered(session: Session, msg: OutboxMessage) -> None:
     """The peer acknowledged the message."""
-    msg.delivered_at = utcnow()
+    msg.delivered_at = db.now(session)
     msg.attempts += 1
     msg.last_error = None
     if msg.kind == "referral":
         mark_received(session, json.loads(msg.body)["referral_id"])
 
 
-def mark_failed(msg: OutboxMessage, error: str, settings: Settings) -> None:
+def mark_failed(session: Session, msg: OutboxMessage, error: str, settings: Settings) -> None:
     """Schedule the next attempt with exponential back-off; the message is kept."""
     msg.attempts += 1
     delay = min(
         settings.federation_retry_base_seconds * 2 ** (msg.attempts - 1),
         settings.federation_retry_max_seconds,
     )
-    msg.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    msg.next_attempt_at = db.now(session) + timedelta(seconds=delay)
     msg.last_error = error[:1000]
 
 

@@ -62,7 +62,9 @@ def deliver_outbox(
                     continue
                 peer = settings.federation_peers.get(msg.peer)
                 if peer is None:
-                    service.mark_failed(msg, f"no peer configured for {msg.peer}", settings)
+                    service.mark_failed(
+                        session, msg, f"no peer configured for {msg.peer}", settings
+                    )
                     failed += 1
                     continue
                 body = msg.body.encode("utf-8")
@@ -76,7 +78,7 @@ def deliver_outbox(
                 try:
                     response = own.post(url, content=body, headers=headers)
                 except httpx.HTTPError as exc:
-                    service.mark_failed(msg, f"{type(exc).__name__}: {exc}", settings)
+                    service.mark_failed(session, msg, f"{type(exc).__name__}: {exc}", settings)
                     failed += 1
                     continue
                 if 200 <= response.status_code < 300:
@@ -84,7 +86,10 @@ def deliver_outbox(
                     delivered += 1
                 else:
                     service.mark_failed(
-                        msg, f"HTTP {response.status_code}: {response.text[:300]}", settings
+                        session,
+                        msg,
+                        f"HTTP {response.status_code}: {response.text[:300]}",
+                        settings,
                     )
                     failed += 1
     finally:

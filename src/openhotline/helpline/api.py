@@ -16,12 +16,13 @@ from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
-from openhotline.db import utcnow
+from openhotline.db import clock_of
+from openhotline.errors import InvalidError
 from openhotline.helpline import service, trends
 from openhotline.helpline.schemas import ContactOut, TrendTableOut
 from openhotline.helpline.webdeps import CipherDep, TaxonomyDep
 from openhotline.web.deps import DbDep, JsonBody, SettingsDep
-from openhotline.web.errors import ApiError, validation_details
+from openhotline.web.errors import validation_details
 
 router = APIRouter(prefix="/api/v1/helpline", tags=["helpline"])
 
@@ -36,25 +37,22 @@ def _record(
     try:
         data = service.validate_contact(body, mode)
     except ValidationError as exc:
-        raise ApiError(422, "invalid contact", validation_details(exc)) from exc
-    try:
-        with db.begin() as session:
-            contact = service.record_contact(
-                session,
-                data,
-                mode=mode,
-                counsellor=principal.username,
-                cipher=cipher,
-                taxonomy=taxonomy,
-            )
-            return ContactOut(
-                id=contact.id,
-                mode=mode,
-                period=contact.period,
-                escalated=contact.immediate_risk,
-            )
-    except service.ContactRejectedError as exc:
-        raise ApiError(422, exc.message, exc.details) from exc
+        raise InvalidError("invalid contact", validation_details(exc)) from exc
+    with db.begin() as session:
+        contact = service.record_contact(
+            session,
+            data,
+            mode=mode,
+            counsellor=principal.username,
+            cipher=cipher,
+            taxonomy=taxonomy,
+        )
+        return ContactOut(
+            id=contact.id,
+            mode=mode,
+            period=contact.period,
+            escalated=contact.immediate_risk,
+        )
 
 
 @router.post("/contacts/child", response_model=ContactOut, status_code=201)
@@ -75,7 +73,7 @@ def record_prevention_contact(
 
 def _table(db: Any, settings: Any, taxonomy: Any, year: int, by: str) -> trends.PublishedTable:
     if by not in trends.DIMENSIONS:
-        raise ApiError(422, f"by must be one of {', '.join(trends.DIMENSIONS)}")
+        raise InvalidError(f"by must be one of {', '.join(trends.DIMENSIONS)}")
     with db.begin() as session:
         return trends.build_year(session, year, taxonomy, settings.helpline_suppression_k)[by]
 
@@ -128,9 +126,9 @@ def annual(
     year: Annotated[int, Path(ge=2000, le=2100)],
 ) -> dict[str, Any]:
     """The year's counts in a helpline network's annual shape (see helpline/trends.py)."""
-    if year > utcnow().year:
-        raise ApiError(422, "that year has not started")
     with db.begin() as session:
+        if year > clock_of(session).now().year:
+            raise InvalidError("that year has not started")
         out = trends.annual_export(session, year, taxonomy, settings.helpline_suppression_k)
         audit.record(
             session, principal.actor, AuditAction.HELPLINE_ANNUAL_EXPORTED, None, {"year": year}

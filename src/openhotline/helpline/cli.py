@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from openhotline.cli_context import services
+from openhotline.cli_support import domain_errors
 
 helpline_app = typer.Typer(help="Helpline contacts and trend data.", no_args_is_help=True)
 
@@ -39,7 +40,7 @@ def demo(
     from openhotline.helpline.demo import load_demo_contacts
 
     svc = services(ctx)
-    with transaction(svc.sessionmaker) as session:
+    with domain_errors(), transaction(svc.sessionmaker) as session:
         made = load_demo_contacts(
             session,
             year=year,

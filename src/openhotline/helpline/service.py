@@ -15,9 +15,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openhotline import db
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
-from openhotline.db import utcnow
+from openhotline.errors import ConflictError, InvalidError
 from openhotline.helpline.crypto import FieldCipher
 from openhotline.helpline.models import (
     ContactCategory,
@@ -39,16 +40,11 @@ SCHEMA_OF_MODE: dict[str, type[ContactBase]] = {
 DISCLOSURE_TARGETS = ("police", "social_services", "health", "other_helpline")
 
 
-class ContactRejectedError(ValueError):
+class ContactRejectedError(InvalidError):
     """Input that cannot be recorded; the message and details are safe to show."""
 
-    def __init__(self, message: str, details: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details or []
 
-
-class HelplineConflictError(ValueError):
+class HelplineConflictError(ConflictError):
     """An action not allowed in the contact's current state (e.g. escalation pending)."""
 
 
@@ -119,7 +115,7 @@ def record_contact(
     problems = check_codes(data, mode, taxonomy)
     if problems:
         raise ContactRejectedError("invalid contact", problems)
-    when = at or utcnow()
+    when = at or db.now(session)
     contact = HelplineContact(
         ref=secrets.token_hex(16),
         mode=mode,
@@ -220,7 +216,7 @@ def decide_escalation(
     escalation.status = EscalationStatus(decision)
     escalation.disclose_to = disclose_to
     escalation.decided_by = actor.split(":", 1)[-1]
-    escalation.decided_at = utcnow()
+    escalation.decided_at = db.now(session)
     if note:
         escalation.decision_note_enc = cipher.encrypt(note, f"helpline-escalation:{escalation.id}")
     audit.record(

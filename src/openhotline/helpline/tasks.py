@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from openhotline import db
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
-from openhotline.db import transaction, utcnow
+from openhotline.db import transaction
 from openhotline.helpline.models import Escalation, EscalationStatus, HelplineContact
 from openhotline.jobs import service as jobs
 
@@ -50,7 +51,7 @@ def anonymise_expired(
     session: Session, *, retention_days: int, now: datetime | None = None
 ) -> AnonymiseResult:
     """Anonymise every contact older than retention_days (in the caller's transaction)."""
-    now = now or utcnow()
+    now = now or db.now(session)
     cutoff = now - timedelta(days=retention_days)
     pending = exists().where(
         Escalation.contact_id == HelplineContact.id,
@@ -117,8 +118,9 @@ def enqueue_daily_anonymise(services: Services) -> None:
     """Queue the anonymisation job (at most once per UTC day) when contacts are due."""
     if "helpline" not in services.settings.modules:
         return
-    cutoff = utcnow() - timedelta(days=services.settings.helpline_retention_days)
     with transaction(services.sessionmaker) as session:
+        today = db.now(session)
+        cutoff = today - timedelta(days=services.settings.helpline_retention_days)
         due = session.execute(
             select(HelplineContact.id)
             .where(HelplineContact.anonymised_at.is_(None), HelplineContact.contact_at < cutoff)
@@ -130,6 +132,6 @@ def enqueue_daily_anonymise(services: Services) -> None:
             session,
             "helpline.anonymise",
             {},
-            dedupe_key=f"helpline-anonymise:{utcnow():%Y-%m-%d}",
+            dedupe_key=f"helpline-anonymise:{today:%Y-%m-%d}",
             max_attempts=services.settings.job_max_attempts,
         )

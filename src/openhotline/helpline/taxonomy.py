@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from openhotline.errors import InvalidError
+
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "config" / "helpline" / "taxonomy.toml"
 UNKNOWN = "unknown"  # the trend-table column for "not recorded"
 MODES = ("child", "prevention")
@@ -22,7 +24,7 @@ LISTS = (
 )
 
 
-class TaxonomyError(ValueError):
+class TaxonomyError(InvalidError):
     """The taxonomy file is malformed."""
 
 

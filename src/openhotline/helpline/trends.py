@@ -36,7 +36,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from openhotline.db import utcnow
+from openhotline import db
 from openhotline.helpline.models import ContactCategory, HelplineContact
 from openhotline.helpline.suppression import CountTable, suppress
 from openhotline.helpline.taxonomy import UNKNOWN, Taxonomy
@@ -102,9 +102,8 @@ class PublishedTable:
         return out.getvalue()
 
 
-def ended_months(year: int, now: datetime | None = None) -> list[str]:
+def ended_months(year: int, now: datetime) -> list[str]:
     """The months of year that have ended by now ('YYYY-MM')."""
-    now = now or utcnow()
     current = f"{now.year:04d}-{now.month:02d}"
     return [p for p in (f"{year:04d}-{m:02d}" for m in range(1, 13)) if p < current]
 
@@ -154,7 +153,7 @@ def build_year(
     session: Session, year: int, taxonomy: Taxonomy, k: int, now: datetime | None = None
 ) -> dict[str, PublishedTable]:
     """Every published table of a year, suppressed together; keyed by dimension."""
-    rows = ended_months(year, now)
+    rows = ended_months(year, now or db.now(session))
     in_year = HelplineContact.period.in_(rows)
     contact_tables: dict[str, CountTable] = {}
     for by, (column, _list) in CONTACT_DIMENSIONS.items():

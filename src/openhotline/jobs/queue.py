@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey
 
+from openhotline import db
 from openhotline.config import Settings
-from openhotline.db import transaction, utcnow
+from openhotline.db import transaction
 from openhotline.jobs import service
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class Queue:
         """Hand every undispatched pending job to Huey (delayed ones with their eta)."""
         with transaction(self.services.sessionmaker) as session:
             rows = service.to_dispatch(session)
-        now = utcnow()
+            now = db.now(session)
         for job_id, run_after in rows:
             if run_after > now:
                 self.run_job_task.schedule(args=(job_id,), eta=run_after)
@@ -108,7 +109,7 @@ class Queue:
         self.tick()
         done = 0
         while done < max_tasks:
-            for task in self.huey.read_schedule(_naive_utc(utcnow())):
+            for task in self.huey.read_schedule(_naive_utc(self.services.clock.now())):
                 self.huey.enqueue(task)
             task = self.huey.dequeue()
             if task is None:

@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from openhotline.db import insert_ignore, utcnow
+from openhotline import db
+from openhotline.db import insert_ignore
 from openhotline.jobs.models import Job, JobStatus
 
 MAX_BACKOFF_SECONDS = 6 * 3600.0
@@ -51,7 +52,7 @@ def enqueue(
     max_attempts: int = 5,
 ) -> None:
     """Add a job in the caller's transaction (skipped if dedupe_key already exists)."""
-    now = utcnow()
+    now = db.now(session)
     row = {
         "kind": kind,
         "payload": json.dumps(payload or {}, sort_keys=True),
@@ -68,7 +69,7 @@ def enqueue(
 def to_dispatch(session: Session, *, stale_after: float = 600.0) -> list[tuple[int, datetime]]:
     """Pending jobs never handed to Huey, or due long ago and still pending (their message
     was lost, e.g. a Redis flush); mark them as handed over now."""
-    now = utcnow()
+    now = db.now(session)
     stale = now - timedelta(seconds=stale_after)
     rows = session.execute(
         select(Job.id, Job.run_after).where(
@@ -89,7 +90,7 @@ def to_dispatch(session: Session, *, stale_after: float = 600.0) -> list[tuple[i
 
 def claim(session: Session, job_id: int, lease_seconds: float) -> Job | None:
     """Atomically take a due job (or one whose lease expired); None if someone else has it."""
-    now = utcnow()
+    now = db.now(session)
     result = session.execute(
         update(Job)
         .where(
@@ -117,7 +118,7 @@ def complete(session: Session, job_id: int) -> None:
     session.execute(
         update(Job)
         .where(Job.id == job_id)
-        .values(status=JobStatus.DONE, finished_at=utcnow(), locked_until=None)
+        .values(status=JobStatus.DONE, finished_at=db.now(session), locked_until=None)
         .execution_options(synchronize_session=False)
     )
 
@@ -136,10 +137,10 @@ def fail(session: Session, job_id: int, error: str, base_backoff: float) -> bool
     job.locked_until = None
     if job.attempts >= job.max_attempts:
         job.status = JobStatus.FAILED
-        job.finished_at = utcnow()
+        job.finished_at = db.now(session)
         return False
     job.status = JobStatus.PENDING
-    job.run_after = utcnow() + timedelta(seconds=backoff_seconds(base_backoff, job.attempts))
+    job.run_after = db.now(session) + timedelta(seconds=backoff_seconds(base_backoff, job.attempts))
     job.pushed_at = None
     return True
 
@@ -156,7 +157,7 @@ def _pid_alive(pid: int) -> bool:
 
 def recover(session: Session) -> int:
     """Return running jobs of dead workers to the queue: lease expired, or a dead local pid."""
-    now = utcnow()
+    now = db.now(session)
     count = 0
     running = session.execute(select(Job).where(Job.status == JobStatus.RUNNING)).scalars()
     for job in running:
@@ -174,7 +175,7 @@ def recover(session: Session) -> int:
 
 def purge_finished(session: Session, older_than_days: float = 30.0) -> int:
     """Delete DONE jobs finished long ago (FAILED ones stay for inspection)."""
-    cutoff = utcnow() - timedelta(days=older_than_days)
+    cutoff = db.now(session) - timedelta(days=older_than_days)
     result = session.execute(
         delete(Job)
         .where(Job.status == JobStatus.DONE, Job.finished_at < cutoff)

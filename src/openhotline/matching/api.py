@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from openhotline.errors import InvalidError, RejectedError
 from openhotline.matching.engine import MatchEngine
 from openhotline.matching.matcher import QueryHash, match
 from openhotline.matching.models import HashType
@@ -21,7 +22,7 @@ from openhotline.media.decode import MediaError
 from openhotline.media.schemas import HashesOut
 from openhotline.partners.deps import MatchPartnerDep
 from openhotline.web.deps import services_of
-from openhotline.web.errors import ApiError, validation_details
+from openhotline.web.errors import validation_details
 
 router = APIRouter(prefix="/api/v1", tags=["matching"])
 
@@ -92,11 +93,11 @@ async def match_route(request: Request, partner: MatchPartnerDep) -> MatchResult
             body = MatchIn.model_validate(json.loads(raw.decode("utf-8")))
             pairs = body.validated()
         except ValidationError as exc:
-            raise ApiError(422, "invalid match request", validation_details(exc)) from exc
+            raise InvalidError("invalid match request", validation_details(exc)) from exc
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ApiError(400, "body is not valid UTF-8 JSON") from exc
+            raise RejectedError("body is not valid UTF-8 JSON") from exc
         except ValueError as exc:
-            raise ApiError(422, "invalid match request", str(exc).split("; ")) from exc
+            raise InvalidError("invalid match request", str(exc).split("; ")) from exc
         queries = [QueryHash(t, HashType(t), v) for t, v in pairs]
     else:
         data = await read_upload(request)

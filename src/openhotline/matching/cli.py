@@ -21,6 +21,7 @@ from rich.progress import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.cli_context import services
+from openhotline.errors import DomainError
 from openhotline.matching.formats import CSV_EXPORT_HEADER, FileFormat, format_hma, parse_lines
 from openhotline.matching.models import DEFAULT_PDQ_RADIUS, HashType
 
@@ -221,7 +222,7 @@ def bank_add(
                 session, bank, parse_type(hash_type), value, source, classification, "cli"
             )
             entry_id = entry.id
-    except ValueError as exc:
+    except (ValueError, DomainError) as exc:  # a bad hash value, or no such bank
         _fail(str(exc))
         return
     typer.echo(f"entry {entry_id}")
@@ -276,7 +277,7 @@ def bank_remove(ctx: typer.Context, name: str, hash_type: str, value: str) -> No
         with transaction(_factory(ctx)) as session:
             bank = service.get_bank(session, name)
             n = service.remove_entry(session, bank, parse_type(hash_type), value, "cli")
-    except ValueError as exc:
+    except (ValueError, DomainError) as exc:  # a bad hash value, or no such bank
         _fail(str(exc))
         return
     typer.echo("removed" if n else "not in the bank")

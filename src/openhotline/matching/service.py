@@ -16,7 +16,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from openhotline.db import utcnow
+from openhotline import db
+from openhotline.errors import ConflictError, DomainError, ErrorKind, InvalidError, NotFoundError
 from openhotline.matching.formats import BadRow, Row, normalise_hash
 from openhotline.matching.models import DEFAULT_PDQ_RADIUS, BankEntry, HashBank, HashType
 
@@ -24,8 +25,26 @@ IMPORT_BATCH = 5000
 MAX_REASONS = 20
 
 
-class BankError(ValueError):
+class BankError(DomainError):
+    """Every error bank code raises on purpose (catch this); raise a kind below."""
+
+
+class BankInvalidError(BankError, InvalidError):
     """A bank operation that cannot be done; the message is safe to show."""
+
+    kind = ErrorKind.INVALID
+
+
+class BankNotFoundError(BankError, NotFoundError):
+    """No bank of that name."""
+
+    kind = ErrorKind.NOT_FOUND
+
+
+class BankConflictError(BankError, ConflictError):
+    """A bank of that name exists already."""
+
+    kind = ErrorKind.CONFLICT
 
 
 @dataclass
@@ -56,11 +75,11 @@ def create_bank(
     """Create a bank; names are unique."""
     name = name.strip()
     if not name or len(name) > 100:
-        raise BankError("a bank name needs 1 to 100 characters")
+        raise BankInvalidError("a bank name needs 1 to 100 characters")
     if not 0 <= pdq_radius <= 128:
-        raise BankError("pdq_radius must be between 0 and 128")
+        raise BankInvalidError("pdq_radius must be between 0 and 128")
     if session.scalar(select(HashBank.id).where(HashBank.name == name)) is not None:
-        raise BankError(f"a bank named {name!r} already exists")
+        raise BankConflictError(f"a bank named {name!r} already exists")
     bank = HashBank(
         name=name, description=description, pdq_radius=pdq_radius, enabled=enabled, version=0
     )
@@ -73,7 +92,7 @@ def get_bank(session: Session, name: str) -> HashBank:
     """The bank with this name, or BankError."""
     bank = session.scalar(select(HashBank).where(HashBank.name == name))
     if bank is None:
-        raise BankError(f"no bank named {name!r}")
+        raise BankNotFoundError(f"no bank named {name!r}")
     return bank
 
 
@@ -98,7 +117,7 @@ def set_bank_options(
         bank.enabled = enabled
     if pdq_radius is not None:
         if not 0 <= pdq_radius <= 128:
-            raise BankError("pdq_radius must be between 0 and 128")
+            raise BankInvalidError("pdq_radius must be between 0 and 128")
         bank.pdq_radius = pdq_radius
     _bump(session, bank.id)
 
@@ -132,7 +151,7 @@ def add_entry(
         return existing
     entry = BankEntry(
         bank_id=bank.id, hash_type=hash_type.value, hash_value=value, source=source[:200],
-        classification=classification[:100], added_by=added_by[:100], added_at=utcnow(),
+        classification=classification[:100], added_by=added_by[:100], added_at=db.now(session),
         removed_by="",
     )  # fmt: skip
     session.add(entry)
@@ -154,7 +173,7 @@ def remove_entry(
             BankEntry.hash_value == value,
             BankEntry.removed_at.is_(None),
         )
-        .values(removed_at=utcnow(), removed_by=removed_by[:100])
+        .values(removed_at=db.now(session), removed_by=removed_by[:100])
     )
     n = int(getattr(result, "rowcount", 0) or 0)
     if n:
@@ -221,7 +240,7 @@ def import_rows(
         if on_batch is not None:
             on_batch(result, last_line)
 
-    now = utcnow()
+    now = db.now(session)
     for row in rows:
         if isinstance(row, BadRow):
             result.note_bad(row)

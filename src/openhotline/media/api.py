@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from openhotline.errors import InvalidError, RejectedError
 from openhotline.media import service
 from openhotline.media.decode import MediaError
 from openhotline.media.schemas import ErrorOut, HashesOut
@@ -44,17 +45,17 @@ async def read_upload(request: Request) -> bytes:
         try:
             form = await request.form(max_files=1, max_fields=5)
         except Exception as exc:  # malformed multipart
-            raise ApiError(400, "malformed multipart body") from exc
+            raise RejectedError("malformed multipart body") from exc
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise ApiError(422, "send the image in a multipart field named 'file'")
+            raise InvalidError("send the image in a multipart field named 'file'")
         data = await upload.read()
     elif ctype.startswith(("image/", "application/octet-stream")):
         data = await request.body()
     else:
         raise ApiError(415, "send the image as multipart/form-data (field 'file') or image/*")
     if not data:
-        raise ApiError(422, "the uploaded file is empty")
+        raise InvalidError("the uploaded file is empty")
     return data
 
 

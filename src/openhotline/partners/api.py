@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import ValidationError
 
 from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
@@ -13,7 +12,7 @@ from openhotline.partners import service
 from openhotline.partners.models import ApiKey, PartnerOrg
 from openhotline.partners.schemas import KeyIn, KeyOut, NewKeyOut, OrgIn, OrgOut
 from openhotline.web.deps import DbDep, JsonBody
-from openhotline.web.errors import ApiError, validation_details
+from openhotline.web.errors import validate_as
 
 router = APIRouter(prefix="/api/v1/admin", tags=["partners (admin)"])
 Manager = Annotated[Principal, Depends(require(Permission.PARTNERS_MANAGE))]
@@ -59,16 +58,10 @@ def list_partners(principal: Manager, db: DbDep) -> list[OrgOut]:
 @router.post("/partners", status_code=201, response_model=OrgOut, summary="Add an organisation")
 def add_partner(principal: Manager, body: JsonBody, db: DbDep) -> OrgOut:
     """Create a partner organisation."""
-    try:
-        data = OrgIn.model_validate(body)
-    except ValidationError as exc:
-        raise ApiError(422, "invalid organisation", validation_details(exc)) from exc
-    try:
-        with db.begin() as s:
-            org = service.create_org(s, data.name, data.kind, data.country, actor=principal.actor)
-            return org_out(org)
-    except service.PartnerError as exc:
-        raise ApiError(exc.status, exc.message) from exc
+    data = validate_as(OrgIn, body, "invalid organisation")
+    with db.begin() as s:
+        org = service.create_org(s, data.name, data.kind, data.country, actor=principal.actor)
+        return org_out(org)
 
 
 @router.post(
@@ -76,37 +69,25 @@ def add_partner(principal: Manager, body: JsonBody, db: DbDep) -> OrgOut:
 )
 def new_key(principal: Manager, org_id: int, body: JsonBody, db: DbDep) -> NewKeyOut:
     """Create a key; the response is the only time the key is shown."""
-    try:
-        data = KeyIn.model_validate(body)
-    except ValidationError as exc:
-        raise ApiError(422, "invalid key request", validation_details(exc)) from exc
-    try:
-        with db.begin() as s:
-            org = service.get_org(s, org_id)
-            key, token = service.create_key(
-                s, org, data.scopes, actor=principal.actor, ip_allow=data.ip_allow, label=data.label
-            )
-            return _new_key_out(key, token)
-    except service.PartnerError as exc:
-        raise ApiError(exc.status, exc.message) from exc
+    data = validate_as(KeyIn, body, "invalid key request")
+    with db.begin() as s:
+        org = service.get_org(s, org_id)
+        key, token = service.create_key(
+            s, org, data.scopes, actor=principal.actor, ip_allow=data.ip_allow, label=data.label
+        )
+        return _new_key_out(key, token)
 
 
 @router.post("/partner-keys/{key_id}/revoke", response_model=KeyOut, summary="Revoke a key")
 def revoke(principal: Manager, key_id: int, db: DbDep) -> KeyOut:
     """Revoke a key at once."""
-    try:
-        with db.begin() as s:
-            return key_out(service.revoke_key(s, key_id, actor=principal.actor))
-    except service.PartnerError as exc:
-        raise ApiError(exc.status, exc.message) from exc
+    with db.begin() as s:
+        return key_out(service.revoke_key(s, key_id, actor=principal.actor))
 
 
 @router.post("/partner-keys/{key_id}/rotate", response_model=NewKeyOut, summary="Rotate a key")
 def rotate(principal: Manager, key_id: int, db: DbDep) -> NewKeyOut:
     """Replace a key by a new one with the same scopes; the old one stops working."""
-    try:
-        with db.begin() as s:
-            key, token = service.rotate_key(s, key_id, actor=principal.actor)
-            return _new_key_out(key, token)
-    except service.PartnerError as exc:
-        raise ApiError(exc.status, exc.message) from exc
+    with db.begin() as s:
+        key, token = service.rotate_key(s, key_id, actor=principal.actor)
+        return _new_key_out(key, token)

@@ -9,6 +9,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from openhotline.cli_context import services
+from openhotline.cli_support import domain_errors
 
 partner_app = typer.Typer(help="Partner organisations and their API keys.", no_args_is_help=True)
 T = TypeVar("T")
@@ -17,14 +18,9 @@ CLI_ACTOR = "cli"
 
 def _in_transaction(ctx: typer.Context, fn: Callable[[Session], T]) -> T:
     from openhotline.db import transaction
-    from openhotline.partners.service import PartnerError
 
-    try:
-        with transaction(services(ctx).sessionmaker) as session:
-            return fn(session)
-    except PartnerError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from exc
+    with domain_errors(), transaction(services(ctx).sessionmaker) as session:
+        return fn(session)
 
 
 @partner_app.command("add")

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 
+from openhotline.errors import ForbiddenError, UnauthenticatedError
 from openhotline.partners import service as partner_service
 from openhotline.partners.models import Scope
 from openhotline.partners.service import PartnerIdentity
 from openhotline.web.deps import services_of
-from openhotline.web.errors import ApiError
 
 
 async def partner_key(
@@ -24,7 +24,7 @@ async def partner_key(
     if authorization and authorization.lower().startswith("bearer "):
         key = authorization[7:].strip()
     if not key:
-        raise ApiError(401, "an API key is required (Authorization: Bearer <key>)")
+        raise UnauthenticatedError("an API key is required (Authorization: Bearer <key>)")
     settings = services_of(request).settings
     factory = services_of(request).sessionmaker
     client_ip = request.client.host if request.client else None
@@ -39,11 +39,8 @@ async def partner_key(
                 static_scopes=settings.partner_static_key_scopes,
             )
 
-    try:
-        # The database lookup runs in the thread pool, off the event loop.
-        return await run_in_threadpool(lookup, key)
-    except partner_service.PartnerError as exc:
-        raise ApiError(exc.status, exc.message) from exc
+    # The database lookup runs in the thread pool, off the event loop.
+    return await run_in_threadpool(lookup, key)
 
 
 class RequireScope:
@@ -57,7 +54,7 @@ class RequireScope:
     ) -> PartnerIdentity:
         """Refuse with 403 when the key lacks the scope (async: no thread-pool hop)."""
         if self.scope not in partner.scopes:
-            raise ApiError(403, f"this API key lacks the scope {self.scope.value}")
+            raise ForbiddenError(f"this API key lacks the scope {self.scope.value}")
         return partner
 
     def __repr__(self) -> str:

@@ -15,23 +15,57 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openhotline import db
 from openhotline.audit.models import AuditAction
 from openhotline.audit.service import record
 from openhotline.config import hash_api_key
-from openhotline.db import utcnow
+from openhotline.errors import (
+    ConflictError,
+    DomainError,
+    ErrorKind,
+    ForbiddenError,
+    InvalidError,
+    NotFoundError,
+    UnauthenticatedError,
+)
 from openhotline.partners.models import ApiKey, OrgKind, PartnerOrg, Scope
 
 TOKEN_PREFIX = "ohp_"  # noqa: S105 - a public marker, not a secret
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-class PartnerError(ValueError):
+class PartnerError(DomainError):
+    """Every error partner code raises on purpose (catch this); raise a kind below."""
+
+
+class PartnerInvalidError(PartnerError, InvalidError):
     """Bad input or a refused operation; the message is safe to show."""
 
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+    kind = ErrorKind.INVALID
+
+
+class PartnerUnauthenticatedError(PartnerError, UnauthenticatedError):
+    """The key is unknown or revoked."""
+
+    kind = ErrorKind.UNAUTHENTICATED
+
+
+class PartnerForbiddenError(PartnerError, ForbiddenError):
+    """The caller may not do this."""
+
+    kind = ErrorKind.FORBIDDEN
+
+
+class PartnerNotFoundError(PartnerError, NotFoundError):
+    """The thing named does not exist."""
+
+    kind = ErrorKind.NOT_FOUND
+
+
+class PartnerConflictError(PartnerError, ConflictError):
+    """The request clashes with the current state."""
+
+    kind = ErrorKind.CONFLICT
 
 
 @dataclass(frozen=True)
@@ -63,9 +97,9 @@ def parse_scopes(values: Iterable[str]) -> frozenset[Scope]:
     wanted = [v.strip() for v in values if v.strip()]
     bad = [v for v in wanted if v not in known]
     if bad:
-        raise PartnerError(f"unknown scope(s) {bad}; known: {sorted(known)}")
+        raise PartnerInvalidError(f"unknown scope(s) {bad}; known: {sorted(known)}")
     if not wanted:
-        raise PartnerError("a key needs at least one scope")
+        raise PartnerInvalidError("a key needs at least one scope")
     return frozenset(known[v] for v in wanted)
 
 
@@ -78,7 +112,7 @@ def parse_networks(values: Iterable[str]) -> list[str]:
         try:
             out.append(str(ipaddress.ip_network(raw.strip(), strict=False)))
         except ValueError as exc:
-            raise PartnerError(f"not an IP address or network: {raw!r}") from exc
+            raise PartnerInvalidError(f"not an IP address or network: {raw!r}") from exc
     return out
 
 
@@ -88,15 +122,15 @@ def create_org(
     """Create a partner organisation (names are unique)."""
     name = name.strip()
     if not name or len(name) > 100:
-        raise PartnerError("name must be 1 to 100 characters")
+        raise PartnerInvalidError("name must be 1 to 100 characters")
     if kind not in {k.value for k in OrgKind}:
-        raise PartnerError(f"kind must be one of {[k.value for k in OrgKind]}")
+        raise PartnerInvalidError(f"kind must be one of {[k.value for k in OrgKind]}")
     if country is not None:
         country = country.strip().upper() or None
         if country is not None and (len(country) != 2 or not country.isalpha()):
-            raise PartnerError("country must be an ISO 3166 two-letter code")
+            raise PartnerInvalidError("country must be an ISO 3166 two-letter code")
     if session.execute(select(PartnerOrg.id).where(PartnerOrg.name == name)).first():
-        raise PartnerError(f"an organisation named {name!r} exists", status=409)
+        raise PartnerConflictError(f"an organisation named {name!r} exists")
     org = PartnerOrg(name=name, kind=kind, country=country)
     session.add(org)
     session.flush()
@@ -111,18 +145,18 @@ def create_org(
 
 
 def get_org(session: Session, org_id: int) -> PartnerOrg:
-    """Return an organisation or raise PartnerError(404)."""
+    """Return an organisation or raise PartnerNotFoundError."""
     org = session.get(PartnerOrg, org_id)
     if org is None:
-        raise PartnerError(f"no organisation {org_id}", status=404)
+        raise PartnerNotFoundError(f"no organisation {org_id}")
     return org
 
 
 def find_org(session: Session, name: str) -> PartnerOrg:
-    """Return an organisation by name or raise PartnerError(404)."""
+    """Return an organisation by name or raise PartnerNotFoundError."""
     org = session.execute(select(PartnerOrg).where(PartnerOrg.name == name)).scalar_one_or_none()
     if org is None:
-        raise PartnerError(f"no organisation named {name!r}", status=404)
+        raise PartnerNotFoundError(f"no organisation named {name!r}")
     return org
 
 
@@ -170,10 +204,10 @@ def create_key(
 
 
 def get_key(session: Session, key_id: int) -> ApiKey:
-    """Return a key row or raise PartnerError(404)."""
+    """Return a key row or raise PartnerNotFoundError."""
     key = session.get(ApiKey, key_id)
     if key is None:
-        raise PartnerError(f"no API key {key_id}", status=404)
+        raise PartnerNotFoundError(f"no API key {key_id}")
     return key
 
 
@@ -181,7 +215,7 @@ def revoke_key(session: Session, key_id: int, *, actor: str) -> ApiKey:
     """Revoke a key at once (idempotent)."""
     key = get_key(session, key_id)
     if key.revoked_at is None:
-        key.revoked_at = utcnow()
+        key.revoked_at = db.now(session)
         session.flush()
         record(
             session,
@@ -197,7 +231,7 @@ def rotate_key(session: Session, key_id: int, *, actor: str) -> tuple[ApiKey, st
     """Replace a key by a new one with the same scopes and allow-list; revoke the old one."""
     old = get_key(session, key_id)
     if old.revoked_at is not None:
-        raise PartnerError("this key is revoked; create a new one", status=409)
+        raise PartnerConflictError("this key is revoked; create a new one")
     new, token = create_key(
         session,
         old.org,
@@ -236,13 +270,13 @@ def authenticate(
     key = session.execute(select(ApiKey).where(ApiKey.key_hash == digest)).scalar_one_or_none()
     if key is not None:
         if key.revoked_at is not None:
-            raise PartnerError("this API key has been revoked", status=401)
+            raise PartnerUnauthenticatedError("this API key has been revoked")
         org = key.org
         if not org.active:
-            raise PartnerError("this organisation is suspended", status=403)
+            raise PartnerForbiddenError("this organisation is suspended")
         if not _ip_allowed(key.ip_allow, client_ip):
-            raise PartnerError("this API key may not be used from this address", status=403)
-        now = utcnow()
+            raise PartnerForbiddenError("this API key may not be used from this address")
+        now = db.now(session)
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             key.last_used_at = now
         return PartnerIdentity(
@@ -259,7 +293,7 @@ def authenticate(
             return PartnerIdentity(
                 None, digest[:12], None, None, None, parse_scopes(static_scopes), digest
             )
-    raise PartnerError("unknown API key", status=401)
+    raise PartnerUnauthenticatedError("unknown API key")
 
 
 def use(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from pydantic import ValidationError
 
+from openhotline.errors import InvalidError, NotFoundError
 from openhotline.partners.deps import PartnerDep
 from openhotline.reporting import service
 from openhotline.reporting.receipts import format_receipt
@@ -19,7 +19,7 @@ from openhotline.reporting.schemas import (
     StatusOut,
 )
 from openhotline.web.deps import CommitterDep, DbDep, JsonBody, SettingsDep
-from openhotline.web.errors import ApiError, validation_details
+from openhotline.web.errors import validate_as
 from openhotline.web.ratelimit import public_rate_limit
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
@@ -57,16 +57,10 @@ async def create_report(
     body: JsonBody, committer: CommitterDep, settings: SettingsDep
 ) -> ReceiptOut:
     """Accept a report; the 201 is only sent once it is committed (group commit)."""
-    try:
-        data = ReportIn.model_validate(body)
-    except ValidationError as exc:
-        raise ApiError(422, "invalid report", validation_details(exc)) from exc
+    data = validate_as(ReportIn, body, "invalid report")
     if data.external_id is not None:
-        raise ApiError(422, "invalid report", ["external_id: only for partner batches"])
-    try:
-        prepared = service.prepare_report(data, _limits(settings))
-    except service.ReportRejectedError as exc:
-        raise ApiError(422, exc.message, exc.details) from exc
+        raise InvalidError("invalid report", ["external_id: only for partner batches"])
+    prepared = service.prepare_report(data, _limits(settings))
     receipt = await committer.run_async(service.store_reports, (prepared, "public"))
     return ReceiptOut(receipt=format_receipt(receipt), status="received")
 
@@ -83,7 +77,7 @@ def report_status(receipt: str, db: DbDep) -> StatusOut:
     with db() as session:
         status = service.public_status(session, receipt)
     if status is None:
-        raise ApiError(404, "no report with this receipt code")
+        raise NotFoundError("no report with this receipt code")
     return StatusOut(status=status.value)
 
 
@@ -98,13 +92,10 @@ async def create_batch(
     body: JsonBody, committer: CommitterDep, settings: SettingsDep, partner: PartnerDep
 ) -> BatchOut:
     """Accept or reject each report of a batch on its own."""
-    try:
-        batch = BatchIn.model_validate(body)
-    except ValidationError as exc:
-        raise ApiError(422, "invalid batch", validation_details(exc)) from exc
+    batch = validate_as(BatchIn, body, "invalid batch")
     if len(batch.reports) > settings.max_batch_reports:
-        raise ApiError(
-            422, f"too many reports: {len(batch.reports)} (at most {settings.max_batch_reports})"
+        raise InvalidError(
+            f"too many reports: {len(batch.reports)} (at most {settings.max_batch_reports})"
         )
     results = await committer.run_async(
         service.prepare_and_store_batches, (batch.reports, _limits(settings), partner.source)

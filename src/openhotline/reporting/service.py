@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
+from openhotline import db
 from openhotline.cases.lifecycle import REOPENABLE
 from openhotline.cases.models import (
     PRIORITY_CHILD_IN_DANGER,
@@ -26,7 +27,8 @@ from openhotline.cases.models import (
     PublicStatus,
 )
 from openhotline.cases.service import move
-from openhotline.db import insert_ignore, utcnow
+from openhotline.db import insert_ignore
+from openhotline.errors import InvalidError
 from openhotline.reporting.models import Report, ReportURL
 from openhotline.reporting.receipts import format_receipt, new_receipt, normalise_receipt
 from openhotline.reporting.schemas import BatchItemOut, ReportIn
@@ -46,13 +48,8 @@ class IntakeLimits:
     max_url_bytes: int = 4096
 
 
-class ReportRejectedError(ValueError):
+class ReportRejectedError(InvalidError):
     """A report that cannot be accepted; the message is safe to show the reporter."""
-
-    def __init__(self, message: str, details: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details or []
 
 
 def url_hash(canonical_url: str) -> str:
@@ -95,7 +92,7 @@ def _store(session: Session, items: list[tuple[_Prepared, str]]) -> None:
     if not items:
         return
     prepared = [p for p, _source in items]
-    now = utcnow()
+    now = db.now(session)
     case_rows: dict[str, dict[str, Any]] = {}
     for p in prepared:
         prio = PRIORITY_CHILD_IN_DANGER if p.data.child_in_danger else PRIORITY_NORMAL
@@ -248,7 +245,7 @@ def prepare_batch(items: list[Any], limits: IntakeLimits | None = None) -> Prepa
         except ValidationError as exc:
             results[i] = BatchItemOut(index=i, accepted=False, error=_validation_message(exc))
         except ReportRejectedError as exc:
-            msg = "; ".join([exc.message, *exc.details])
+            msg = "; ".join([exc.message, *exc.detail])
             results[i] = BatchItemOut(index=i, accepted=False, error=msg)
     return PreparedBatch(results=results, prepared=prepared)
 

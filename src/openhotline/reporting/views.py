@@ -80,7 +80,7 @@ def report_submit(
             data, service.IntakeLimits(settings.max_urls_per_report, settings.max_url_bytes)
         )
     except service.ReportRejectedError as exc:
-        return _form_page(request, 400, errors=[exc.message, *exc.details], values=values)
+        return _form_page(request, 400, errors=[exc.message, *exc.detail], values=values)
     receipt = committer.run(service.store_reports, (prepared, "public"))
     return templates.TemplateResponse(
         request, "report/thanks.html", {"receipt": format_receipt(receipt)}

@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 
 from openhotline.cli_context import settings
+from openhotline.cli_support import domain_errors
+from openhotline.clock import SYSTEM_CLOCK
 from openhotline.signing import service
 
 keys_app = typer.Typer(help="The hotline's Ed25519 signing key.", no_args_is_help=True)
@@ -15,11 +17,8 @@ keys_app = typer.Typer(help="The hotline's Ed25519 signing key.", no_args_is_hel
 @keys_app.command("generate")
 def generate_command(ctx: typer.Context) -> None:
     """Create the signing key (refuses if one exists)."""
-    try:
+    with domain_errors():
         key = service.generate(settings(ctx).data_dir)
-    except service.SignatureError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
     typer.echo(f"signing key {key.key_id} created; public key: {key.public_b64}")
 
 
@@ -39,7 +38,7 @@ def show_command(
 @keys_app.command("rotate")
 def rotate_command(ctx: typer.Context) -> None:
     """Replace the signing key; the old one is kept so old signatures stay checkable."""
-    key, archived = service.rotate(settings(ctx).data_dir)
+    key, archived = service.rotate(settings(ctx).data_dir, SYSTEM_CLOCK.now())
     if archived:
         typer.echo(f"old key kept as {archived}")
     typer.echo(f"new signing key {key.key_id}; public key: {key.public_b64}")

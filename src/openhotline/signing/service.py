@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -22,12 +23,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from openhotline.db import utcnow
+from openhotline.errors import RejectedError
 
 KEY_FILE = "signing.key"
 
 
-class SignatureError(ValueError):
+class SignatureError(RejectedError):
     """A signature or key is malformed, or the signature does not match."""
 
 
@@ -118,12 +119,12 @@ def generate(data_dir: Path) -> SigningKey:
     return _write_new(path)
 
 
-def rotate(data_dir: Path) -> tuple[SigningKey, Path | None]:
-    """Replace the signing key, keeping the old one as signing.key.<UTC timestamp>."""
+def rotate(data_dir: Path, now: datetime) -> tuple[SigningKey, Path | None]:
+    """Replace the signing key, keeping the old one as signing.key.<UTC timestamp of now>."""
     path = key_path(data_dir)
     archived: Path | None = None
     if path.exists():
-        archived = path.with_name(f"{KEY_FILE}.{utcnow().strftime('%Y%m%dT%H%M%S%fZ')}")
+        archived = path.with_name(f"{KEY_FILE}.{now.strftime('%Y%m%dT%H%M%S%fZ')}")
         path.rename(archived)
     return _write_new(path), archived
 

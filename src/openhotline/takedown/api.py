@@ -12,6 +12,7 @@ from openhotline.accounts.permissions import Permission
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
 from openhotline.cases.models import Case
+from openhotline.errors import NotFoundError
 from openhotline.jobs import service as jobs
 from openhotline.takedown import service
 from openhotline.takedown.notices import verify
@@ -26,7 +27,6 @@ from openhotline.takedown.schemas import (
 )
 from openhotline.takedown.stats import takedown_stats
 from openhotline.web.deps import DbDep, services_of
-from openhotline.web.errors import ApiError
 
 router = APIRouter(prefix="/api/v1", tags=["takedown"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -58,11 +58,11 @@ def confirm(
 ) -> ConfirmOut:
     """Record the host's confirmation and queue a re-check at source."""
     if not verify(services_of(request).notice_link_key, notice_id, sig):
-        raise ApiError(404, "unknown or invalid confirmation link")
+        raise NotFoundError("unknown or invalid confirmation link")
     with db.begin() as session:
         notice = service.host_confirmed(session, notice_id)
         if notice is None:
-            raise ApiError(404, "unknown or invalid confirmation link")
+            raise NotFoundError("unknown or invalid confirmation link")
         jobs.enqueue(
             session,
             "takedown.recheck",
@@ -90,7 +90,7 @@ def case_takedown(
     with db.begin() as session:
         case = session.get(Case, case_id)
         if case is None:
-            raise ApiError(404, "no such case")
+            raise NotFoundError("no such case")
         data = service.case_takedown(session, case_id)
         audit.record(session, principal.actor, AuditAction.TAKEDOWN_VIEW, f"case:{case_id}")
         return CaseTakedownOut(

@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from openhotline import db
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
 from openhotline.cases.lifecycle import AWAITING_ACTION, LISTABLE, OPEN_FOR_NOTICE
 from openhotline.cases.models import Case, CaseEventKind, CaseStatus
 from openhotline.cases.service import move, record_event
-from openhotline.db import insert_ignore, utcnow
+from openhotline.db import insert_ignore
 from openhotline.media.models import CaseItem, Item
 from openhotline.takedown.models import (
     Notice,
@@ -43,7 +44,7 @@ def route_case(
     """Create the notice and referrals the rules ask for; mark the case ACTIONED."""
     route = decide(rules, trace.country)
     done: list[str] = []
-    now = utcnow()
+    now = db.now(session)
     for kind, destination in route.referrals:
         insert_ignore(
             session,
@@ -98,7 +99,7 @@ def route_case(
 
 def clear_for_notice(session: Session, case_id: int, *, actor: str) -> int:
     """Police cleared a held notice ("police first"): release it now; return notices released."""
-    now = utcnow()
+    now = db.now(session)
     released = 0
     for notice in session.execute(
         select(Notice).where(Notice.case_id == case_id, Notice.status == NoticeStatus.HELD)
@@ -123,7 +124,7 @@ def clear_for_notice(session: Session, case_id: int, *, actor: str) -> int:
 
 def due_notices(session: Session, now: datetime | None = None) -> list[Notice]:
     """Queued notices whose next send is due, for cases still open."""
-    at = now or utcnow()
+    at = now or db.now(session)
     return list(
         session.execute(
             select(Notice)
@@ -140,7 +141,7 @@ def due_notices(session: Session, now: datetime | None = None) -> list[Notice]:
 
 def claim_notice(session: Session, notice_id: int, lease_seconds: float = 600.0) -> bool:
     """Take a due notice for sending (pushes next_due_at on), so two workers never both send."""
-    now = utcnow()
+    now = db.now(session)
     result = session.execute(
         update(Notice)
         .where(
@@ -212,7 +213,7 @@ def record_send(session: Session, rec: SendRecord, interval_hours: float) -> Non
     notice = session.get(Notice, rec.notice_id)
     if notice is None:
         return
-    now = utcnow()
+    now = db.now(session)
     notice.attempts += 1
     notice.escalation = rec.escalation
     notice.first_sent_at = notice.first_sent_at or now
@@ -257,7 +258,7 @@ def mark_removed(session: Session, case: Case, detail: str) -> bool:
     audit.record(
         session, "recheck", AuditAction.TAKEDOWN_REMOVED, f"case:{case.id}", {"why": detail}
     )
-    now = utcnow()
+    now = db.now(session)
     for notice in session.execute(select(Notice).where(Notice.case_id == case.id)).scalars():
         if notice.status in (NoticeStatus.QUEUED, NoticeStatus.HELD):
             notice.status = NoticeStatus.DONE
@@ -271,7 +272,7 @@ def host_confirmed(session: Session, notice_id: int) -> Notice | None:
     if notice is None:
         return None
     if notice.host_confirmed_at is None:
-        notice.host_confirmed_at = utcnow()
+        notice.host_confirmed_at = db.now(session)
         record_event(
             session,
             notice.case_id,

@@ -7,11 +7,12 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from openhotline import db
 from openhotline.capture.tasks import make_fetcher
 from openhotline.cases.lifecycle import AWAITING_ACTION, OPEN_FOR_NOTICE
 from openhotline.cases.models import Case, CaseEventKind
 from openhotline.cases.service import record_event
-from openhotline.db import transaction, utcnow
+from openhotline.db import transaction
 from openhotline.jobs import service as jobs
 from openhotline.takedown import service
 from openhotline.takedown.models import Notice
@@ -75,7 +76,7 @@ def _prepare(services: Services, notice_id: int) -> tuple[Online, str]:
         elif verdict.verdict == Online.UNKNOWN:
             notice = session.get(Notice, notice_id)
             if notice is not None:
-                notice.next_due_at = utcnow() + timedelta(hours=UNKNOWN_RETRY_HOURS)
+                notice.next_due_at = db.now(session) + timedelta(hours=UNKNOWN_RETRY_HOURS)
             record_event(session, case_id, CaseEventKind.NOTICE_POSTPONED, detail=verdict.detail)
     return verdict.verdict, verdict.detail
 

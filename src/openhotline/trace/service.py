@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openhotline import db
 from openhotline.cases.models import CaseEventKind
 from openhotline.cases.service import record_event
-from openhotline.db import utcnow
 from openhotline.net.guard import ResolutionError, Resolver, ip_literal
 from openhotline.trace.cdn import CdnRanges
 from openhotline.trace.geoip import GeoIP
@@ -88,7 +88,7 @@ def store_trace(session: Session, case_id: int, result: TraceResult) -> HostingT
     """Save a trace for a case and record the event."""
     row = HostingTrace(
         case_id=case_id,
-        traced_at=utcnow(),
+        traced_at=db.now(session),
         host=result.host,
         ips=json.dumps(result.ips),
         ip=result.ip,

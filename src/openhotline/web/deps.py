@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.config import Settings
 from openhotline.db import GroupCommitter
+from openhotline.errors import RejectedError
 from openhotline.web.errors import ApiError
 
 if TYPE_CHECKING:
@@ -52,13 +53,13 @@ async def json_object_body(request: Request) -> dict[str, Any]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ApiError(400, f"body is not valid UTF-8 (byte {exc.start})") from exc
+        raise RejectedError(f"body is not valid UTF-8 (byte {exc.start})") from exc
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ApiError(400, f"body is not valid JSON: {exc.msg} at line {exc.lineno}") from exc
+        raise RejectedError(f"body is not valid JSON: {exc.msg} at line {exc.lineno}") from exc
     if not isinstance(data, dict):
-        raise ApiError(400, "body must be a JSON object")
+        raise RejectedError("body must be a JSON object")
     return data
 
 

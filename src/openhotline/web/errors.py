@@ -1,18 +1,42 @@
-"""One error shape for every 4xx: {"error": "...", "detail": [...]}."""
+"""One error shape for every 4xx: {"error": "...", "detail": [...]}; console pages get HTML.
+
+Every DomainError is mapped here once, by its kind: JSON for the API, a small rendered page
+for console and browser requests. Routes raise kinds (or let the service's error pass);
+they hold no mapping of their own.
+"""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from openhotline.errors import HTTP_STATUS, DomainError
+from openhotline.errors import HTTP_STATUS, DomainError, ErrorKind, InvalidError, RejectedError
+from openhotline.web.templating import templates
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+# The heading of the HTML error page for each kind (the message says the rest).
+HTML_TITLE: dict[ErrorKind, str] = {
+    ErrorKind.NOT_FOUND: "Not found",
+    ErrorKind.CONFLICT: "Not possible now",
+    ErrorKind.REJECTED: "That did not work",
+    ErrorKind.INVALID: "That did not work",
+    ErrorKind.FORBIDDEN: "Not allowed",
+    ErrorKind.UNAUTHENTICATED: "Log in first",
+    ErrorKind.UNAVAILABLE: "Please try again later",
+}
 
 
 class ApiError(Exception):
-    """An error that becomes a JSON 4xx answer with a message for the client."""
+    """An HTTP-level refusal no domain kind covers (413, 415, 429): web layer only.
+
+    Everything a service or a route refuses on purpose is a DomainError kind instead.
+    """
 
     def __init__(self, status: int, message: str, detail: list[str] | None = None) -> None:
         super().__init__(message)
@@ -33,6 +57,56 @@ def validation_details(exc: ValidationError | RequestValidationError) -> list[st
     return out
 
 
+def validate_as(model: type[ModelT], data: object, what: str) -> ModelT:
+    """Validate data as model; field problems become InvalidError(what, ['field: problem'])."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidError(what, validation_details(exc)) from exc
+
+
+def html_status(exc: DomainError) -> int:
+    """The status of an HTML answer: 400 for any bad input, else the kind's own status.
+
+    The 400/422 split (malformed versus well-formed but invalid) is for API clients; pages,
+    and pages that show a form again with its error, have always answered 400.
+    """
+    return 400 if isinstance(exc, RejectedError) else HTTP_STATUS[exc.kind]
+
+
+def wants_html(request: Request) -> bool:
+    """True for console pages and browsers that prefer HTML; the API always gets JSON."""
+    path = request.url.path
+    if path.startswith("/api/"):
+        return False
+    if path.startswith("/console"):
+        return True
+    accept = request.headers.get("accept", "").lower()
+    html, json_ = accept.find("text/html"), accept.find("application/json")
+    return html >= 0 and (json_ < 0 or html < json_)
+
+
+def domain_error_response(request: Request, exc: DomainError) -> Response:
+    """The one answer for a DomainError: its kind's status, as HTML or as JSON."""
+    if wants_html(request):
+        console = request.url.path.startswith("/console")
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {
+                "title": HTML_TITLE[exc.kind],
+                "message": exc.message,
+                "detail": exc.detail,
+                "console": console,
+                "back": "/console/" if console else "/",
+            },
+            status_code=html_status(exc),
+        )
+    return JSONResponse(
+        {"error": exc.message, "detail": exc.detail}, status_code=HTTP_STATUS[exc.kind]
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register handlers so no error ever reaches a client as a traceback."""
 
@@ -41,11 +115,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": exc.message, "detail": exc.detail}, status_code=exc.status)
 
     @app.exception_handler(DomainError)
-    async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
-        # The one JSON mapping of the error family; console pages map it again as HTML.
-        return JSONResponse(
-            {"error": exc.message, "detail": exc.detail}, status_code=HTTP_STATUS[exc.kind]
-        )
+    async def _domain_error(request: Request, exc: DomainError) -> Response:
+        # The one mapping of the error family, for JSON and for HTML alike.
+        return domain_error_response(request, exc)
 
     @app.exception_handler(ValidationError)
     async def _validation(_request: Request, exc: ValidationError) -> JSONResponse:
