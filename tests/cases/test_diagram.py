@@ -18,6 +18,13 @@ def test_docs_match_the_transition_table() -> None:
     )
 
 
+def test_architecture_page_shows_the_current_diagram() -> None:
+    page = (DOC.parent / "architecture.md").read_text()
+    assert render_mermaid() in page, (
+        "docs/architecture.md shows an old lifecycle: paste `openhotline case diagram --mermaid`"
+    )
+
+
 def test_diagram_has_one_edge_per_legal_move() -> None:
     lines = render_mermaid().splitlines()
     assert lines[0] == "stateDiagram-v2"
