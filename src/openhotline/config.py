@@ -102,6 +102,9 @@ class JobsSettings(BaseModel):
     job_lease_seconds: float = 600.0
     jobs_tick_seconds: float = 10.0  # how often a worker looks for new cases and due work
     jobs_keep_days: float = 30.0
+    # A pending job due this long without running is handed to the queue again (its message
+    # was lost: a Redis outage, a worker killed between hand-over and start).
+    jobs_redispatch_seconds: float = 60.0
 
 
 class CrawlerSettings(BaseModel):

@@ -56,14 +56,22 @@ class Queue:
 
     def dispatch(self) -> int:
         """Hand every undispatched pending job to Huey (delayed ones with their eta)."""
+        stale = self.services.settings.jobs_redispatch_seconds
         with transaction(self.services.sessionmaker) as session:
-            rows = service.to_dispatch(session)
+            rows = service.to_dispatch(session, stale_after=stale)
             now = db.now(session)
-        for job_id, run_after in rows:
-            if run_after > now:
-                self.run_job_task.schedule(args=(job_id,), eta=run_after)
-            else:
-                self.run_job_task(job_id)
+        for done, (job_id, run_after) in enumerate(rows):
+            try:
+                if run_after > now:
+                    self.run_job_task.schedule(args=(job_id,), eta=run_after)
+                else:
+                    self.run_job_task(job_id)
+            except Exception:
+                # The queue backend is down: jobs marked as handed over would otherwise wait
+                # for the stale re-dispatch; unmark them so the next tick retries at once.
+                with transaction(self.services.sessionmaker) as session:
+                    service.undo_dispatch(session, [j for j, _ in rows[done:]])
+                raise
         return len(rows)
 
     def run_job(self, job_id: int) -> str:

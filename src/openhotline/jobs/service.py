@@ -66,7 +66,7 @@ def enqueue(
     insert_ignore(session, Job, [row])
 
 
-def to_dispatch(session: Session, *, stale_after: float = 600.0) -> list[tuple[int, datetime]]:
+def to_dispatch(session: Session, *, stale_after: float = 60.0) -> list[tuple[int, datetime]]:
     """Pending jobs never handed to Huey, or due long ago and still pending (their message
     was lost, e.g. a Redis flush); mark them as handed over now."""
     now = db.now(session)
@@ -99,6 +99,9 @@ def claim(session: Session, job_id: int, lease_seconds: float) -> Job | None:
                 (Job.status == JobStatus.PENDING) & (Job.run_after <= now),
                 (Job.status == JobStatus.RUNNING) & (Job.locked_until < now),
             ),
+            # An attempt counts when it starts: a job that kills its worker must not be
+            # handed out again once it has used its attempts (recover() fails it).
+            Job.attempts < Job.max_attempts,
         )
         .values(
             status=JobStatus.RUNNING,
@@ -111,6 +114,17 @@ def claim(session: Session, job_id: int, lease_seconds: float) -> Job | None:
     if getattr(result, "rowcount", 0) != 1:
         return None
     return session.get(Job, job_id, populate_existing=True)
+
+
+def undo_dispatch(session: Session, job_ids: list[int]) -> None:
+    """Forget that jobs were handed to the queue (the hand-over failed): the next tick retries."""
+    if job_ids:
+        session.execute(
+            update(Job)
+            .where(Job.id.in_(job_ids), Job.status == JobStatus.PENDING)
+            .values(pushed_at=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def complete(session: Session, job_id: int) -> None:
@@ -159,10 +173,27 @@ def recover(session: Session) -> int:
     """Return running jobs of dead workers to the queue: lease expired, or a dead local pid."""
     now = db.now(session)
     count = 0
+    used_up = session.execute(
+        select(Job).where(Job.status == JobStatus.PENDING, Job.attempts >= Job.max_attempts)
+    ).scalars()
+    for job in used_up:  # e.g. marked pending by hand after its last attempt
+        job.status = JobStatus.FAILED
+        job.finished_at = now
+        count += 1
     running = session.execute(select(Job).where(Job.status == JobStatus.RUNNING)).scalars()
     for job in running:
         expired = job.locked_until is None or job.locked_until < now
-        if expired or _owner_dead(job.locked_by):
+        if (expired or _owner_dead(job.locked_by)) and job.attempts >= job.max_attempts:
+            job.status = JobStatus.FAILED
+            job.locked_by = None
+            job.locked_until = None
+            job.finished_at = now
+            job.last_error = (
+                f"worker died while running the job on attempt {job.attempts} of "
+                f"{job.max_attempts}; not retried (look for a crash in the worker log)"
+            )
+            count += 1
+        elif expired or _owner_dead(job.locked_by):
             job.status = JobStatus.PENDING
             job.locked_by = None
             job.locked_until = None
