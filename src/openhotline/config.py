@@ -96,14 +96,15 @@ class Settings(BaseSettings):
     jobs_tick_seconds: float = 10.0  # how often a worker looks for new cases and due work
     jobs_keep_days: float = 30.0
 
-    # Crawler (capture and re-checks). Non-public addresses are refused unless listed here.
+    # Crawler (capture and re-checks). Non-public addresses are refused unless listed here:
+    # a network (every port) or an address with one port ("127.0.0.1:8080", "[::1]:8080").
     crawler_allow_networks: list[str] = Field(default_factory=list)
     dns_overrides: dict[str, list[str]] = Field(default_factory=dict)
     dns_nameservers: list[str] = Field(default_factory=list)  # empty: the system's resolvers
     dns_port: int = 53
     crawler_user_agent: str = "openhotline-crawler/0.1 (+abuse reporting hotline)"
-    crawler_timeout_seconds: float = 10.0
-    crawler_case_seconds: float = 60.0
+    crawler_timeout_seconds: float = 10.0  # wall-clock limit of one URL fetch (all its reads)
+    crawler_case_seconds: float = 60.0  # wall-clock limit of one case's whole crawl
     crawler_max_redirects: int = 5
     crawler_max_page_bytes: int = 2 * 1024 * 1024
     crawler_max_media_bytes: int = 25 * 1024 * 1024
@@ -144,11 +145,16 @@ class Settings(BaseSettings):
     @field_validator("crawler_allow_networks")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
+        from openhotline.net.guard import parse_allow_entry  # the one parser of these entries
+
         for item in value:
             try:
-                ipaddress.ip_network(item, strict=False)
+                parse_allow_entry(item)
             except ValueError as exc:
-                raise ValueError(f"not an IP network: {item!r} (e.g. 127.0.0.0/8)") from exc
+                raise ValueError(
+                    f"not an IP network with an optional port: {item!r} "
+                    "(e.g. 127.0.0.0/8, 127.0.0.1:8080, [::1]:8080)"
+                ) from exc
         return value
 
     @field_validator("extra_cdn_ranges")
