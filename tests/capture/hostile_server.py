@@ -52,6 +52,8 @@ OK_GZ = gzip.compress(b"<p>fine</p>\n", mtime=0)
 
 
 def _head(status: str = "200 OK", **headers: str) -> bytes:
+    # One request per connection: a client must never reuse a socket this server closes.
+    headers.setdefault("Connection", "close")
     lines = [f"HTTP/1.1 {status}"] + [f"{k.replace('_', '-')}: {v}" for k, v in headers.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
