@@ -152,8 +152,8 @@ class Settings(BaseSettings):
                 parse_allow_entry(item)
             except ValueError as exc:
                 raise ValueError(
-                    f"not an IP network with an optional port: {item!r} "
-                    "(e.g. 127.0.0.0/8, 127.0.0.1:8080, [::1]:8080)"
+                    f"not an IP network: {item!r} "
+                    "(e.g. 127.0.0.0/8, or one port: 127.0.0.1:8080, [::1]:8080)"
                 ) from exc
         return value
 

@@ -303,7 +303,7 @@ def test_bad_allow_list_entries_are_refused(text: str) -> None:
 
 def test_settings_refuse_bad_allow_list_entries_with_a_message() -> None:
     assert Settings(crawler_allow_networks=["[::1]:8080", "127.0.0.1:80"])
-    with pytest.raises(ValidationError, match="optional port"):
+    with pytest.raises(ValidationError, match="or one port"):
         Settings(crawler_allow_networks=["127.0.0.1:99999"])
 
 
