@@ -17,7 +17,9 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpcore
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -225,3 +227,23 @@ def test_capture_job_records_a_permanent_failure_on_the_case(
         assert reason in (events.scalar_one().detail or "")
         job = session.execute(select(Job).where(Job.kind == "capture.case")).scalar_one()
         assert job.attempts == 1  # permanent: not retried
+
+
+class _UnreachableBackend(httpcore.NetworkBackend):
+    """A host that never accepts the connection (packets dropped): no traffic at all."""
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, **_: Any) -> Any:
+        time.sleep(timeout or 0)
+        raise httpcore.ConnectTimeout("timed out")
+
+
+def test_a_host_that_never_accepts_the_connection_stays_a_transient_failure() -> None:
+    """Only a server that answers too slowly is permanent; one that is down may come back."""
+    guard = AddressGuard(StaticResolver({"down.test": ["93.184.216.34"]}))
+    limits = FetchLimits(timeout=0.3)
+    with SafeFetcher(guard, limits, network=_UnreachableBackend()) as fetcher:
+        started = time.monotonic()
+        with pytest.raises(FetchError) as err:
+            fetcher.fetch("http://down.test/")
+    assert not err.value.permanent
+    assert time.monotonic() - started < 1.0

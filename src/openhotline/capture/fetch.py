@@ -135,7 +135,14 @@ class SafeFetcher:
                 cause = exc.__cause__ or exc.__context__
                 if isinstance(cause, BlockedAddressError | ResolutionError | DeadlineExceeded):
                     raise _failure(current, cause) from exc
-                if isinstance(exc, httpx.TimeoutException) and time.monotonic() >= end:
+                # Out of time once connected: the server is slow, and would be again. A
+                # host that never accepted the connection may be back later (transient).
+                connected = not isinstance(exc, httpx.ConnectTimeout)
+                if (
+                    isinstance(exc, httpx.TimeoutException)
+                    and connected
+                    and time.monotonic() >= end
+                ):
                     raise _failure(current, DeadlineExceeded(str(exc))) from exc
                 if isinstance(cause, httpx.InvalidURL):  # httpx parses Location itself
                     raise FetchError(f"{current}: refused redirect: {exc}", permanent=True) from exc
