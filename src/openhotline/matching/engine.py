@@ -1,7 +1,10 @@
 """The match engine: one PDQ index per enabled bank, kept in step with the database.
 
 Each bank's index is loaded from disk (or rebuilt from the database if missing or damaged),
-then synced incrementally: entries with a higher id are added, removed entries become
+but only used once it is proved to match the database: its files pass their checksums and
+bounds, and every live entry up to the saved checkpoint is in it with the same hash (a
+restored database, damage or a missed entry means a rebuild, with one log line). It is then
+synced incrementally: entries with a higher id are added, removed entries become
 tombstones. Syncing is one small query per call when nothing changed, so a hash added or
 removed by any process is visible to the next match. Compaction runs in a background
 thread and the compacted index is written back to disk.
