@@ -108,6 +108,7 @@ class Settings(BaseSettings):
     crawler_max_redirects: int = 5
     crawler_max_page_bytes: int = 2 * 1024 * 1024
     crawler_max_media_bytes: int = 25 * 1024 * 1024
+    crawler_max_case_bytes: int = 64 * 1024 * 1024  # all media one capture keeps in memory
     crawler_max_items: int = 50
     crawler_max_pages: int = 10
     # Verify TLS certificates (false captures evidence from sites with broken TLS too).

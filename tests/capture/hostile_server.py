@@ -172,7 +172,20 @@ ROUTES: dict[str, Callable[[], Iterator[bytes]]] = {
 }
 
 
-TRAPS = "".join(f'<img src="{p}"><a href="{p}">x</a>' for p in ROUTES if p != "/ok")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+for _k in range(10):  # ten "images" of 20 MiB each: sniffed as PNG, never decodable
+    _big = PNG_MAGIC + bytes([_k]) * (20 * MIB)
+    ROUTES[f"/big-{_k}.png"] = _fixed(
+        _head(Content_Type="image/png", Content_Length=str(len(_big))), _big
+    )
+MANY_BIG = "".join(f'<img src="/big-{k}.png">' for k in range(10))
+ROUTES["/many-big"] = _fixed(
+    _head(Content_Type="text/html", Content_Length=str(len(MANY_BIG))), MANY_BIG.encode()
+)
+
+TRAPS = "".join(
+    f'<img src="{p}"><a href="{p}">x</a>' for p in ROUTES if not p.startswith(("/ok", "/big"))
+)
 ROUTES["/traps"] = _fixed(
     _head(Content_Type="text/html", Content_Length=str(len(TRAPS))), TRAPS.encode()
 )

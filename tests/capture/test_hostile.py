@@ -179,6 +179,35 @@ def test_peak_memory_of_a_worker_stays_bounded_whatever_the_server_sends(
     assert report["grew_kib"] * 1024 < MEMORY_BOUND, f"grew {report['grew_kib'] // 1024} MiB"
 
 
+def test_a_capture_of_many_large_items_keeps_its_memory_bounded(hostile: Hostile) -> None:
+    """Ten 20 MiB "images" on one page: the case byte budget (64 MiB by default) stops the
+    capture from holding them all; a fresh process grows by less than 100 MiB."""
+    code = textwrap.dedent(
+        f"""
+        import json, resource
+        from openhotline.capture.crawler import CrawlLimits, crawl
+        from openhotline.capture.fetch import FetchLimits, SafeFetcher
+        from openhotline.net.guard import AddressGuard, StaticResolver, parse_networks
+        guard = AddressGuard(StaticResolver({{}}), parse_networks(["127.0.0.1:{hostile.port}"]))
+        with SafeFetcher(guard, FetchLimits()) as fetcher:
+            fetcher.fetch("http://127.0.0.1:{hostile.port}/ok-gzip")
+            base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            result = crawl(fetcher, "http://127.0.0.1:{hostile.port}/many-big", CrawlLimits())
+            kept = sum(len(m.body) for m in result.media)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(json.dumps({{"grew_kib": peak - base, "kept": kept, "items": len(result.media),
+                          "skipped": result.skipped}}))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["items"] == 3 and report["kept"] <= 64 * MIB
+    assert any("case byte limit" in s for s in report["skipped"])
+    assert report["grew_kib"] * 1024 < MEMORY_BOUND, f"grew {report['grew_kib'] // 1024} MiB"
+
+
 def test_a_crawl_of_a_page_full_of_traps_ends_within_the_case_deadline(
     hostile: Hostile,
 ) -> None:
