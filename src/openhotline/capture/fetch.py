@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import ssl
 import time
 import zlib
@@ -295,7 +296,9 @@ def _read_limited(resp: httpx.Response, limit: int, end: float) -> bytes:
             permanent=True,
         )
     inflater = _Inflater(codings[0]) if codings else None
-    chunks: list[bytes] = []
+    # BytesIO hands its buffer over at the end instead of copying it (a list joined at the
+    # end held every body twice at its peak).
+    body = io.BytesIO()
     raw_size = size = 0
     try:
         # Raw bytes only: the HTTP client's own decoders inflate a whole chunk at once,
@@ -310,11 +313,11 @@ def _read_limited(resp: httpx.Response, limit: int, end: float) -> bytes:
                     raise FetchError(
                         f"{resp.url}: larger than {limit} bytes (decoded)", permanent=True
                     )
-                chunks.append(piece)
+                body.write(piece)
             if time.monotonic() > end:
                 raise DeadlineExceeded("deadline exceeded while reading the body")
         if inflater is not None:
             inflater.finish()
     except _RefusedBodyError as exc:
         raise FetchError(f"{resp.url}: refused body: {exc}", permanent=True) from exc
-    return b"".join(chunks)
+    return body.getvalue()
