@@ -11,6 +11,8 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from openhotline.netaddr import parse_allow_entry
+
 G = TypeVar("G", bound=BaseModel)
 
 
@@ -110,17 +112,19 @@ class JobsSettings(BaseModel):
 class CrawlerSettings(BaseModel):
     """The safe crawler (capture and re-checks) and its DNS."""
 
-    # Crawler (capture and re-checks). Non-public addresses are refused unless listed here.
+    # Crawler (capture and re-checks). Non-public addresses are refused unless listed here:
+    # a network (every port) or an address with one port ("127.0.0.1:8080", "[::1]:8080").
     crawler_allow_networks: list[str] = Field(default_factory=list)
     dns_overrides: dict[str, list[str]] = Field(default_factory=dict)
     dns_nameservers: list[str] = Field(default_factory=list)  # empty: the system's resolvers
     dns_port: int = 53
     crawler_user_agent: str = "openhotline-crawler/0.1 (+abuse reporting hotline)"
-    crawler_timeout_seconds: float = 10.0
-    crawler_case_seconds: float = 60.0
+    crawler_timeout_seconds: float = 10.0  # wall-clock limit of one URL fetch (all its reads)
+    crawler_case_seconds: float = 60.0  # wall-clock limit of one case's whole crawl
     crawler_max_redirects: int = 5
     crawler_max_page_bytes: int = 2 * 1024 * 1024
     crawler_max_media_bytes: int = 25 * 1024 * 1024
+    crawler_max_case_bytes: int = 64 * 1024 * 1024  # all media one capture keeps in memory
     crawler_max_items: int = 50
     crawler_max_pages: int = 10
     # Verify TLS certificates (false captures evidence from sites with broken TLS too).
@@ -133,9 +137,12 @@ class CrawlerSettings(BaseModel):
     def _networks(cls, value: list[str]) -> list[str]:
         for item in value:
             try:
-                ipaddress.ip_network(item, strict=False)
+                parse_allow_entry(item)  # the guard's own parser of these entries
             except ValueError as exc:
-                raise ValueError(f"not an IP network: {item!r} (e.g. 127.0.0.0/8)") from exc
+                raise ValueError(
+                    f"not an IP network: {item!r} "
+                    "(e.g. 127.0.0.0/8, or one port: 127.0.0.1:8080, [::1]:8080)"
+                ) from exc
         return value
 
 

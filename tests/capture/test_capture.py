@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -16,7 +17,7 @@ from openhotline.assessment.models import Assessment, AssessmentKind, ItemReview
 from openhotline.bootstrap import build as build_services
 from openhotline.capture.crawler import CrawlLimits, crawl
 from openhotline.capture.fetch import FetchError, FetchLimits, SafeFetcher
-from openhotline.capture.html import extract
+from openhotline.capture.html import extract, same_site
 from openhotline.capture.sniff import sniff
 from openhotline.cases.models import Case, CaseEvent, CaseStatus
 from openhotline.config import Settings
@@ -86,6 +87,34 @@ def test_crawl_finds_shown_media_one_level_same_site(site: LocalSite) -> None:
     assert {m.media_type for m in result.media} >= {"image/png", "image/jpeg", "image/gif"}
 
 
+def test_crawl_stays_on_the_case_port(site: LocalSite) -> None:
+    """Another port of the same host is another site (issue 12: ports were ignored)."""
+    other = LocalSite().start()
+    try:
+        other.html("/page", '<img src="/o.png">')
+        other.media("/o.png", PNG2)
+        site.html(
+            "/p",
+            f'<img src="/a.png"><a href="{other.url("/page", "host-a.test")}">x</a>'
+            f'<a href="{other.url("/o.png", "host-a.test")}">y</a>',
+        )
+        site.media("/a.png", PNG1)
+        with _fetcher() as fetcher:
+            result = crawl(fetcher, site.url("/p", "host-a.test"), CrawlLimits())
+        assert [m.body for m in result.media] == [PNG1]
+        assert other.requests == []
+    finally:
+        other.stop()
+
+
+def test_same_site_compares_ports() -> None:
+    assert same_site("http://a.test/x", "https://a.test/y")  # default ports alike
+    assert same_site("http://a.test:80/", "http://A.test/")
+    assert not same_site("http://a.test:8080/", "http://a.test/")
+    assert not same_site("http://a.test:8080/", "http://a.test:8081/")
+    assert not same_site("http://a.test:99999/", "http://a.test/")
+
+
 def test_crawl_item_count_limit(site: LocalSite) -> None:
     _gallery(site)
     with _fetcher() as fetcher:
@@ -120,10 +149,15 @@ def test_direct_media_url(site: LocalSite) -> None:
 
 
 def test_slow_server_hits_time_limit(site: LocalSite) -> None:
+    """A server slower than the fetch's wall-clock limit fails that attempt for good (issue
+    12: retrying a slow server only held a worker thread longer)."""
     site.pages["/slow"] = Page(b"<p>x</p>", delay=2.0)
+    started = time.monotonic()
     with _fetcher(timeout=0.5) as fetcher, pytest.raises(FetchError) as err:
         fetcher.fetch(site.url("/slow"))
-    assert not err.value.permanent
+    assert err.value.permanent
+    assert "time limit" in str(err.value)
+    assert time.monotonic() - started < 1.5
 
 
 def test_sniff_types() -> None:

@@ -12,14 +12,17 @@ import httpcore
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from openhotline.capture.fetch import FetchError, FetchLimits, SafeFetcher
+from openhotline.config import Settings
 from openhotline.net.guard import (
     AddressGuard,
     BlockedAddressError,
     Resolver,
     StaticResolver,
     ip_literal,
+    parse_allow_entry,
     parse_networks,
 )
 from tests.pipeline_support import LocalSite, SequenceResolver, make_tls
@@ -270,3 +273,70 @@ def test_https_keeps_the_host_name_for_sni_and_certificate(tmp_path: Path) -> No
         assert site.requests == [(f"host-a.test:{site.port}", "/")]
     finally:
         site.stop()
+
+
+@pytest.mark.parametrize(
+    ("text", "network", "port"),
+    [
+        ("127.0.0.1:8080", "127.0.0.1/32", 8080),
+        ("[::1]:8080", "::1/128", 8080),
+        ("127.0.0.0/8", "127.0.0.0/8", None),
+        ("10.0.0.0/8:443", "10.0.0.0/8", 443),
+        ("::1", "::1/128", None),
+        ("[fd00::/8]", "fd00::/8", None),
+    ],
+)
+def test_allow_list_entries_take_an_optional_port(
+    text: str, network: str, port: int | None
+) -> None:
+    entry = parse_allow_entry(text)
+    assert (str(entry.network), entry.port) == (network, port)
+
+
+@pytest.mark.parametrize(
+    "text", ["127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:x", "[::1", "[::1]8080", "host:80", ""]
+)
+def test_bad_allow_list_entries_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_allow_entry(text)
+
+
+def test_settings_refuse_bad_allow_list_entries_with_a_message() -> None:
+    assert Settings(crawler_allow_networks=["[::1]:8080", "127.0.0.1:80"])
+    with pytest.raises(ValidationError, match="or one port"):
+        Settings(crawler_allow_networks=["127.0.0.1:99999"])
+
+
+def test_allowing_one_address_and_port_does_not_open_its_other_ports() -> None:
+    """Issue 12: allowing 127.0.0.1:8080 allowed every port on 127.0.0.1."""
+    first, second = LocalSite().start(), LocalSite().start()
+    try:
+        first.html("/", "<p>one</p>")
+        second.html("/", "<p>two</p>")
+        with _fetcher(StaticResolver({}), [f"127.0.0.1:{first.port}"]) as fetcher:
+            assert fetcher.fetch(first.url("/")).body == b"<p>one</p>"
+            with pytest.raises(FetchError, match="refused non-public address") as err:
+                fetcher.fetch(second.url("/"))
+            assert err.value.permanent
+            assert fetcher.connections.connected == [("127.0.0.1", first.port)]
+        assert second.requests == []
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_a_redirect_to_another_port_of_an_allowed_address_is_refused(site: LocalSite) -> None:
+    site.redirect("/go", "http://127.0.0.1:1/")
+    with _fetcher(StaticResolver({}), [f"127.0.0.1:{site.port}"]) as fetcher:
+        with pytest.raises(FetchError, match=r"port 1\)") as err:
+            fetcher.fetch(site.url("/go"))
+        assert err.value.permanent
+
+
+def test_a_port_entry_never_admits_a_check_without_a_port() -> None:
+    guard = AddressGuard(StaticResolver({}), parse_networks(["127.0.0.1:8080"]))
+    guard.check_ip(ipaddress.ip_address("127.0.0.1"), 8080)
+    with pytest.raises(BlockedAddressError):
+        guard.check_ip(ipaddress.ip_address("127.0.0.1"))
+    with pytest.raises(BlockedAddressError):
+        guard.check_ip(ipaddress.ip_address("127.0.0.1"), 8081)

@@ -19,6 +19,9 @@ class CrawlLimits:
     max_page_bytes: int = 2 * 1024 * 1024
     max_media_bytes: int = 25 * 1024 * 1024
     case_seconds: float = 60.0
+    # All media kept by one capture: what a worker holds in memory for a case, whatever
+    # the site serves (50 items of 25 MiB would otherwise be 1.25 GiB).
+    max_case_bytes: int = 64 * 1024 * 1024
 
 
 @dataclass
@@ -52,13 +55,18 @@ def _media_candidates(html: str, page_url: str, site_url: str) -> tuple[list[str
 def crawl(fetcher: SafeFetcher, url: str, limits: CrawlLimits) -> CrawlResult:
     """Fetch url and the media it shows; FetchError only when the URL itself fails."""
     end = time.monotonic() + limits.case_seconds
-    first = fetcher.fetch(url, max_bytes=limits.max_media_bytes, deadline=end)
+    first_limit = min(limits.max_media_bytes, limits.max_case_bytes)
+    first = fetcher.fetch(url, max_bytes=first_limit, deadline=end)
     result = CrawlResult(url=url, final_url=first.final_url, status=first.status)
     if first.status >= 400:
         return result
     if is_media(first.media_type):
         result.media.append(CapturedMedia(first.final_url, first.media_type, first.body))
         return result
+
+    def room() -> int:
+        return limits.max_case_bytes - sum(len(m.body) for m in result.media)
+
     if first.media_type != HTML:
         result.skipped.append(f"{first.final_url}: not HTML or media ({first.media_type})")
         return result
@@ -78,6 +86,9 @@ def crawl(fetcher: SafeFetcher, url: str, limits: CrawlLimits) -> CrawlResult:
             more, _ = _media_candidates(got.body.decode("utf-8", "replace"), got.final_url, url)
             candidates.extend(more)
         elif got.status < 400 and is_media(got.media_type):
+            if len(got.body) > room():
+                result.skipped.append(f"{got.final_url}: case byte limit reached")
+                continue
             result.media.append(CapturedMedia(got.final_url, got.media_type, got.body))
     seen: set[str] = set()
     for media_url in candidates:
@@ -90,10 +101,17 @@ def crawl(fetcher: SafeFetcher, url: str, limits: CrawlLimits) -> CrawlResult:
         if time.monotonic() > end:
             result.skipped.append("case time limit reached")
             break
+        left = room()
+        if left <= 0:
+            result.skipped.append(f"case byte limit {limits.max_case_bytes} reached")
+            break
         try:
-            got = fetcher.fetch(media_url, max_bytes=limits.max_media_bytes, deadline=end)
+            got = fetcher.fetch(
+                media_url, max_bytes=min(limits.max_media_bytes, left), deadline=end
+            )
         except FetchError as exc:
-            result.skipped.append(str(exc))
+            budget = f" (case byte limit {limits.max_case_bytes}: {left} bytes left)"
+            result.skipped.append(str(exc) + (budget if left < limits.max_media_bytes else ""))
             continue
         if got.status >= 400 or not is_media(got.media_type):
             result.skipped.append(f"{media_url}: HTTP {got.status}, {got.media_type}")

@@ -90,6 +90,24 @@ def extract(html: str, page_url: str) -> PageLinks:
     return out
 
 
+def _site(url: str) -> tuple[str, int | None]:
+    """Host and port of a URL; the scheme's default port counts as no port."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1  # an unparsable port is a site of its own, never the case's
+    if port == _DEFAULT_PORTS.get(parts.scheme.lower()):
+        port = None
+    return (parts.hostname or "").lower(), port
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def same_site(a: str, b: str) -> bool:
-    """True when two URLs are on the same host (scheme and port may differ)."""
-    return (urlsplit(a).hostname or "").lower() == (urlsplit(b).hostname or "").lower()
+    """True when two URLs are on the same host and port (http and https defaults alike).
+
+    Another port on the same host is another server (issue 12): it is not the case's site.
+    """
+    return _site(a) == _site(b)

@@ -38,6 +38,7 @@ def crawl_limits(services: Services) -> CrawlLimits:
         max_page_bytes=s.crawler_max_page_bytes,
         max_media_bytes=s.crawler_max_media_bytes,
         case_seconds=s.crawler_case_seconds,
+        max_case_bytes=s.crawler_max_case_bytes,
     )
 
 

@@ -1,7 +1,10 @@
 """The match engine: one PDQ index per enabled bank, kept in step with the database.
 
 Each bank's index is loaded from disk (or rebuilt from the database if missing or damaged),
-then synced incrementally: entries with a higher id are added, removed entries become
+but only used once it is proved to match the database: its files pass their checksums and
+bounds, and every live entry up to the saved checkpoint is in it with the same hash (a
+restored database, damage or a missed entry means a rebuild, with one log line). It is then
+synced incrementally: entries with a higher id are added, removed entries become
 tombstones. Syncing is one small query per call when nothing changed, so a hash added or
 removed by any process is visible to the next match. Compaction runs in a background
 thread and the compacted index is written back to disk.
@@ -9,16 +12,20 @@ thread and the compacted index is written back to disk.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from openhotline.matching.index import PDQIndex, hex_to_words
+from openhotline.matching.index import HashArray, PDQIndex, hex_to_words
 from openhotline.matching.models import BankEntry, HashBank, HashType
 
 log = logging.getLogger("openhotline.matching")
@@ -33,6 +40,45 @@ class _BankIndex:
     version: int
     max_id: int
     removed: int  # removed PDQ entries already applied
+
+
+@dataclass(frozen=True)
+class _Checkpoint:
+    """The bank state a saved index holds: entries up to max_id, how many, and their digest."""
+
+    max_id: int
+    live: int
+    digest: str
+
+    def dump(self) -> str:
+        """As the index's stamp."""
+        return json.dumps({"max_id": self.max_id, "live": self.live, "digest": self.digest})
+
+    @classmethod
+    def parse(cls, stamp: str) -> _Checkpoint:
+        """From a stamp (ValueError/KeyError/TypeError when it is not one)."""
+        raw = json.loads(stamp)
+        return cls(int(raw["max_id"]), int(raw["live"]), str(raw["digest"]))
+
+
+class _Digest:
+    """SHA-256 over (id, hash) records in id order; the same bytes however it is chunked."""
+
+    RECORD = np.dtype([("id", "<i8"), ("words", "<u8", (4,))])
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+
+    def update(self, ids: npt.NDArray[np.int64], words: HashArray) -> None:
+        """Add records (ids ascending, continuing the previous ones)."""
+        rec = np.empty(len(ids), dtype=self.RECORD)
+        rec["id"] = ids
+        rec["words"] = words
+        self._h.update(rec.tobytes())
+
+    def hexdigest(self) -> str:
+        """The digest so far."""
+        return self._h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -73,6 +119,9 @@ class MatchEngine:
                     state = self._open(session, bank_id)
                     self._banks[bank_id] = state
                 if state.version != version:
+                    if version < state.version:  # the database went back: a restore
+                        state = self._recheck(session, bank_id, state)
+                        self._banks[bank_id] = state
                     self._catch_up(session, bank_id, state)
                     state.version = version
         for bank_id, *_ in banks:
@@ -81,15 +130,89 @@ class MatchEngine:
 
     def _open(self, session: Session, bank_id: int) -> _BankIndex:
         folder = self._folder(bank_id)
-        if folder is not None and (folder / "manifest.json").exists():
+        if folder is not None and folder.exists():
             try:
-                index, stamp = PDQIndex.load(folder)
-                max_id, removed = (int(x) for x in stamp.split(":"))
-                state = _BankIndex(index, -1, max_id, removed)
+                index, stamp = PDQIndex.load(folder)  # checksums and bounds checked
+                checkpoint = _Checkpoint.parse(stamp)
+                state = _BankIndex(index, -1, checkpoint.max_id, 0)
+                problem = self._reconcile(session, bank_id, state, checkpoint)
+            except Exception as exc:  # any damage at all means a rebuild, never a crash
+                problem = f"unreadable ({type(exc).__name__}: {exc})"
+            if problem is None:
                 self._catch_up(session, bank_id, state)
                 return state
-            except (OSError, ValueError, KeyError) as exc:
-                log.warning("index of bank %s unreadable (%s); rebuilding", bank_id, exc)
+            log.warning("index of bank %s %s; rebuilding from the database", bank_id, problem)
+        return self._rebuild(session, bank_id)
+
+    def _live_entries(
+        self, session: Session, bank_id: int, upto: int | None = None
+    ) -> Iterator[tuple[npt.NDArray[np.int64], HashArray]]:
+        """The bank's live PDQ entries (id <= upto), ascending, in chunks of ids and words."""
+        last = 0
+        while True:
+            query = select(BankEntry.id, BankEntry.hash_value).where(
+                BankEntry.bank_id == bank_id,
+                BankEntry.hash_type == HashType.PDQ.value,
+                BankEntry.removed_at.is_(None),
+                BankEntry.id > last,
+            )
+            if upto is not None:
+                query = query.where(BankEntry.id <= upto)
+            rows = session.execute(query.order_by(BankEntry.id).limit(LOAD_CHUNK)).all()
+            if not rows:
+                return
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            yield ids, hex_to_words([r[1] for r in rows])
+            last = int(rows[-1][0])
+
+    def _reconcile(
+        self, session: Session, bank_id: int, state: _BankIndex, checkpoint: _Checkpoint | None
+    ) -> str | None:
+        """Prove the index holds exactly the bank's live entries up to state.max_id.
+
+        Every live entry must be in the index with the same hash (else the reason is
+        returned: the index must be rebuilt); index rows the database no longer has live
+        (removed since the save, or lost with a restore) become tombstones.
+        """
+        newest = session.scalar(
+            select(func.max(BankEntry.id)).where(
+                BankEntry.bank_id == bank_id, BankEntry.hash_type == HashType.PDQ.value
+            )
+        )
+        # After a restore the database may reuse ids above its newest one: catch-up must
+        # start from there, and index rows above it are not in the database at all.
+        state.max_id = min(state.max_id, int(newest or 0))
+        digest = _Digest()
+        seen: list[npt.NDArray[np.int64]] = []
+        missing = 0
+        for ids, words in self._live_entries(session, bank_id, upto=state.max_id):
+            digest.update(ids, words)
+            found, held = state.index.lookup(ids)
+            missing += int(np.count_nonzero(~found | np.any(held != words, axis=1)))
+            seen.append(ids)
+        live = np.concatenate(seen) if seen else np.zeros(0, dtype=np.int64)
+        exact = (
+            checkpoint is not None
+            and (checkpoint.live, checkpoint.digest) == (len(live), digest.hexdigest())
+            and len(state.index) == len(live)
+        )
+        if not exact:
+            extra = np.setdiff1d(state.index.live_ids(), live, assume_unique=True)
+            if missing:
+                return (
+                    f"does not match the database ({missing} live entries missing or "
+                    f"different, {len(extra)} not live)"
+                )
+            state.index.remove(extra)
+        state.removed = self._removed_count(session, bank_id)
+        return None
+
+    def _recheck(self, session: Session, bank_id: int, state: _BankIndex) -> _BankIndex:
+        """Re-prove a loaded index against the database (after a restore); rebuild if wrong."""
+        problem = self._reconcile(session, bank_id, state, None)
+        if problem is None:
+            return state
+        log.warning("index of bank %s %s; rebuilding from the database", bank_id, problem)
         return self._rebuild(session, bank_id)
 
     def _rebuild(self, session: Session, bank_id: int) -> _BankIndex:
@@ -97,24 +220,10 @@ class MatchEngine:
         removed = self._removed_count(session, bank_id)
         ids: list[np.ndarray] = []
         words: list[np.ndarray] = []
-        last = 0
-        while True:
-            rows = session.execute(
-                select(BankEntry.id, BankEntry.hash_value)
-                .where(
-                    BankEntry.bank_id == bank_id,
-                    BankEntry.hash_type == HashType.PDQ.value,
-                    BankEntry.removed_at.is_(None),
-                    BankEntry.id > last,
-                )
-                .order_by(BankEntry.id)
-                .limit(LOAD_CHUNK)
-            ).all()
-            if not rows:
-                break
-            ids.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
-            words.append(hex_to_words([r[1] for r in rows]))
-            last = int(rows[-1][0])
+        for chunk_ids, chunk_words in self._live_entries(session, bank_id):
+            ids.append(chunk_ids)
+            words.append(chunk_words)
+        last = int(ids[-1][-1]) if ids else 0
         index = PDQIndex.build(np.concatenate(words), np.concatenate(ids)) if ids else PDQIndex()
         state = _BankIndex(index, -1, last, removed)
         self._save(bank_id, state)
@@ -164,7 +273,13 @@ class MatchEngine:
         if folder is None:
             return
         try:
-            state.index.save(folder, stamp=f"{state.max_id}:{state.removed}")
+            # The checkpoint describes what the index holds, to be proved again at load.
+            ids = state.index.live_ids()
+            _, words = state.index.lookup(ids)
+            digest = _Digest()
+            digest.update(ids, words)
+            checkpoint = _Checkpoint(state.max_id, len(ids), digest.hexdigest())
+            state.index.save(folder, stamp=checkpoint.dump())
         except OSError as exc:  # the index still works from memory
             log.warning("could not persist index of bank %s: %s", bank_id, exc)
 

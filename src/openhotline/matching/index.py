@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +20,8 @@ from openhotline.matching import kernels as _kernels
 kernels: Any = _kernels  # numba dispatchers: untyped for mypy
 
 HashArray = npt.NDArray[np.uint64]  # shape (N, 4)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: checksummed files and manifest (version 1 indexes are rebuilt)
+ARRAYS = ("hashes", "ids", "alive", "dir_offsets", "perms")
 MAX_DIR_BITS = 21  # directory of 2**21 uint32 offsets = 8 MiB per table at most
 BRUTE_FORCE_BELOW = 2048  # segments smaller than this are scanned linearly
 MAX_SEGMENT_ROWS = 1 << 24  # perm entries pack (row << shift) | residual bits in 32 bits
@@ -239,38 +243,79 @@ class Segment:
         )  # fmt: skip
 
     def save(self, folder: Path) -> None:
-        """Write the arrays as .npy files (loaded back with memory mapping)."""
+        """Write the arrays as .npy files (fsynced), with their sizes and SHA-256 in
+        segment.json, so a load can prove every byte before memory-mapping it."""
         folder.mkdir(parents=True, exist_ok=True)
-        for name in ("hashes", "ids", "alive", "dir_offsets", "perms"):
-            np.save(folder / f"{name}.npy", getattr(self, name), allow_pickle=False)
-        meta: dict[str, Any] = {"format": FORMAT_VERSION, "layout": None}
+        files: dict[str, dict[str, Any]] = {}
+        for name in ARRAYS:
+            files[name] = _write_npy(folder / f"{name}.npy", getattr(self, name))
+        meta: dict[str, Any] = {"format": FORMAT_VERSION, "layout": None, "files": files}
         if self.layout is not None:
             meta["layout"] = {
                 "offsets": self.layout.offsets,
                 "lengths": self.layout.lengths,
                 "shifts": self.layout.shifts,
             }
-        (folder / "segment.json").write_text(json.dumps(meta))
+        _write_file(folder / "segment.json", json.dumps(meta).encode())
 
     @classmethod
     def load(cls, folder: Path) -> Segment:
-        """Load a saved segment; the big tables are memory-mapped, alive is copied."""
-        meta = json.loads((folder / "segment.json").read_text())
-        if meta.get("format") != FORMAT_VERSION:
-            raise ValueError("index format version mismatch")
+        """Load a saved segment after checking every file's checksum and the tables' shapes
+        and bounds (IndexDamagedError otherwise); big tables are memory-mapped."""
+        meta = json.loads((folder / "segment.json").read_bytes())
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+            raise IndexDamagedError("index format version mismatch")
         lay = meta["layout"]
         layout = None
         if lay is not None:
-            layout = Layout(tuple(lay["offsets"]), tuple(lay["lengths"]), tuple(lay["shifts"]))
-
-        def arr(name: str, mmap: bool = True) -> Any:
-            return np.load(folder / f"{name}.npy", mmap_mode="r" if mmap else None,
-                           allow_pickle=False)  # fmt: skip
-
-        return cls(
-            arr("hashes"), arr("ids"), layout, arr("dir_offsets"), arr("perms"),
-            np.array(arr("alive", mmap=False)),
+            layout = Layout(
+                tuple(int(x) for x in lay["offsets"]),
+                tuple(int(x) for x in lay["lengths"]),
+                tuple(int(x) for x in lay["shifts"]),
+            )
+            _check_layout(layout)  # before the constructor sizes anything from it
+        arrays: dict[str, Any] = {}
+        for name in ARRAYS:
+            path = folder / f"{name}.npy"
+            _verify_file(path, meta["files"][name])
+            arrays[name] = np.load(path, mmap_mode="r", allow_pickle=False)
+        seg = cls(
+            arrays["hashes"], arrays["ids"], layout, arrays["dir_offsets"], arrays["perms"],
+            np.array(arrays["alive"]),
         )  # fmt: skip
+        seg.validate()
+        return seg
+
+    def validate(self) -> None:
+        """Raise IndexDamagedError unless every table is within bounds.
+
+        The search kernels index without bounds checks (numba): a directory offset or a
+        permutation row out of range reads outside the arrays and can crash the process.
+        """
+        n = len(self.ids)
+        _expect(self.hashes.dtype == np.uint64 and self.hashes.shape == (n, 4), "hashes")
+        _expect(self.ids.dtype == np.int64 and self.ids.ndim == 1, "ids")
+        _expect(self.alive.dtype == np.bool_ and self.alive.shape == (n,), "alive")
+        _expect(n <= MAX_SEGMENT_ROWS, "segment size")
+        _expect(n < 2 or bool(np.all(self.ids[1:] > self.ids[:-1])), "ids not ascending")
+        _expect(self.dir_offsets.dtype == np.uint32 and self.perms.dtype == np.uint32, "dtypes")
+        lay = self.layout
+        if lay is None:
+            _expect(len(self.dir_offsets) == 0 and len(self.perms) == 0, "brute-force tables")
+            return
+        _check_layout(lay)
+        m = len(lay.lengths)
+        dir_sizes = [(1 << (ln - sh)) + 1 for ln, sh in zip(lay.lengths, lay.shifts, strict=True)]
+        _expect(self.dir_offsets.shape == (sum(dir_sizes),), "directory size")
+        _expect(self.perms.shape == (n * m,), "permutation size")
+        start = 0
+        for t, (size, sh) in enumerate(zip(dir_sizes, lay.shifts, strict=True)):
+            d = np.asarray(self.dir_offsets[start : start + size], dtype=np.int64)
+            start += size
+            _expect(d[0] == 0 and d[-1] == n and bool(np.all(d[1:] >= d[:-1])), "directory")
+            if n:
+                rows = np.asarray(self.perms[t * n : (t + 1) * n]) >> np.uint32(sh)
+                _expect(int(rows.max()) < n, "permutation row out of range")
 
 
 class PDQIndex:
@@ -421,8 +466,38 @@ class PDQIndex:
         """Memory held by the index arrays."""
         return sum(s.nbytes() for s in self.segments) + 40 * len(self._delta_ids)
 
+    def lookup(self, ids: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.bool_], HashArray]:
+        """For each id: whether a live row holds it, and that row's hash (zeros if none)."""
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        found = np.zeros(len(ids), dtype=np.bool_)
+        words = np.zeros((len(ids), 4), dtype=np.uint64)
+        with self._lock:
+            segments = list(self.segments)
+            dh, di, _ = self._delta()
+        for seg in segments:
+            pos = seg.positions_of(ids)
+            hit = pos >= 0
+            hit[hit] = np.asarray(seg.alive)[pos[hit]]
+            words[hit] = np.asarray(seg.hashes)[pos[hit]]
+            found |= hit
+        if len(di):
+            where = {int(x): i for i, x in enumerate(di.tolist())}
+            for k, x in enumerate(ids.tolist()):
+                if x in where:
+                    found[k] = True
+                    words[k] = dh[where[x]]
+        return found, words
+
+    def live_ids(self) -> npt.NDArray[np.int64]:
+        """Ids of every live row, ascending."""
+        with self._lock:
+            parts = [np.asarray(s.ids)[np.asarray(s.alive)] for s in self.segments]
+            parts.append(np.asarray(self._delta_ids, dtype=np.int64))
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+
     def save(self, folder: Path, stamp: str = "") -> None:
-        """Persist (delta folded in first) as .npy files plus a manifest; atomic rename."""
+        """Persist (delta folded in first): .npy files and a manifest with checksums, each
+        fsynced, then one atomic rename of the folder (a crash leaves the old or the new)."""
         if self._delta_ids:
             self.compact(full=False)
         with self._lock:
@@ -430,30 +505,136 @@ class PDQIndex:
             if tmp.exists():
                 _rmtree(tmp)
             tmp.mkdir(parents=True)
+            segments = []
             for k, seg in enumerate(self.segments):
                 seg.save(tmp / f"seg{k:04d}")
-            manifest = {"format": FORMAT_VERSION, "segments": len(self.segments), "stamp": stamp}
-            (tmp / "manifest.json").write_text(json.dumps(manifest))
+                _fsync_dir(tmp / f"seg{k:04d}")
+                segments.append(_file_digest(tmp / f"seg{k:04d}" / "segment.json"))
+            body = {"format": FORMAT_VERSION, "segments": segments, "stamp": stamp}
+            manifest = {"body": body, "sha256": _json_digest(body)}
+            _write_file(tmp / "manifest.json", json.dumps(manifest).encode())
+            _fsync_dir(tmp)
             old = folder.with_name(folder.name + ".old")
             if folder.exists():
                 if old.exists():
                     _rmtree(old)
                 folder.rename(old)
             tmp.rename(folder)
+            _fsync_dir(folder.parent)
             if old.exists():
                 _rmtree(old)
 
     @classmethod
     def load(cls, folder: Path) -> tuple[PDQIndex, str]:
-        """Load a persisted index; returns it with the stamp it was saved with."""
-        manifest = json.loads((folder / "manifest.json").read_text())
-        if manifest.get("format") != FORMAT_VERSION:
-            raise ValueError("index format version mismatch")
-        index = cls()
-        index.segments = [
-            Segment.load(folder / f"seg{k:04d}") for k in range(int(manifest["segments"]))
-        ]
-        return index, str(manifest.get("stamp", ""))
+        """Load a persisted index; returns it with the stamp it was saved with.
+
+        Every file is checked against the checksums of the manifest and every table against
+        its bounds before use: any damage raises IndexDamagedError (or OSError), never a
+        crash or a silently wrong answer.
+        """
+        try:
+            manifest = json.loads((folder / "manifest.json").read_bytes())
+            body = manifest["body"]
+            if _json_digest(body) != manifest["sha256"]:
+                raise IndexDamagedError("manifest checksum mismatch")
+            if body.get("format") != FORMAT_VERSION:
+                raise IndexDamagedError("index format version mismatch")
+            index = cls()
+            for k, digest in enumerate(body["segments"]):
+                sub = folder / f"seg{k:04d}"
+                _verify_file(sub / "segment.json", digest)
+                index.segments.append(Segment.load(sub))
+            return index, str(body.get("stamp", ""))
+        except (KeyError, TypeError, AttributeError, ValueError, EOFError) as exc:
+            if isinstance(exc, IndexDamagedError):
+                raise
+            raise IndexDamagedError(f"{type(exc).__name__}: {exc}") from exc
+
+
+class IndexDamagedError(ValueError):
+    """A saved index that cannot be trusted (bad checksum, shape or bounds): rebuild it."""
+
+
+def _check_layout(lay: Layout) -> None:
+    m = len(lay.lengths)
+    _expect(m > 0 and len(lay.offsets) == m and len(lay.shifts) == m, "layout")
+    for off, ln, sh in zip(lay.offsets, lay.lengths, lay.shifts, strict=True):
+        _expect(off >= 0 and 0 < ln <= 32 and off + ln <= 256 and 0 <= sh <= 8, "layout")
+        _expect(sh < ln, "layout")
+
+
+def _expect(ok: bool, what: str) -> None:
+    if not ok:
+        raise IndexDamagedError(f"inconsistent index tables: {what}")
+
+
+def _json_digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+class _HashingWriter:
+    """A file wrapper that hashes what is written (np.save writes through it)."""
+
+    def __init__(self, fh: io.BufferedWriter) -> None:
+        self.fh = fh
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes | memoryview) -> int:
+        self.digest.update(data)
+        self.size += len(memoryview(data).cast("B"))
+        return self.fh.write(data)
+
+
+def _write_npy(path: Path, array: Any) -> dict[str, Any]:
+    """np.save to path, flushed and fsynced; returns its size and SHA-256."""
+    with path.open("wb") as fh:
+        writer = _HashingWriter(fh)
+        np.save(writer, np.asarray(array), allow_pickle=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return {"size": writer.size, "sha256": writer.digest.hexdigest()}
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with path.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _file_digest(path: Path) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return {"size": size, "sha256": digest.hexdigest()}
+
+
+def _verify_file(path: Path, expected: Any) -> None:
+    """Raise IndexDamagedError unless path has the recorded size and SHA-256."""
+    if not isinstance(expected, dict):
+        raise IndexDamagedError(f"no checksum recorded for {path.name}")
+    if path.stat().st_size != expected.get("size"):
+        raise IndexDamagedError(f"{path.parent.name}/{path.name}: wrong size")
+    if _file_digest(path) != expected:
+        raise IndexDamagedError(f"{path.parent.name}/{path.name}: checksum mismatch")
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make renames and new entries in a directory durable (POSIX; a no-op elsewhere)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some platforms cannot fsync a directory; the data files are synced anyway
+    finally:
+        os.close(fd)
 
 
 def _rmtree(path: Path) -> None:

@@ -9,10 +9,8 @@ from typing import Protocol
 import dns.exception
 import dns.resolver
 
+from openhotline.netaddr import AllowEntry, IPAddress, IPNetwork, parse_allow_entry
 from openhotline.urls import InvalidURLError, parse_ipv4_host
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class BlockedAddressError(Exception):
@@ -109,29 +107,29 @@ def _embedded_ipv4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     return None
 
 
-def parse_networks(items: Iterable[str]) -> list[IPNetwork]:
-    """Parse allow-list entries such as '127.0.0.0/8' (ValueError on bad entries)."""
-    return [ipaddress.ip_network(item, strict=False) for item in items]
+def parse_networks(items: Iterable[str]) -> list[AllowEntry]:
+    """Parse allow-list entries such as '127.0.0.0/8' or '127.0.0.1:8080' (ValueError if bad)."""
+    return [parse_allow_entry(item) for item in items]
 
 
 class AddressGuard:
     """Decides which addresses may be connected to, and resolves names through a Resolver."""
 
-    def __init__(self, resolver: Resolver, allow: Iterable[IPNetwork] = ()) -> None:
+    def __init__(self, resolver: Resolver, allow: Iterable[AllowEntry | IPNetwork] = ()) -> None:
         self.resolver = resolver
-        self.allow = list(allow)
+        self.allow = [a if isinstance(a, AllowEntry) else AllowEntry(a) for a in allow]
 
-    def _allowed(self, addr: IPAddress) -> bool:
-        return any(addr.version == net.version and addr in net for net in self.allow)
+    def _allowed(self, addr: IPAddress, port: int | None) -> bool:
+        return any(entry.admits(addr, port) for entry in self.allow)
 
-    def check_ip(self, addr: IPAddress) -> None:
-        """Raise BlockedAddressError unless addr is public or explicitly allow-listed."""
-        if self._allowed(addr):
+    def check_ip(self, addr: IPAddress, port: int | None = None) -> None:
+        """Raise BlockedAddressError unless addr is public or allow-listed (for port)."""
+        if self._allowed(addr, port):
             return
         if isinstance(addr, ipaddress.IPv6Address):
             inner = _embedded_ipv4(addr)
             if inner is not None:
-                self.check_ip(inner)
+                self.check_ip(inner, port)
                 return
         bad = (
             addr.is_private
@@ -143,13 +141,14 @@ class AddressGuard:
             or not addr.is_global
         )
         if bad:
-            raise BlockedAddressError(f"refused non-public address {addr}")
+            where = f"{addr}" if port is None else f"{addr} (port {port})"
+            raise BlockedAddressError(f"refused non-public address {where}")
 
-    def resolve_checked(self, host: str) -> list[str]:
-        """Resolve host and check every answer; return the addresses to connect to."""
+    def resolve_checked(self, host: str, port: int | None = None) -> list[str]:
+        """Resolve host and check every answer (for port); return the addresses to use."""
         literal = ip_literal(host)
         if literal is not None:
-            self.check_ip(literal)
+            self.check_ip(literal, port)
             return [str(literal)]
         answers = self.resolver.resolve(host)
         if not answers:
@@ -162,5 +161,5 @@ class AddressGuard:
                 raise BlockedAddressError(f"resolver gave a non-address {text!r}") from exc
         # One bad answer refuses the name: a mixed answer is a classic rebinding trick.
         for addr in addrs:
-            self.check_ip(addr)
+            self.check_ip(addr, port)
         return [str(a) for a in addrs]

@@ -7,8 +7,12 @@ the Host header, TLS SNI and certificate checks still use the host name.
 
 from __future__ import annotations
 
+import contextvars
 import ssl
+import time
 import typing
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpcore
 import httpx
@@ -16,6 +20,83 @@ import httpx
 from openhotline.net.guard import AddressGuard, BlockedAddressError
 
 SOCKET_OPTION = typing.Any
+
+# The wall-clock moment (time.monotonic) by which the current request must be done. A
+# context variable, because the connection pool is shared and streams outlive one request.
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "openhotline_net_deadline", default=None
+)
+
+
+class DeadlineExceeded(httpcore.ReadTimeout):
+    """The request's wall-clock deadline passed (a read, write or connect was cut short)."""
+
+
+@contextmanager
+def deadline(at: float) -> Iterator[None]:
+    """Bound every connect, read and write inside the block by the monotonic time `at`."""
+    current = _DEADLINE.get()
+    token = _DEADLINE.set(at if current is None else min(at, current))
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _bounded(timeout: float | None, what: str) -> float | None:
+    """The socket timeout to use now: the smaller of timeout and what is left of the deadline."""
+    end = _DEADLINE.get()
+    if end is None:
+        return timeout
+    left = end - time.monotonic()
+    if left <= 0:
+        raise DeadlineExceeded(f"deadline exceeded before {what}")
+    return left if timeout is None else min(timeout, left)
+
+
+class DeadlineStream(httpcore.NetworkStream):
+    """A network stream whose every read and write ends by the current deadline.
+
+    A per-read timeout alone lets a server dripping one byte a second hold a request for
+    ever; here each operation gets only what is left of the request's wall-clock budget.
+    """
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self.inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        """Read at most max_bytes, by the deadline."""
+        bounded = _bounded(timeout, "read")
+        try:
+            return self.inner.read(max_bytes, timeout=bounded)
+        except httpcore.ReadTimeout as exc:
+            if bounded is not None and bounded != timeout:
+                raise DeadlineExceeded("deadline exceeded while reading") from exc
+            raise
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        """Write buffer, by the deadline."""
+        self.inner.write(buffer, timeout=_bounded(timeout, "write"))
+
+    def close(self) -> None:
+        """Close the socket."""
+        self.inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        """Upgrade to TLS (the handshake is bounded by the deadline too)."""
+        inner = self.inner.start_tls(
+            ssl_context, server_hostname, timeout=_bounded(timeout, "the TLS handshake")
+        )
+        return DeadlineStream(inner)
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        """Delegate (httpcore asks for the ssl object, socket, addresses)."""
+        return self.inner.get_extra_info(info)
 
 
 class PinnedBackend(httpcore.NetworkBackend):
@@ -34,15 +115,15 @@ class PinnedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: typing.Iterable[SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
-        """Open a TCP connection to a checked address of host."""
-        addresses = self.guard.resolve_checked(host)
+        """Open a TCP connection to a checked address of host (checked for this port)."""
+        addresses = self.guard.resolve_checked(host, port)
         last: Exception | None = None
         for address in addresses:
             try:
                 stream = self.inner.connect_tcp(
                     address,
                     port,
-                    timeout=timeout,
+                    timeout=_bounded(timeout, "connecting"),
                     local_address=local_address,
                     socket_options=socket_options,
                 )
@@ -50,7 +131,7 @@ class PinnedBackend(httpcore.NetworkBackend):
                 last = exc
                 continue
             self.connected.append((address, port))
-            return stream
+            return DeadlineStream(stream)
         raise httpcore.ConnectError(f"could not connect to {host}:{port}: {last}")
 
     def connect_unix_socket(

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from importlib import resources
 
-from openhotline.net.guard import IPNetwork
+from openhotline.netaddr import IPNetwork
 
 
 class CdnRanges:
