@@ -69,6 +69,8 @@ def test_two_analysts_and_a_supervisor_work_the_queue(
     ana.page.click("#reveal")
     ana.page.wait_for_selector("#revealed")
     assert ana.page.get_attribute("#preview", "alt") == "revealed preview"
+    # The image loads after the page: wait for it (on a busy machine it is not there yet).
+    ana.page.locator("#preview").evaluate("img => img.decode()")
     assert ana.page.evaluate("document.querySelector('#preview').naturalWidth") > 0
     assert not ana.preview_is_grey(urgent_item)
     ana.page.click("#hide")
