@@ -69,12 +69,9 @@ def test_two_analysts_and_a_supervisor_work_the_queue(
     ana.page.click("#reveal")
     ana.page.wait_for_selector("#revealed")
     assert ana.page.get_attribute("#preview", "alt") == "revealed preview"
-    # The revealed image loads asynchronously: wait for it instead of racing it (a loaded
-    # machine failed this check with naturalWidth 0).
-    ana.page.wait_for_function(
-        "document.querySelector('#preview').complete"
-        " && document.querySelector('#preview').naturalWidth > 0"
-    )
+    # The image loads after the page: wait for it (on a busy machine it is not there yet).
+    ana.page.locator("#preview").evaluate("img => img.decode()")
+    assert ana.page.evaluate("document.querySelector('#preview').naturalWidth") > 0
     assert not ana.preview_is_grey(urgent_item)
     ana.page.click("#hide")
     ana.page.wait_for_selector("#reveal")
