@@ -131,7 +131,11 @@ def test_match_combines_exact_and_pdq_and_skips_weak(
             ("pdq", 0, "pdq:flip_h"),
             ("sha256", 0, "sha256"),
         ]
-        weak = match(s, engine, [QueryHash("pdq", HashType.PDQ, h, 10)])
+        # A weak hash (quality < 50) says little, so a near one is refused; an identical one
+        # is the same picture and must never be lost to the quality gate (issue 13).
+        weak = match(s, engine, [QueryHash("pdq", HashType.PDQ, near, 10)])
         assert weak == {}
+        same = match(s, engine, [QueryHash("pdq", HashType.PDQ, h, 10)])
+        assert [(m.distance, m.query) for m in same["mix"]] == [(0, "pdq")]
         margin = match(s, engine, [QueryHash("pdq:trim", HashType.PDQ, near, 90)], 30)
         assert margin == {}
