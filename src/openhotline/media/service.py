@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from openhotline.media.decode import Limits, decode
-from openhotline.media.hashing import FAST_MIN_SIDE, MediaHashes, hash_decoded
+from openhotline.media.hashing import FAST_MIN_SIDE, MediaHashes, hash_decoded, pdq_of_array
 from openhotline.media.robust import (
     Candidate,
     candidates,
@@ -45,6 +45,12 @@ def query_image(
             cands.extend(geometric_candidates(img.frames[0], (img.width, img.height)))
     else:
         cands = [Candidate("pdq", hashes.pdq, hashes.pdq_quality)]
+    if hashes.weak and (img.frames[0].shape[1], img.frames[0].shape[0]) != (img.width, img.height):
+        # A weak hash only matches an identical bank hash (matching/rules.py), and the fast
+        # path is a few bits off full resolution, so a weak image is hashed at full size too.
+        full = decode(data, limits, min_side=None)
+        pdq, quality = pdq_of_array(full.frames[0])
+        cands.append(Candidate("pdq:full", pdq, quality))
     frames = zip(hashes.frame_pdqs, hashes.frame_qualities, strict=True)
     cands.extend(Candidate(f"pdq:frame{i + 1}", h, q) for i, (h, q) in enumerate(frames))
     return QueryImage(hashes, cands)
