@@ -466,7 +466,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                 seconds_search.append(r["search_seconds"])
                 if qi in entry_of_photo and inl[qi, entry_of_photo[qi]] >= min_inliers:
                     inliers_true.append(int(inl[qi, entry_of_photo[qi]]))
-        acc_feat = inl >= min_inliers
+        acc_feat = inl >= min_inliers if fidx is not None else np.zeros((n, nb), dtype=bool)
         acc_own_all = acc_own | acc_feat
         # unrelated: bank entries whose photo is not in the query (decoys always unrelated)
         unrel = np.ones((n, nb), dtype=bool)

@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from openhotline.media.decode import RGBArray
 
-EDGE = 40.0  # |Sobel x| + |Sobel y| above this is an edge (a step of ~10 grey levels)
+EDGE = 8.0  # |Sobel x| + |Sobel y| above this is active: UI panels are 0, a smooth sky is not
 EMPTY_SHARE = 0.015  # a line with fewer edge pixels than this share is a cut line
 MIN_GAP = 1  # cut lines in a row needed to split (a 6 px gutter is 1-3 lines when decoded small)
 # Lines crossing almost no edge (a page between two panels) cut only in runs this long: a
@@ -144,7 +144,8 @@ def find_regions(rgb: RGBArray, max_regions: int = MAX_REGIONS) -> list[Region]:
     _cut(_Lines(grey, mask), (0, h, 0, w), 0, boxes)
     seen: set[Box] = set()
     found = []
-    for box in boxes:
+    # Deepest first: of two nearly equal boxes keep the child (a photo without its caption).
+    for box in reversed(boxes):
         t, b, left, r = box
         bh, bw = b - t, r - left
         if any(_iou(box, o) > 0.9 for o in seen) or bh * bw > 0.95 * h * w:
