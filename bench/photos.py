@@ -70,7 +70,8 @@ NEBULAE_AS_PHOTOS = 72  # the rest of Stellarium's nebula photographs become dec
 OPENCV_SKIP = ("lena", "left", "right", "logo", "windowslogo", "linuxlogo", "chessboard",
                "ellipses", "blox", "pca_", "text_", "blender", "starry", "board", "box", "pic",
                "smarties", "aloer", "aero3", "leuvenb", "ela_modified", "licenseplate", "stuff",
-               "notes", "detect_blob", "gradient", "sudoku", "imageTextN", "imageTextR")  # fmt: skip
+               "notes", "detect_blob", "gradient", "sudoku", "imagetextn",
+               "imagetextr")  # fmt: skip
 
 
 def _deb_root(package: str) -> Path:

@@ -121,8 +121,9 @@ def _meme(img: Image.Image, i: int) -> Image.Image:
     out = Image.new("RGB", (img.width, img.height + bar), (0, 0, 0) if dark else (255, 255, 255))
     out.paste(img, (0, bar))
     draw = ImageDraw.Draw(out)
-    draw.text((img.width // 20, bar // 4), "WHEN THE BENCHMARK FINALLY PASSES",
-              fill=(255, 255, 255) if dark else (0, 0, 0), font=_font(max(12, bar // 3)))  # fmt: skip
+    colour = (255, 255, 255) if dark else (0, 0, 0)
+    draw.text((img.width // 20, bar // 4), "WHEN THE BENCHMARK FINALLY PASSES", fill=colour,
+              font=_font(max(12, bar // 3)))  # fmt: skip
     return out
 
 
@@ -140,7 +141,9 @@ def _screenshot(img: Image.Image, i: int) -> Image.Image:
     d.rectangle([0, 0, cw, title], fill=(60, 60, 70) if dark else (210, 210, 215))
     for k, col in enumerate([(230, 80, 80), (230, 180, 60), (90, 190, 90)]):
         r = title // 4
-        d.ellipse([10 + k * 3 * r, title // 2 - r, 10 + k * 3 * r + 2 * r, title // 2 + r], fill=col)
+        d.ellipse(
+            [10 + k * 3 * r, title // 2 - r, 10 + k * 3 * r + 2 * r, title // 2 + r], fill=col
+        )
     d.rectangle([0, title, cw, title + address], fill=panel)
     d.rounded_rectangle([cw * 0.1, title + 4, cw * 0.8, title + address - 4], radius=6,
                         fill=bg, outline=(160, 160, 160))  # fmt: skip
@@ -299,7 +302,8 @@ def words(raw: list[bytes]) -> np.ndarray:
 
 
 def accept_matrix(q: np.ndarray, qowner: np.ndarray, qmax: np.ndarray, b: np.ndarray,
-                  bowner: np.ndarray, nq: int, nb: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+                  bowner: np.ndarray, nq: int, nb: int
+                  ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """(nq, nb) accepted, and (nq, nb) min distance, over every hash of a query and an entry.
 
     q: query-side hashes (owner: query index, qmax: largest accepted distance of each);
@@ -319,15 +323,18 @@ def accept_matrix(q: np.ndarray, qowner: np.ndarray, qmax: np.ndarray, b: np.nda
     return acc, mind
 
 
-def main() -> None:  # noqa: PLR0915 - one linear script
+def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--photos", type=Path, default=PHOTOS)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="use only the first N photos")
     ap.add_argument("--transforms", nargs="*", default=None)
     ap.add_argument("--decoy-crops", type=int, default=5, help="crops per decoy (0-5)")
-    ap.add_argument("--legacy-gate", action="store_true",
-                    help="refuse every weak (quality < 50) candidate, as before issue 13")
+    ap.add_argument(
+        "--legacy-gate",
+        action="store_true",
+        help="refuse every weak (quality < 50) candidate, as before issue 13",
+    )
     ap.add_argument("--no-features", action="store_true", help="skip the local-feature signal")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "robustness.jsonl")
     args = ap.parse_args()  # fmt: skip
@@ -352,7 +359,13 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     decoy_dir = args.photos / "decoy-bank"
     decoy_dir.mkdir(exist_ok=True)
     decoy_files = []
-    boxes = [(0, 0, .6, .6), (.4, 0, 1, .6), (0, .4, .6, 1), (.4, .4, 1, 1), (.2, .2, .8, .8)]
+    boxes = [
+        (0, 0, 0.6, 0.6),
+        (0.4, 0, 1, 0.6),
+        (0, 0.4, 0.6, 1),
+        (0.4, 0.4, 1, 1),
+        (0.2, 0.2, 0.8, 0.8),
+    ]
     for p in manifest["decoys"]:
         src = args.photos / "decoys" / p["file"]
         decoy_files.append(str(src))
@@ -362,7 +375,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                 im = Image.open(src).convert("RGB")
                 w, h = im.size
                 im.crop((round(x0 * w), round(y0 * h), round(x1 * w), round(y1 * h))).save(
-                    f, "JPEG", quality=90)
+                    f, "JPEG", quality=90
+                )
             decoy_files.append(str(f))  # fmt: skip
     bank_inputs = [(i, photo_files[i], True) for i in known]
     bank_inputs += [(-1, f, True) for f in decoy_files]
@@ -480,14 +494,16 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             totals[f"fp_{col}"] += int((acc & unrel).sum())
         for th in (8, 10, 12, 16, 20):
             totals[f"fp_features_at{th}"] = totals.get(f"fp_features_at{th}", 0) + int(
-                ((inl >= th) & unrel).sum())
+                ((inl >= th) & unrel).sum()
+            )
         for col, d in (("plain", d_plain), ("dihedral", d_dih), ("imported", d_imp),
                        ("own", d_own)):  # fmt: skip
             closest[col] = min(closest[col], int(d[unrel].min()))
         max_unrelated_inliers = max(max_unrelated_inliers, int(inl[unrel].max()))
         rate = {}
         for col, acc in (("plain", acc_plain), ("dihedral", acc_dih), ("imported", acc_imp),
-                         ("own", acc_own_all), ("own_pdq", acc_own), ("own_features", acc_feat)):  # fmt: skip
+                         ("own", acc_own_all), ("own_pdq", acc_own),
+                         ("own_features", acc_feat)):  # fmt: skip
             hits = [bool(acc[qi, entry_of_photo[qi]]) for qi in known]
             rate[col] = round(float(np.mean(hits)), 4)
         for th in (10, 16, 20):

@@ -54,7 +54,10 @@ def collage(cells: list[Image.Image], gutter: int = 6) -> Image.Image:
     cw, ch = cells[0].size
     out = Image.new("RGB", (2 * cw + 3 * gutter, 2 * ch + 3 * gutter), (255, 255, 255))
     for k, c in enumerate(cells):
-        out.paste(c.resize((cw, ch)), (gutter + (k % 2) * (cw + gutter), gutter + (k // 2) * (ch + gutter)))
+        out.paste(
+            c.resize((cw, ch)),
+            (gutter + (k % 2) * (cw + gutter), gutter + (k // 2) * (ch + gutter)),
+        )
     return out
 
 

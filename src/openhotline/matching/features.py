@@ -16,8 +16,8 @@ frame of WORK_SIDE pixels); bench/robustness.py reports the measured average.
 from __future__ import annotations
 
 import struct
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -69,7 +69,7 @@ def _orb() -> Any:
     global _ORB
     if _ORB is None:
         # A low FAST threshold: dark, low-contrast photos still get keypoints.
-        _ORB = cv2.ORB_create(nfeatures=4 * MAX_KEYPOINTS, fastThreshold=7, edgeThreshold=15)
+        _ORB = cv2.ORB.create(nfeatures=4 * MAX_KEYPOINTS, fastThreshold=7, edgeThreshold=15)
     return _ORB
 
 

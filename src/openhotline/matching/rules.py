@@ -23,3 +23,43 @@ def max_distance(label: str, quality: int | None, radius: int, margin: int = 0) 
     if ":" in label:
         return radius - margin
     return radius
+
+
+_PARTS = {
+    "trim": "border trimmed",
+    "trim2": "border trimmed (strict)",
+    "full": "full resolution",
+    "rot90cw": "rotated 90 clockwise",
+    "rot180": "rotated 180",
+    "rot90ccw": "rotated 90 anticlockwise",
+    "flip_h": "mirrored",
+    "flip_v": "flipped vertically",
+    "transpose": "transposed",
+    "antitranspose": "anti-transposed",
+    "rot-5": "rotation guess (-5 degrees)",
+    "rot+5": "rotation guess (+5 degrees)",
+    "uncrop5": "crop guess (5% per side)",
+}
+_CORNERS = {"tl": "top left", "tr": "top right", "bl": "bottom left", "br": "bottom right"}
+
+
+def describe(label: str, inliers: int | None = None) -> str:
+    """Words for a query label: "pdq:region2" -> "PDQ, embedded region 2"."""
+    if label == "features" or label.startswith("features:"):
+        return f"local features, {inliers} inliers"
+    head, *parts = label.split(":")
+    words = [head.upper()]
+    i = 0
+    while i < len(parts):
+        p = parts[i]
+        if p.startswith("region") and p[6:].isdigit():
+            words.append(f"embedded region {p[6:]}")
+        elif p.startswith("frame") and p[5:].isdigit():
+            words.append(f"animation frame {p[5:]}")
+        elif p == "uncrop10" and i + 1 < len(parts) and parts[i + 1] in _CORNERS:
+            words.append(f"crop guess (10%, {_CORNERS[parts[i + 1]]})")
+            i += 1
+        else:
+            words.append(_PARTS.get(p, p))
+        i += 1
+    return ", ".join(words)

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from openhotline.config import get_settings
 from openhotline.matching.cli import _factory, _fail, err
 from openhotline.matching.models import HashType
+from openhotline.matching.rules import describe
 
 
 @dataclass
@@ -140,7 +141,7 @@ def _emit(writer: Any, fmt: str, res: _Scanned, matches: list[Any]) -> None:
             obj["matches"] = [
                 {"bank": m.bank, "entry_id": m.entry_id, "hash_type": m.hash_type,
                  "distance": m.distance, "matched_by": m.query,
-                 "classification": m.classification}
+                 "matched_how": describe(m.query), "classification": m.classification}
                 for m in matches
             ]  # fmt: skip
         sys.stdout.write(json.dumps(obj) + "\n")

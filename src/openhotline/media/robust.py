@@ -48,9 +48,7 @@ def _uniform_run(
     return int(bad[0]) if len(bad) else len(ok)
 
 
-def trim_box(
-    rgb: RGBArray, tolerance: int = BORDER_TOLERANCE
-) -> tuple[int, int, int, int] | None:
+def trim_box(rgb: RGBArray, tolerance: int = BORDER_TOLERANCE) -> tuple[int, int, int, int] | None:
     """(top, bottom, left, right) of the content inside uniform borders, or None."""
     h, w = rgb.shape[:2]
     if h < 16 or w < 16:
@@ -74,9 +72,7 @@ def trim_box(
     return top, bottom, left, right
 
 
-def candidates(
-    rgb: RGBArray, full_size: tuple[int, int], regions: bool = True
-) -> list[Candidate]:
+def candidates(rgb: RGBArray, full_size: tuple[int, int], regions: bool = True) -> list[Candidate]:
     """Labelled PDQ candidates of an image (rgb may be a downscaled decode of full_size).
 
     The image and its 8 rotations/mirrors; the same with borders trimmed (at two
