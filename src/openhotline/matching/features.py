@@ -29,7 +29,7 @@ from openhotline.media.regions import find_regions
 
 WORK_SIDE = 640  # longest side the features are computed at
 MAX_KEYPOINTS = 300
-DESCRIPTOR_RADIUS = 36  # Hamming radius (of 256) for a descriptor match
+DESCRIPTOR_RADIUS = 28  # Hamming radius (of 256) for a descriptor match
 MIN_INLIERS = 16  # RANSAC inliers needed to report a match
 MIN_CANDIDATE_MATCHES = 8  # descriptor matches needed to try RANSAC on an item
 RANSAC_PIXELS = 6.0  # reprojection error allowed, in WORK_SIDE pixels
@@ -196,22 +196,27 @@ class FeatureIndex:
         if len(feats) < MIN_CANDIDATE_MATCHES or len(self._owner) == 0:
             return []
         hits = self._index.search_batch(_words(feats.descriptors), radius)
+        sizes = [len(row) for row in hits]
+        if not sum(sizes):
+            return []
+        q_of = np.repeat(np.arange(len(hits)), sizes)
+        flat = np.asarray([h for row in hits for h in row], np.int64).reshape(-1, 2)
+        rid, dist = flat[:, 0], flat[:, 1]
+        owner = self._owner[rid]
         # Per item, each query keypoint keeps its closest descriptor.
-        per_item: dict[int, dict[int, tuple[int, int]]] = {}
-        for qi, row in enumerate(hits):
-            for rid, dist in row:
-                owner = int(self._owner[rid])
-                best = per_item.setdefault(owner, {})
-                if qi not in best or dist < best[qi][1]:
-                    best[qi] = (rid, dist)
+        order = np.lexsort((dist, q_of, owner))
+        owner, q_of, rid = owner[order], q_of[order], rid[order]
+        first = np.ones(len(owner), bool)
+        first[1:] = (owner[1:] != owner[:-1]) | (q_of[1:] != q_of[:-1])
+        owner, q_of, rid = owner[first], q_of[first], rid[first]
+        items, starts, counts = np.unique(owner, return_index=True, return_counts=True)
         out = []
         qpts = feats.points.astype(np.float32)
-        for item, pairs in per_item.items():
-            if len(pairs) < max(MIN_CANDIDATE_MATCHES, min_inliers):
+        need = max(MIN_CANDIDATE_MATCHES, min_inliers)
+        for item, s0, c in zip(items.tolist(), starts.tolist(), counts.tolist(), strict=True):
+            if c < need:
                 continue
-            q_idx = np.fromiter(pairs.keys(), np.int64)
-            r_idx = np.asarray([pairs[int(q)][0] for q in q_idx], np.int64)
-            inliers = _inliers(qpts[q_idx], self._points[r_idx])
+            inliers = _inliers(qpts[q_of[s0 : s0 + c]], self._points[rid[s0 : s0 + c]])
             if inliers >= min_inliers:
                 out.append((item, inliers))
         out.sort(key=lambda x: (-x[1], x[0]))
