@@ -29,17 +29,22 @@ def hash_file(data: bytes, limits: Limits | None = None) -> MediaHashes:
 
 
 def query_image(
-    data: bytes, limits: Limits | None = None, robust: bool = True, geometric: bool = True
+    data: bytes,
+    limits: Limits | None = None,
+    robust: bool = True,
+    geometric: bool = True,
+    regions: bool = True,
 ) -> QueryImage:
     """Hash an image and list its PDQ query candidates.
 
     robust: the 8 rotations/mirrors, and the same with uniform borders trimmed; geometric:
-    guesses that undo crops and small rotations (bench/robustness.py measures both).
+    guesses that undo crops and small rotations; regions: embedded photos in screenshots,
+    collages and captioned images (bench/robustness.py measures all three).
     """
     img = decode(data, limits, min_side=FAST_MIN_SIDE, all_frames=True)
     hashes = hash_decoded(data, img)
     if robust:
-        cands = candidates(img.frames[0], (img.width, img.height))
+        cands = candidates(img.frames[0], (img.width, img.height), regions=regions)
         cands[0] = Candidate("pdq", hashes.pdq, hashes.pdq_quality)
         if geometric:
             cands.extend(geometric_candidates(img.frames[0], (img.width, img.height)))
