@@ -9,9 +9,12 @@ def test_plain_candidates_and_weak_hashes() -> None:
     assert max_distance("pdq", 90, 31) == 31
     assert max_distance("pdq", None, 31) == 31  # a bare hash from a partner: quality unknown
     assert max_distance("pdq:region2", 90, 31, margin=4) == 27
-    # A weak hash is never dropped outright: it still matches an identical bank hash.
-    assert max_distance("pdq", 10, 31) == WEAK_RADIUS == 0
-    assert max_distance("pdq:full", 10, 31) == 0
+    # A weak image's own hashes are never lost to the quality gate (plain PDQ would match);
+    # guesses made from a weak image only match an identical bank hash.
+    assert max_distance("pdq", 10, 31) == max_distance("pdq:full", 10, 31) == 31
+    assert max_distance("pdq:flip_h", 10, 31) == 31
+    assert max_distance("pdq:trim", 10, 31) == max_distance("pdq:region1", 10, 31) == 0
+    assert WEAK_RADIUS == 0
 
 
 def test_descriptions_say_which_candidate_matched() -> None:

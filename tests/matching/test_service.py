@@ -131,11 +131,13 @@ def test_match_combines_exact_and_pdq_and_skips_weak(
             ("pdq", 0, "pdq:flip_h"),
             ("sha256", 0, "sha256"),
         ]
-        # A weak hash (quality < 50) says little, so a near one is refused; an identical one
-        # is the same picture and must never be lost to the quality gate (issue 13).
+        # A weak image's own hash is never lost to the quality gate (issue 13); a guess
+        # made from a weak image (here a trimmed copy) only matches an identical hash.
         weak = match(s, engine, [QueryHash("pdq", HashType.PDQ, near, 10)])
-        assert weak == {}
-        same = match(s, engine, [QueryHash("pdq", HashType.PDQ, h, 10)])
-        assert [(m.distance, m.query) for m in same["mix"]] == [(0, "pdq")]
+        assert [(m.distance, m.query) for m in weak["mix"]] == [(3, "pdq")]
+        guess = match(s, engine, [QueryHash("pdq:trim", HashType.PDQ, near, 10)])
+        assert guess == {}
+        same = match(s, engine, [QueryHash("pdq:trim", HashType.PDQ, h, 10)])
+        assert [(m.distance, m.query) for m in same["mix"]] == [(0, "pdq:trim")]
         margin = match(s, engine, [QueryHash("pdq:trim", HashType.PDQ, near, 90)], 30)
         assert margin == {}

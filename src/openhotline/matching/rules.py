@@ -1,28 +1,43 @@
 """Which PDQ query candidates may match, and at what distance (one rule for matcher and bench).
 
-A query image yields labelled candidates (media/robust.py, media/regions.py). The plain hash
-("pdq") matches at the bank's radius. Other candidates stand for guesses about how the image
-was changed, so each extra guess is another chance for an unrelated image to land near a
-bank entry: they match at the bank radius minus a margin. PDQ's quality gate (below 50 the
-hash says little) applies to candidates only as a tighter radius, never as a refusal of an
-identical hash: a weak hash at distance 0 is the same picture, and bench/robustness.py
-measures the false positives of the tight radius.
+A query image yields labelled candidates (media/robust.py, media/regions.py). The image's
+own hash and its rotations/mirrors match at the bank's radius, weak or not: PDQ's quality
+gate (below 50 the hash says little) must never lose a match that plain PDQ finds. Other
+candidates stand for guesses about how the image was changed, so each extra guess is
+another chance for an unrelated image to land near a bank entry: they match at the bank
+radius minus a margin, and only at distance 0 when the image is weak.
 """
 
 from __future__ import annotations
 
 from openhotline.media.hashing import WEAK_QUALITY
 
-WEAK_RADIUS = 0  # a weak hash (quality < 50) only matches an identical bank hash
+WEAK_RADIUS = 0  # a guessed candidate (trim, region, crop) of a weak image: identical only
+
+# The image's own hash, the same at full resolution, and its 8 rotations/mirrors: what
+# plain and dihedral PDQ compare, so these match at the bank radius whatever their quality
+# (openhotline is never worse than dihedral PDQ; bench/robustness.py counts the false
+# positives this costs over millions of unrelated pairs).
+_WHOLE = {"pdq", "pdq:full"} | {
+    f"pdq:{n}" for n in ("rot90cw", "rot180", "rot90ccw", "flip_h", "flip_v", "transpose",
+                         "antitranspose")
+}  # fmt: skip
 
 
 def max_distance(label: str, quality: int | None, radius: int, margin: int = 0) -> int:
-    """Largest distance at which this candidate counts as a match (-1: never)."""
-    if quality is not None and quality < WEAK_QUALITY:
+    """Largest distance at which this candidate counts as a match (-1: never).
+
+    The whole image's hashes match at the bank radius; other candidates at the radius
+    minus margin. A weak image (quality < 50) has a hash that says little, so guesses made
+    from it (trimmed, regions, crops) only match an identical bank hash.
+    """
+    if label == "pdq":
+        return radius
+    if quality is not None and quality < WEAK_QUALITY and label not in _WHOLE:
         return min(WEAK_RADIUS, radius)
-    if ":" in label:
-        return radius - margin
-    return radius
+    if label in _WHOLE:
+        return radius
+    return radius - margin
 
 
 _PARTS = {
