@@ -509,7 +509,16 @@ def main() -> None:
         for th in (10, 16, 20):
             rate[f"own_features_at{th}"] = round(float(np.mean(
                 [inl[qi, entry_of_photo[qi]] >= th for qi in known])), 4)  # fmt: skip
-        row = {"transform": tname, "known": len(known), **rate,
+        row_fp = {
+            col: int((acc & unrel).sum())
+            for col, acc in (
+                ("imported", acc_imp),
+                ("own_pdq", acc_own),
+                ("own_features", acc_feat),
+            )
+        }
+        row = {"transform": tname, "known": len(known), **rate, "unrelated_pairs": int(unrel.sum()),
+               "false_positives": row_fp, "max_unrelated_inliers": int(inl[unrel].max()),
                "features_median_inliers": int(np.median(inliers_true)) if inliers_true else 0,
                "imported_by": labels.get(tname, {})}  # fmt: skip
         rows.append(row)
