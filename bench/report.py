@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def _rows(path: Path) -> list[dict]:
@@ -59,29 +60,51 @@ def hash_table(path: Path) -> str:
     return "\n".join(out)
 
 
-def robustness_table(path: Path) -> str:
-    """Match rate per transform and false positives."""
-    rows = _rows(path)
-    out = ["| transform | plain PDQ@31 | openhotline (query side) | + stored variants |",
-           "|---|---|---|---|"]  # fmt: skip
-    summary = {}
-    for r in rows:
-        if "transform" in r:
-            out.append(
-                f"| {r['transform']} | {r['plain']:.1%} | {r['ours']:.1%} "
-                f"| {r['ours_variants']:.1%} |"
-            )
-        else:
-            summary = r
+def robustness_table(path: Path, before: Path | None = None, features: Path | None = None) -> str:
+    """Match rate per transform (known photos) and false positives, one column per engine.
+
+    before: the same benchmark run on the code before issue 13 (its "imported" and "own"
+    columns); features: a run with the local-feature signal (its "own" column).
+    """
+    rows, summary = _split(_rows(path))
+    old = _split(_rows(before))[0] if before else {}
+    feat, fsum = _split(_rows(features)) if features else ({}, {})
+    head = "| transform | plain PDQ | dihedral PDQ | imported (before) | imported | own (before) |"
+    head += " own, PDQ |" + (" own, PDQ + local features |" if feat else "")
+    out = [head, "|" + "---|" * (head.count("|") - 1)]
+    for name, r in rows.items():
+        o = old.get(name, {})
+        line = (f"| {name} | {r['plain']:.1%} | {r['dihedral']:.1%} "
+                f"| {o.get('imported', 0):.1%} | {r['imported']:.1%} | {o.get('own', 0):.1%} "
+                f"| {r['own_pdq']:.1%} |")  # fmt: skip
+        if feat:
+            line += f" {feat[name]['own']:.1%} |" if name in feat else " - |"
+        out.append(line)
     if summary:
         fp = summary["false_positives"]
-        out.append(
-            f"| false positives / {summary['unrelated_pairs']:,} unrelated pairs | {fp['plain']} "
-            f"| {fp['ours']} | {fp['ours_variants']} |"
-        )
+        line = (f"| false positives / {summary['unrelated_pairs']:,} unrelated pairs "
+                f"| {fp['plain']} | {fp['dihedral']} | - | {fp['imported']} | - "
+                f"| {fp['own']} |")  # fmt: skip
+        if fsum:
+            line += f" {fsum['false_positives']['own']} / {fsum['unrelated_pairs']:,} pairs |"
+        out.append(line)
     return "\n".join(out)
+
+
+def _split(rows: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    by_name, summary = {}, {}
+    for r in rows:
+        if "transform" in r:
+            by_name[r["transform"]] = r
+        else:
+            summary = r
+    return by_name, summary
 
 
 if __name__ == "__main__":
     kind, file = sys.argv[1], Path(sys.argv[2])
-    print({"match": match_table, "hash": hash_table, "robustness": robustness_table}[kind](file))
+    if kind == "robustness":
+        extra = [Path(a) for a in sys.argv[3:5]]
+        print(robustness_table(file, *extra))
+    else:
+        print({"match": match_table, "hash": hash_table}[kind](file))

@@ -113,6 +113,7 @@ def test_match_hashes_and_images(api: TestClient) -> None:
     assert body["matched"] is True and body["hashes"]["format"] == "JPEG"
     m = body["banks"][0]["matches"][0]
     assert m["matched_by"] == "pdq:trim:flip_h" and m["distance"] <= 31
+    assert m["matched_how"] == "PDQ, border trimmed, mirrored"
     # An unrelated image does not.
     r = api.post("/api/v1/match", files={"file": ("z.jpg", jpeg(scene(seed=99)), "image/jpeg")})
     assert r.json() == {"matched": False, "banks": [], "hashes": r.json()["hashes"]}
@@ -132,3 +133,18 @@ def test_match_bad_requests(api: TestClient) -> None:
         assert r.json()["error"] and r.json()["detail"]
     r = api.post("/api/v1/match", content=b"{nope", headers={"Content-Type": "application/json"})
     assert r.status_code == 400
+
+
+def test_match_reports_the_embedded_region_that_matched(api: TestClient) -> None:
+    from tests.media.photo_like import jpeg as jpeg_of
+    from tests.media.photo_like import photo, screenshot
+
+    pic = photo(seed=21)
+    h = api.post("/api/v1/hash", files={"file": ("p.jpg", jpeg_of(pic), "image/jpeg")}).json()
+    _bank_with(api, h["pdq"], "cd" * 16)
+    shot, _ = screenshot(pic)
+    r = api.post("/api/v1/match", files={"file": ("s.jpg", jpeg_of(shot), "image/jpeg")})
+    assert r.status_code == 200, r.text
+    [m] = r.json()["banks"][0]["matches"]
+    assert m["matched_by"].startswith("pdq:region") and m["distance"] <= 31
+    assert m["matched_how"].startswith("PDQ, embedded region ")

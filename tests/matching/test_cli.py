@@ -78,6 +78,7 @@ def test_hash_bank_and_scan(cli: CliRunner, tmp_path: Path) -> None:
     assert len(by_name) == 5
     assert by_name["a.jpg"]["matches"][0]["distance"] == 0
     assert by_name["a_mirror.png"]["matches"][0]["matched_by"] == "pdq:flip_h"
+    assert by_name["a_mirror.png"]["matches"][0]["matched_how"] == "PDQ, mirrored"
     assert by_name["b.png"]["matches"] == []
     assert by_name["notes.txt"]["status"] == "skipped"
     assert by_name["broken.jpg"]["status"] == "unreadable"

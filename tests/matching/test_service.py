@@ -131,7 +131,13 @@ def test_match_combines_exact_and_pdq_and_skips_weak(
             ("pdq", 0, "pdq:flip_h"),
             ("sha256", 0, "sha256"),
         ]
-        weak = match(s, engine, [QueryHash("pdq", HashType.PDQ, h, 10)])
-        assert weak == {}
+        # A weak image's own hash is never lost to the quality gate (issue 13); a guess
+        # made from a weak image (here a trimmed copy) only matches an identical hash.
+        weak = match(s, engine, [QueryHash("pdq", HashType.PDQ, near, 10)])
+        assert [(m.distance, m.query) for m in weak["mix"]] == [(3, "pdq")]
+        guess = match(s, engine, [QueryHash("pdq:trim", HashType.PDQ, near, 10)])
+        assert guess == {}
+        same = match(s, engine, [QueryHash("pdq:trim", HashType.PDQ, h, 10)])
+        assert [(m.distance, m.query) for m in same["mix"]] == [(0, "pdq:trim")]
         margin = match(s, engine, [QueryHash("pdq:trim", HashType.PDQ, near, 90)], 30)
         assert margin == {}

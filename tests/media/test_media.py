@@ -159,8 +159,9 @@ def test_query_candidates_undo_borders_and_mirrors() -> None:
     framed = np.asarray(ImageOps.expand(img, border=50, fill=(0, 0, 0)))
     assert trim_box(framed) == (51, 449, 51, 549)
     cands = candidates(framed, (600, 500))
-    best = min(cands, key=lambda c: hamming_hex(c.pdq, orig))
-    assert best.label == "pdq:trim" and hamming_hex(best.pdq, orig) <= 8
+    # The trimmed candidate undoes the border (an embedded-region candidate may tie with it).
+    trim = next(c for c in cands if c.label == "pdq:trim")
+    assert hamming_hex(trim.pdq, orig) <= 8
     mirrored = np.asarray(ImageOps.mirror(img))
     best = min(candidates(mirrored, (500, 400)), key=lambda c: hamming_hex(c.pdq, orig))
     assert best.label == "pdq:flip_h" and hamming_hex(best.pdq, orig) <= 8

@@ -14,6 +14,7 @@ from openhotline.errors import InvalidError, RejectedError
 from openhotline.matching.engine import MatchEngine
 from openhotline.matching.matcher import QueryHash, match
 from openhotline.matching.models import HashType
+from openhotline.matching.rules import describe
 from openhotline.matching.schemas import BankMatchesOut, MatchIn, MatchOut, MatchResultOut
 from openhotline.matching.service import Match
 from openhotline.media import service as media_service
@@ -60,6 +61,7 @@ def _result(per_bank: dict[str, list[Match]], hashes: HashesOut | None) -> Match
                     classification=m.classification,
                     source=m.source,
                     matched_by=m.query,
+                    matched_how=describe(m.query),
                 )
                 for m in ms
             ],

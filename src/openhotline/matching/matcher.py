@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from openhotline.matching.engine import MatchEngine
 from openhotline.matching.models import HashType
+from openhotline.matching.rules import max_distance
 from openhotline.matching.service import Match, entries_by_id, exact_matches
 from openhotline.media.hashing import WEAK_QUALITY
 
@@ -31,22 +32,24 @@ def match(
 ) -> dict[str, list[Match]]:
     """Matches per bank name, best (smallest distance) per entry, sorted by distance.
 
-    Weak PDQ hashes (quality < 50) are not matched. Query candidates other than the plain
-    hashes (labels with a ':') match at the bank radius minus candidate_margin.
+    Weak PDQ hashes (quality < 50) match only an identical bank hash; query candidates other
+    than the plain hashes (labels with a ':') match at the bank radius minus
+    candidate_margin (matching/rules.py).
     """
     found: list[Match] = []
     for q in queries:
         if q.hash_type is not HashType.PDQ:
             found.extend(exact_matches(session, {q.hash_type: q.value}, label=q.label))
     pdq = [q for q in queries if q.hash_type is HashType.PDQ]
-    pdq = [q for q in pdq if q.quality is None or q.quality >= WEAK_QUALITY]
     if pdq:
         hits = engine.match_pdq(session, [q.value for q in pdq], banks_only)
         radius_of = {b[0]: b[2] for b in engine.sync(session)}
         hits = [
             h for h in hits
-            if ":" not in pdq[h.query].label
-            or h.distance <= radius_of.get(h.bank_id, 0) - candidate_margin
+            if h.distance <= max_distance(
+                pdq[h.query].label, pdq[h.query].quality, radius_of.get(h.bank_id, 0),
+                candidate_margin,
+            )
         ]  # fmt: skip
         entries = entries_by_id(session, sorted({h.entry_id for h in hits}))
         for h in hits:

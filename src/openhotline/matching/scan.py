@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from openhotline.cli_context import services
 from openhotline.matching.cli import _factory, _fail, err
 from openhotline.matching.models import HashType
+from openhotline.matching.rules import describe
 
 
 @dataclass
@@ -36,7 +37,7 @@ class _Scanned:
 MAX_SCAN_BYTES = 64 * 1024 * 1024
 
 
-def _scan_one(path: str, geometric: bool = True) -> _Scanned:
+def _scan_one(path: str, geometric: bool = True, regions: bool = True) -> _Scanned:
     from openhotline.media.decode import MediaError, UnsupportedFormatError
     from openhotline.media.service import query_image
 
@@ -46,7 +47,7 @@ def _scan_one(path: str, geometric: bool = True) -> _Scanned:
             return _Scanned(path, "unreadable", f"larger than {MAX_SCAN_BYTES} bytes")
         with open(path, "rb") as fh:
             data = fh.read()
-        q = query_image(data, geometric=geometric)
+        q = query_image(data, geometric=geometric, regions=regions)
     except UnsupportedFormatError as exc:
         return _Scanned(path, "skipped", exc.message)
     except MediaError as exc:
@@ -75,6 +76,9 @@ def scan_command(
     workers: int = typer.Option(0, help="Hashing processes (0 = all cores)."),
     geometric: bool = typer.Option(
         True, help="Also try crop/rotation guesses per file (slower; see bench/RESULTS.md)."
+    ),
+    regions: bool = typer.Option(
+        True, help="Also hash embedded photos (screenshots, collages; see bench/RESULTS.md)."
     ),
 ) -> None:
     """Hash every file under DIRECTORY with all cores and match against the bank(s)."""
@@ -106,7 +110,7 @@ def scan_command(
     )  # fmt: skip
     with progress, mp.Pool(n) as pool, factory() as session:
         task = progress.add_task("scan", total=len(paths))
-        work = functools.partial(_scan_one, geometric=geometric)
+        work = functools.partial(_scan_one, geometric=geometric, regions=regions)
         for res in pool.imap_unordered(work, paths, chunksize=4):
             counts["files"] += 1
             matches: list[service.Match] = []
@@ -140,7 +144,7 @@ def _emit(writer: Any, fmt: str, res: _Scanned, matches: list[Any]) -> None:
             obj["matches"] = [
                 {"bank": m.bank, "entry_id": m.entry_id, "hash_type": m.hash_type,
                  "distance": m.distance, "matched_by": m.query,
-                 "classification": m.classification}
+                 "matched_how": describe(m.query), "classification": m.classification}
                 for m in matches
             ]  # fmt: skip
         sys.stdout.write(json.dumps(obj) + "\n")

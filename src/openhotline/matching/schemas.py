@@ -59,6 +59,9 @@ class MatchOut(BaseModel):
     classification: str
     source: str
     matched_by: str = Field(description="the query hash that matched, e.g. pdq, pdq:flip_h, md5")
+    matched_how: str = Field(
+        "", description="the same in words, e.g. 'PDQ, embedded region 2', 'PDQ, border trimmed'"
+    )
 
 
 class BankMatchesOut(BaseModel):

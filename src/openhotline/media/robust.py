@@ -19,8 +19,12 @@ from PIL import Image
 from openhotline.media.decode import RGBArray
 from openhotline.media.hashing import bits_to_hex
 from openhotline.media.pdqfast import DIHEDRAL_NAMES, dihedral_pdq, pdq_from_rgb
+from openhotline.media.regions import find_regions
 
 BORDER_TOLERANCE = 12  # max per-channel difference from the border colour
+# A second, strict pass: a dark photo's own edge rows are within 12 of a black border, so
+# the first pass trims into the photo; JPEG keeps a flat border within about 4.
+STRICT_TOLERANCE = 4
 BORDER_MIN_SHARE = 0.98  # share of a line's pixels that must match the border colour
 CANDIDATE_RADIUS_MARGIN = 0  # candidates match at bank radius minus this
 
@@ -34,15 +38,17 @@ class Candidate:
     quality: int
 
 
-def _uniform_run(lines: npt.NDArray[np.int16], colour: npt.NDArray[np.int16]) -> int:
+def _uniform_run(
+    lines: npt.NDArray[np.int16], colour: npt.NDArray[np.int16], tolerance: int
+) -> int:
     """How many leading lines (axis 0) are (nearly) all the border colour."""
-    diff = np.abs(lines - colour).max(axis=-1) <= BORDER_TOLERANCE
+    diff = np.abs(lines - colour).max(axis=-1) <= tolerance
     ok = diff.mean(axis=1) >= BORDER_MIN_SHARE
     bad = np.flatnonzero(~ok)
     return int(bad[0]) if len(bad) else len(ok)
 
 
-def trim_box(rgb: RGBArray) -> tuple[int, int, int, int] | None:
+def trim_box(rgb: RGBArray, tolerance: int = BORDER_TOLERANCE) -> tuple[int, int, int, int] | None:
     """(top, bottom, left, right) of the content inside uniform borders, or None."""
     h, w = rgb.shape[:2]
     if h < 16 or w < 16:
@@ -50,12 +56,12 @@ def trim_box(rgb: RGBArray) -> tuple[int, int, int, int] | None:
     a = rgb.astype(np.int16)
     corners = np.stack([a[0, 0], a[0, -1], a[-1, 0], a[-1, -1]])
     colour = np.median(corners, axis=0).astype(np.int16)
-    top = _uniform_run(a, colour)
+    top = _uniform_run(a, colour, tolerance)
     if top >= h:
         return None  # a uniform image: nothing to trim to
-    bottom = h - _uniform_run(a[::-1], colour)
-    left = _uniform_run(a.transpose(1, 0, 2), colour)
-    right = w - _uniform_run(a.transpose(1, 0, 2)[::-1], colour)
+    bottom = h - _uniform_run(a[::-1], colour, tolerance)
+    left = _uniform_run(a.transpose(1, 0, 2), colour, tolerance)
+    right = w - _uniform_run(a.transpose(1, 0, 2)[::-1], colour, tolerance)
     if top + (h - bottom) + left + (w - right) == 0:
         return None
     # One more line on each trimmed side: JPEG ringing blurs the edge of the border.
@@ -66,19 +72,48 @@ def trim_box(rgb: RGBArray) -> tuple[int, int, int, int] | None:
     return top, bottom, left, right
 
 
-def candidates(rgb: RGBArray, full_size: tuple[int, int]) -> list[Candidate]:
-    """Labelled PDQ candidates of an image (rgb may be a downscaled decode of full_size)."""
+def candidates(rgb: RGBArray, full_size: tuple[int, int], regions: bool = True) -> list[Candidate]:
+    """Labelled PDQ candidates of an image (rgb may be a downscaled decode of full_size).
+
+    The image and its 8 rotations/mirrors; the same with borders trimmed (at two
+    tolerances, so that a dark or low-contrast photo inside a dark border is trimmed at
+    its edge, not inside it); and with regions, each embedded photo found by
+    media/regions.py ("pdq:region1", ...), itself border-trimmed.
+    """
     out: list[Candidate] = []
     out.extend(_dihedral(rgb, full_size, "pdq"))
-    box = trim_box(rgb)
-    if box is not None:
-        top, bottom, left, right = box
-        h, w = rgb.shape[:2]
-        sx, sy = full_size[0] / w, full_size[1] / h
-        inner = np.ascontiguousarray(rgb[top:bottom, left:right])
-        inner_full = (max(1, round(inner.shape[1] * sx)), max(1, round(inner.shape[0] * sy)))
-        out.extend(_dihedral(inner, inner_full, "pdq:trim"))
+    boxes = []
+    for tolerance, label in ((BORDER_TOLERANCE, "pdq:trim"), (STRICT_TOLERANCE, "pdq:trim2")):
+        box = trim_box(rgb, tolerance)
+        if box is not None and box not in boxes:
+            boxes.append(box)
+            out.extend(_dihedral(_sub(rgb, box), _sub_full(rgb, box, full_size), label))
+    if regions:
+        for k, region in enumerate(find_regions(rgb), start=1):
+            sub = _sub(rgb, region.box)
+            sub_full = _sub_full(rgb, region.box, full_size)
+            inner = trim_box(sub)
+            if inner is not None:
+                sub_full = _sub_full(sub, inner, sub_full)
+                sub = _sub(sub, inner)
+            bits, quality = pdq_coefficients_bits(sub, sub_full)
+            out.append(Candidate(f"pdq:region{k}", bits, quality))
     return out
+
+
+def _sub(rgb: RGBArray, box: tuple[int, int, int, int]) -> RGBArray:
+    top, bottom, left, right = box
+    return np.ascontiguousarray(rgb[top:bottom, left:right])
+
+
+def _sub_full(
+    rgb: RGBArray, box: tuple[int, int, int, int], full_size: tuple[int, int]
+) -> tuple[int, int]:
+    """Full-resolution size of a box of a (possibly downscaled) decode."""
+    h, w = rgb.shape[:2]
+    top, bottom, left, right = box
+    sx, sy = full_size[0] / w, full_size[1] / h
+    return max(1, round((right - left) * sx)), max(1, round((bottom - top) * sy))
 
 
 def _with_edges(rgb: RGBArray, left: float, top: float, right: float, bottom: float) -> RGBArray:

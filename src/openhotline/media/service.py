@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from openhotline.media.decode import Limits, decode
-from openhotline.media.hashing import FAST_MIN_SIDE, MediaHashes, hash_decoded
+from openhotline.media.hashing import FAST_MIN_SIDE, MediaHashes, hash_decoded, pdq_of_array
 from openhotline.media.robust import (
     Candidate,
     candidates,
@@ -29,22 +29,33 @@ def hash_file(data: bytes, limits: Limits | None = None) -> MediaHashes:
 
 
 def query_image(
-    data: bytes, limits: Limits | None = None, robust: bool = True, geometric: bool = True
+    data: bytes,
+    limits: Limits | None = None,
+    robust: bool = True,
+    geometric: bool = True,
+    regions: bool = True,
 ) -> QueryImage:
     """Hash an image and list its PDQ query candidates.
 
     robust: the 8 rotations/mirrors, and the same with uniform borders trimmed; geometric:
-    guesses that undo crops and small rotations (bench/robustness.py measures both).
+    guesses that undo crops and small rotations; regions: embedded photos in screenshots,
+    collages and captioned images (bench/robustness.py measures all three).
     """
     img = decode(data, limits, min_side=FAST_MIN_SIDE, all_frames=True)
     hashes = hash_decoded(data, img)
     if robust:
-        cands = candidates(img.frames[0], (img.width, img.height))
+        cands = candidates(img.frames[0], (img.width, img.height), regions=regions)
         cands[0] = Candidate("pdq", hashes.pdq, hashes.pdq_quality)
         if geometric:
             cands.extend(geometric_candidates(img.frames[0], (img.width, img.height)))
     else:
         cands = [Candidate("pdq", hashes.pdq, hashes.pdq_quality)]
+    if hashes.weak and (img.frames[0].shape[1], img.frames[0].shape[0]) != (img.width, img.height):
+        # A weak hash only matches an identical bank hash (matching/rules.py), and the fast
+        # path is a few bits off full resolution, so a weak image is hashed at full size too.
+        full = decode(data, limits, min_side=None)
+        pdq, quality = pdq_of_array(full.frames[0])
+        cands.append(Candidate("pdq:full", pdq, quality))
     frames = zip(hashes.frame_pdqs, hashes.frame_qualities, strict=True)
     cands.extend(Candidate(f"pdq:frame{i + 1}", h, q) for i, (h, q) in enumerate(frames))
     return QueryImage(hashes, cands)

@@ -1,0 +1,163 @@
+"""Embedded photos in screenshots, collages and captioned images (query side, PDQ only).
+
+A screenshot, a chat capture, a 2x2 collage or a meme caption bar puts the photo inside
+other pixels, so its PDQ hash no longer resembles the photo's. The photo usually sits in a
+rectangle bounded by flat pixels (page background, gutters, panels, caption bars): we cut
+the image recursively along runs of rows or columns with (almost) no edges, an XY-cut on
+OpenCV's Sobel gradient, and keep the textured blocks large enough to be a photo. Each
+block, and each larger block that holds several of them, becomes a PDQ candidate; every
+candidate goes through the same index and acceptance rule (matching/rules.py), so the
+false-positive count of bench/robustness.py covers them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from openhotline.media.decode import RGBArray
+
+EDGE = 8.0  # |Sobel x| + |Sobel y| above this is active: UI panels are 0, a smooth sky is not
+EMPTY_SHARE = 0.015  # a line with fewer edge pixels than this share is a cut line
+MIN_GAP = 1  # cut lines in a row needed to split (a 6 px gutter is 1-3 lines when decoded small)
+# Lines crossing almost no edge (a page between two panels) cut only in runs this long: a
+# photo's own dark sky or flat wall is edge-sparse too, usually over fewer lines.
+SPARSE_GAP = 4
+FLAT_TOLERANCE = 6.0  # grey levels from the line's median for a flat line (JPEG noise)
+MIN_AREA = 0.06  # blocks smaller than this share of the image are not photos
+MIN_SIDE_SHARE = 0.2  # nor blocks thinner than this share of the image's side
+MIN_DENSITY = 0.04  # a photo block has edges in at least this share of its pixels
+MAX_ASPECT = 4.0
+MAX_REGIONS = 8
+MAX_DEPTH = 6
+
+Box = tuple[int, int, int, int]  # top, bottom, left, right (bottom/right exclusive)
+
+
+@dataclass(frozen=True)
+class Region:
+    """A rectangle of the image that may be an embedded photo."""
+
+    box: Box
+    score: float  # larger: more photo-like (area x edge density)
+
+
+def edge_mask(rgb: RGBArray) -> npt.NDArray[np.bool_]:
+    """Pixels on an edge (grey-level Sobel magnitude above EDGE)."""
+    grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
+    mask: npt.NDArray[np.bool_] = (np.abs(gx) + np.abs(gy)) > EDGE
+    return mask
+
+
+def _runs(busy: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """Runs of busy lines, splitting only at gaps of at least MIN_GAP empty lines."""
+    idx = np.flatnonzero(busy)
+    if len(idx) == 0:
+        return []
+    out = []
+    start = prev = int(idx[0])
+    for i in idx[1:]:
+        i = int(i)
+        if i - prev > MIN_GAP:
+            out.append((start, prev + 1))
+            start = i
+        prev = i
+    out.append((start, prev + 1))
+    return out
+
+
+def _tighten(lines: _Lines, box: Box) -> Box | None:
+    """Shrink a box past its uniform-colour lines (never past textured or flat-ish ones)."""
+    t, b, left, r = box
+    grey = lines.grey[t:b, left:r]
+    rows = np.flatnonzero(~_flat(grey, 1))
+    cols = np.flatnonzero(~_flat(grey, 0))
+    if len(rows) == 0 or len(cols) == 0:
+        return None
+    return t + int(rows[0]), t + int(rows[-1]) + 1, left + int(cols[0]), left + int(cols[-1]) + 1
+
+
+def _long_runs(lines: npt.NDArray[np.bool_], length: int) -> npt.NDArray[np.bool_]:
+    """Only the True lines that belong to a run of at least `length` True lines."""
+    out = np.zeros_like(lines)
+    idx = np.flatnonzero(np.diff(np.concatenate(([0], lines.astype(np.int8), [0]))))
+    for s, e in zip(idx[::2], idx[1::2], strict=True):
+        if e - s >= length:
+            out[s:e] = True
+    return out
+
+
+def _flat(grey: npt.NDArray[np.float32], axis: int) -> npt.NDArray[np.bool_]:
+    """Lines (rows for axis=1) of nearly one grey level: borders, gutters, bars."""
+    med = np.median(grey, axis=axis, keepdims=True)
+    out: npt.NDArray[np.bool_] = (np.abs(grey - med) <= FLAT_TOLERANCE).mean(axis=axis) >= 0.97
+    return out
+
+
+@dataclass(frozen=True)
+class _Lines:
+    grey: npt.NDArray[np.float32]
+    edges: npt.NDArray[np.bool_]
+
+
+def _cut(lines: _Lines, box: Box, depth: int, out: list[Box]) -> None:
+    tight = _tighten(lines, box)
+    if tight is None:
+        return
+    out.append(tight)
+    if depth >= MAX_DEPTH:
+        return
+    t, b, left, r = tight
+    edges, grey = lines.edges[t:b, left:r], lines.grey[t:b, left:r]
+    for axis in (1, 0):  # rows first (bars, captions), then columns (sidebars, grids)
+        # A cut line is flat (a gutter, a bar) or crosses almost no edge (between panels).
+        cut = _long_runs(edges.mean(axis=axis) < EMPTY_SHARE, SPARSE_GAP) | _flat(grey, axis)
+        runs = _runs(~cut)
+        if len(runs) > 1:
+            for s, e in runs:
+                child = (t + s, t + e, left, r) if axis == 1 else (t, b, left + s, left + e)
+                _cut(lines, child, depth + 1, out)
+            return
+
+
+def _iou(a: Box, b: Box) -> float:
+    t, bo = max(a[0], b[0]), min(a[1], b[1])
+    left, r = max(a[2], b[2]), min(a[3], b[3])
+    inter = max(0, bo - t) * max(0, r - left)
+    area = (a[1] - a[0]) * (a[3] - a[2]) + (b[1] - b[0]) * (b[3] - b[2]) - inter
+    return inter / area if area else 0.0
+
+
+def find_regions(rgb: RGBArray, max_regions: int = MAX_REGIONS) -> list[Region]:
+    """Photo-like rectangles inside the image, most photo-like first (never the whole)."""
+    h, w = rgb.shape[:2]
+    if h < 32 or w < 32:
+        return []
+    mask = edge_mask(rgb)
+    grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    boxes: list[Box] = []
+    _cut(_Lines(grey, mask), (0, h, 0, w), 0, boxes)
+    seen: set[Box] = set()
+    found = []
+    # Deepest first: of two nearly equal boxes keep the child (a photo without its caption).
+    for box in reversed(boxes):
+        t, b, left, r = box
+        bh, bw = b - t, r - left
+        if any(_iou(box, o) > 0.9 for o in seen) or bh * bw > 0.95 * h * w:
+            continue  # the whole image (or nearly) is already the plain candidate
+        seen.add(box)
+        if bh * bw < MIN_AREA * h * w or bh < MIN_SIDE_SHARE * h or bw < MIN_SIDE_SHARE * w:
+            continue
+        if max(bh / bw, bw / bh) > MAX_ASPECT:
+            continue
+        density = float(mask[t:b, left:r].mean())
+        if density < MIN_DENSITY:
+            continue  # flat or text-only: a panel, not a photo
+        found.append(Region(box, bh * bw / (h * w) * density))
+    found.sort(key=lambda g: -g.score)
+    return found[:max_regions]
