@@ -16,6 +16,7 @@ from openhotline.clock import Clock
 from openhotline.config import Settings
 from openhotline.db import GroupCommitter
 from openhotline.web.errors import install_error_handlers
+from openhotline.web.jsonlimits import JsonLimitMiddleware
 from openhotline.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from openhotline.web.ratelimit import TokenBucketLimiter
 from openhotline.web.templating import STATIC_DIR
@@ -74,6 +75,8 @@ def create_app(
             return MEDIA_BODY_LIMIT
         return settings.max_body_bytes
 
+    # Inside the body limit, so the JSON check never buffers more than the limit allows.
+    app.add_middleware(JsonLimitMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
     app.add_middleware(SecurityHeadersMiddleware)
 

@@ -12,6 +12,7 @@ from openhotline.config import Settings
 from openhotline.db import GroupCommitter
 from openhotline.errors import RejectedError
 from openhotline.web.errors import ApiError
+from openhotline.web.jsonlimits import STATE_KEY, JsonLimitError, loads
 
 if TYPE_CHECKING:
     from openhotline.bootstrap import Services
@@ -49,15 +50,21 @@ async def json_object_body(request: Request) -> dict[str, Any]:
     ctype = request.headers.get("content-type", "")
     if ctype and "json" not in ctype.lower():
         raise ApiError(415, "send the body as application/json")
-    raw = await request.body()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RejectedError(f"body is not valid UTF-8 (byte {exc.start})") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RejectedError(f"body is not valid JSON: {exc.msg} at line {exc.lineno}") from exc
+    state = request.scope.get("state", {})
+    if STATE_KEY in state:
+        data = state[STATE_KEY]  # parsed once, with the limits, by JsonLimitMiddleware
+    else:
+        raw = await request.body()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RejectedError(f"body is not valid UTF-8 (byte {exc.start})") from exc
+        try:
+            data = loads(text)
+        except JsonLimitError as exc:
+            raise RejectedError(f"body refused: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise RejectedError(f"body is not valid JSON: {exc.msg} at line {exc.lineno}") from exc
     if not isinstance(data, dict):
         raise RejectedError("body must be a JSON object")
     return data
