@@ -81,7 +81,7 @@ def _is_json(scope: Scope) -> bool:
     for name, value in scope.get("headers", []):
         if name == b"content-type":
             # The test FastAPI applies: any type whose subtype is json or ends with +json.
-            subtype = value.split(b";", 1)[0].strip().lower().rpartition(b"/")[2]
+            subtype: bytes = value.split(b";", 1)[0].strip().lower().rpartition(b"/")[2]
             return subtype == b"json" or subtype.endswith(b"+json")
     # FastAPI reads a body without a content type as JSON, so it is checked as JSON too.
     return True
