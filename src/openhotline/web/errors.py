@@ -38,11 +38,28 @@ class ApiError(Exception):
     Everything a service or a route refuses on purpose is a DomainError kind instead.
     """
 
-    def __init__(self, status: int, message: str, detail: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        detail: list[str] | None = None,
+        *,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
+        # A client told to come back later is told when (RFC 9110 Retry-After), always.
+        if status in (429, 503) and retry_after is None:
+            raise ValueError(f"an HTTP {status} answer needs retry_after")
         self.status = status
         self.message = message
         self.detail = detail or []
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str] | None:
+        """Response headers this refusal carries (Retry-After when set)."""
+        if self.retry_after is None:
+            return None
+        return {"Retry-After": str(max(1, self.retry_after))}
 
 
 def validation_details(exc: ValidationError | RequestValidationError) -> list[str]:
@@ -112,7 +129,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"error": exc.message, "detail": exc.detail}, status_code=exc.status)
+        return JSONResponse(
+            {"error": exc.message, "detail": exc.detail},
+            status_code=exc.status,
+            headers=exc.headers(),
+        )
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
