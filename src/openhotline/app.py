@@ -15,7 +15,7 @@ from openhotline.bootstrap import Services, build
 from openhotline.clock import Clock
 from openhotline.config import Settings
 from openhotline.db import GroupCommitter
-from openhotline.web.errors import install_error_handlers
+from openhotline.web.errors import install_error_handlers, install_openapi
 from openhotline.web.jsonlimits import JsonLimitMiddleware
 from openhotline.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from openhotline.web.ratelimit import TokenBucketLimiter
@@ -61,6 +61,7 @@ def create_app(
     )
 
     install_error_handlers(app)
+    install_openapi(app)
     install_auth_handlers(app)
     for domain in domains.all_domains():
         for module, ref in domain.mounted_routers():

@@ -18,7 +18,7 @@ from openhotline.reporting.schemas import (
     ReportIn,
     StatusOut,
 )
-from openhotline.web.deps import CommitterDep, DbDep, JsonBody, SettingsDep
+from openhotline.web.deps import CommitterDep, DbDep, JsonBody, SettingsDep, json_body_doc
 from openhotline.web.errors import validate_as
 from openhotline.web.ratelimit import public_rate_limit
 
@@ -27,15 +27,6 @@ router = APIRouter(prefix="/api/v1", tags=["reports"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (400, 401, 404, 413, 415, 422, 429)
 }
-
-
-def _body_schema(model: type[Any]) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
-        }
-    }
 
 
 def _limits(settings: Any) -> service.IntakeLimits:
@@ -49,7 +40,7 @@ def _limits(settings: Any) -> service.IntakeLimits:
     status_code=201,
     response_model=ReceiptOut,
     responses=ERRORS,
-    openapi_extra=_body_schema(ReportIn),
+    openapi_extra=json_body_doc(ReportIn),
     dependencies=[Depends(public_rate_limit)],
     summary="File a report (anonymous)",
 )
@@ -85,7 +76,7 @@ def report_status(receipt: str, db: DbDep) -> StatusOut:
     "/reports/batch",
     response_model=BatchOut,
     responses=ERRORS,
-    openapi_extra=_body_schema(BatchIn),
+    openapi_extra=json_body_doc(BatchIn),
     summary="Submit up to 1,000 reports (partners)",
 )
 async def create_batch(

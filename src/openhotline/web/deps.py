@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
+from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.config import Settings
@@ -71,3 +72,30 @@ async def json_object_body(request: Request) -> dict[str, Any]:
 
 
 JsonBody = Annotated[dict[str, Any], Depends(json_object_body)]
+
+
+def _inline_defs(node: Any, defs: dict[str, Any]) -> Any:
+    """Replace '#/$defs/X' references by X's schema (ours are not recursive)."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline_defs(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline_defs(v, defs) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline_defs(v, defs) for v in node]
+    return node
+
+
+def json_body_doc(model: type[BaseModel], media_type: str = "application/json") -> dict[str, Any]:
+    """openapi_extra documenting a JsonBody route's body as model, self-contained.
+
+    pydantic's schema keeps nested models under '$defs' with '#/$defs/...' references, which
+    do not resolve inside an OpenAPI document; they are inlined here.
+    """
+    schema = model.model_json_schema()
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {media_type: {"schema": _inline_defs(schema, schema.get("$defs", {}))}},
+        }
+    }

@@ -7,12 +7,14 @@ they hold no mapping of their own.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from http import HTTPStatus
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from openhotline.errors import HTTP_STATUS, DomainError, ErrorKind, InvalidError, RejectedError
@@ -159,3 +161,54 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
+
+
+class ErrorBody(BaseModel):
+    """The shape of every error answer (4xx and 503)."""
+
+    error: str
+    detail: list[str] = Field(default_factory=list)
+
+
+# What any operation may answer besides its own successes: bad or over-limit bodies (400, 413,
+# 415, JSON limits before any route), authentication and permission, unknown ids, conflicts,
+# validation (422, in our shape, not FastAPI's default), rate limits, and an unavailable
+# database (503). Documented once for every operation, so the document matches the answers.
+COMMON_ERRORS = (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+RETRY_AFTER_DOC = {
+    "description": "Seconds to wait before trying again.",
+    "schema": {"type": "integer", "minimum": 1},
+}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Generate the app's OpenAPI document with the one error shape on every operation."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        schemas["ErrorBody"] = ErrorBody.model_json_schema()
+        ref = {"$ref": "#/components/schemas/ErrorBody"}
+        for path_item in doc.get("paths", {}).values():
+            for operation in path_item.values():
+                responses = operation.setdefault("responses", {})
+                for code in COMMON_ERRORS:
+                    answer = responses.setdefault(
+                        str(code), {"description": HTTPStatus(code).phrase}
+                    )
+                    answer["content"] = {"application/json": {"schema": ref}}
+                    if code in (429, 503):
+                        answer["headers"] = {"Retry-After": RETRY_AFTER_DOC}
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
