@@ -14,7 +14,7 @@ from openhotline.accounts.deps import install_auth_handlers
 from openhotline.bootstrap import Services, build
 from openhotline.clock import Clock
 from openhotline.config import Settings
-from openhotline.db import GroupCommitter
+from openhotline.db import GroupCommitter, OutageMonitor
 from openhotline.web.errors import install_error_handlers, install_openapi
 from openhotline.web.jsonlimits import JsonLimitMiddleware
 from openhotline.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -56,6 +56,7 @@ def create_app(
     )
     app.state.services = services
     app.state.committer = GroupCommitter(services.sessionmaker)
+    app.state.outages = OutageMonitor(services.engine, services.clock)
     app.state.public_limiter = TokenBucketLimiter(
         settings.public_rate_per_minute, settings.public_rate_burst
     )

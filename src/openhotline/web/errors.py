@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from openhotline.db import OUTAGE_ERRORS
 from openhotline.errors import HTTP_STATUS, DomainError, ErrorKind, InvalidError, RejectedError
 from openhotline.web.templating import templates
 
@@ -32,6 +33,12 @@ HTML_TITLE: dict[ErrorKind, str] = {
     ErrorKind.UNAUTHENTICATED: "Log in first",
     ErrorKind.UNAVAILABLE: "Please try again later",
 }
+
+
+# How long a client should wait after a 503 before trying again (an outage usually ends in
+# seconds: a restart, a fail-over, space freed).
+OUTAGE_RETRY_AFTER = 5
+OUTAGE_MESSAGE = "the service is temporarily unavailable; please try again in a few seconds"
 
 
 class ApiError(Exception):
@@ -107,6 +114,10 @@ def wants_html(request: Request) -> bool:
 
 def domain_error_response(request: Request, exc: DomainError) -> Response:
     """The one answer for a DomainError: its kind's status, as HTML or as JSON."""
+    # Told to come back later, a client is told when.
+    headers = (
+        {"Retry-After": str(OUTAGE_RETRY_AFTER)} if exc.kind is ErrorKind.UNAVAILABLE else None
+    )
     if wants_html(request):
         console = request.url.path.startswith("/console")
         return templates.TemplateResponse(
@@ -120,10 +131,34 @@ def domain_error_response(request: Request, exc: DomainError) -> Response:
                 "back": "/console/" if console else "/",
             },
             status_code=html_status(exc),
+            headers=headers,
         )
     return JSONResponse(
-        {"error": exc.message, "detail": exc.detail}, status_code=HTTP_STATUS[exc.kind]
+        {"error": exc.message, "detail": exc.detail},
+        status_code=HTTP_STATUS[exc.kind],
+        headers=headers,
     )
+
+
+def outage_response(request: Request) -> Response:
+    """503 with Retry-After: the JSON error for the API, a page for console and browsers."""
+    headers = {"Retry-After": str(OUTAGE_RETRY_AFTER)}
+    if wants_html(request):
+        console = request.url.path.startswith("/console")
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {
+                "title": HTML_TITLE[ErrorKind.UNAVAILABLE],
+                "message": OUTAGE_MESSAGE,
+                "detail": [],
+                "console": console,
+                "back": "/console/" if console else "/",
+            },
+            status_code=503,
+            headers=headers,
+        )
+    return JSONResponse({"error": OUTAGE_MESSAGE, "detail": []}, status_code=503, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -141,6 +176,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain_error(request: Request, exc: DomainError) -> Response:
         # The one mapping of the error family, for JSON and for HTML alike.
         return domain_error_response(request, exc)
+
+    async def _outage(request: Request, _exc: Exception) -> Response:
+        # Logged once per outage by db.OutageMonitor, not once per request.
+        return outage_response(request)
+
+    for error in OUTAGE_ERRORS:
+        app.add_exception_handler(error, _outage)
 
     @app.exception_handler(ValidationError)
     async def _validation(_request: Request, exc: ValidationError) -> JSONResponse:
