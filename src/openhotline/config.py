@@ -58,6 +58,9 @@ class IntakeSettings(BaseModel):
     # In-memory per-client rate limit for public endpoints (requests per minute; 0 = off).
     public_rate_per_minute: int = 120
     public_rate_burst: int = 60
+    # How long an Idempotency-Key on report submission is remembered (a retry within this
+    # time returns the first receipt instead of filing a duplicate).
+    idempotency_key_hours: float = 24.0
 
 
 class AccountsSettings(BaseModel):
