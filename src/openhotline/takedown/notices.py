@@ -7,7 +7,7 @@ import hmac
 import re
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +90,3 @@ class Outgoing:
         msg.set_content(self.body)  # resets Content-* headers, so set the language after
         msg["Content-Language"] = self.language
         return msg
-
-
-def new_message_id() -> str:
-    """A unique Message-ID."""
-    return make_msgid(domain="openhotline.invalid")
