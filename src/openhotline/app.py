@@ -14,8 +14,9 @@ from openhotline.accounts.deps import install_auth_handlers
 from openhotline.bootstrap import Services, build
 from openhotline.clock import Clock
 from openhotline.config import Settings
-from openhotline.db import GroupCommitter
-from openhotline.web.errors import install_error_handlers
+from openhotline.db import GroupCommitter, OutageMonitor
+from openhotline.web.errors import install_error_handlers, install_openapi
+from openhotline.web.jsonlimits import JsonLimitMiddleware
 from openhotline.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from openhotline.web.ratelimit import TokenBucketLimiter
 from openhotline.web.templating import STATIC_DIR
@@ -55,11 +56,13 @@ def create_app(
     )
     app.state.services = services
     app.state.committer = GroupCommitter(services.sessionmaker)
+    app.state.outages = OutageMonitor(services.engine, services.clock)
     app.state.public_limiter = TokenBucketLimiter(
         settings.public_rate_per_minute, settings.public_rate_burst
     )
 
     install_error_handlers(app)
+    install_openapi(app)
     install_auth_handlers(app)
     for domain in domains.all_domains():
         for module, ref in domain.mounted_routers():
@@ -74,6 +77,8 @@ def create_app(
             return MEDIA_BODY_LIMIT
         return settings.max_body_bytes
 
+    # Inside the body limit, so the JSON check never buffers more than the limit allows.
+    app.add_middleware(JsonLimitMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
     app.add_middleware(SecurityHeadersMiddleware)
 

@@ -60,6 +60,9 @@ class IntakeSettings(BaseModel):
     # In-memory per-client rate limit for public endpoints (requests per minute; 0 = off).
     public_rate_per_minute: int = 120
     public_rate_burst: int = 60
+    # How long an Idempotency-Key on report submission is remembered (a retry within this
+    # time returns the first receipt instead of filing a duplicate).
+    idempotency_key_hours: float = 24.0
 
 
 class AccountsSettings(BaseModel):
@@ -185,6 +188,10 @@ class TakedownSettings(BaseModel):
     notice_from: str = "notices@openhotline.invalid"
     notice_languages: dict[str, str] = Field(default_factory=dict)
     notice_interval_hours: float = 24.0
+    # How long a worker holds a due notice while re-checking it before sending (seconds).
+    notice_claim_lease_seconds: float = 600.0
+    # A send still "sending" after this long was cut off (worker killed): it is uncertain.
+    notice_send_uncertain_seconds: float = 300.0
     notice_escalate_after: int = 3
     notice_escalation_cc: list[str] = Field(default_factory=list)
     notice_link_key: str = ""

@@ -18,8 +18,12 @@ from openhotline.matching.formats import (
 )
 from openhotline.matching.models import HEX_LENGTH, HashType
 
+# Degenerate values (all zero or all one bits) are refused on import, so not generated here.
 hex_of = {
-    t: st.text("0123456789abcdefABCDEF", min_size=n, max_size=n) for t, n in HEX_LENGTH.items()
+    t: st.text("0123456789abcdefABCDEF", min_size=n, max_size=n).filter(
+        lambda v: set(v.lower()) not in ({"0"}, {"f"})
+    )
+    for t, n in HEX_LENGTH.items()
 }
 entries = st.lists(
     st.sampled_from(list(HashType)).flatmap(lambda t: st.tuples(st.just(t), hex_of[t])),

@@ -88,3 +88,19 @@ def test_security_headers(client: TestClient) -> None:
     assert h["x-frame-options"] == "DENY"
     assert "frame-ancestors 'none'" in h["content-security-policy"]
     assert h["referrer-policy"] == "no-referrer"
+
+
+def test_every_429_says_when_to_come_back(settings: Settings) -> None:
+    # 6 a minute, burst 1: the next token is due in at most 10 s.
+    limited = settings.model_copy(update={"public_rate_per_minute": 6, "public_rate_burst": 1})
+    with TestClient(create_app(limited)) as c:
+        assert c.post("/api/v1/reports", json={"urls": ["http://example.test/"]}).status_code == 201
+        for method, path, kwargs in [
+            ("POST", "/api/v1/reports", {"json": {"urls": ["http://example.test/"]}}),
+            ("POST", "/report", {"data": {"urls": "http://example.test/"}}),
+            ("GET", "/report/status", {"params": {"receipt": "x"}}),
+        ]:
+            r = c.request(method, path, **kwargs)
+            assert r.status_code == 429, (path, r.text)
+            assert 1 <= int(r.headers["Retry-After"]) <= 10, r.headers
+            assert r.json()["error"].startswith("too many requests")

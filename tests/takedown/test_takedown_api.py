@@ -46,3 +46,12 @@ def test_stats_need_a_supervisor_and_start_empty(
         "mean_seconds": None,
         "max_seconds": None,
     }
+
+
+def test_confirm_refuses_malformed_signatures_without_a_server_error(client: TestClient) -> None:
+    # A non-ASCII signature made hmac.compare_digest raise TypeError (HTTP 500, no login).
+    good = sign(client.app.state.services.notice_link_key, 1)  # type: ignore[attr-defined]
+    for sig in ["é" * 40, "\u0661" * 40, good[:-1], good + "0", good.upper(), "g" * 40, ""]:
+        r = client.get("/api/v1/notices/1/confirm", params={"sig": sig})
+        assert r.status_code == 404, (sig, r.text)
+        assert r.json()["error"] == "unknown or invalid confirmation link"

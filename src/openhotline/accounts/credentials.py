@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import datetime
 
@@ -17,6 +18,10 @@ RECOVERY_CODE_COUNT = 10
 TOTP_ISSUER = "openhotline"
 # A valid hash for unknown users, so a login for a missing name costs the same time.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+# Six ASCII digits only: str.isdigit() accepts Arabic-Indic, full-width and superscript digits,
+# and compare_digest raises TypeError on non-ASCII text (an HTTP 500 that rolled back the
+# failed-login count and its audit entry).
+TOTP_CODE_RE = re.compile(r"[0-9]{6}")
 
 
 def hash_password(password: str) -> str:
@@ -54,7 +59,7 @@ def provisioning_uri(secret: str, username: str, issuer: str = TOTP_ISSUER) -> s
 def verify_totp(secret: str, code: str, last_counter: int, now: datetime) -> int | None:
     """Return the time step of a valid, unused code (±1 step of drift), else None."""
     code = code.strip().replace(" ", "")
-    if len(code) != 6 or not code.isdigit():
+    if not TOTP_CODE_RE.fullmatch(code):
         return None
     totp = pyotp.TOTP(secret)
     current = totp.timecode(now)

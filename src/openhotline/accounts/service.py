@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from openhotline import db
 from openhotline.accounts import credentials
@@ -139,7 +140,8 @@ def authenticate(
 ) -> LoginResult:
     """Check password and TOTP (or a recovery code); count failures, lock, audit."""
     now = db.now(session)
-    name = username.strip().lower()[:64]
+    # NUL cannot be stored or compared in PostgreSQL text: such a name is no user's.
+    name = username.strip().lower()[:64].replace("\x00", "\ufffd")
     user = session.execute(select(User).where(User.username == name)).scalar_one_or_none()
     password_ok = credentials.verify_password(user.password_hash if user else None, password)
     if user is None:
@@ -157,14 +159,13 @@ def authenticate(
     second_factor = ""
     if password_ok:
         counter = credentials.verify_totp(user.totp_secret, code, user.last_totp_counter, now)
-        if counter is not None:
-            user.last_totp_counter = counter
+        if counter is not None and _claim_totp_step(session, user, counter):
             second_factor = "totp"
         elif _use_recovery_code(session, user, code):
             second_factor = "recovery_code"
     if not second_factor:
         reason = "bad code" if password_ok else "bad password"
-        user.failed_logins += 1
+        _count_failure(session, user)
         details: dict[str, object] = {"reason": reason, "failures": user.failed_logins}
         if user.failed_logins >= policy.max_failures:
             user.locked_until = now + timedelta(minutes=policy.lockout_minutes)
@@ -177,6 +178,36 @@ def authenticate(
     user.last_login_at = now
     audit.record(session, user.actor, AuditAction.LOGIN_SUCCESS, target, {"factor": second_factor})
     return LoginResult(user)
+
+
+def _claim_totp_step(session: Session, user: User, counter: int) -> bool:
+    """Record a TOTP time step as used, in one conditional UPDATE: True for the one winner.
+
+    Checking in Python and then writing let six parallel logins with one code each see it
+    unused (six sessions); the database decides instead, as for recovery codes.
+    """
+    result = session.execute(
+        update(User)
+        .where(User.id == user.id, User.last_totp_counter < counter)
+        .values(last_totp_counter=counter)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(result, "rowcount", 0):
+        return False
+    set_committed_value(user, "last_totp_counter", counter)
+    return True
+
+
+def _count_failure(session: Session, user: User) -> None:
+    """Add one failed login in the database (parallel failures are each counted)."""
+    failures = session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    set_committed_value(user, "failed_logins", failures)
 
 
 def _use_recovery_code(session: Session, user: User, code: str) -> bool:

@@ -58,6 +58,7 @@ class AuditAction(StrEnum):
     SETTING_CHANGE = "setting.change"
     TAKEDOWN_HOST_CONFIRMED = "takedown.host_confirmed"
     TAKEDOWN_NOTICE_SENT = "takedown.notice_sent"
+    TAKEDOWN_NOTICE_RESENT = "takedown.notice_resent"
     TAKEDOWN_POLICE_CLEARED = "takedown.police_cleared"
     TAKEDOWN_REMOVED = "takedown.removed"
     TAKEDOWN_VIEW = "takedown.view"

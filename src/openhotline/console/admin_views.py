@@ -12,8 +12,9 @@ from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission, roles
 from openhotline.assessment import settings_service
 from openhotline.audit import service as audit
-from openhotline.console.pages import DbId, load_policy, render
+from openhotline.console.pages import load_policy, render
 from openhotline.web.deps import DbDep, SettingsDep
+from openhotline.web.params import DbId
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 

@@ -12,6 +12,7 @@ from openhotline.accounts.permissions import Permission
 from openhotline.blocklist import service
 from openhotline.console.pages import render
 from openhotline.web.deps import DbDep
+from openhotline.web.params import DbId
 
 router = APIRouter(include_in_schema=False)
 Reviewer = Annotated[Principal, Depends(require(Permission.APPEALS_REVIEW))]
@@ -30,7 +31,7 @@ def appeals_page(request: Request, principal: Reviewer, db: DbDep) -> Response:
 def decide(
     request: Request,
     principal: Reviewer,
-    appeal_id: int,
+    appeal_id: DbId,
     db: DbDep,
     decision: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",

@@ -30,6 +30,7 @@ from openhotline.reporting.receipts import format_receipt
 from openhotline.reporting.service import IntakeLimits, ReportRejectedError
 from openhotline.web.deps import DbDep, SettingsDep
 from openhotline.web.errors import validation_details
+from openhotline.web.params import DbId
 
 router = APIRouter(prefix="/console/helpline", include_in_schema=False)
 
@@ -183,7 +184,7 @@ def contact_view(
     db: DbDep,
     cipher: CipherDep,
     taxonomy: TaxonomyDep,
-    contact_id: int,
+    contact_id: DbId,
 ) -> Response:
     """One contact (the counsellor's own, or any for a supervisor); the view is audited."""
     with db.begin() as session:
@@ -195,7 +196,7 @@ def contact_view(
 
 @router.post("/contacts/{contact_id}/escalate", response_class=HTMLResponse)
 def contact_escalate(
-    request: Request, principal: Counsellor, db: DbDep, contact_id: int
+    request: Request, principal: Counsellor, db: DbDep, contact_id: DbId
 ) -> Response:
     """Escalate a contact to a supervisor (safeguarding override)."""
     with db.begin() as session:
@@ -219,7 +220,7 @@ def contact_handoff(
     settings: SettingsDep,
     cipher: CipherDep,
     taxonomy: TaxonomyDep,
-    contact_id: int,
+    contact_id: DbId,
     urls: Annotated[str, Form(max_length=100_000)] = "",
     consent: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
@@ -268,7 +269,7 @@ def escalation_decide(
     principal: Supervisor,
     db: DbDep,
     cipher: CipherDep,
-    escalation_id: int,
+    escalation_id: DbId,
     decision: Annotated[str, Form(max_length=20)] = "",
     disclose_to: Annotated[str, Form(max_length=40)] = "",
     note: Annotated[str, Form(max_length=2000)] = "",
@@ -303,7 +304,7 @@ def escalation_disclosure(
     db: DbDep,
     cipher: CipherDep,
     taxonomy: TaxonomyDep,
-    escalation_id: int,
+    escalation_id: DbId,
 ) -> Response:
     """The disclosure sheet for the agency named in a 'disclose' decision (audited)."""
     with db.begin() as session:

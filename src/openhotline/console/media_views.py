@@ -10,13 +10,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
 from openhotline.assessment import exposure, queue, service
-from openhotline.console.pages import NO_STORE, DbId, load_policy, render
+from openhotline.console.pages import NO_STORE, load_policy, render
 from openhotline.matching.api import get_engine
 from openhotline.media.deps import MediaStoreDep
 from openhotline.media.models import Item, ItemStatus
 from openhotline.media.preview import PreviewError, placeholder, render_preview
 from openhotline.media.store import MediaStoreError
 from openhotline.web.deps import DbDep, SettingsDep
+from openhotline.web.params import DbId
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Path, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,9 +14,6 @@ from openhotline.assessment.policy import AssessmentPolicy, policy_in_force
 from openhotline.assessment.service import Actor
 from openhotline.config import Settings
 from openhotline.web.templating import templates
-
-# A database id in a URL: out-of-range numbers are a 422, never a driver error.
-DbId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 

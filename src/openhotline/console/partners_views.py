@@ -14,6 +14,7 @@ from openhotline.partners import service
 from openhotline.partners.models import OrgKind, Scope
 from openhotline.web.deps import DbDep
 from openhotline.web.errors import html_status
+from openhotline.web.params import DbId
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 Manager = Annotated[Principal, Depends(require(Permission.PARTNERS_MANAGE))]
@@ -73,7 +74,7 @@ def add_org(
 def add_key(
     request: Request,
     principal: Manager,
-    org_id: int,
+    org_id: DbId,
     db: DbDep,
     scope: Annotated[list[str] | None, Form()] = None,
     ip_allow: Annotated[str, Form()] = "",
@@ -94,7 +95,7 @@ def add_key(
 
 
 @router.post("/partner-keys/{key_id}/revoke", response_class=HTMLResponse)
-def revoke_key(request: Request, principal: Manager, key_id: int, db: DbDep) -> Response:
+def revoke_key(request: Request, principal: Manager, key_id: DbId, db: DbDep) -> Response:
     """Revoke a key at once."""
     try:
         with db.begin() as s:
@@ -105,7 +106,7 @@ def revoke_key(request: Request, principal: Manager, key_id: int, db: DbDep) -> 
 
 
 @router.post("/partner-keys/{key_id}/rotate", response_class=HTMLResponse)
-def rotate_key(request: Request, principal: Manager, key_id: int, db: DbDep) -> Response:
+def rotate_key(request: Request, principal: Manager, key_id: DbId, db: DbDep) -> Response:
     """Replace a key; the new one is shown once."""
     try:
         with db.begin() as s:

@@ -13,8 +13,9 @@ from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
 from openhotline.assessment import exposure, service
 from openhotline.assessment.schemes import SchemeError
-from openhotline.console.pages import DbId, actor_of, load_policy, render
+from openhotline.console.pages import actor_of, load_policy, render
 from openhotline.web.deps import DbDep, SettingsDep
+from openhotline.web.params import DbId
 
 router = APIRouter(prefix="/console/supervisor", include_in_schema=False)
 

@@ -18,11 +18,12 @@ from openhotline.assessment.schemes import SchemeError
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
 from openhotline.cases.models import Case
-from openhotline.console.pages import DbId, actor_of, load_policy, render
+from openhotline.console.pages import actor_of, load_policy, render
 from openhotline.matching.api import get_engine
 from openhotline.media.models import CaseItem, Item
 from openhotline.reporting.models import Report, ReportURL
 from openhotline.web.deps import DbDep, SettingsDep
+from openhotline.web.params import DbId, PageNumber
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -60,7 +61,7 @@ def queue_page(
     source: str = "",
     min_age: str = "",
     max_age: str = "",
-    page: int = 0,
+    page: PageNumber = 0,
 ) -> Response:
     """The triage queue: urgent first, then new content, then the rest; oldest first."""
     filters = queue.QueueFilters(

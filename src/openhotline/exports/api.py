@@ -17,6 +17,7 @@ from openhotline.exports import service
 from openhotline.exports.cybertip import Reporter
 from openhotline.media.deps import MediaStoreDep
 from openhotline.web.deps import DbDep, SettingsDep
+from openhotline.web.params import DbId
 
 router = APIRouter(prefix="/api/v1/exports", tags=["exports"])
 Exporter = Annotated[Principal, Depends(require(Permission.EXPORTS_CREATE))]
@@ -25,7 +26,7 @@ Exporter = Annotated[Principal, Depends(require(Permission.EXPORTS_CREATE))]
 @router.post("/cases/{case_id}/police", summary="Signed evidence package of a case (zip)")
 def police(
     principal: Exporter,
-    case_id: int,
+    case_id: DbId,
     db: DbDep,
     key: KeyDep,
     settings: SettingsDep,
@@ -56,7 +57,7 @@ def police(
 
 @router.get("/cases/{case_id}/cybertip", summary="NCMEC CyberTipline documents (zip of XML)")
 def cybertip(
-    principal: Exporter, case_id: int, db: DbDep, settings: SettingsDep, hosting_country: str = ""
+    principal: Exporter, case_id: DbId, db: DbDep, settings: SettingsDep, hosting_country: str = ""
 ) -> Response:
     """report.xml and fileDetails-N.xml, validated; only for US-hosted content."""
     reporter = Reporter(

@@ -22,6 +22,7 @@ from openhotline.partners.service import PartnerIdentity
 from openhotline.signing.service import SignatureError, verify
 from openhotline.web.deps import DbDep, JsonBody, SettingsDep
 from openhotline.web.errors import validate_as
+from openhotline.web.params import DbId
 
 router = APIRouter(prefix="/api/v1/federation", tags=["federation"])
 PeerKey = Annotated[PartnerIdentity, Depends(require_scope(Scope.RECEIVE_REFERRALS))]
@@ -92,7 +93,7 @@ async def receive_status(
 class ReferIn(BaseModel):
     """Refer a case to the partner hotline of a country."""
 
-    case_id: int
+    case_id: DbId
     country: str
 
 

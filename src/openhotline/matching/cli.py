@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,17 @@ from rich.progress import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from openhotline.cli_context import services
+from openhotline.cli_context import services, settings
 from openhotline.errors import DomainError
-from openhotline.matching.formats import CSV_EXPORT_HEADER, FileFormat, format_hma, parse_lines
+from openhotline.matching.formats import (
+    CSV_EXPORT_HEADER,
+    FileFormat,
+    LineStats,
+    bounded_lines,
+    csv_safe,
+    format_hma,
+    parse_lines,
+)
 from openhotline.matching.models import DEFAULT_PDQ_RADIUS, HashType
 
 bank_app = typer.Typer(help="Hash banks: create, import, export, list.", no_args_is_help=True)
@@ -38,7 +47,25 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def regular_file_problem(path: Path, max_bytes: int) -> str | None:
+    """Why a path is not hashed (not a regular file, too large), or None.
+
+    A named pipe made `hash` and `scan` wait forever for a writer; a device or a huge file
+    would be read whole. Only regular files up to the capture limit are read.
+    """
+    try:
+        st = path.stat()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file (skipped)"
+    if st.st_size > max_bytes:
+        return f"larger than {max_bytes} bytes, the capture limit (skipped)"
+    return None
+
+
 def hash_command(
+    ctx: typer.Context,
     files: list[Path] = typer.Argument(..., help="Image files to hash."),
     full: bool = typer.Option(False, help="Hash at full resolution (no fast path)."),
 ) -> None:
@@ -46,8 +73,14 @@ def hash_command(
     from openhotline.media.decode import MediaError
     from openhotline.media.hashing import hash_bytes
 
+    max_bytes = settings(ctx).crawler_max_media_bytes
     failed = 0
     for path in files:
+        problem = regular_file_problem(path, max_bytes)
+        if problem is not None:
+            failed += 1
+            err.print(f"[red]{path}[/red]: {problem}", highlight=False)
+            continue
         try:
             h = hash_bytes(path.read_bytes(), fast=not full)
         except (OSError, MediaError) as exc:
@@ -107,7 +140,12 @@ def bank_import(
     source: str = typer.Option("", help="Source recorded on every entry (e.g. a partner)."),
     added_by: str = typer.Option("cli", help="Who imported."),
 ) -> None:
-    """Import hashes into a bank, streaming, skipping bad rows with reasons."""
+    """Import hashes into a bank, streaming, skipping bad rows with reasons.
+
+    Hex is accepted in any case (stored lower-case). All-zero and all-one hashes, lines over
+    4,096 characters and unreadable rows are skipped and counted; `#` lines are comments.
+    Exits 1 when nothing could be imported.
+    """
     from openhotline.matching import service
 
     try:
@@ -134,8 +172,10 @@ def bank_import(
                 session.commit()  # each batch is durable: a crash loses at most one batch
                 progress.update(task, completed=raw.tell())
 
+            stats = LineStats()
+            lines = bounded_lines(handle, stats)
             result = service.import_rows(
-                session, bank, parse_lines(handle, ff, ht, source), added_by, on_batch=on_batch
+                session, bank, parse_lines(lines, ff, ht, source), added_by, on_batch=on_batch
             )
             session.commit()
             progress.update(task, completed=size)
@@ -145,13 +185,21 @@ def bank_import(
         return
     finally:
         session.close()
+    bad = result.bad + stats.too_long_count
     typer.echo(
-        f"added {result.added}, duplicates {result.duplicates}, bad rows skipped {result.bad}"
+        f"added {result.added}, duplicates {result.duplicates}, bad rows skipped {bad}, "
+        f"comment lines {stats.comments}"
     )
+    if stats.too_long_count:
+        lines_at = ", ".join(map(str, stats.too_long))
+        typer.echo(
+            f"  {stats.too_long_count} x line longer than 4096 characters (e.g. line {lines_at})"
+        )
     for reason, count in result.reasons.most_common():
-        typer.echo(f"  {count} x {reason}")
-    for example in result.examples[:10]:
-        typer.echo(f"  e.g. {example}")
+        at = ", ".join(map(str, result.samples.get(reason, [])))
+        typer.echo(f"  {count} x {reason} (e.g. line {at})")
+    if result.added == 0 and (bad or not result.duplicates):
+        _fail(f"nothing imported into {name}: {bad} bad rows, {result.duplicates} duplicates")
 
 
 def _bytes_progress() -> Progress:
@@ -195,9 +243,10 @@ def bank_export(
             elif ff is FileFormat.PLAIN:
                 out.write(e.hash_value + "\n")
             else:
+                # Partner-supplied text: neutralised so a spreadsheet never runs it.
                 writer.writerow(
-                    [e.hash_type, e.hash_value, e.source, e.classification, e.added_by,
-                     e.added_at.isoformat()]
+                    [csv_safe(c) for c in (e.hash_type, e.hash_value, e.source,
+                     e.classification, e.added_by, e.added_at.isoformat())]
                 )  # fmt: skip
 
 

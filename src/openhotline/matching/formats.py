@@ -9,8 +9,9 @@ from __future__ import annotations
 import csv
 import string
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TextIO
 
 from openhotline.matching.models import HEX_LENGTH, HashType
 
@@ -71,6 +72,59 @@ def normalise_hash(hash_type: HashType, value: str) -> str:
     return v
 
 
+def check_not_degenerate(hash_type: HashType, value: str) -> str:
+    """Refuse an all-zero or all-one hash (what a blank image or a broken tool produces)."""
+    if value and set(value) == {"0"}:
+        raise ValueError(f"{hash_type.value} hash is degenerate (all bits zero)")
+    if value and set(value) == {"f"}:
+        raise ValueError(f"{hash_type.value} hash is degenerate (all bits one)")
+    return value
+
+
+def _import_hash(hash_type: HashType, value: str) -> str:
+    # Hex is accepted in any case (stored lower-case); degenerate hashes are refused.
+    return check_not_degenerate(hash_type, normalise_hash(hash_type, value))
+
+
+@dataclass
+class LineStats:
+    """What bounded_lines saw besides data: comment lines and over-long lines."""
+
+    comments: int = 0
+    too_long: list[int] = field(default_factory=list)  # line numbers, first few only
+    too_long_count: int = 0
+
+
+# No hash-list line needs more (a CSV row with metadata is well under 1 KB); a 1 GB file
+# without a line break used to be read whole (MemoryError at 7.7 GB).
+MAX_LINE_CHARS = 4096
+
+
+def bounded_lines(
+    handle: TextIO, stats: LineStats, max_chars: int = MAX_LINE_CHARS
+) -> Iterator[str]:
+    """Yield a file's lines; a longer line is read past in chunks and yields '' (counted)."""
+    number = 0
+    while True:
+        line = handle.readline(max_chars + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > max_chars and not line.endswith("\n"):
+            while True:  # skip the rest of the line without holding it
+                rest = handle.readline(64 * 1024)
+                if not rest or rest.endswith("\n"):
+                    break
+            stats.too_long_count += 1
+            if len(stats.too_long) < 5:
+                stats.too_long.append(number)
+            yield "\n"  # keeps line numbers; parsers skip blank lines
+            continue
+        if line.lstrip().startswith("#"):
+            stats.comments += 1
+        yield line
+
+
 def parse_type(name: str) -> HashType:
     """Map a signal type name (HMA names accepted) to a HashType."""
     try:
@@ -103,7 +157,7 @@ def parse_hma(lines: Iterable[str], source: str = "") -> Iterator[Row | BadRow]:
             continue
         try:
             ht = parse_type(parts[0])
-            yield Row(no, ht, normalise_hash(ht, parts[1]), source=source)
+            yield Row(no, ht, _import_hash(ht, parts[1]), source=source)
         except ValueError as exc:
             yield BadRow(no, str(exc))
 
@@ -122,7 +176,7 @@ def parse_plain(
             yield BadRow(no, f"cannot tell the hash type of a {len(value)}-character value")
             continue
         try:
-            yield Row(no, ht, normalise_hash(ht, value), source=source)
+            yield Row(no, ht, _import_hash(ht, value), source=source)
         except ValueError as exc:
             yield BadRow(no, str(exc))
 
@@ -161,7 +215,7 @@ def parse_csv(lines: Iterable[str], source: str = "") -> Iterator[Row | BadRow]:
             continue
         try:
             ht = parse_type(rec[t_col])
-            value = normalise_hash(ht, rec[h_col])
+            value = _import_hash(ht, rec[h_col])
         except ValueError as exc:
             yield BadRow(no, str(exc))
             continue
@@ -185,7 +239,8 @@ def parse_lines(
     head: list[str] = []
     for line in it:
         head.append(line)
-        if line.strip():
+        # The first data line tells the format: comments before it do not.
+        if line.strip() and not line.strip().startswith("#"):
             break
     if fmt is None:
         fmt = detect_format(head[-1]) if head else FileFormat.PLAIN
@@ -207,3 +262,12 @@ def format_hma(hash_type: str, value: str) -> str:
 
 
 CSV_EXPORT_HEADER = ["hash_type", "hash", "source", "classification", "added_by", "added_at"]
+
+
+# Spreadsheets run a cell that starts with one of these as a formula (OWASP CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(cell: str) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading formula character gets a quote."""
+    return "'" + cell if cell.startswith(FORMULA_PREFIXES) else cell

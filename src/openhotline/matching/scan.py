@@ -7,6 +7,7 @@ import functools
 import json
 import multiprocessing
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,13 +38,20 @@ class _Scanned:
 MAX_SCAN_BYTES = 64 * 1024 * 1024
 
 
-def _scan_one(path: str, geometric: bool = True, regions: bool = True) -> _Scanned:
+def _scan_one(
+    path: str, geometric: bool = True, regions: bool = True, root: str | None = None
+) -> _Scanned:
     from openhotline.media.decode import MediaError, UnsupportedFormatError
     from openhotline.media.service import query_image
 
     try:
-        size = os.path.getsize(path)
-        if size > MAX_SCAN_BYTES:
+        # A link out of the folder is not followed unless asked (--follow-links).
+        if root is not None and not _inside(os.path.realpath(path), root):
+            return _Scanned(path, "skipped", "symbolic link out of the folder (--follow-links)")
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):  # a named pipe would block the worker forever
+            return _Scanned(path, "skipped", "not a regular file")
+        if st.st_size > MAX_SCAN_BYTES:
             return _Scanned(path, "unreadable", f"larger than {MAX_SCAN_BYTES} bytes")
         with open(path, "rb") as fh:
             data = fh.read()
@@ -62,8 +70,18 @@ def _scan_one(path: str, geometric: bool = True, regions: bool = True) -> _Scann
     return _Scanned(path, "ok", "", h.md5, h.sha256, h.pdq, h.pdq_quality, cands)
 
 
-def _walk(root: Path) -> Iterator[str]:
-    for dirpath, _dirs, files in os.walk(root):
+def _inside(real: str, root: str) -> bool:
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _walk(root: Path, follow_links: bool = False) -> Iterator[str]:
+    seen: set[str] = set()
+    for dirpath, dirs, files in os.walk(root, followlinks=follow_links):
+        real = os.path.realpath(dirpath)
+        if real in seen:  # a link cycle: each real folder is scanned once
+            dirs[:] = []
+            continue
+        seen.add(real)
         for f in sorted(files):
             yield os.path.join(dirpath, f)
 
@@ -79,6 +97,9 @@ def scan_command(
     ),
     regions: bool = typer.Option(
         True, help="Also hash embedded photos (screenshots, collages; see bench/RESULTS.md)."
+    ),
+    follow_links: bool = typer.Option(
+        False, "--follow-links", help="Follow symbolic links out of the folder."
     ),
 ) -> None:
     """Hash every file under DIRECTORY with all cores and match against the bank(s)."""
@@ -97,7 +118,8 @@ def scan_command(
             except service.BankError as exc:
                 _fail(str(exc))
     engine = services(ctx).matcher
-    paths = list(_walk(directory))
+    paths = list(_walk(directory, follow_links))
+    root = None if follow_links else os.path.realpath(directory)
     counts = {"files": 0, "matched": 0, "unreadable": 0, "skipped": 0}
     writer = csv.writer(sys.stdout, lineterminator="\n")
     if fmt == "csv":
@@ -110,7 +132,7 @@ def scan_command(
     )  # fmt: skip
     with progress, mp.Pool(n) as pool, factory() as session:
         task = progress.add_task("scan", total=len(paths))
-        work = functools.partial(_scan_one, geometric=geometric, regions=regions)
+        work = functools.partial(_scan_one, geometric=geometric, regions=regions, root=root)
         for res in pool.imap_unordered(work, paths, chunksize=4):
             counts["files"] += 1
             matches: list[service.Match] = []

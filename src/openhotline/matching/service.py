@@ -23,6 +23,8 @@ from openhotline.matching.models import DEFAULT_PDQ_RADIUS, BankEntry, HashBank,
 
 IMPORT_BATCH = 5000
 MAX_REASONS = 20
+SAMPLES_PER_REASON = 3
+OTHER_REASONS = "other reasons"
 
 
 class BankError(DomainError):
@@ -56,11 +58,20 @@ class ImportResult:
     bad: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)  # "line N: reason", first MAX_REASONS
+    # Up to SAMPLES_PER_REASON line numbers for each reason.
+    samples: dict[str, list[int]] = field(default_factory=dict)
 
     def note_bad(self, bad: BadRow) -> None:
-        """Count a skipped row."""
+        """Count a skipped row; memory stays bounded whatever the file holds."""
         self.bad += 1
-        self.reasons[bad.reason] += 1
+        # Reasons can quote the input (an unknown type name): past MAX_REASONS distinct ones,
+        # the rest are counted together (2 GiB of random bytes kept 3.56 GB of reasons).
+        known = bad.reason in self.reasons or len(self.reasons) < MAX_REASONS
+        reason = bad.reason if known else OTHER_REASONS
+        self.reasons[reason] += 1
+        lines = self.samples.setdefault(reason, [])
+        if len(lines) < SAMPLES_PER_REASON:
+            lines.append(bad.line)
         if len(self.examples) < MAX_REASONS:
             self.examples.append(f"line {bad.line}: {bad.reason}")
 

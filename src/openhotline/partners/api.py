@@ -13,6 +13,7 @@ from openhotline.partners.models import ApiKey, PartnerOrg
 from openhotline.partners.schemas import KeyIn, KeyOut, NewKeyOut, OrgIn, OrgOut
 from openhotline.web.deps import DbDep, JsonBody
 from openhotline.web.errors import validate_as
+from openhotline.web.params import DbId
 
 router = APIRouter(prefix="/api/v1/admin", tags=["partners (admin)"])
 Manager = Annotated[Principal, Depends(require(Permission.PARTNERS_MANAGE))]
@@ -67,7 +68,7 @@ def add_partner(principal: Manager, body: JsonBody, db: DbDep) -> OrgOut:
 @router.post(
     "/partners/{org_id}/keys", status_code=201, response_model=NewKeyOut, summary="New API key"
 )
-def new_key(principal: Manager, org_id: int, body: JsonBody, db: DbDep) -> NewKeyOut:
+def new_key(principal: Manager, org_id: DbId, body: JsonBody, db: DbDep) -> NewKeyOut:
     """Create a key; the response is the only time the key is shown."""
     data = validate_as(KeyIn, body, "invalid key request")
     with db.begin() as s:
@@ -79,14 +80,14 @@ def new_key(principal: Manager, org_id: int, body: JsonBody, db: DbDep) -> NewKe
 
 
 @router.post("/partner-keys/{key_id}/revoke", response_model=KeyOut, summary="Revoke a key")
-def revoke(principal: Manager, key_id: int, db: DbDep) -> KeyOut:
+def revoke(principal: Manager, key_id: DbId, db: DbDep) -> KeyOut:
     """Revoke a key at once."""
     with db.begin() as s:
         return key_out(service.revoke_key(s, key_id, actor=principal.actor))
 
 
 @router.post("/partner-keys/{key_id}/rotate", response_model=NewKeyOut, summary="Rotate a key")
-def rotate(principal: Manager, key_id: int, db: DbDep) -> NewKeyOut:
+def rotate(principal: Manager, key_id: DbId, db: DbDep) -> NewKeyOut:
     """Replace a key by a new one with the same scopes; the old one stops working."""
     with db.begin() as s:
         key, token = service.rotate_key(s, key_id, actor=principal.actor)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Header, Response
 
 from openhotline.errors import InvalidError, NotFoundError
 from openhotline.partners.deps import PartnerDep
-from openhotline.reporting import service
+from openhotline.reporting import idempotency, service
 from openhotline.reporting.receipts import format_receipt
 from openhotline.reporting.schemas import (
     BatchIn,
@@ -18,7 +18,7 @@ from openhotline.reporting.schemas import (
     ReportIn,
     StatusOut,
 )
-from openhotline.web.deps import CommitterDep, DbDep, JsonBody, SettingsDep
+from openhotline.web.deps import CommitterDep, DbDep, JsonBody, SettingsDep, json_body_doc
 from openhotline.web.errors import validate_as
 from openhotline.web.ratelimit import public_rate_limit
 
@@ -29,13 +29,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _body_schema(model: type[Any]) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
-        }
-    }
+# A retry with the same key and body gets the first answer back, marked with this header.
+REPLAYED = "Idempotent-Replayed"
+IdempotencyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Optional: a retry with the same key and body files nothing new and "
+        "returns the first answer; the same key with another body is refused (409).",
+    ),
+]
 
 
 def _limits(settings: Any) -> service.IntakeLimits:
@@ -49,20 +53,34 @@ def _limits(settings: Any) -> service.IntakeLimits:
     status_code=201,
     response_model=ReceiptOut,
     responses=ERRORS,
-    openapi_extra=_body_schema(ReportIn),
+    openapi_extra=json_body_doc(ReportIn),
     dependencies=[Depends(public_rate_limit)],
     summary="File a report (anonymous)",
 )
 async def create_report(
-    body: JsonBody, committer: CommitterDep, settings: SettingsDep
+    body: JsonBody,
+    committer: CommitterDep,
+    settings: SettingsDep,
+    response: Response,
+    idempotency_key: IdempotencyHeader = None,
 ) -> ReceiptOut:
     """Accept a report; the 201 is only sent once it is committed (group commit)."""
     data = validate_as(ReportIn, body, "invalid report")
     if data.external_id is not None:
         raise InvalidError("invalid report", ["external_id: only for partner batches"])
     prepared = service.prepare_report(data, _limits(settings))
-    receipt = await committer.run_async(service.store_reports, (prepared, "public"))
-    return ReceiptOut(receipt=format_receipt(receipt), status="received")
+    key = idempotency.idempotency_key(
+        idempotency_key, "public", body, settings.idempotency_key_hours
+    )
+    if key is None:
+        receipt = await committer.run_async(service.store_reports, (prepared, "public"))
+        return ReceiptOut(receipt=format_receipt(receipt), status="received")
+    answer, replayed = await committer.run_async(
+        service.store_reports_once, (prepared, "public", key)
+    )
+    if replayed:
+        response.headers[REPLAYED] = "true"
+    return ReceiptOut.model_validate(answer)
 
 
 @router.get(
@@ -85,11 +103,16 @@ def report_status(receipt: str, db: DbDep) -> StatusOut:
     "/reports/batch",
     response_model=BatchOut,
     responses=ERRORS,
-    openapi_extra=_body_schema(BatchIn),
+    openapi_extra=json_body_doc(BatchIn),
     summary="Submit up to 1,000 reports (partners)",
 )
 async def create_batch(
-    body: JsonBody, committer: CommitterDep, settings: SettingsDep, partner: PartnerDep
+    body: JsonBody,
+    committer: CommitterDep,
+    settings: SettingsDep,
+    partner: PartnerDep,
+    response: Response,
+    idempotency_key: IdempotencyHeader = None,
 ) -> BatchOut:
     """Accept or reject each report of a batch on its own."""
     batch = validate_as(BatchIn, body, "invalid batch")
@@ -97,6 +120,17 @@ async def create_batch(
         raise InvalidError(
             f"too many reports: {len(batch.reports)} (at most {settings.max_batch_reports})"
         )
+    key = idempotency.idempotency_key(
+        idempotency_key, partner.source, body, settings.idempotency_key_hours
+    )
+    if key is not None:
+        answer, replayed = await committer.run_async(
+            service.prepare_and_store_batches_once,
+            (batch.reports, _limits(settings), partner.source, key),
+        )
+        if replayed:
+            response.headers[REPLAYED] = "true"
+        return BatchOut.model_validate(answer)
     results = await committer.run_async(
         service.prepare_and_store_batches, (batch.reports, _limits(settings), partner.source)
     )

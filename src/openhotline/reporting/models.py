@@ -51,3 +51,20 @@ class ReportURL(Base):
 
     report: Mapped[Report] = relationship(back_populates="urls")
     case: Mapped[Case] = relationship()
+
+
+class IntakeIdempotencyKey(Base):
+    """A report submission's Idempotency-Key, so a retried request files nothing new.
+
+    Only digests and the answer are kept: the key is hashed with its scope (public, or the
+    partner), the body is a digest; no address or other identifying data.
+    """
+
+    __tablename__ = "intake_idempotency_keys"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    body_hash: Mapped[str] = mapped_column(String(64))
+    # The JSON answer the first request got (a receipt, or a batch's per-item results).
+    response: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

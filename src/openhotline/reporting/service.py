@@ -29,9 +29,10 @@ from openhotline.cases.models import (
 from openhotline.cases.service import move
 from openhotline.db import insert_ignore
 from openhotline.errors import InvalidError
+from openhotline.reporting.idempotency import IdempotencyKey, run_once
 from openhotline.reporting.models import Report, ReportURL
 from openhotline.reporting.receipts import format_receipt, new_receipt, normalise_receipt
-from openhotline.reporting.schemas import BatchItemOut, ReportIn
+from openhotline.reporting.schemas import BatchItemOut, BatchOut, ReportIn
 from openhotline.urls import CanonicalURL, InvalidURLError, canonicalize
 
 # Core tables: bulk inserts through Core skip the ORM's per-row bookkeeping (3x faster).
@@ -231,6 +232,46 @@ def store_reports(session: Session, items: list[tuple[_Prepared, str]]) -> list[
     """Store prepared reports, each with its source; return their receipt codes."""
     _store(session, items)
     return [p.receipt for p, _source in items]
+
+
+def receipt_answer(receipt: str) -> dict[str, Any]:
+    """The JSON answer to a filed report."""
+    return {"receipt": format_receipt(receipt), "status": "received"}
+
+
+def store_reports_once(
+    session: Session, items: list[tuple[_Prepared, str, IdempotencyKey]]
+) -> list[tuple[dict[str, Any], bool]]:
+    """Store reports, each at most once per Idempotency-Key: (answer, replayed) for each."""
+    out: list[tuple[dict[str, Any], bool]] = []
+    for prepared, source, key in items:
+
+        def produce(prepared: _Prepared = prepared, source: str = source) -> dict[str, Any]:
+            _store(session, [(prepared, source)])
+            return receipt_answer(prepared.receipt)
+
+        out.append(run_once(session, key, produce))
+    return out
+
+
+def prepare_and_store_batches_once(
+    session: Session,
+    batches: list[tuple[list[Any], IntakeLimits, str, IdempotencyKey]],
+) -> list[tuple[dict[str, Any], bool]]:
+    """Validate and store partner batches, each at most once per Idempotency-Key."""
+    out: list[tuple[dict[str, Any], bool]] = []
+    for items, limits, source, key in batches:
+
+        def produce(
+            items: list[Any] = items, limits: IntakeLimits = limits, source: str = source
+        ) -> dict[str, Any]:
+            results = store_batch(session, prepare_batch(items, limits), source)
+            accepted = sum(1 for r in results if r.accepted)
+            answer = BatchOut(accepted=accepted, rejected=len(results) - accepted, results=results)
+            return answer.model_dump(mode="json")
+
+        out.append(run_once(session, key, produce))
+    return out
 
 
 def prepare_batch(items: list[Any], limits: IntakeLimits | None = None) -> PreparedBatch:

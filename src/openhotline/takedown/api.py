@@ -27,6 +27,7 @@ from openhotline.takedown.schemas import (
 )
 from openhotline.takedown.stats import takedown_stats
 from openhotline.web.deps import DbDep, services_of
+from openhotline.web.params import DbId
 
 router = APIRouter(prefix="/api/v1", tags=["takedown"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -54,7 +55,7 @@ def stats(db: DbDep) -> TakedownStatsOut:
     summary="A host confirms removal (signed link from the notice)",
 )
 def confirm(
-    request: Request, notice_id: int, db: DbDep, sig: str = Query(max_length=100)
+    request: Request, notice_id: DbId, db: DbDep, sig: str = Query(max_length=100)
 ) -> ConfirmOut:
     """Record the host's confirmation and queue a re-check at source."""
     if not verify(services_of(request).notice_link_key, notice_id, sig):
@@ -82,7 +83,7 @@ def confirm(
     summary="Hosting traces, notices and referrals of a case",
 )
 def case_takedown(
-    case_id: int,
+    case_id: DbId,
     db: DbDep,
     principal: Annotated[Principal, Depends(require(Permission.CASE_VIEW))],
 ) -> CaseTakedownOut:

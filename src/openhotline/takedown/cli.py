@@ -58,3 +58,39 @@ def police_clear(
         typer.echo(f"error: case {case_id} has no notice held for police", err=True)
         raise typer.Exit(1)
     typer.echo(f"released {released} notice(s) for case {case_id}")
+
+
+@takedown_app.command("uncertain")
+def uncertain(ctx: typer.Context) -> None:
+    """List notice sends that may or may not have arrived (SMTP cut off mid-way)."""
+    from openhotline.takedown.service import uncertain_sends
+
+    svc = services(ctx)
+    with svc.sessionmaker() as session:
+        rows = uncertain_sends(session, svc.settings.notice_send_uncertain_seconds)
+        for row in rows:
+            typer.echo(
+                f"{row.id}\tcase {row.case_id}\tnotice {row.notice_id}\t{row.state.value}\t"
+                f"{row.sent_at:%Y-%m-%d %H:%M:%S}\t{row.recipient}\t{row.message_id}"
+            )
+    if not rows:
+        typer.echo("no uncertain notice sends")
+
+
+@takedown_app.command("resend")
+def resend(
+    ctx: typer.Context,
+    send_id: int = typer.Argument(..., min=1, max=2_147_483_647, help="Send id (see uncertain)."),
+    operator: str = typer.Option(..., help="Who decided to send again (audited)."),
+) -> None:
+    """Send an uncertain notice again on the next run (the recipient may get it twice)."""
+    from openhotline.cli_support import domain_errors
+    from openhotline.db import transaction
+    from openhotline.takedown.service import resend_send
+
+    svc = services(ctx)
+    with domain_errors(), transaction(svc.sessionmaker) as session:
+        notice = resend_send(
+            session, send_id, svc.settings.notice_send_uncertain_seconds, actor=f"user:{operator}"
+        )
+        typer.echo(f"notice {notice.id} (case {notice.case_id}) will be sent on the next run")

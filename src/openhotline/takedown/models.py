@@ -48,6 +48,16 @@ class Notice(Base):
     __table_args__ = (UniqueConstraint("case_id", "role", name="uq_notices_case_role"),)
 
 
+class NoticeSendState(StrEnum):
+    """Where one send stands: recorded before SMTP, confirmed after (at-most-once)."""
+
+    SENDING = "sending"  # recorded, handed to SMTP; uncertain if it stays so (worker killed)
+    SENT = "sent"  # the SMTP server accepted it
+    FAILED = "failed"  # refused before delivery (no connection, sender/recipients refused)
+    UNCERTAIN = "uncertain"  # SMTP failed mid-transaction: may or may not have arrived
+    RESENT = "resent"  # an operator had an uncertain send sent again
+
+
 class NoticeSend(Base):
     """One e-mail that carried a notice (a batch e-mail carries several)."""
 
@@ -61,7 +71,12 @@ class NoticeSend(Base):
     attempt: Mapped[int] = mapped_column(Integer)
     escalation: Mapped[int] = mapped_column(Integer, default=0)
     message_id: Mapped[str] = mapped_column(String(200))
+    # When the send was recorded (just before it was handed to SMTP).
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    state: Mapped[NoticeSendState] = mapped_column(
+        EnumString(NoticeSendState, 20), default=NoticeSendState.SENT, server_default="sent"
+    )
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class ReferralKind(StrEnum):

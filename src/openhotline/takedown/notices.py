@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,9 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined,
 
 PACKAGED = Path(__file__).resolve().parent.parent / "templates" / "notices"
 DEFAULT_LANGUAGE = "en"
+# What sign() produces: 40 lowercase hex digits. Anything else is refused before comparing
+# (compare_digest raises TypeError on non-ASCII text, which was an HTTP 500 without login).
+SIGNATURE_RE = re.compile(r"[0-9a-f]{40}")
 
 
 def sign(key: bytes, notice_id: int) -> str:
@@ -22,7 +26,9 @@ def sign(key: bytes, notice_id: int) -> str:
 
 
 def verify(key: bytes, notice_id: int, signature: str) -> bool:
-    """Constant-time check of a confirmation link signature."""
+    """Constant-time check of a confirmation link signature; False for any malformed one."""
+    if not SIGNATURE_RE.fullmatch(signature):
+        return False
     return hmac.compare_digest(sign(key, notice_id), signature)
 
 
@@ -84,8 +90,3 @@ class Outgoing:
         msg.set_content(self.body)  # resets Content-* headers, so set the language after
         msg["Content-Language"] = self.language
         return msg
-
-
-def new_message_id() -> str:
-    """A unique Message-ID."""
-    return make_msgid(domain="openhotline.invalid")

@@ -19,10 +19,12 @@ from openhotline.cases.lifecycle import AWAITING_ACTION, LISTABLE, OPEN_FOR_NOTI
 from openhotline.cases.models import Case, CaseEventKind, CaseStatus
 from openhotline.cases.service import move, record_event
 from openhotline.db import insert_ignore
+from openhotline.errors import ConflictError, NotFoundError
 from openhotline.media.models import CaseItem, Item
 from openhotline.takedown.models import (
     Notice,
     NoticeSend,
+    NoticeSendState,
     NoticeStatus,
     Referral,
     ReferralKind,
@@ -139,7 +141,7 @@ def due_notices(session: Session, now: datetime | None = None) -> list[Notice]:
     )
 
 
-def claim_notice(session: Session, notice_id: int, lease_seconds: float = 600.0) -> bool:
+def claim_notice(session: Session, notice_id: int, lease_seconds: float) -> bool:
     """Take a due notice for sending (pushes next_due_at on), so two workers never both send."""
     now = db.now(session)
     result = session.execute(
@@ -208,29 +210,34 @@ class SendRecord:
     message_id: str
 
 
-def record_send(session: Session, rec: SendRecord, interval_hours: float) -> None:
+def record_send(
+    session: Session,
+    rec: SendRecord,
+    interval_hours: float,
+    state: NoticeSendState = NoticeSendState.SENT,
+) -> NoticeSend | None:
     """Count a sent notice and schedule the next one."""
     notice = session.get(Notice, rec.notice_id)
     if notice is None:
-        return
+        return None
     now = db.now(session)
     notice.attempts += 1
     notice.escalation = rec.escalation
     notice.first_sent_at = notice.first_sent_at or now
     notice.last_sent_at = now
     notice.next_due_at = now + timedelta(hours=interval_hours)
-    session.add(
-        NoticeSend(
-            notice_id=notice.id,
-            case_id=notice.case_id,
-            recipient=notice.recipient,
-            cc=json.dumps(rec.cc),
-            attempt=notice.attempts,
-            escalation=rec.escalation,
-            message_id=rec.message_id,
-            sent_at=now,
-        )
+    row = NoticeSend(
+        notice_id=notice.id,
+        case_id=notice.case_id,
+        recipient=notice.recipient,
+        cc=json.dumps(rec.cc),
+        attempt=notice.attempts,
+        escalation=rec.escalation,
+        message_id=rec.message_id,
+        sent_at=now,
+        state=state,
     )
+    session.add(row)
     record_event(
         session,
         notice.case_id,
@@ -248,6 +255,99 @@ def record_send(session: Session, rec: SendRecord, interval_hours: float) -> Non
     case = session.get(Case, notice.case_id)
     if case is not None and AWAITING_ACTION(case):
         move(session, case, CaseStatus.ACTIONED, actor=ACTOR, reason="notice sent")
+    return row
+
+
+# Notice e-mails are sent at most once: each send is recorded (and its notice scheduled on)
+# in its own transaction before the e-mail is handed to SMTP, with a Message-ID made from the
+# send's id. A worker killed while the SMTP server delays its reply used to send the same
+# notice 2-3 times (the send was only recorded after SMTP); now the send stays "sending",
+# shows as uncertain, and an operator decides whether to send it again (resend_send).
+
+
+def send_message_id(send_id: int, domain: str) -> str:
+    """The Message-ID of the e-mail whose first send row has send_id (stable, unique)."""
+    return f"<notice-send-{send_id}@{domain}>"
+
+
+def begin_sends(
+    session: Session, recs: list[SendRecord], interval_hours: float, domain: str
+) -> str:
+    """Record one e-mail's sends as SENDING before it goes to SMTP; return its Message-ID."""
+    rows = [
+        row
+        for rec in recs
+        if (row := record_send(session, rec, interval_hours, NoticeSendState.SENDING))
+    ]
+    if not rows:
+        return ""
+    session.flush()
+    message_id = send_message_id(rows[0].id, domain)
+    for row in rows:
+        row.message_id = message_id
+    return message_id
+
+
+def finish_sends(
+    session: Session, message_id: str, state: NoticeSendState, error: str | None = None
+) -> int:
+    """Settle one e-mail's SENDING rows as SENT, FAILED or UNCERTAIN; return how many.
+
+    FAILED means the server refused before delivery: the attempt is taken back and the
+    notice is due again at once, so the job's retry sends it.
+    """
+    rows = session.execute(
+        select(NoticeSend).where(
+            NoticeSend.message_id == message_id, NoticeSend.state == NoticeSendState.SENDING
+        )
+    ).scalars()
+    count = 0
+    for row in rows:
+        count += 1
+        row.state = state
+        row.error = (error or "")[:500] or None
+        notice = session.get(Notice, row.notice_id) if state is NoticeSendState.FAILED else None
+        if notice is not None:
+            notice.attempts = max(0, notice.attempts - 1)
+            notice.next_due_at = db.now(session)
+    return count
+
+
+def uncertain_sends(session: Session, stale_seconds: float) -> list[NoticeSend]:
+    """Sends that may or may not have arrived: SMTP failed mid-way, or cut off while sending."""
+    cutoff = db.now(session) - timedelta(seconds=stale_seconds)
+    return list(
+        session.execute(
+            select(NoticeSend)
+            .where(
+                (NoticeSend.state == NoticeSendState.UNCERTAIN)
+                | ((NoticeSend.state == NoticeSendState.SENDING) & (NoticeSend.sent_at <= cutoff))
+            )
+            .order_by(NoticeSend.id)
+        ).scalars()
+    )
+
+
+def resend_send(session: Session, send_id: int, stale_seconds: float, *, actor: str) -> Notice:
+    """An operator's decision: send an uncertain send's notice again on the next run."""
+    row = session.get(NoticeSend, send_id)
+    if row is None:
+        raise NotFoundError(f"no notice send {send_id}")
+    if row.id not in {r.id for r in uncertain_sends(session, stale_seconds)}:
+        raise ConflictError(f"send {send_id} is {row.state.value}, not uncertain")
+    notice = session.get(Notice, row.notice_id)
+    if notice is None or notice.status is not NoticeStatus.QUEUED:
+        raise ConflictError(f"the notice of send {send_id} is no longer sent")
+    row.state = NoticeSendState.RESENT
+    notice.next_due_at = db.now(session)
+    audit.record(
+        session,
+        actor,
+        AuditAction.TAKEDOWN_NOTICE_RESENT,
+        f"case:{notice.case_id}",
+        {"notice": notice.id, "send": row.id, "message_id": row.message_id},
+    )
+    return notice
 
 
 def mark_removed(session: Session, case: Case, detail: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import smtplib
 import time
 from collections import defaultdict
 from datetime import timedelta
@@ -15,8 +17,8 @@ from openhotline.cases.service import record_event
 from openhotline.db import transaction
 from openhotline.jobs import service as jobs
 from openhotline.takedown import service
-from openhotline.takedown.models import Notice
-from openhotline.takedown.notices import NoticeTemplates, Outgoing, confirm_link, new_message_id
+from openhotline.takedown.models import Notice, NoticeSendState
+from openhotline.takedown.notices import NoticeTemplates, Outgoing, confirm_link
 from openhotline.takedown.recheck import Online, recheck
 from openhotline.takedown.routing import RoutingRules
 from openhotline.trace.service import compute_trace, latest_trace, store_trace
@@ -25,6 +27,19 @@ if TYPE_CHECKING:
     from openhotline.bootstrap import Services
 
 UNKNOWN_RETRY_HOURS = 1.0
+# SMTP failures that prove the message was not delivered (refused before DATA completed).
+NOT_DELIVERED: tuple[type[Exception], ...] = (
+    ConnectionRefusedError,
+    smtplib.SMTPConnectError,
+    smtplib.SMTPHeloError,
+    smtplib.SMTPSenderRefused,
+    smtplib.SMTPRecipientsRefused,
+)
+log = logging.getLogger("openhotline.takedown")
+
+
+class NoticeSendError(Exception):
+    """At least one notice e-mail of a run failed (the job is retried; sends are settled)."""
 
 
 def route_case(services: Services, payload: dict[str, Any]) -> None:
@@ -49,7 +64,8 @@ def route_case(services: Services, payload: dict[str, Any]) -> None:
 def _prepare(services: Services, notice_id: int) -> tuple[Online, str]:
     """Re-trace (on re-sends) and re-check one notice's case just before sending."""
     with transaction(services.sessionmaker) as session:
-        if not service.claim_notice(session, notice_id):
+        lease = services.settings.notice_claim_lease_seconds
+        if not service.claim_notice(session, notice_id, lease):
             return Online.UNKNOWN, "taken by another worker or no longer due"
     with services.sessionmaker() as session:
         notice = session.get(Notice, notice_id)
@@ -114,6 +130,8 @@ def send_notices(services: Services, payload: dict[str, Any]) -> None:
                     "confirm_link": confirm_link(s.public_base_url, services.notice_link_key, nid),
                 }
             )
+    domain = s.notice_from.rpartition("@")[2] or "openhotline.invalid"
+    failures: list[Exception] = []
     for (recipient, language), entries in batches.items():
         level = max(e["level"] for e in entries)
         cc = list(dict.fromkeys(c for e in entries for c in e["cc"]))
@@ -122,12 +140,29 @@ def send_notices(services: Services, payload: dict[str, Any]) -> None:
             language,
             {"hotline_name": s.hotline_name, "entries": entries, "escalation": level, "cdn": cdn},
         )
-        out = Outgoing(recipient, cc, language, subject, body, new_message_id())
-        services.mailer.send(out.to_email(s.notice_from))
+        # Recorded first (at most once), then handed to SMTP, then settled.
         with transaction(services.sessionmaker) as session:
-            for e in entries:
-                rec = service.SendRecord(e["notice_id"], cc, level, out.message_id)
-                service.record_send(session, rec, s.notice_interval_hours)
+            recs = [service.SendRecord(e["notice_id"], cc, level, "") for e in entries]
+            message_id = service.begin_sends(session, recs, s.notice_interval_hours, domain)
+        if not message_id:
+            continue
+        out = Outgoing(recipient, cc, language, subject, body, message_id)
+        failure: Exception | None = None
+        try:
+            services.mailer.send(out.to_email(s.notice_from))
+        except NOT_DELIVERED as exc:
+            state, failure = NoticeSendState.FAILED, exc
+        except Exception as exc:
+            state, failure = NoticeSendState.UNCERTAIN, exc
+        else:
+            state = NoticeSendState.SENT
+        with transaction(services.sessionmaker) as session:
+            service.finish_sends(session, message_id, state, repr(failure) if failure else None)
+        if failure is not None:
+            log.warning("notice e-mail %s to %s: %s (%r)", message_id, recipient, state, failure)
+            failures.append(failure)
+    if failures:
+        raise NoticeSendError(f"{len(failures)} notice e-mail(s) failed") from failures[0]
 
 
 def recheck_case(services: Services, payload: dict[str, Any]) -> None:

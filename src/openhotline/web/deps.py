@@ -6,12 +6,14 @@ import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
+from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.config import Settings
 from openhotline.db import GroupCommitter
 from openhotline.errors import RejectedError
 from openhotline.web.errors import ApiError
+from openhotline.web.jsonlimits import STATE_KEY, JsonLimitError, loads
 
 if TYPE_CHECKING:
     from openhotline.bootstrap import Services
@@ -49,18 +51,51 @@ async def json_object_body(request: Request) -> dict[str, Any]:
     ctype = request.headers.get("content-type", "")
     if ctype and "json" not in ctype.lower():
         raise ApiError(415, "send the body as application/json")
-    raw = await request.body()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RejectedError(f"body is not valid UTF-8 (byte {exc.start})") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RejectedError(f"body is not valid JSON: {exc.msg} at line {exc.lineno}") from exc
+    state = request.scope.get("state", {})
+    if STATE_KEY in state:
+        data = state[STATE_KEY]  # parsed once, with the limits, by JsonLimitMiddleware
+    else:
+        raw = await request.body()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RejectedError(f"body is not valid UTF-8 (byte {exc.start})") from exc
+        try:
+            data = loads(text)
+        except JsonLimitError as exc:
+            raise RejectedError(f"body refused: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise RejectedError(f"body is not valid JSON: {exc.msg} at line {exc.lineno}") from exc
     if not isinstance(data, dict):
         raise RejectedError("body must be a JSON object")
     return data
 
 
 JsonBody = Annotated[dict[str, Any], Depends(json_object_body)]
+
+
+def _inline_defs(node: Any, defs: dict[str, Any]) -> Any:
+    """Replace '#/$defs/X' references by X's schema (ours are not recursive)."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline_defs(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline_defs(v, defs) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline_defs(v, defs) for v in node]
+    return node
+
+
+def json_body_doc(model: type[BaseModel], media_type: str = "application/json") -> dict[str, Any]:
+    """openapi_extra documenting a JsonBody route's body as model, self-contained.
+
+    pydantic's schema keeps nested models under '$defs' with '#/$defs/...' references, which
+    do not resolve inside an OpenAPI document; they are inlined here.
+    """
+    schema = model.model_json_schema()
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {media_type: {"schema": _inline_defs(schema, schema.get("$defs", {}))}},
+        }
+    }

@@ -7,14 +7,17 @@ they hold no mapping of their own.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from http import HTTPStatus
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from openhotline.db import OUTAGE_ERRORS
 from openhotline.errors import HTTP_STATUS, DomainError, ErrorKind, InvalidError, RejectedError
 from openhotline.web.templating import templates
 
@@ -32,17 +35,40 @@ HTML_TITLE: dict[ErrorKind, str] = {
 }
 
 
+# How long a client should wait after a 503 before trying again (an outage usually ends in
+# seconds: a restart, a fail-over, space freed).
+OUTAGE_RETRY_AFTER = 5
+OUTAGE_MESSAGE = "the service is temporarily unavailable; please try again in a few seconds"
+
+
 class ApiError(Exception):
     """An HTTP-level refusal no domain kind covers (413, 415, 429): web layer only.
 
     Everything a service or a route refuses on purpose is a DomainError kind instead.
     """
 
-    def __init__(self, status: int, message: str, detail: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        detail: list[str] | None = None,
+        *,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
+        # A client told to come back later is told when (RFC 9110 Retry-After), always.
+        if status in (429, 503) and retry_after is None:
+            raise ValueError(f"an HTTP {status} answer needs retry_after")
         self.status = status
         self.message = message
         self.detail = detail or []
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str] | None:
+        """Response headers this refusal carries (Retry-After when set)."""
+        if self.retry_after is None:
+            return None
+        return {"Retry-After": str(max(1, self.retry_after))}
 
 
 def validation_details(exc: ValidationError | RequestValidationError) -> list[str]:
@@ -88,6 +114,10 @@ def wants_html(request: Request) -> bool:
 
 def domain_error_response(request: Request, exc: DomainError) -> Response:
     """The one answer for a DomainError: its kind's status, as HTML or as JSON."""
+    # Told to come back later, a client is told when.
+    headers = (
+        {"Retry-After": str(OUTAGE_RETRY_AFTER)} if exc.kind is ErrorKind.UNAVAILABLE else None
+    )
     if wants_html(request):
         console = request.url.path.startswith("/console")
         return templates.TemplateResponse(
@@ -101,10 +131,34 @@ def domain_error_response(request: Request, exc: DomainError) -> Response:
                 "back": "/console/" if console else "/",
             },
             status_code=html_status(exc),
+            headers=headers,
         )
     return JSONResponse(
-        {"error": exc.message, "detail": exc.detail}, status_code=HTTP_STATUS[exc.kind]
+        {"error": exc.message, "detail": exc.detail},
+        status_code=HTTP_STATUS[exc.kind],
+        headers=headers,
     )
+
+
+def outage_response(request: Request) -> Response:
+    """503 with Retry-After: the JSON error for the API, a page for console and browsers."""
+    headers = {"Retry-After": str(OUTAGE_RETRY_AFTER)}
+    if wants_html(request):
+        console = request.url.path.startswith("/console")
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {
+                "title": HTML_TITLE[ErrorKind.UNAVAILABLE],
+                "message": OUTAGE_MESSAGE,
+                "detail": [],
+                "console": console,
+                "back": "/console/" if console else "/",
+            },
+            status_code=503,
+            headers=headers,
+        )
+    return JSONResponse({"error": OUTAGE_MESSAGE, "detail": []}, status_code=503, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -112,12 +166,23 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"error": exc.message, "detail": exc.detail}, status_code=exc.status)
+        return JSONResponse(
+            {"error": exc.message, "detail": exc.detail},
+            status_code=exc.status,
+            headers=exc.headers(),
+        )
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
         # The one mapping of the error family, for JSON and for HTML alike.
         return domain_error_response(request, exc)
+
+    async def _outage(request: Request, _exc: Exception) -> Response:
+        # Logged once per outage by db.OutageMonitor, not once per request.
+        return outage_response(request)
+
+    for error in OUTAGE_ERRORS:
+        app.add_exception_handler(error, _outage)
 
     @app.exception_handler(ValidationError)
     async def _validation(_request: Request, exc: ValidationError) -> JSONResponse:
@@ -138,3 +203,54 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
+
+
+class ErrorBody(BaseModel):
+    """The shape of every error answer (4xx and 503)."""
+
+    error: str
+    detail: list[str] = Field(default_factory=list)
+
+
+# What any operation may answer besides its own successes: bad or over-limit bodies (400, 413,
+# 415, JSON limits before any route), authentication and permission, unknown ids, conflicts,
+# validation (422, in our shape, not FastAPI's default), rate limits, and an unavailable
+# database (503). Documented once for every operation, so the document matches the answers.
+COMMON_ERRORS = (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+RETRY_AFTER_DOC = {
+    "description": "Seconds to wait before trying again.",
+    "schema": {"type": "integer", "minimum": 1},
+}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Generate the app's OpenAPI document with the one error shape on every operation."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        schemas["ErrorBody"] = ErrorBody.model_json_schema()
+        ref = {"$ref": "#/components/schemas/ErrorBody"}
+        for path_item in doc.get("paths", {}).values():
+            for operation in path_item.values():
+                responses = operation.setdefault("responses", {})
+                for code in COMMON_ERRORS:
+                    answer = responses.setdefault(
+                        str(code), {"description": HTTPStatus(code).phrase}
+                    )
+                    answer["content"] = {"application/json": {"schema": ref}}
+                    if code in (429, 503):
+                        answer["headers"] = {"Retry-After": RETRY_AFTER_DOC}
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 import threading
 import time
@@ -27,8 +28,12 @@ class TokenBucketLimiter:
 
     def allow(self, client: str) -> bool:
         """Take one token for client; False when the client is over its rate."""
+        return self.take(client) == 0.0
+
+    def take(self, client: str) -> float:
+        """Take one token for client: 0.0 when allowed, else the seconds until one is due."""
         if self.rate <= 0:
-            return True
+            return 0.0
         key = hashlib.blake2b(client.encode(), key=self._salt, digest_size=16).digest()
         now = time.monotonic()
         with self._lock:
@@ -40,12 +45,17 @@ class TokenBucketLimiter:
             self._buckets[key] = (tokens, now)
             while len(self._buckets) > self.max_clients:
                 self._buckets.popitem(last=False)
-            return allowed
+            return 0.0 if allowed else (1.0 - tokens) / self.rate
 
 
 async def public_rate_limit(request: Request) -> None:
     """Dependency: refuse with 429 when this client sends too many public requests."""
     limiter: TokenBucketLimiter = request.app.state.public_limiter
     client = request.client.host if request.client else "unknown"
-    if not limiter.allow(client):
-        raise ApiError(429, "too many requests; please wait a minute and try again")
+    wait = limiter.take(client)
+    if wait > 0:
+        raise ApiError(
+            429,
+            "too many requests; please wait a minute and try again",
+            retry_after=math.ceil(wait),
+        )
