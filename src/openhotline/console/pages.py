@@ -28,6 +28,8 @@ MESSAGES = {
     "confirming": "Grade saved. Another analyst must confirm it before it counts.",
     "decided": "Grade saved. The item is decided.",
     "admitted": "Confirmed: the item's hashes entered the confirmed hash bank.",
+    "url_confirming": "URL decision saved. Another analyst must confirm it before it counts.",
+    "url_decided": "URL decision saved. The case is decided.",
     "disputed": "Your grade differs from an earlier one: a supervisor will decide.",
     "known": "That item matched the confirmed hash bank and was assessed automatically.",
     "resolved": "Dispute resolved.",
