@@ -120,6 +120,11 @@ class CrawlerSettings(BaseModel):
     crawler_max_media_bytes: int = 25 * 1024 * 1024
     crawler_max_items: int = 50
     crawler_max_pages: int = 10
+    # Icons, tracking pixels and tiny images are dropped before they become items (counted,
+    # not stored): an image whose shorter side is under this many pixels, or any file under
+    # capture_min_media_bytes.
+    capture_min_image_side: int = Field(default=48, ge=0, le=4096)
+    capture_min_media_bytes: int = Field(default=512, ge=0, le=1024 * 1024)
     # Verify TLS certificates (false captures evidence from sites with broken TLS too).
     crawler_verify_tls: bool = True
     # Banks whose matches auto-assess captured items (empty: every enabled bank).

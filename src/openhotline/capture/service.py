@@ -16,6 +16,7 @@ from openhotline.assessment.banks import BankMatch
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
 from openhotline.capture.crawler import CapturedMedia, CrawlResult
+from openhotline.capture.filter import Filtered
 from openhotline.cases.lifecycle import AWAITING_CAPTURE
 from openhotline.cases.models import Case, CaseEventKind, CaseStatus
 from openhotline.cases.service import move, record_event
@@ -193,6 +194,16 @@ def store_capture(
         else:
             move(session, case, CaseStatus.TRIAGE, actor=ACTOR, reason=detail)
     return summary
+
+
+def record_filtered(
+    session: Session, case: Case, filtered: Filtered, *, actor: str = ACTOR
+) -> None:
+    """Record how many icons and tiny images a capture dropped (nothing of them is stored)."""
+    if filtered.dropped:
+        record_event(
+            session, case.id, CaseEventKind.MEDIA_FILTERED, actor=actor, detail=filtered.describe()
+        )
 
 
 def capture_failed(session: Session, case: Case, reason: str) -> None:
