@@ -27,6 +27,7 @@ class AuditAction(StrEnum):
     BANK_ADMIT = "bank.admit"
     CAPTURE_AUTO_ASSESSED = "capture.auto_assessed"
     CASE_VIEW = "case.view"
+    EVIDENCE_UPLOAD = "evidence.upload"
     EXPORT_CYBERTIP = "export.cybertip"
     EXPORT_POLICE = "export.police"
     HELPLINE_ANNUAL_EXPORTED = "helpline.annual.exported"

@@ -5,6 +5,7 @@ from openhotline.domains import Domain
 DOMAIN = Domain(
     "capture",
     module="hotline",
+    routers=("openhotline.capture.api:router",),
     handlers={"capture.case": "openhotline.capture.tasks:capture_case"},
     tick_hooks=("openhotline.capture.tasks:enqueue_new_cases",),
 )

@@ -96,7 +96,10 @@ def match_item(session: Session, matcher: Matcher | None, hashed: HashedMedia) -
     return [m for ms in per_bank.values() for m in ms]
 
 
-def _upsert_item(session: Session, h: HashedMedia, store: MediaStore) -> tuple[Item, bool]:
+def upsert_item(
+    session: Session, h: HashedMedia, store: MediaStore, source: str = ACTOR
+) -> tuple[Item, bool]:
+    """The item with these hashes, stored encrypted and inserted when new (created flag)."""
     media = h.media
     existing = session.execute(select(Item).where(Item.sha256 == h.sha256)).scalar_one_or_none()
     if existing is not None:
@@ -116,7 +119,7 @@ def _upsert_item(session: Session, h: HashedMedia, store: MediaStore) -> tuple[I
                 "pdq": h.pdq,
                 "pdq_quality": h.pdq_quality,
                 "status": ItemStatus.NEW,
-                "source": ACTOR,
+                "source": source,
                 "created_at": db.now(session),
                 "weak": h.pdq_quality is not None and h.pdq_quality < WEAK_QUALITY,
             }
@@ -124,6 +127,40 @@ def _upsert_item(session: Session, h: HashedMedia, store: MediaStore) -> tuple[I
     )
     item = session.execute(select(Item).where(Item.sha256 == h.sha256)).scalar_one()
     return item, True
+
+
+def match_new_item(
+    session: Session, matcher: Matcher | None, item: Item, h: HashedMedia
+) -> str | None:
+    """Match a NEW item against the confirmed banks; on a hit auto-assess it, return the bank."""
+    if item.status != ItemStatus.NEW:
+        return None
+    matches = match_item(session, matcher, h)
+    if not matches:
+        return None
+    best = min(matches, key=lambda m: m.distance)
+    # One record for every automatic assessment, whoever found the match, so the queue, the
+    # console and exports treat known items alike.
+    assessment.assess_automatically(
+        session,
+        item,
+        BankMatch(
+            bank=best.bank,
+            algorithm=best.hash_type,
+            value=best.hash_value,
+            scheme="",
+            classification=best.classification,
+            distance=best.distance,
+        ),
+    )
+    audit.record(
+        session,
+        "matcher",
+        AuditAction.CAPTURE_AUTO_ASSESSED,
+        f"item:{item.id}",
+        {"bank": best.bank, "by": best.query, "distance": best.distance},
+    )
+    return best.bank
 
 
 def store_capture(
@@ -138,34 +175,11 @@ def store_capture(
     summary = CaptureSummary()
     now = db.now(session)
     for h in hashed:
-        item, created = _upsert_item(session, h, store)
+        item, created = upsert_item(session, h, store)
         summary.new_items += int(created)
-        if item.status == ItemStatus.NEW:
-            matches = match_item(session, matcher, h)
-            if matches:
-                best = min(matches, key=lambda m: m.distance)
-                # One record for every automatic assessment, whoever found the match, so the
-                # queue, the console and exports treat known items alike.
-                assessment.assess_automatically(
-                    session,
-                    item,
-                    BankMatch(
-                        bank=best.bank,
-                        algorithm=best.hash_type,
-                        value=best.hash_value,
-                        scheme="",
-                        classification=best.classification,
-                        distance=best.distance,
-                    ),
-                )
-                audit.record(
-                    session,
-                    "matcher",
-                    AuditAction.CAPTURE_AUTO_ASSESSED,
-                    f"item:{item.id}",
-                    {"bank": best.bank, "by": best.query, "distance": best.distance},
-                )
-                summary.matched_banks.append(best.bank)
+        bank = match_new_item(session, matcher, item, h)
+        if bank:
+            summary.matched_banks.append(bank)
         if item.status == ItemStatus.AUTO_ASSESSED:
             summary.auto_assessed += 1
         insert_ignore(

@@ -51,6 +51,7 @@ class CaseEventKind(StrEnum):
     STATUS = "status"  # a move through the transition table
     CAPTURED = "captured"
     CAPTURE_FAILED = "capture_failed"
+    EVIDENCE_UPLOADED = "evidence_uploaded"  # an analyst or partner added a file
     MEDIA_FILTERED = "media_filtered"  # icons and tiny images dropped, with their count
     TRACED = "traced"
     ROUTED = "routed"

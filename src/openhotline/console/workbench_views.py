@@ -1,4 +1,4 @@
-"""HTML routes of the analyst's workbench actions on a case: URL-level decisions.
+"""HTML routes of the analyst's workbench actions on a case: URL decisions, evidence upload.
 
 Kept apart from the case page itself (views.py) so the page can be redesigned freely; the
 case page places the small partials (templates/console/_url_decision.html) that link here.
@@ -17,10 +17,12 @@ from openhotline.accounts.permissions import Permission
 from openhotline.assessment import url_decisions
 from openhotline.assessment.schemes import SchemeError
 from openhotline.assessment.service import AssessmentError
+from openhotline.capture.api import read_evidence, upload_evidence
 from openhotline.cases.models import Case
 from openhotline.console.pages import DbId, actor_of, load_policy, render
-from openhotline.errors import NotFoundError
+from openhotline.errors import DomainError, NotFoundError
 from openhotline.web.deps import DbDep, SettingsDep
+from openhotline.web.errors import ApiError
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -105,3 +107,30 @@ async def url_decision_resolve(
 ) -> Response:
     """A supervisor settles a disputed URL-level decision; back to the case."""
     return await _submit(request, case_id, db, settings, principal)
+
+
+@router.post("/cases/{case_id}/evidence", response_class=HTMLResponse)
+async def evidence_upload(request: Request, case_id: DbId, principal: Assessor) -> Response:
+    """Upload an evidence file to the case (hashed, matched, encrypted, queued; audited)."""
+    try:
+        data, name = await read_evidence(request)
+        result = await run_in_threadpool(
+            upload_evidence,
+            request,
+            case_id,
+            data,
+            name,
+            actor=principal.actor,
+            source=f"upload:{principal.username}",
+        )
+    except (DomainError, ApiError) as exc:
+        return render(
+            request,
+            "console/error.html",
+            principal,
+            getattr(exc, "status", 400),
+            error=str(exc),
+            back=f"/console/cases/{case_id}",
+        )
+    msg = "evidence_known" if result.known else "evidence_added"
+    return _see_other(f"/console/cases/{case_id}?msg={msg}")
