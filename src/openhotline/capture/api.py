@@ -10,7 +10,10 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from openhotline.capture import evidence
+from openhotline.accounts.deps import Principal, require
+from openhotline.accounts.permissions import Permission
+from openhotline.capture import evidence, recapture
+from openhotline.capture.render import unavailable_reason
 from openhotline.capture.tasks import matcher
 from openhotline.errors import InvalidError, RejectedError
 from openhotline.partners.deps import require_scope
@@ -100,3 +103,33 @@ async def partner_evidence(
     return await run_in_threadpool(
         upload_evidence, request, case_id, data, name, actor=partner.actor, source=partner.source
     )
+
+
+class RecaptureOut(BaseModel):
+    """A rendered re-capture was queued."""
+
+    case_id: int
+    queued: bool
+
+
+def queue_render(request: Request, case_id: int, actor: str) -> None:
+    """Queue a rendered capture of the case (UnavailableError without Chromium)."""
+    services = services_of(request)
+    reason = unavailable_reason(services.settings.render_chromium_path)
+    with services.sessionmaker.begin() as session:
+        recapture.request_render(session, case_id, actor, unavailable=reason)
+
+
+@router.post(
+    "/{case_id}/recapture",
+    status_code=202,
+    summary="Re-capture a case rendered in headless Chromium (staff)",
+)
+def recapture_case(
+    request: Request,
+    case_id: CaseId,
+    principal: Annotated[Principal, Depends(require(Permission.ITEM_ASSESS))],
+) -> RecaptureOut:
+    """Queue a rendered capture: screenshot, rendered HTML, WARC and the media it loads."""
+    queue_render(request, case_id, principal.actor)
+    return RecaptureOut(case_id=case_id, queued=True)

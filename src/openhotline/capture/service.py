@@ -170,12 +170,14 @@ def store_capture(
     hashed: list[HashedMedia],
     store: MediaStore,
     matcher: Matcher | None,
+    *,
+    source: str = ACTOR,
 ) -> CaptureSummary:
     """Store and match what a crawl found; move a NEW case to TRIAGE, or ASSESSED if known."""
     summary = CaptureSummary()
     now = db.now(session)
     for h in hashed:
-        item, created = upsert_item(session, h, store)
+        item, created = upsert_item(session, h, store, source)
         summary.new_items += int(created)
         bank = match_new_item(session, matcher, item, h)
         if bank:

@@ -31,6 +31,7 @@ MESSAGES = {
     "url_confirming": "URL decision saved. Another analyst must confirm it before it counts.",
     "url_decided": "URL decision saved. The case is decided.",
     "evidence_added": "Evidence file added to the case: hashed, encrypted and queued for grading.",
+    "recapture_queued": "Rendered capture queued: the worker renders the page in Chromium.",
     "evidence_known": "Evidence file added: it matches the confirmed hash bank (not shown).",
     "disputed": "Your grade differs from an earlier one: a supervisor will decide.",
     "known": "That item matched the confirmed hash bank and was assessed automatically.",

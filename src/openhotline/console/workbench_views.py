@@ -17,7 +17,7 @@ from openhotline.accounts.permissions import Permission
 from openhotline.assessment import url_decisions
 from openhotline.assessment.schemes import SchemeError
 from openhotline.assessment.service import AssessmentError
-from openhotline.capture.api import read_evidence, upload_evidence
+from openhotline.capture.api import queue_render, read_evidence, upload_evidence
 from openhotline.cases.models import Case
 from openhotline.console.pages import DbId, actor_of, load_policy, render
 from openhotline.errors import DomainError, NotFoundError
@@ -134,3 +134,20 @@ async def evidence_upload(request: Request, case_id: DbId, principal: Assessor) 
         )
     msg = "evidence_known" if result.known else "evidence_added"
     return _see_other(f"/console/cases/{case_id}?msg={msg}")
+
+
+@router.post("/cases/{case_id}/recapture", response_class=HTMLResponse)
+def recapture_rendered(request: Request, case_id: DbId, principal: Assessor) -> Response:
+    """Queue a rendered re-capture of the case; back to the case."""
+    try:
+        queue_render(request, case_id, principal.actor)
+    except DomainError as exc:
+        return render(
+            request,
+            "console/error.html",
+            principal,
+            503 if exc.kind.value == "unavailable" else 400,
+            error=str(exc),
+            back=f"/console/cases/{case_id}",
+        )
+    return _see_other(f"/console/cases/{case_id}?msg=recapture_queued")
