@@ -260,3 +260,66 @@ def test_an_analyst_queues_a_rendered_recapture_in_the_browser(
     assert "Rendered capture queued" in ana.page.inner_text("#flash")
     assert "recapture_requested" in ana.page.content()
     ana.close()
+
+
+def _artifact(items: Items, factory: sessionmaker[Session], case_id: int, data: bytes) -> int:
+    digest = hashlib.sha256(data).hexdigest()
+    with transaction(factory) as s:
+        row = CaptureArtifact(
+            case_id=case_id,
+            kind=ArtifactKind.WARC,
+            url="http://example.test/page",
+            sha256=digest,
+            size=len(data),
+            storage_key=items.store.put(digest, data),
+        )
+        s.add(row)
+        s.flush()
+        return int(row.id)
+
+
+def test_capture_files_are_for_export_roles_and_audited(
+    new_client: Callable[[], TestClient],
+    make_user: Callable[..., Staff],
+    items: Items,
+    session_factory: sessionmaker[Session],
+) -> None:
+    case_id = items.case("http://example.test/page")
+    warc = gzip.compress(b"WARC/1.1\r\nWARC-Type: warcinfo\r\n\r\n")
+    artifact_id = _artifact(items, session_factory, case_id, warc)
+    sue, ana = new_client(), new_client()
+    login(sue, make_user("sue", "supervisor"))
+    login(ana, make_user("ana"))
+    listing = sue.get(f"/console/cases/{case_id}/captures")
+    assert listing.status_code == 200 and f'id="file-{artifact_id}"' in listing.text
+    got = sue.get(f"/console/captures/{artifact_id}")
+    assert got.status_code == 200 and got.content == warc
+    assert got.headers["content-type"] == "application/warc"
+    assert got.headers["content-disposition"].startswith("attachment;")
+    with session_factory() as s:
+        from openhotline.audit import service as audit
+
+        entries = [e for e in audit.recent(s) if e.action == "capture.artifact_download"]
+        assert [e.actor for e in entries] == ["user:sue"]
+    assert ana.get(f"/console/cases/{case_id}/captures").status_code == 403
+    assert ana.get(f"/console/captures/{artifact_id}").status_code == 403
+    assert sue.get("/console/captures/999999").status_code == 404
+
+
+@pytest.mark.browser
+def test_a_supervisor_lists_capture_files_in_the_browser(
+    browser: Any,  # noqa: F811
+    live_server: LiveServer,  # noqa: F811
+    make_user: Callable[..., Staff],
+    items: Items,
+    session_factory: sessionmaker[Session],
+) -> None:
+    case_id = items.case("http://example.test/files")
+    artifact_id = _artifact(items, session_factory, case_id, gzip.compress(b"WARC/1.1\r\n\r\n"))
+    sue = Analyst(browser, live_server, make_user("sue", "supervisor"))
+    sue.login()
+    sue.page.goto(f"/console/cases/{case_id}")
+    sue.page.click("#capture-files-link")
+    sue.page.wait_for_url(f"**/console/cases/{case_id}/captures")
+    assert sue.page.locator(f"#file-{artifact_id}").inner_text() == "warc"
+    sue.close()

@@ -26,6 +26,7 @@ class AuditAction(StrEnum):
     ASSESSMENT_RESOLVE = "assessment.resolve"
     BANK_ADMIT = "bank.admit"
     CAPTURE_AUTO_ASSESSED = "capture.auto_assessed"
+    CAPTURE_ARTIFACT_DOWNLOAD = "capture.artifact_download"
     CAPTURE_RENDER_REQUEST = "capture.render_request"
     CASE_VIEW = "case.view"
     EVIDENCE_UPLOAD = "evidence.upload"

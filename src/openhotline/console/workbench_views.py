@@ -17,17 +17,24 @@ from openhotline.accounts.permissions import Permission
 from openhotline.assessment import url_decisions
 from openhotline.assessment.schemes import SchemeError
 from openhotline.assessment.service import AssessmentError
+from openhotline.audit import service as audit
+from openhotline.audit.models import AuditAction
+from openhotline.capture import recapture
 from openhotline.capture.api import queue_render, read_evidence, upload_evidence
+from openhotline.capture.models import ArtifactKind, CaptureArtifact
 from openhotline.cases.models import Case
-from openhotline.console.pages import DbId, actor_of, load_policy, render
+from openhotline.console.pages import NO_STORE, DbId, actor_of, load_policy, render
 from openhotline.errors import DomainError, NotFoundError
-from openhotline.web.deps import DbDep, SettingsDep
+from openhotline.web.deps import DbDep, SettingsDep, services_of
 from openhotline.web.errors import ApiError
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 Assessor = Annotated[Principal, Depends(require(Permission.ITEM_ASSESS))]
 Resolver = Annotated[Principal, Depends(require(Permission.DISPUTE_RESOLVE))]
+# Rendered HTML and WARC files hold the page's media unblurred: export rights only.
+Exporter = Annotated[Principal, Depends(require(Permission.EXPORTS_CREATE))]
+DOWNLOAD_TYPES = {ArtifactKind.WARC: "application/warc", ArtifactKind.HTML: "text/plain"}
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -151,3 +158,43 @@ def recapture_rendered(request: Request, case_id: DbId, principal: Assessor) -> 
             back=f"/console/cases/{case_id}",
         )
     return _see_other(f"/console/cases/{case_id}?msg=recapture_queued")
+
+
+@router.get("/cases/{case_id}/captures", response_class=HTMLResponse)
+def capture_files(request: Request, case_id: DbId, db: DbDep, principal: Exporter) -> Response:
+    """The evidence files (WARC, rendered HTML) of the case's rendered captures."""
+    with db() as session:
+        case = session.get(Case, case_id)
+        if case is None:
+            return render(request, "console/error.html", principal, 404, error="No such case.")
+        files = recapture.artifacts_of(session, case_id)
+    return render(request, "console/capture_files.html", principal, case=case, files=files)
+
+
+@router.get("/captures/{artifact_id}")
+def capture_file(request: Request, artifact_id: DbId, db: DbDep, principal: Exporter) -> Response:
+    """Download one evidence file (audited); HTML comes as text, never rendered here."""
+    services = services_of(request)
+    with db.begin() as session:
+        artifact = session.get(CaptureArtifact, artifact_id)
+        if artifact is None:
+            return render(request, "console/error.html", principal, 404, error="No such file.")
+        audit.record(
+            session,
+            principal.actor,
+            AuditAction.CAPTURE_ARTIFACT_DOWNLOAD,
+            f"case:{artifact.case_id}",
+            {"artifact": artifact.id, "kind": artifact.kind.value, "sha256": artifact.sha256},
+        )
+        key, kind, case_id = artifact.storage_key, artifact.kind, artifact.case_id
+    data = services.media_store.get(key)
+    suffix = "warc.gz" if kind == ArtifactKind.WARC else "html.txt"
+    return Response(
+        data,
+        media_type=DOWNLOAD_TYPES[kind],
+        headers={
+            **NO_STORE,
+            "Content-Disposition": f'attachment; filename="case-{case_id}-{artifact_id}.{suffix}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
