@@ -15,6 +15,7 @@ import http
 import io
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -177,12 +178,41 @@ def render(
     reason = unavailable_reason(executable)
     if reason:
         raise RendererUnavailableError(reason)
-    from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import sync_playwright
-
     end = time.monotonic() + limits.seconds
     router = _Router(fetcher, limits, end, clock)
     result = RenderResult(url=url)
+    # Playwright's sync API refuses to start in a thread that already runs an event loop (an
+    # ASGI server, another Playwright); its own thread keeps rendered capture callable anywhere.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="render") as pool:
+        pool.submit(_browse, executable, url, limits, router, result, end).result(
+            timeout=limits.seconds + 60  # browser start and shutdown on top of the budget
+        )
+    result.exchanges = router.exchanges
+    result.blocked += router.blocked
+    if not result.exchanges:
+        raise FetchError(
+            f"{url}: nothing could be fetched ({'; '.join(result.blocked)[:500]})", permanent=True
+        )
+    result.media = [
+        CapturedMedia(e.url, e.content_type, e.body)
+        for e in router.exchanges
+        if e.status < 400 and is_media(e.content_type)
+    ]
+    result.warc = write_warc(result, clock.now())
+    return result
+
+
+def _browse(
+    executable: str,
+    url: str,
+    limits: RenderLimits,
+    router: _Router,
+    result: RenderResult,
+    end: float,
+) -> None:
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
     width, height = limits.viewport
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=list(CHROMIUM_ARGS))
@@ -208,19 +238,6 @@ def render(
             context.close()
         finally:
             browser.close()
-    result.exchanges = router.exchanges
-    result.blocked += router.blocked
-    if not result.exchanges:
-        raise FetchError(
-            f"{url}: nothing could be fetched ({'; '.join(result.blocked)[:500]})", permanent=True
-        )
-    result.media = [
-        CapturedMedia(e.url, e.content_type, e.body)
-        for e in router.exchanges
-        if e.status < 400 and is_media(e.content_type)
-    ]
-    result.warc = write_warc(result, clock.now())
-    return result
 
 
 def _ms_left(end: float) -> float:
