@@ -323,3 +323,15 @@ def test_a_supervisor_lists_capture_files_in_the_browser(
     sue.page.wait_for_url(f"**/console/cases/{case_id}/captures")
     assert sue.page.locator(f"#file-{artifact_id}").inner_text() == "warc"
     sue.close()
+
+
+def test_one_response_never_exceeds_the_fetchers_own_limit(
+    site: LocalSite, outside: Listener
+) -> None:
+    url = _js_page(site, outside)
+    guard = AddressGuard(StaticResolver(HOSTS), parse_networks(["127.0.0.1/32"]))
+    small = min(len(LATE), len(SHOWN)) - 1  # both photos are larger; page and script are not
+    with SafeFetcher(guard, FetchLimits(timeout=3.0, max_bytes=small)) as fetcher:
+        result = render(fetcher, url, RenderLimits(seconds=20), clock=SYSTEM_CLOCK)
+    assert {m.body for m in result.media}.isdisjoint({LATE, SHOWN})
+    assert any("larger than" in b for b in result.blocked)

@@ -135,9 +135,9 @@ class _Router:
             route.abort("blockedbyclient")
             return
         try:
-            got = self.fetcher.fetch(
-                url, max_bytes=self.limits.max_bytes - self.used, deadline=self.end
-            )
+            # One response stays within the fetcher's own limit; all of them within the budget.
+            room = min(self.fetcher.limits.max_bytes, self.limits.max_bytes - self.used)
+            got = self.fetcher.fetch(url, max_bytes=room, deadline=self.end)
         except FetchError as exc:
             self.blocked.append(str(exc)[:500])
             route.abort("blockedbyclient")
@@ -292,7 +292,11 @@ def write_warc(result: RenderResult, when: datetime) -> bytes:
         )
         writer.write_record(
             writer.create_warc_record(
-                ex.url, "response", payload=io.BytesIO(ex.body), http_headers=response
+                ex.url,
+                "response",
+                payload=io.BytesIO(ex.body),
+                http_headers=response,
+                warc_headers_dict={"WARC-Date": ex.at.strftime("%Y-%m-%dT%H:%M:%SZ")},
             )
         )
     for uri, ctype, data in (
