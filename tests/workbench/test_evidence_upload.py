@@ -184,3 +184,19 @@ def test_roles_that_do_not_assess_cannot_upload(
         follow_redirects=False,
     )
     assert response.status_code == 403
+
+
+def test_upload_to_a_case_not_yet_captured_still_gets_it_crawled(
+    console_app: TestClient, items: Items, session_factory: sessionmaker[Session]
+) -> None:
+    from openhotline.assessment import service as assessment_service
+    from openhotline.jobs.models import Job
+
+    case_id = items.case("http://example.test/not-yet-crawled")
+    response = _upload(console_app, case_id, PHOTO, _key(session_factory, "evidence.upload"))
+    assert response.status_code == 201
+    with transaction(session_factory) as s:
+        assessment_service.route_new_items(s)  # moves the case out of NEW (triage)
+    with session_factory() as s:
+        keys = [(j.kind, j.dedupe_key) for j in s.execute(select(Job)).scalars()]
+        assert ("capture.case", f"capture:{case_id}") in keys

@@ -23,11 +23,12 @@ from openhotline.capture.service import (
     upsert_item,
 )
 from openhotline.capture.sniff import is_media, sniff
-from openhotline.cases.lifecycle import REOPENABLE
+from openhotline.cases.lifecycle import AWAITING_CAPTURE, REOPENABLE
 from openhotline.cases.models import Case, CaseEventKind
 from openhotline.cases.service import record_event
 from openhotline.db import insert_ignore
 from openhotline.errors import ConflictError, InvalidError, NotFoundError
+from openhotline.jobs import service as jobs
 from openhotline.media.decode import Limits, MediaError, decode
 from openhotline.media.models import CaseItem, ItemStatus
 from openhotline.media.store import MediaStore
@@ -93,6 +94,10 @@ def store(
         raise NotFoundError(f"no case {case_id}")
     if REOPENABLE(case):
         raise ConflictError(f"case {case_id} is {case.status}: evidence is not added to it")
+    if AWAITING_CAPTURE(case):
+        # Routing the upload moves the case out of NEW, where the tick would queue its crawl:
+        # queue it now (the same key as the tick's, so never twice).
+        jobs.enqueue(session, "capture.case", {"case_id": case.id}, dedupe_key=f"capture:{case.id}")
     item, created = upsert_item(session, hashed, media_store, source=source[:100])
     insert_ignore(
         session,
