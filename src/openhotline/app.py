@@ -73,7 +73,8 @@ def create_app(
     def body_limit(path: str) -> int:
         if path.endswith("/batch"):
             return BATCH_BODY_LIMIT
-        if path in MEDIA_PATHS:
+        # Evidence uploads to a case (console form and partner API) carry media too.
+        if path in MEDIA_PATHS or path.endswith("/evidence"):
             return MEDIA_BODY_LIMIT
         return settings.max_body_bytes
 

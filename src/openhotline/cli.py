@@ -99,6 +99,14 @@ def demo_load(ctx: typer.Context) -> None:
     typer.echo(f"demo data: {created} new reports")
 
 
+@demo_app.command("pipeline")
+def demo_pipeline() -> None:
+    """Run the whole hotline path on 127.0.0.1 (local site, SMTP, RDAP, GeoIP); JSON summary."""
+    from openhotline.demo_pipeline import run_demo
+
+    raise typer.Exit(run_demo(typer.echo))
+
+
 @apikey_app.command("new")
 def apikey_new() -> None:
     """Generate a partner API key and print it with the digest to put in settings."""

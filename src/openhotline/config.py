@@ -130,6 +130,17 @@ class CrawlerSettings(BaseModel):
     crawler_max_case_bytes: int = 64 * 1024 * 1024  # all media one capture keeps in memory
     crawler_max_items: int = 50
     crawler_max_pages: int = 10
+    # Icons, tracking pixels and tiny images are dropped before they become items (counted,
+    # not stored): an image whose shorter side is under this many pixels, or any file under
+    # capture_min_media_bytes.
+    capture_min_image_side: int = Field(default=48, ge=0, le=4096)
+    capture_min_media_bytes: int = Field(default=512, ge=0, le=1024 * 1024)
+    # Rendered capture: Debian's chromium (missing: the mode says it is unavailable), and the
+    # budgets of one render (every request still goes through the safe fetcher's limits).
+    render_chromium_path: str = "/usr/bin/chromium"
+    render_seconds: float = Field(default=30.0, gt=0, le=600)
+    render_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    render_max_requests: int = Field(default=300, gt=0, le=10_000)
     # Verify TLS certificates (false captures evidence from sites with broken TLS too).
     crawler_verify_tls: bool = True
     # Banks whose matches auto-assess captured items (empty: every enabled bank).

@@ -100,3 +100,34 @@ class PolicySetting(Base):
     value: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class UrlDecision(Base):
+    """One analyst's grade of a case's URL as a whole, when nothing could be captured."""
+
+    __tablename__ = "url_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[AssessmentKind] = mapped_column(EnumString(AssessmentKind, 20))
+    scheme: Mapped[str] = mapped_column(String(40))
+    classification: Mapped[str] = mapped_column(String(40))
+    illegal: Mapped[bool] = mapped_column(Boolean)
+    fields: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UrlReview(Base):
+    """The four-eyes state of a case's URL-level decision (one row once someone decided)."""
+
+    __tablename__ = "url_reviews"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    state: Mapped[ReviewState] = mapped_column(
+        EnumString(ReviewState, 20), default=ReviewState.OPEN, index=True
+    )
+    classification: Mapped[str | None] = mapped_column(String(40))
+    illegal: Mapped[bool | None] = mapped_column(Boolean)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -75,7 +75,7 @@ def route_new_items(
 
 
 def settle_known_cases(session: Session, *, limit: int = 500) -> int:
-    """Move on waiting cases whose items are all decided already (known content re-found)."""
+    """Move on waiting cases that one decided illegal item (or all decided items) settle."""
     undecided = (
         select(CaseItem.id)
         .outerjoin(ItemReview, ItemReview.item_id == CaseItem.item_id)
@@ -85,12 +85,22 @@ def settle_known_cases(session: Session, *, limit: int = 500) -> int:
         )
         .exists()
     )
+    confirmed_illegal = (
+        select(CaseItem.id)
+        .join(ItemReview, ItemReview.item_id == CaseItem.item_id)
+        .where(
+            CaseItem.case_id == Case.id,
+            ItemReview.state == ReviewState.DECIDED,
+            ItemReview.illegal.is_(True),
+        )
+        .exists()
+    )
     has_items = select(CaseItem.id).where(CaseItem.case_id == Case.id).exists()
     cases = (
         session.execute(
             select(Case.id)
             .where(Case.status.in_(CAN_BE_CLAIMED.values))
-            .where(has_items, ~undecided)
+            .where(has_items, (~undecided) | confirmed_illegal)
             .limit(limit)
         )
         .scalars()
@@ -199,22 +209,34 @@ def _cases_of(session: Session, item_id: int) -> list[Case]:
 
 
 def _update_cases(session: Session, item_id: int, actor: str) -> None:
-    """Move each case of the item on once all its items are decided."""
+    """Move each waiting case of the item on (ASSESSED on one illegal item; CLOSED on none).
+
+    A case is actioned as soon as ONE item is decided illegal: the others keep being graded
+    for hash lists and statistics without holding the notice back. It closes only once every
+    item is decided and none is illegal.
+    """
     for case in _cases_of(session, item_id):
         if not AWAITING_ASSESSMENT(case):
             continue
         states = session.execute(
-            select(ItemReview.state, ItemReview.illegal)
+            select(ItemReview.item_id, ItemReview.state, ItemReview.illegal)
             .join(CaseItem, CaseItem.item_id == ItemReview.item_id)
             .where(CaseItem.case_id == case.id)
         ).all()
+        illegal = [s.item_id for s in states if s.state == ReviewState.DECIDED and s.illegal]
+        if illegal:
+            move(
+                session,
+                case,
+                CaseStatus.ASSESSED,
+                actor=actor,
+                reason=f"item {illegal[0]} confirmed illegal",
+            )
+            continue
         total = len(session.execute(select(CaseItem.id).where(CaseItem.case_id == case.id)).all())
         if len(states) < total or any(s.state != ReviewState.DECIDED for s in states):
             continue
-        if any(s.illegal for s in states):
-            move(session, case, CaseStatus.ASSESSED, actor=actor, reason="items graded")
-        else:
-            move(session, case, CaseStatus.CLOSED, actor=actor, reason="nothing illegal")
+        move(session, case, CaseStatus.CLOSED, actor=actor, reason="nothing illegal")
 
 
 def grades_of(session: Session, item_id: int) -> list[Assessment]:

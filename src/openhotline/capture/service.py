@@ -16,6 +16,7 @@ from openhotline.assessment.banks import BankMatch
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
 from openhotline.capture.crawler import CapturedMedia, CrawlResult
+from openhotline.capture.filter import Filtered
 from openhotline.cases.lifecycle import AWAITING_CAPTURE
 from openhotline.cases.models import Case, CaseEventKind, CaseStatus
 from openhotline.cases.service import move, record_event
@@ -95,7 +96,10 @@ def match_item(session: Session, matcher: Matcher | None, hashed: HashedMedia) -
     return [m for ms in per_bank.values() for m in ms]
 
 
-def _upsert_item(session: Session, h: HashedMedia, store: MediaStore) -> tuple[Item, bool]:
+def upsert_item(
+    session: Session, h: HashedMedia, store: MediaStore, source: str = ACTOR
+) -> tuple[Item, bool]:
+    """The item with these hashes, stored encrypted and inserted when new (created flag)."""
     media = h.media
     existing = session.execute(select(Item).where(Item.sha256 == h.sha256)).scalar_one_or_none()
     if existing is not None:
@@ -115,7 +119,7 @@ def _upsert_item(session: Session, h: HashedMedia, store: MediaStore) -> tuple[I
                 "pdq": h.pdq,
                 "pdq_quality": h.pdq_quality,
                 "status": ItemStatus.NEW,
-                "source": ACTOR,
+                "source": source,
                 "created_at": db.now(session),
                 "weak": h.pdq_quality is not None and h.pdq_quality < WEAK_QUALITY,
             }
@@ -125,6 +129,40 @@ def _upsert_item(session: Session, h: HashedMedia, store: MediaStore) -> tuple[I
     return item, True
 
 
+def match_new_item(
+    session: Session, matcher: Matcher | None, item: Item, h: HashedMedia
+) -> str | None:
+    """Match a NEW item against the confirmed banks; on a hit auto-assess it, return the bank."""
+    if item.status != ItemStatus.NEW:
+        return None
+    matches = match_item(session, matcher, h)
+    if not matches:
+        return None
+    best = min(matches, key=lambda m: m.distance)
+    # One record for every automatic assessment, whoever found the match, so the queue, the
+    # console and exports treat known items alike.
+    assessment.assess_automatically(
+        session,
+        item,
+        BankMatch(
+            bank=best.bank,
+            algorithm=best.hash_type,
+            value=best.hash_value,
+            scheme="",
+            classification=best.classification,
+            distance=best.distance,
+        ),
+    )
+    audit.record(
+        session,
+        "matcher",
+        AuditAction.CAPTURE_AUTO_ASSESSED,
+        f"item:{item.id}",
+        {"bank": best.bank, "by": best.query, "distance": best.distance},
+    )
+    return best.bank
+
+
 def store_capture(
     session: Session,
     case: Case,
@@ -132,39 +170,18 @@ def store_capture(
     hashed: list[HashedMedia],
     store: MediaStore,
     matcher: Matcher | None,
+    *,
+    source: str = ACTOR,
 ) -> CaptureSummary:
     """Store and match what a crawl found; move a NEW case to TRIAGE, or ASSESSED if known."""
     summary = CaptureSummary()
     now = db.now(session)
     for h in hashed:
-        item, created = _upsert_item(session, h, store)
+        item, created = upsert_item(session, h, store, source)
         summary.new_items += int(created)
-        if item.status == ItemStatus.NEW:
-            matches = match_item(session, matcher, h)
-            if matches:
-                best = min(matches, key=lambda m: m.distance)
-                # One record for every automatic assessment, whoever found the match, so the
-                # queue, the console and exports treat known items alike.
-                assessment.assess_automatically(
-                    session,
-                    item,
-                    BankMatch(
-                        bank=best.bank,
-                        algorithm=best.hash_type,
-                        value=best.hash_value,
-                        scheme="",
-                        classification=best.classification,
-                        distance=best.distance,
-                    ),
-                )
-                audit.record(
-                    session,
-                    "matcher",
-                    AuditAction.CAPTURE_AUTO_ASSESSED,
-                    f"item:{item.id}",
-                    {"bank": best.bank, "by": best.query, "distance": best.distance},
-                )
-                summary.matched_banks.append(best.bank)
+        bank = match_new_item(session, matcher, item, h)
+        if bank:
+            summary.matched_banks.append(bank)
         if item.status == ItemStatus.AUTO_ASSESSED:
             summary.auto_assessed += 1
         insert_ignore(
@@ -193,6 +210,16 @@ def store_capture(
         else:
             move(session, case, CaseStatus.TRIAGE, actor=ACTOR, reason=detail)
     return summary
+
+
+def record_filtered(
+    session: Session, case: Case, filtered: Filtered, *, actor: str = ACTOR
+) -> None:
+    """Record how many icons and tiny images a capture dropped (nothing of them is stored)."""
+    if filtered.dropped:
+        record_event(
+            session, case.id, CaseEventKind.MEDIA_FILTERED, actor=actor, detail=filtered.describe()
+        )
 
 
 def capture_failed(session: Session, case: Case, reason: str) -> None:

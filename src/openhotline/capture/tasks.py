@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from openhotline.capture import service
 from openhotline.capture.crawler import CrawlLimits, crawl
 from openhotline.capture.fetch import FetchError, FetchLimits, SafeFetcher
+from openhotline.capture.filter import MediaFilter, filter_media
 from openhotline.cases.models import Case
 from openhotline.db import transaction
 from openhotline.jobs import service as jobs
@@ -42,6 +43,12 @@ def crawl_limits(services: Services) -> CrawlLimits:
     )
 
 
+def media_filter(services: Services) -> MediaFilter:
+    """The minimum size of captured media that becomes an item (from settings)."""
+    s = services.settings
+    return MediaFilter(min_side=s.capture_min_image_side, min_bytes=s.capture_min_media_bytes)
+
+
 def matcher(services: Services) -> service.Matcher:
     """The process's match engine with the banks whose matches count for capture."""
     banks = services.settings.capture_match_banks
@@ -67,10 +74,13 @@ def capture_case(services: Services, payload: dict[str, Any]) -> None:
             if failed is not None:
                 service.capture_failed(session, failed, str(exc))
         return
-    hashed = [service.hash_media(m) for m in result.media]  # CPU work outside the transaction
+    filtered = filter_media(result.media, media_filter(services))
+    # CPU work outside the transaction.
+    hashed = [service.hash_media(m) for m in filtered.kept]
     with transaction(services.sessionmaker) as session:
         case = session.get(Case, case_id)
         if case is not None:
+            service.record_filtered(session, case, filtered)
             service.store_capture(
                 session, case, result, hashed, services.media_store, matcher(services)
             )

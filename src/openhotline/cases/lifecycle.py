@@ -38,7 +38,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "assess",
         [S.NEW, S.TRIAGE, S.ASSESSING],
         S.ASSESSED,
-        "an item is graded illegal, or matches a bank",
+        "one item confirmed illegal (four eyes or a bank match), or a URL-level decision",
     ),
     _t(
         "close unfounded",

@@ -51,6 +51,10 @@ class CaseEventKind(StrEnum):
     STATUS = "status"  # a move through the transition table
     CAPTURED = "captured"
     CAPTURE_FAILED = "capture_failed"
+    EVIDENCE_UPLOADED = "evidence_uploaded"  # an analyst or partner added a file
+    RECAPTURE_REQUESTED = "recapture_requested"  # an analyst asked for a rendered capture
+    RENDERED = "rendered"  # a rendered capture stored its screenshot, HTML and WARC
+    MEDIA_FILTERED = "media_filtered"  # icons and tiny images dropped, with their count
     TRACED = "traced"
     ROUTED = "routed"
     POLICE_CLEARED = "police_cleared"
