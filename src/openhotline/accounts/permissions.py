@@ -16,7 +16,9 @@ class Permission(StrEnum):
     SESSION = "session"  # log out, see one's own account page
     CONSOLE_VIEW = "console.view"  # the console's home page
     QUEUE_VIEW = "queue.view"  # the triage queue
-    CASE_VIEW = "case.view"  # case details, its reports (text only)
+    CASE_VIEW = "case.view"  # case list and search, case details, its reports (text only)
+    CASE_NOTE = "case.note"  # add a note to a case's timeline
+    CASE_MANAGE = "case.manage"  # takedown actions: contact, police hold/clear, notices, removal
     ITEM_ASSESS = "item.assess"  # claim, grade and confirm items
     ITEM_REVEAL = "item.reveal"  # reveal an unblurred preview (audited, budgeted)
     DISPUTE_RESOLVE = "dispute.resolve"  # decide items the analysts disagreed on
@@ -43,6 +45,7 @@ _ANALYST = frozenset(
         Permission.CONSOLE_VIEW,
         Permission.QUEUE_VIEW,
         Permission.CASE_VIEW,
+        Permission.CASE_NOTE,
         Permission.ITEM_ASSESS,
         Permission.ITEM_REVEAL,
     }
@@ -60,6 +63,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
         Permission.EXPORTS_CREATE,
         Permission.REFERRALS_SEND,
         Permission.STATS_VIEW,
+        Permission.CASE_MANAGE,
     },
     # Administrators run the system; they do not see media (least privilege).
     "admin": frozenset(

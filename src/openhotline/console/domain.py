@@ -12,6 +12,7 @@ DOMAIN = Domain(
         "openhotline.console.admin_views:router",
     ),
     module_routers=(
+        ("hotline", "openhotline.console.casework_views:router"),
         ("hotline", "openhotline.console.partners_views:router"),
         ("hotline", "openhotline.console.appeals_views:router"),
         ("helpline", "openhotline.console.helpline_views:router"),

@@ -1,8 +1,7 @@
-"""HTML routes of the console: home, triage queue, item page (claim, grade), case page."""
+"""HTML routes of the console: home, triage queue, item page (claim, grade), closing a case."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -21,7 +20,6 @@ from openhotline.cases.models import Case
 from openhotline.console.pages import DbId, actor_of, load_policy, render
 from openhotline.matching.api import get_engine
 from openhotline.media.models import CaseItem, Item
-from openhotline.reporting.models import Report, ReportURL
 from openhotline.web.deps import DbDep, SettingsDep
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -214,53 +212,6 @@ async def assess_item(
     return _see_other(f"/console/queue?msg={msg}")
 
 
-@router.get("/cases/{case_id}", response_class=HTMLResponse)
-def case_page(
-    request: Request, case_id: DbId, db: DbDep, settings: SettingsDep, principal: CaseViewer
-) -> Response:
-    """One case: its URL, reports (as text, never links) and items (no media)."""
-    with db.begin() as session:
-        case = session.get(Case, case_id)
-        if case is None:
-            return render(request, "console/error.html", principal, 404, error="No such case.")
-        audit.record(session, principal.actor, AuditAction.CASE_VIEW, f"case:{case_id}", {})
-        reports = list(
-            session.execute(
-                select(Report)
-                .join(ReportURL, ReportURL.report_id == Report.id)
-                .where(ReportURL.case_id == case_id)
-                .distinct()
-                .order_by(Report.id)
-            ).scalars()
-        )
-        submitted = {
-            r.id: [u.submitted_url for u in r.urls if u.case_id == case_id] for r in reports
-        }
-        items = list(
-            session.execute(
-                select(Item, ItemReview.state, CaseItem.media_url)
-                .join(CaseItem, CaseItem.item_id == Item.id)
-                .outerjoin(ItemReview, ItemReview.item_id == Item.id)
-                .where(CaseItem.case_id == case_id)
-                .order_by(Item.id)
-            ).all()
-        )
-        events = list(case.events)
-    return render(
-        request,
-        "console/case.html",
-        principal,
-        case=case,
-        reports=reports,
-        submitted=submitted,
-        items=items,
-        events=events,
-        urgent=queue.urgent_flag,
-        json=json,
-        closing=[c for c in load_policy(db, settings).scheme.classes if not c.illegal],
-    )
-
-
 @router.post("/cases/{case_id}/close", response_class=HTMLResponse)
 def close_case(
     request: Request,
@@ -284,4 +235,4 @@ def close_case(
             error=str(exc),
             back=f"/console/cases/{case_id}",
         )
-    return _see_other(f"/console/cases/{case_id}?msg=decided")
+    return _see_other(f"/console/cases/{case_id}?msg=case_closed")

@@ -1,0 +1,5 @@
+"""The casework domain: the workbench's services over every hotline domain."""
+
+from openhotline.domains import Domain
+
+DOMAIN = Domain("casework", module="hotline")
