@@ -85,3 +85,112 @@ def test_case_list_search_and_case_page_per_role(
         _refused(user, "/console/cases")
         _refused(user, f"/console/cases/{case_id}")
         user.close()
+
+
+def test_dashboard_for_each_role(
+    browser: Any,  # noqa: F811
+    live_server: LiveServer,  # noqa: F811
+    make_user: Callable[..., Staff],
+    items: Items,
+    session_factory: sessionmaker[Session],
+) -> None:
+    held = items.case("http://held.test/a")
+    traced(session_factory, held, status=CaseStatus.ACTIONED, notice=NoticeStatus.HELD)
+    sections = {
+        "analyst": ({"#dash-queue", "#dash-cases", "#dash-police"}, {"#dash-jobs"}),
+        "supervisor": ({"#dash-queue", "#dash-cases", "#dash-jobs"}, set()),
+        "admin": ({"#dash-jobs"}, {"#dash-queue", "#dash-cases"}),
+        "counsellor": (set(), {"#dash-queue", "#dash-cases", "#dash-jobs"}),
+        "helpline_supervisor": (set(), {"#dash-queue", "#dash-cases", "#dash-jobs"}),
+    }
+    for role, (shown, hidden) in sections.items():
+        user = Analyst(browser, live_server, make_user(f"d-{role}", role))
+        user.login()
+        page = user.page
+        assert page.locator("#worker-missing").count() == 1  # no worker runs in this test
+        for sel in shown:
+            assert page.locator(sel).count() == 1, (role, sel)
+        for sel in hidden:
+            assert page.locator(sel).count() == 0, (role, sel)
+        if "#dash-police" in shown:
+            page.click(f'#dash-police a[href="/console/cases/{held}"]')
+            page.wait_for_url(f"**/console/cases/{held}")
+            assert page.locator("#police-pending").count() == 1
+        user.close()
+
+
+def test_host_directory_and_jobs_per_role(
+    browser: Any,  # noqa: F811
+    live_server: LiveServer,  # noqa: F811
+    make_user: Callable[..., Staff],
+    session_factory: sessionmaker[Session],
+) -> None:
+    from tests.console.test_workbench_ops import _failed_job
+
+    job_id = _failed_job(session_factory)
+    sue = Analyst(browser, live_server, make_user("h-sue", "supervisor"))
+    sue.login()
+    page = sue.page
+    page.click("#nav-hosts")
+    page.wait_for_url("**/console/hosts")
+    page.fill("#h-name", "Example Hosting")
+    page.fill("#h-asn", "AS64500")
+    page.fill("#h-email", "abuse@hosting.example")
+    page.click("#save-host")
+    page.wait_for_url("**/console/hosts/*?msg=host_saved")
+    assert page.inner_text("#host-name") == "Example Hosting"
+    page.click("#nav-jobs")
+    page.wait_for_url("**/console/jobs")
+    page.click(f"#retry-{job_id}")
+    page.wait_for_url("**msg=job_retried")
+    sue.close()
+
+    ana = Analyst(browser, live_server, make_user("h-ana", "analyst"))
+    ana.login()
+    ana.page.click("#nav-hosts")
+    ana.page.wait_for_url("**/console/hosts")
+    assert ana.page.locator('#hosts a:has-text("Example Hosting")').count() == 1
+    assert ana.page.locator("#host-form").count() == 0
+    assert ana.page.locator("#nav-jobs").count() == 0
+    _refused(ana, "/console/jobs")
+    ana.close()
+
+    root = Analyst(browser, live_server, make_user("h-root", "admin"))
+    root.login()
+    root.page.click("#nav-jobs")
+    root.page.wait_for_url("**/console/jobs")
+    assert root.page.locator(f'tr[data-job="{job_id}"]').count() == 0  # retried: pending now
+    _refused(root, "/console/hosts")
+    root.close()
+
+    for role in ("counsellor", "helpline_supervisor"):
+        user = Analyst(browser, live_server, make_user(f"h-{role}", role))
+        user.login()
+        _refused(user, "/console/hosts")
+        _refused(user, "/console/jobs")
+        user.close()
+
+
+def test_admin_enrols_a_new_authenticator_with_a_qr_code(
+    browser: Any,  # noqa: F811
+    live_server: LiveServer,  # noqa: F811
+    make_user: Callable[..., Staff],
+) -> None:
+    ana = make_user("q-ana")
+    root = Analyst(browser, live_server, make_user("q-root", "admin"))
+    root.login()
+    page = root.page
+    page.goto("/console/admin/users")
+    fewest = page.eval_on_selector("#nu-role", "s => s.value")
+    assert fewest not in ("admin", "supervisor")
+    page.click(f"#reset-totp-{ana.id}")
+    page.wait_for_selector("#totp-qr")
+    # The QR code is drawn by the server and shown under the page's own CSP.
+    assert page.evaluate("document.querySelector('#totp-qr').naturalWidth") > 0
+    assert page.inner_text("#new-secret") != ana.totp_secret
+    root.close()
+    for role in ("analyst", "supervisor", "counsellor", "helpline_supervisor"):
+        user = Analyst(browser, live_server, make_user(f"q-{role}", role))
+        user.login()
+        _refused(user, "/console/admin/users")
+        user.close()

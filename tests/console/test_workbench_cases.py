@@ -29,6 +29,7 @@ def traced(
     ip: str = "192.0.2.10",
     country: str = "NL",
     abuse: str | None = "abuse@host.example",
+    asn: int | None = 64500,
     status: CaseStatus | None = None,
     notice: NoticeStatus | None = None,
     police: bool = False,
@@ -44,7 +45,7 @@ def traced(
             ips=json.dumps([ip, "2001:db8::1"]),
             ip=ip,
             country=country,
-            asn=64500,
+            asn=asn,
             as_org="Example Hosting",
             abuse_email=abuse,
         )

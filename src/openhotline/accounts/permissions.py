@@ -19,6 +19,8 @@ class Permission(StrEnum):
     CASE_VIEW = "case.view"  # case list and search, case details, its reports (text only)
     CASE_NOTE = "case.note"  # add a note to a case's timeline
     CASE_MANAGE = "case.manage"  # takedown actions: contact, police hold/clear, notices, removal
+    HOSTS_MANAGE = "hosts.manage"  # add and edit hosting providers in the host directory
+    JOBS_MANAGE = "jobs.manage"  # see failed and stuck background jobs; retry, cancel
     ITEM_ASSESS = "item.assess"  # claim, grade and confirm items
     ITEM_REVEAL = "item.reveal"  # reveal an unblurred preview (audited, budgeted)
     DISPUTE_RESOLVE = "dispute.resolve"  # decide items the analysts disagreed on
@@ -64,6 +66,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
         Permission.REFERRALS_SEND,
         Permission.STATS_VIEW,
         Permission.CASE_MANAGE,
+        Permission.HOSTS_MANAGE,
+        Permission.JOBS_MANAGE,
     },
     # Administrators run the system; they do not see media (least privilege).
     "admin": frozenset(
@@ -76,6 +80,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.EXPOSURE_VIEW_ALL,
             Permission.PARTNERS_MANAGE,
             Permission.LISTS_PUBLISH,
+            Permission.JOBS_MANAGE,
         }
     ),
     # Helplines: counsellors never see hotline cases or media; analysts never see contacts.
@@ -133,6 +138,11 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
 def roles() -> list[str]:
     """Return the known role names."""
     return sorted(ROLE_PERMISSIONS)
+
+
+def roles_least_privileged_first() -> list[str]:
+    """Role names from the fewest permissions to the most (forms default to the first)."""
+    return sorted(ROLE_PERMISSIONS, key=lambda r: (len(ROLE_PERMISSIONS[r]), r))
 
 
 def permissions_of(role: str) -> frozenset[Permission]:

@@ -40,7 +40,10 @@ class AuditAction(StrEnum):
     HELPLINE_HANDOFF = "helpline.handoff"
     HELPLINE_RETENTION_ANONYMISED = "helpline.retention.anonymised"
     HELPLINE_TRENDS_EXPORTED = "helpline.trends.exported"
+    HOST_SAVE = "host.save"
     ITEM_CLAIM = "item.claim"
+    JOB_CANCEL = "job.cancel"
+    JOB_RETRY = "job.retry"
     ITEM_HIDE = "item.hide"
     ITEM_RELEASE = "item.release"
     ITEM_REVEAL = "item.reveal"
@@ -71,7 +74,9 @@ class AuditAction(StrEnum):
     USER_CREATE = "user.create"
     USER_DEACTIVATE = "user.deactivate"
     USER_RECOVERY_CODES = "user.recovery_codes"
+    USER_PASSWORD_RESET = "user.password_reset"  # noqa: S105 - an action name, not a secret
     USER_ROLE = "user.role"
+    USER_TOTP_RESET = "user.totp_reset"
     USER_UNLOCK = "user.unlock"
 
 

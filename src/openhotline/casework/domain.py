@@ -2,4 +2,9 @@
 
 from openhotline.domains import Domain
 
-DOMAIN = Domain("casework", module="hotline")
+DOMAIN = Domain(
+    "casework",
+    module="hotline",
+    models=("openhotline.casework.models",),
+    cli=((None, "openhotline.casework.cli:register"),),
+)

@@ -14,16 +14,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from openhotline import db
 from openhotline.assessment.models import Assessment, ItemReview, ReviewState
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
-from openhotline.cases.lifecycle import OPEN_FOR_NOTICE
+from openhotline.cases.lifecycle import AWAITING_ACTION, AWAITING_ASSESSMENT, OPEN_FOR_NOTICE
 from openhotline.cases.models import Case, CaseEvent, CaseEventKind, CaseStatus
 from openhotline.cases.service import move, record_event
+from openhotline.casework.models import CaseHost, HostProvider
 from openhotline.errors import ConflictError, InvalidError, NotFoundError
 from openhotline.federation.models import Referral as FederationReferral
 from openhotline.media.models import CaseItem, Item
@@ -41,6 +42,8 @@ from openhotline.trace.models import HostingTrace
 PAGE_SIZE = 50
 MAX_PAGE = 10_000
 MAX_REASON = 2000
+# A case still being worked (not removed or closed) counts as open for its host.
+AWAITING = AWAITING_ASSESSMENT.statuses | AWAITING_ACTION.statuses
 
 
 @dataclass(frozen=True)
@@ -689,3 +692,166 @@ def police_referrals(case_file_: CaseFile) -> Sequence[Referral]:
         for r in case_file_.referrals
         if r.kind in (ReferralKind.POLICE, ReferralKind.INTERNATIONAL_POLICE)
     ]
+
+
+# --- the host directory ----------------------------------------------------------------
+
+CHANNELS = ("email", "portal", "api")
+
+
+@dataclass
+class HostForm:
+    """A provider as typed into the console (validated by save_host)."""
+
+    name: str
+    asn: str = ""
+    abuse_email: str = ""
+    channel: str = "email"
+    language: str = "en"
+    portal_url: str = ""
+    notes: str = ""
+
+
+def save_host(
+    session: Session, form: HostForm, *, actor: str, host_id: int | None = None
+) -> HostProvider:
+    """Create or update a provider in the directory (audited)."""
+    problems: list[str] = []
+    name = form.name.strip()
+    if not name or len(name) > 200:
+        problems.append("name: 1 to 200 characters")
+    asn: int | None = None
+    asn_text = form.asn.strip().upper().removeprefix("AS")
+    if asn_text:
+        if not asn_text.isdigit() or int(asn_text) > 4_294_967_295:
+            problems.append("asn: a number such as 64500 or AS64500")
+        else:
+            asn = int(asn_text)
+    email = form.abuse_email.strip()
+    if email:
+        try:
+            email = _valid_email(email)
+        except InvalidError as exc:
+            problems.append(f"abuse contact: {exc.message}")
+    if form.channel not in CHANNELS:
+        problems.append(f"channel: one of {', '.join(CHANNELS)}")
+    language = form.language.strip().lower() or "en"
+    if len(language) > 10 or not language.replace("-", "").isalpha():
+        problems.append("language: a language code such as en or pt-br")
+    portal = form.portal_url.strip()
+    if portal and not portal.lower().startswith(("https://", "http://")):
+        problems.append("portal: an http(s) address")
+    if form.channel == "portal" and not portal:
+        problems.append("portal: needed when notices go through a portal")
+    if form.channel == "email" and not email:
+        problems.append("abuse contact: needed when notices go by e-mail")
+    if len(form.notes) > 5000:
+        problems.append("notes: at most 5,000 characters")
+    clash = session.execute(
+        select(HostProvider.id).where(HostProvider.name == name)
+    ).scalar_one_or_none()
+    if clash is not None and clash != host_id:
+        problems.append(f"name: {name!r} is already in the directory")
+    if problems:
+        raise InvalidError("the host has invalid fields", problems)
+    now = db.now(session)
+    if host_id is None:
+        host = HostProvider(name=name, created_at=now)
+        session.add(host)
+    else:
+        found = session.get(HostProvider, host_id)
+        if found is None:
+            raise NotFoundError(f"no host {host_id}")
+        host = found
+    host.name = name
+    host.asn = asn
+    host.abuse_email = email or None
+    host.channel = form.channel
+    host.language = language
+    host.portal_url = portal or None
+    host.notes = form.notes.strip()
+    host.updated_at = now
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        AuditAction.HOST_SAVE,
+        f"host:{host.id}",
+        {"name": name, "asn": asn, "abuse_email": host.abuse_email, "new": host_id is None},
+    )
+    return host
+
+
+def hosts(session: Session) -> list[HostProvider]:
+    """The directory, by name."""
+    return list(session.execute(select(HostProvider).order_by(HostProvider.name)).scalars())
+
+
+def host_cases_query(host: HostProvider) -> Select[Case]:
+    """Cases on a provider: picked for it by hand, or last traced to its AS."""
+    latest = _latest_traces()
+    on_asn = (
+        select(latest.c.case_id)
+        .join(HostingTrace, HostingTrace.id == latest.c.trace_id)
+        .where(HostingTrace.asn == host.asn)
+    )
+    picked = select(CaseHost.case_id).where(CaseHost.host_id == host.id)
+    where: ColumnElement[bool] = Case.id.in_(picked)
+    if host.asn is not None:
+        where = or_(where, Case.id.in_(on_asn))
+    return select(Case).where(where)
+
+
+@dataclass
+class HostRecord:
+    """A provider with its open cases and how fast it removes."""
+
+    host: HostProvider
+    open_cases: list[Case]
+    removed: int
+    median_removal: timedelta | None
+    slowest_removal: timedelta | None
+
+
+def host_record(session: Session, host_id: int) -> HostRecord:
+    """A provider, its open cases (oldest first) and its removal times (actioned → removed)."""
+    host = session.get(HostProvider, host_id)
+    if host is None:
+        raise NotFoundError(f"no host {host_id}")
+    cases = list(session.execute(host_cases_query(host).order_by(Case.id)).scalars())
+    open_cases = [c for c in cases if OPEN_FOR_NOTICE(c) or c.status in AWAITING]
+    times = sorted(c.removed_at - c.actioned_at for c in cases if c.removed_at and c.actioned_at)
+    median = times[len(times) // 2] if times else None
+    return HostRecord(host, open_cases, len(times), median, times[-1] if times else None)
+
+
+def pick_host(session: Session, case_id: int, host_id: int, *, actor: str) -> HostProvider:
+    """Staff picked the case's provider from the directory: notices go to its contact."""
+    case = _case(session, case_id)
+    host = session.get(HostProvider, host_id)
+    if host is None:
+        raise NotFoundError(f"no host {host_id}")
+    link = session.get(CaseHost, case_id)
+    now = db.now(session)
+    if link is None:
+        session.add(CaseHost(case_id=case_id, host_id=host_id, picked_at=now, picked_by=actor))
+    else:
+        link.host_id, link.picked_at, link.picked_by = host_id, now, actor
+    session.flush()
+    if host.abuse_email and OPEN_FOR_NOTICE(case):
+        override_contact(session, case_id, host.abuse_email, actor=actor, why=f"host {host.name}")
+    else:
+        record_event(
+            session,
+            case_id,
+            CaseEventKind.CONTACT_OVERRIDDEN,
+            actor=actor,
+            detail=f"host picked: {host.name}",
+        )
+    return host
+
+
+def case_host(session: Session, case_id: int) -> HostProvider | None:
+    """The provider picked for a case, if any."""
+    link = session.get(CaseHost, case_id)
+    return session.get(HostProvider, link.host_id) if link else None

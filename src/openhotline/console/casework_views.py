@@ -86,6 +86,8 @@ def case_page(
             cf=cf,
             case=cf.case,
             police=service.police_referrals(cf),
+            hosts=service.hosts(session),
+            picked=service.case_host(session, case_id),
             urgent=queue.urgent_flag,
             closing=[c for c in load_policy(db, settings).scheme.classes if not c.illegal],
         )
@@ -154,3 +156,84 @@ def change_notice(notice_id: DbId, action: str, db: DbDep, principal: CaseManage
         notice = service.change_notice(session, notice_id, action, actor=principal.actor)
         case_id = notice.case_id
     return _back(case_id, "notice_changed")
+
+
+# --- the host directory ----------------------------------------------------------------
+
+HostsManager = Annotated[Principal, Depends(require(Permission.HOSTS_MANAGE))]
+Field200 = Annotated[str, Form(max_length=200)]
+
+
+def _host_form(
+    name: str, asn: str, abuse_email: str, channel: str, language: str, portal_url: str, notes: str
+) -> service.HostForm:
+    return service.HostForm(name, asn, abuse_email, channel, language, portal_url, notes)
+
+
+@router.get("/hosts", response_class=HTMLResponse)
+def hosts_page(request: Request, db: DbDep, principal: CaseViewer) -> Response:
+    """The host directory: providers, their contacts and how they want notices."""
+    with db() as session:
+        hosts = service.hosts(session)
+    return render(request, "console/hosts.html", principal, hosts=hosts, channels=service.CHANNELS)
+
+
+@router.post("/hosts")
+def add_host(
+    db: DbDep,
+    principal: HostsManager,
+    name: Field200 = "",
+    asn: Annotated[str, Form(max_length=20)] = "",
+    abuse_email: Annotated[str, Form(max_length=320)] = "",
+    channel: Annotated[str, Form(max_length=20)] = "email",
+    language: Annotated[str, Form(max_length=10)] = "en",
+    portal_url: Annotated[str, Form(max_length=2000)] = "",
+    notes: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    """Add a provider to the directory."""
+    form = _host_form(name, asn, abuse_email, channel, language, portal_url, notes)
+    with db.begin() as session:
+        host = service.save_host(session, form, actor=principal.actor)
+        host_id = host.id
+    return RedirectResponse(f"/console/hosts/{host_id}?msg=host_saved", status_code=303)
+
+
+@router.get("/hosts/{host_id}", response_class=HTMLResponse)
+def host_page(request: Request, host_id: DbId, db: DbDep, principal: CaseViewer) -> Response:
+    """One provider: its contact details, open cases and removal times."""
+    with db() as session:
+        record = service.host_record(session, host_id)
+    return render(request, "console/host.html", principal, record=record, channels=service.CHANNELS)
+
+
+@router.post("/hosts/{host_id}")
+def edit_host(
+    host_id: DbId,
+    db: DbDep,
+    principal: HostsManager,
+    name: Field200 = "",
+    asn: Annotated[str, Form(max_length=20)] = "",
+    abuse_email: Annotated[str, Form(max_length=320)] = "",
+    channel: Annotated[str, Form(max_length=20)] = "email",
+    language: Annotated[str, Form(max_length=10)] = "en",
+    portal_url: Annotated[str, Form(max_length=2000)] = "",
+    notes: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    """Change a provider's details."""
+    form = _host_form(name, asn, abuse_email, channel, language, portal_url, notes)
+    with db.begin() as session:
+        service.save_host(session, form, actor=principal.actor, host_id=host_id)
+    return RedirectResponse(f"/console/hosts/{host_id}?msg=host_saved", status_code=303)
+
+
+@router.post("/cases/{case_id}/host")
+def pick_host(
+    case_id: DbId,
+    db: DbDep,
+    principal: CaseManager,
+    host_id: Annotated[int, Form(ge=1, le=2_147_483_647)] = 0,
+) -> Response:
+    """Pick the case's provider from the directory; its notice goes to that contact."""
+    with db.begin() as session:
+        service.pick_host(session, case_id, host_id, actor=principal.actor)
+    return _back(case_id, "host_picked")

@@ -10,6 +10,7 @@ DOMAIN = Domain(
         "openhotline.console.media_views:router",
         "openhotline.console.supervisor_views:router",
         "openhotline.console.admin_views:router",
+        "openhotline.console.jobs_views:router",
     ),
     module_routers=(
         ("hotline", "openhotline.console.casework_views:router"),

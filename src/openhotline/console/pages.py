@@ -49,6 +49,11 @@ MESSAGES = {
     "notice_changed": "Notice updated.",
     "removed": "Marked removed.",
     "not_removed": "Marked not removed: queued notices are re-sent.",
+    "host_saved": "Host saved.",
+    "host_picked": "Host picked for the case.",
+    "job_retried": "Job queued again.",
+    "job_cancelled": "Job cancelled.",
+    "password_reset": "Password set. The user's sessions ended.",
 }
 
 

@@ -17,6 +17,7 @@ from openhotline.assessment.schemes import SchemeError
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
 from openhotline.cases.models import Case
+from openhotline.casework import dashboard
 from openhotline.console.pages import DbId, actor_of, load_policy, render
 from openhotline.matching.api import get_engine
 from openhotline.media.models import CaseItem, Item
@@ -39,13 +40,17 @@ def _int_or_none(text: str) -> int | None:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, db: DbDep, principal: ConsoleUser) -> Response:
-    """The console's landing page: what waits, and links to what this role may do."""
-    counts: dict[str, int] = {}
-    if principal.can(Permission.QUEUE_VIEW):
-        with db() as session:
-            counts = queue.queue_counts(session)
-    return render(request, "console/home.html", principal, counts=counts)
+def home(request: Request, db: DbDep, settings: SettingsDep, principal: ConsoleUser) -> Response:
+    """The dashboard: what waits for this role, what is late, whether the worker runs."""
+    hotline = "hotline" in settings.modules
+    with db() as session:
+        board = dashboard.build(
+            session,
+            queue=principal.can(Permission.QUEUE_VIEW),
+            cases=hotline and principal.can(Permission.CASE_VIEW),
+            operations=principal.can(Permission.JOBS_MANAGE),
+        )
+    return render(request, "console/home.html", principal, board=board, counts=board.queue)
 
 
 @router.get("/queue", response_class=HTMLResponse)
