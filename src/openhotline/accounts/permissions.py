@@ -115,6 +115,7 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/"),
         ("GET", "/report"),
         ("POST", "/report"),
+        ("GET", "/report/thanks"),
         ("GET", "/report/status"),
         ("GET", "/appeal"),
         ("POST", "/appeal"),
