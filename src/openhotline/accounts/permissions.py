@@ -123,9 +123,6 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/api/v1/reports/{receipt}"),
         ("GET", "/api/v1/openapi.json"),
         ("GET", "/api/docs"),
-        ("HEAD", "/api/docs"),
-        ("GET", "/docs/oauth2-redirect"),
-        ("HEAD", "/docs/oauth2-redirect"),
         ("HEAD", "/api/v1/openapi.json"),
         # The login form itself (it carries its own pre-session CSRF token).
         ("GET", "/console/login"),
