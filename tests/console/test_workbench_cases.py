@@ -282,3 +282,20 @@ def test_contact_override_creates_the_missing_notice(
         data={"csrf_token": csrf, "email": "abuse@found.example"},
     )
     assert refused.status_code == 409
+
+
+def test_a_paused_notice_ends_when_a_recheck_finds_the_content_gone(
+    items: Items, session_factory: sessionmaker[Session]
+) -> None:
+    from openhotline.takedown.service import mark_removed
+
+    case_id = items.case("http://paused.test/p")
+    notice_id = traced(
+        session_factory, case_id, status=CaseStatus.ACTIONED, notice=NoticeStatus.PAUSED
+    )
+    with transaction(session_factory) as s:
+        case = s.get(Case, case_id)
+        assert case is not None and mark_removed(s, case, "404 on re-check")
+    with transaction(session_factory) as s:
+        notice = s.get(Notice, notice_id)
+        assert notice is not None and notice.status == NoticeStatus.DONE
