@@ -85,6 +85,7 @@ def case_page(
             principal,
             cf=cf,
             case=cf.case,
+            items=cf.items,  # the pipeline's partials (URL decision, upload) test for items
             police=service.police_referrals(cf),
             hosts=service.hosts(session),
             picked=service.case_host(session, case_id),
