@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from openhotline import db
 from openhotline.assessment.models import Assessment, ItemReview, ReviewState
@@ -134,12 +134,13 @@ def _latest_traces() -> Any:
 
 
 def _search(filters: CaseFilters, now: datetime) -> Select[Case, HostingTrace]:
-    latest = _latest_traces()
-    query = (
-        select(Case, HostingTrace)
-        .outerjoin(latest, latest.c.case_id == Case.id)
-        .outerjoin(HostingTrace, HostingTrace.id == latest.c.trace_id)
+    # The newest trace of each case, found through the case_id index case by case (a join on
+    # a grouped subquery made SQLite rescan every trace per case: 8 s at 20,000 cases).
+    newer = aliased(HostingTrace)
+    latest_id = (
+        select(func.max(newer.id)).where(newer.case_id == Case.id).correlate(Case).scalar_subquery()
     )
+    query = select(Case, HostingTrace).outerjoin(HostingTrace, HostingTrace.id == latest_id)
     if filters.url:
         query = query.where(Case.canonical_url.contains(filters.url, autoescape=True))
     if filters.domain:
