@@ -50,7 +50,7 @@ def create_app(
         title="openhotline",
         version=__version__,
         description="Reports, cases, hash matching and partner exchange for hotlines.",
-        docs_url="/api/docs",
+        docs_url=None,  # served by the apidocs domain with local assets (CSP: no CDN)
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
     )

@@ -30,8 +30,10 @@ DOMAIN_PACKAGES: tuple[str, ...] = (
     "blocklist",
     "federation",
     "exports",
+    "casework",
     "helpline",
     "jobs",
+    "apidocs",
     "console",
 )
 

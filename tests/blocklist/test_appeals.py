@@ -57,6 +57,9 @@ def test_appeal_upheld_delists_and_is_audited(
         follow_redirects=False,
     )
     assert r.status_code == 303
+    # The appeal's own flash message, not the grading one ("The item is decided").
+    flashed = sup.get(r.headers["location"]).text
+    assert "Appeal decided." in flashed and "item is decided" not in flashed
     r = sup.post(
         f"/console/appeals/{appeal_id}/decide",
         data={"csrf_token": csrf, "decision": "reject", "note": "again"},

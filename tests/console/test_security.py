@@ -55,6 +55,8 @@ def console_pages(ids: dict[str, int]) -> list[str]:
         f"/console/items/{ids['item']}",
         f"/console/cases/{ids['case']}",
         f"/console/cases/{ids['partner_case']}",
+        "/console/cases",
+        "/console/cases?source=partner:<b>evil</b>",
         "/console/supervisor/disputes",
         "/console/supervisor/exposure",
         "/console/admin/users",

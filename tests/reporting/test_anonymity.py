@@ -31,13 +31,16 @@ def test_server_logs_and_tables_hold_no_client_data(
             assert r.status_code == 201
             receipt = r.json()["receipt"]
             assert http.get(f"/api/v1/reports/{receipt}").status_code == 200
-            assert http.post("/report", data={"urls": "http://anon.test/2"}).status_code == 200
+            form = http.post("/report", data={"urls": "http://anon.test/2"})
+            assert form.status_code == 303  # redirect after post, to the receipt page
+            form_receipt = form.headers["location"].split("receipt=")[1]
+            assert http.get(form.headers["location"]).status_code == 200
             assert "set-cookie" not in r.headers
     finally:
         server.stop()
     log = server.log.read_text()
     assert UA not in log and XFF not in log
-    assert receipt not in log
+    assert receipt not in log and form_receipt not in log  # nor the receipt page's query
     # No "client:port" pairs as uvicorn's access log would print them.
     assert not re.search(r"127\.0\.0\.1:\d+ - ", log)
     with session_factory() as s:

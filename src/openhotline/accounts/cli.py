@@ -14,7 +14,9 @@ user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 def user_add(
     ctx: typer.Context,
     username: str = typer.Argument(..., help="Login name (a-z, 0-9, '.', '_', '-')."),
-    role: str = typer.Option("analyst", help="analyst, supervisor or admin."),
+    role: str = typer.Option(
+        "analyst", help="One of the roles in README (analyst, supervisor, admin, ...)."
+    ),
     password: str = typer.Option(
         ..., prompt=True, hide_input=True, confirmation_prompt=True, help="At least 12 characters."
     ),
@@ -52,3 +54,35 @@ def user_unlock(ctx: typer.Context, username: str) -> None:
             raise typer.Exit(2)
         service.unlock(session, user, actor="cli")
     typer.echo(f"user {username!r} unlocked")
+
+
+@user_app.command("list")
+def user_list(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List staff users: name, role, status, last login."""
+    import json
+
+    from openhotline.accounts import service
+    from openhotline.db import transaction
+
+    with transaction(services(ctx).sessionmaker) as session:
+        rows = [
+            {
+                "username": u.username,
+                "role": u.role,
+                "status": "inactive"
+                if not u.active
+                else ("locked" if u.locked_until else "active"),
+                "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None,
+            }
+            for u in service.list_users(session)
+        ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        typer.echo(
+            f"{row['username']}\t{row['role']}\t{row['status']}\t{row['last_login_at'] or 'never'}"
+        )

@@ -84,3 +84,10 @@ def normalise_recovery_code(code: str) -> str:
 def hash_recovery_code(code: str) -> str:
     """Return the stored digest of a recovery code (80 random bits: a fast hash suffices)."""
     return hashlib.sha256(normalise_recovery_code(code).encode()).hexdigest()
+
+
+def enrolment_qr(uri: str) -> str:
+    """The provisioning URI as a QR code, an SVG data: URI drawn here (no external service)."""
+    import segno
+
+    return str(segno.make(uri, error="m").svg_data_uri(scale=5, border=4))

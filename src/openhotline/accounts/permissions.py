@@ -16,7 +16,11 @@ class Permission(StrEnum):
     SESSION = "session"  # log out, see one's own account page
     CONSOLE_VIEW = "console.view"  # the console's home page
     QUEUE_VIEW = "queue.view"  # the triage queue
-    CASE_VIEW = "case.view"  # case details, its reports (text only)
+    CASE_VIEW = "case.view"  # case list and search, case details, its reports (text only)
+    CASE_NOTE = "case.note"  # add a note to a case's timeline
+    CASE_MANAGE = "case.manage"  # takedown actions: contact, police hold/clear, notices, removal
+    HOSTS_MANAGE = "hosts.manage"  # add and edit hosting providers in the host directory
+    JOBS_MANAGE = "jobs.manage"  # see failed and stuck background jobs; retry, cancel
     ITEM_ASSESS = "item.assess"  # claim, grade and confirm items
     ITEM_REVEAL = "item.reveal"  # reveal an unblurred preview (audited, budgeted)
     DISPUTE_RESOLVE = "dispute.resolve"  # decide items the analysts disagreed on
@@ -43,6 +47,7 @@ _ANALYST = frozenset(
         Permission.CONSOLE_VIEW,
         Permission.QUEUE_VIEW,
         Permission.CASE_VIEW,
+        Permission.CASE_NOTE,
         Permission.ITEM_ASSESS,
         Permission.ITEM_REVEAL,
     }
@@ -60,6 +65,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
         Permission.EXPORTS_CREATE,
         Permission.REFERRALS_SEND,
         Permission.STATS_VIEW,
+        Permission.CASE_MANAGE,
+        Permission.HOSTS_MANAGE,
+        Permission.JOBS_MANAGE,
     },
     # Administrators run the system; they do not see media (least privilege).
     "admin": frozenset(
@@ -72,6 +80,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.EXPOSURE_VIEW_ALL,
             Permission.PARTNERS_MANAGE,
             Permission.LISTS_PUBLISH,
+            Permission.JOBS_MANAGE,
         }
     ),
     # Helplines: counsellors never see hotline cases or media; analysts never see contacts.
@@ -106,6 +115,7 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/"),
         ("GET", "/report"),
         ("POST", "/report"),
+        ("GET", "/report/thanks"),
         ("GET", "/report/status"),
         ("GET", "/appeal"),
         ("POST", "/appeal"),
@@ -113,9 +123,6 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/api/v1/reports/{receipt}"),
         ("GET", "/api/v1/openapi.json"),
         ("GET", "/api/docs"),
-        ("HEAD", "/api/docs"),
-        ("GET", "/docs/oauth2-redirect"),
-        ("HEAD", "/docs/oauth2-redirect"),
         ("HEAD", "/api/v1/openapi.json"),
         # The login form itself (it carries its own pre-session CSRF token).
         ("GET", "/console/login"),
@@ -129,6 +136,11 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
 def roles() -> list[str]:
     """Return the known role names."""
     return sorted(ROLE_PERMISSIONS)
+
+
+def roles_least_privileged_first() -> list[str]:
+    """Role names from the fewest permissions to the most (forms default to the first)."""
+    return sorted(ROLE_PERMISSIONS, key=lambda r: (len(ROLE_PERMISSIONS[r]), r))
 
 
 def permissions_of(role: str) -> frozenset[Permission]:

@@ -352,6 +352,29 @@ def unlock(session: Session, user: User, *, actor: str) -> None:
     audit.record(session, actor, AuditAction.USER_UNLOCK, f"user:{user.username}", {})
 
 
+def reset_password(session: Session, user: User, password: str, *, actor: str) -> None:
+    """Set a new password chosen by an administrator (sessions end, lockout cleared); audited."""
+    problem = credentials.password_problem(password)
+    if problem:
+        raise AccountInvalidError(problem)
+    user.password_hash = credentials.hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    end_user_sessions(session, user.id)
+    audit.record(session, actor, AuditAction.USER_PASSWORD_RESET, f"user:{user.username}", {})
+
+
+def reset_totp(session: Session, user: User, *, actor: str) -> NewUser:
+    """Enrol a new authenticator (lost phone): new secret and recovery codes; audited."""
+    secret = credentials.new_totp_secret()
+    user.totp_secret = secret
+    user.last_totp_counter = 0
+    codes = _replace_recovery_codes(session, user)
+    end_user_sessions(session, user.id)
+    audit.record(session, actor, AuditAction.USER_TOTP_RESET, f"user:{user.username}", {})
+    return NewUser(user, secret, credentials.provisioning_uri(secret, user.username), codes)
+
+
 def usernames(session: Session) -> dict[int, str]:
     """Return every user's name by id (to label grades and audit rows)."""
     return {row.id: row.username for row in session.execute(select(User.id, User.username))}

@@ -66,6 +66,11 @@ class CaseEventKind(StrEnum):
     REFERRAL_QUEUED = "referral.queued"
     REFERRAL_RECEIVED = "referral.received"
     REFERRAL_STATUS = "referral.status"
+    NOTE = "note"  # a staff note on the case (console)
+    CONTACT_OVERRIDDEN = "contact_overridden"  # the notice recipient was set by hand
+    POLICE_HELD = "police_held"  # notices held until police clear them
+    NOTICE_CHANGED = "notice_changed"  # a notice paused, resumed, cancelled or re-sent by hand
+    NOT_REMOVED = "not_removed"  # staff found the content still online (with a reason)
 
 
 PRIORITY_NORMAL = 0

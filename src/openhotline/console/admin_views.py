@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from openhotline.accounts import credentials
 from openhotline.accounts import service as accounts
 from openhotline.accounts.deps import Principal, require
-from openhotline.accounts.permissions import Permission, roles
+from openhotline.accounts.permissions import Permission, roles_least_privileged_first
 from openhotline.assessment import settings_service
 from openhotline.audit import service as audit
 from openhotline.console.pages import load_policy, render
@@ -22,13 +23,30 @@ Admin = Annotated[Principal, Depends(require(Permission.USERS_MANAGE))]
 AuditReader = Annotated[Principal, Depends(require(Permission.AUDIT_VIEW))]
 
 
+def _shown(created: accounts.NewUser) -> dict[str, object]:
+    """The secrets shown once: TOTP secret, its QR code, recovery codes."""
+    return {
+        "username": created.user.username,
+        "secret": created.totp_secret,
+        "uri": created.provisioning_uri,
+        "qr": credentials.enrolment_qr(created.provisioning_uri),
+        "codes": created.recovery_codes,
+    }
+
+
 def _users_page(
     request: Request, db: DbDep, principal: Principal, status: int = 200, **extra: object
 ) -> Response:
     with db() as session:
         users = accounts.list_users(session)
     return render(
-        request, "console/users.html", principal, status, users=users, roles=roles(), **extra
+        request,
+        "console/users.html",
+        principal,
+        status,
+        users=users,
+        roles=roles_least_privileged_first(),
+        **extra,
     )
 
 
@@ -51,15 +69,37 @@ def create_user(
     try:
         with db.begin() as session:
             created = accounts.create_user(session, username, password, role, actor=principal.actor)
-            shown = {
-                "username": created.user.username,
-                "secret": created.totp_secret,
-                "uri": created.provisioning_uri,
-                "codes": created.recovery_codes,
-            }
+            shown = _shown(created)
     except accounts.AccountError as exc:
         return _users_page(request, db, principal, 400, created=None, error=str(exc))
     return _users_page(request, db, principal, created=shown)
+
+
+@router.post("/admin/users/{user_id}/password", response_class=HTMLResponse)
+def reset_password(
+    request: Request,
+    user_id: DbId,
+    db: DbDep,
+    principal: Admin,
+    password: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    """Set a new password for a user (their sessions end; audited)."""
+    try:
+        with db.begin() as session:
+            user = accounts.get_user(session, user_id)
+            accounts.reset_password(session, user, password, actor=principal.actor)
+    except accounts.AccountError as exc:
+        return _users_page(request, db, principal, 400, created=None, error=str(exc))
+    return RedirectResponse("/console/admin/users?msg=password_reset", status_code=303)
+
+
+@router.post("/admin/users/{user_id}/totp", response_class=HTMLResponse)
+def reset_totp(request: Request, user_id: DbId, db: DbDep, principal: Admin) -> Response:
+    """Enrol a new authenticator for a user; show the secret, QR code and codes once."""
+    with db.begin() as session:
+        user = accounts.get_user(session, user_id)
+        shown = _shown(accounts.reset_totp(session, user, actor=principal.actor))
+    return _users_page(request, db, principal, created=shown, reset=True)
 
 
 @router.post("/admin/users/{user_id}/role")

@@ -48,4 +48,4 @@ def decide(
         )
     with db.begin() as s:
         service.decide_appeal(s, appeal_id, decision == "uphold", note, actor=principal.actor)
-    return RedirectResponse("/console/appeals?msg=decided", status_code=303)
+    return RedirectResponse("/console/appeals?msg=appeal_decided", status_code=303)

@@ -10,8 +10,10 @@ DOMAIN = Domain(
         "openhotline.console.media_views:router",
         "openhotline.console.supervisor_views:router",
         "openhotline.console.admin_views:router",
+        "openhotline.console.jobs_views:router",
     ),
     module_routers=(
+        ("hotline", "openhotline.console.casework_views:router"),
         ("hotline", "openhotline.console.partners_views:router"),
         ("hotline", "openhotline.console.appeals_views:router"),
         ("hotline", "openhotline.console.workbench_views:router"),

@@ -42,6 +42,20 @@ MESSAGES = {
     "escalated": "Escalated to a supervisor.",
     "handed_off": "Hotline report made.",
     "escalation_decided": "Decision recorded.",
+    "case_closed": "Case closed.",
+    "appeal_decided": "Appeal decided.",
+    "note_added": "Note added.",
+    "contact_set": "Abuse contact set: the notice goes to the new address.",
+    "police_held": "Notices held until police clear them.",
+    "police_cleared": "Police cleared the case: held notices go out on the next run.",
+    "notice_changed": "Notice updated.",
+    "removed": "Marked removed.",
+    "not_removed": "Marked not removed: queued notices are re-sent.",
+    "host_saved": "Host saved.",
+    "host_picked": "Host picked for the case.",
+    "job_retried": "Job queued again.",
+    "job_cancelled": "Job cancelled.",
+    "password_reset": "Password set. The user's sessions ended.",
 }
 
 

@@ -1,8 +1,7 @@
-"""HTML routes of the console: home, triage queue, item page (claim, grade), case page."""
+"""HTML routes of the console: home, triage queue, item page (claim, grade), closing a case."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -18,10 +17,10 @@ from openhotline.assessment.schemes import SchemeError
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
 from openhotline.cases.models import Case
+from openhotline.casework import dashboard
 from openhotline.console.pages import actor_of, load_policy, render
 from openhotline.matching.api import get_engine
 from openhotline.media.models import CaseItem, Item
-from openhotline.reporting.models import Report, ReportURL
 from openhotline.web.deps import DbDep, SettingsDep
 from openhotline.web.params import DbId, PageNumber
 
@@ -42,13 +41,17 @@ def _int_or_none(text: str) -> int | None:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, db: DbDep, principal: ConsoleUser) -> Response:
-    """The console's landing page: what waits, and links to what this role may do."""
-    counts: dict[str, int] = {}
-    if principal.can(Permission.QUEUE_VIEW):
-        with db() as session:
-            counts = queue.queue_counts(session)
-    return render(request, "console/home.html", principal, counts=counts)
+def home(request: Request, db: DbDep, settings: SettingsDep, principal: ConsoleUser) -> Response:
+    """The dashboard: what waits for this role, what is late, whether the worker runs."""
+    hotline = "hotline" in settings.modules
+    with db() as session:
+        board = dashboard.build(
+            session,
+            queue=principal.can(Permission.QUEUE_VIEW),
+            cases=hotline and principal.can(Permission.CASE_VIEW),
+            operations=principal.can(Permission.JOBS_MANAGE),
+        )
+    return render(request, "console/home.html", principal, board=board, counts=board.queue)
 
 
 @router.get("/queue", response_class=HTMLResponse)
@@ -215,53 +218,6 @@ async def assess_item(
     return _see_other(f"/console/queue?msg={msg}")
 
 
-@router.get("/cases/{case_id}", response_class=HTMLResponse)
-def case_page(
-    request: Request, case_id: DbId, db: DbDep, settings: SettingsDep, principal: CaseViewer
-) -> Response:
-    """One case: its URL, reports (as text, never links) and items (no media)."""
-    with db.begin() as session:
-        case = session.get(Case, case_id)
-        if case is None:
-            return render(request, "console/error.html", principal, 404, error="No such case.")
-        audit.record(session, principal.actor, AuditAction.CASE_VIEW, f"case:{case_id}", {})
-        reports = list(
-            session.execute(
-                select(Report)
-                .join(ReportURL, ReportURL.report_id == Report.id)
-                .where(ReportURL.case_id == case_id)
-                .distinct()
-                .order_by(Report.id)
-            ).scalars()
-        )
-        submitted = {
-            r.id: [u.submitted_url for u in r.urls if u.case_id == case_id] for r in reports
-        }
-        items = list(
-            session.execute(
-                select(Item, ItemReview.state, CaseItem.media_url)
-                .join(CaseItem, CaseItem.item_id == Item.id)
-                .outerjoin(ItemReview, ItemReview.item_id == Item.id)
-                .where(CaseItem.case_id == case_id)
-                .order_by(Item.id)
-            ).all()
-        )
-        events = list(case.events)
-    return render(
-        request,
-        "console/case.html",
-        principal,
-        case=case,
-        reports=reports,
-        submitted=submitted,
-        items=items,
-        events=events,
-        urgent=queue.urgent_flag,
-        json=json,
-        closing=[c for c in load_policy(db, settings).scheme.classes if not c.illegal],
-    )
-
-
 @router.post("/cases/{case_id}/close", response_class=HTMLResponse)
 def close_case(
     request: Request,
@@ -285,4 +241,4 @@ def close_case(
             error=str(exc),
             back=f"/console/cases/{case_id}",
         )
-    return _see_other(f"/console/cases/{case_id}?msg=decided")
+    return _see_other(f"/console/cases/{case_id}?msg=case_closed")

@@ -2,4 +2,9 @@
 
 from openhotline.domains import Domain
 
-DOMAIN = Domain("jobs", models=("openhotline.jobs.models",))
+DOMAIN = Domain(
+    "jobs",
+    models=("openhotline.jobs.models",),
+    cli=(("jobs", "openhotline.jobs.cli:jobs_app"),),
+    tick_hooks=("openhotline.jobs.tasks:heartbeat",),
+)

@@ -1,4 +1,4 @@
-"""The durable job table: the source of truth for every background job."""
+"""The durable job table (the source of truth for every background job) and heartbeats."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ class JobStatus(StrEnum):
     RUNNING = "running"  # claimed by a worker until locked_until
     DONE = "done"
     FAILED = "failed"  # gave up after max_attempts
+    CANCELLED = "cancelled"  # stopped by staff; kept for inspection
 
 
 class Job(Base):
@@ -43,3 +44,13 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_jobs_status_run_after", "status", "run_after"),)
+
+
+class WorkerHeartbeat(Base):
+    """The last tick of each worker process (the dashboard warns when none is recent)."""
+
+    __tablename__ = "worker_heartbeats"
+
+    worker: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid:incarnation
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -13,12 +13,13 @@ import socket
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from openhotline import db
 from openhotline.db import insert_ignore
-from openhotline.jobs.models import Job, JobStatus
+from openhotline.errors import ConflictError, NotFoundError
+from openhotline.jobs.models import Job, JobStatus, WorkerHeartbeat
 
 MAX_BACKOFF_SECONDS = 6 * 3600.0
 # Tells this process apart from an earlier one that had the same pid (containers restart
@@ -221,3 +222,75 @@ def counts(session: Session) -> dict[str, int]:
     for status in JobStatus:
         out[status] = len(session.execute(select(Job.id).where(Job.status == status)).all())
     return out
+
+
+def beat(session: Session, worker: str | None = None) -> None:
+    """Record that this worker process is alive (called on every tick)."""
+    name = worker or worker_identity()
+    now = db.now(session)
+    row = session.get(WorkerHeartbeat, name)
+    if row is None:
+        session.add(WorkerHeartbeat(worker=name, started_at=now, last_seen=now))
+    else:
+        row.last_seen = now
+    # Forget workers silent for a day, so the table stays the size of the fleet.
+    session.execute(
+        delete(WorkerHeartbeat)
+        .where(WorkerHeartbeat.last_seen < now - timedelta(days=1))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def last_heartbeat(session: Session) -> datetime | None:
+    """When any worker last ticked (None: never)."""
+    return session.execute(select(func.max(WorkerHeartbeat.last_seen))).scalar()
+
+
+def troubled(session: Session, *, stuck_after_seconds: float = 3600.0) -> list[Job]:
+    """Failed jobs, and jobs stuck: pending or running long past when they should have run."""
+    cutoff = db.now(session) - timedelta(seconds=stuck_after_seconds)
+    return list(
+        session.execute(
+            select(Job)
+            .where(
+                or_(
+                    Job.status == JobStatus.FAILED,
+                    (Job.status == JobStatus.PENDING) & (Job.run_after < cutoff),
+                    (Job.status == JobStatus.RUNNING) & (Job.locked_until < db.now(session)),
+                )
+            )
+            .order_by(Job.id)
+        ).scalars()
+    )
+
+
+def _job(session: Session, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFoundError(f"no job {job_id}")
+    return job
+
+
+def retry(session: Session, job_id: int) -> Job:
+    """Run a failed, cancelled or stuck job again now, with a fresh set of attempts."""
+    job = _job(session, job_id)
+    if job.status in (JobStatus.DONE, JobStatus.RUNNING):
+        raise ConflictError(f"job {job_id} is {job.status}: nothing to retry")
+    job.status = JobStatus.PENDING
+    job.attempts = 0
+    job.run_after = db.now(session)
+    job.pushed_at = None
+    job.finished_at = None
+    return job
+
+
+def cancel(session: Session, job_id: int) -> Job:
+    """Stop a pending or failed job for good (kept, with its error, for inspection)."""
+    job = _job(session, job_id)
+    if job.status not in (JobStatus.PENDING, JobStatus.FAILED):
+        raise ConflictError(f"job {job_id} is {job.status}: only pending or failed jobs")
+    job.status = JobStatus.CANCELLED
+    job.finished_at = db.now(session)
+    job.locked_by = None
+    job.locked_until = None
+    return job

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from openhotline.reporting import service
-from openhotline.reporting.receipts import format_receipt
+from openhotline.reporting.receipts import format_receipt, normalise_receipt
 from openhotline.reporting.schemas import SEEN_LABELS, ReportIn
 from openhotline.web.deps import CommitterDep, DbDep, SettingsDep
 from openhotline.web.errors import validation_details
@@ -19,12 +20,46 @@ from openhotline.web.templating import templates
 router = APIRouter(include_in_schema=False)
 
 
+# The form and the receipt are never cached: Back or a shared computer shows no receipt.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+# The form's own words for the fields the API names (a reporter never sees "urls[0]").
+FIELD_LABELS = {
+    "urls": "Web address",
+    "description": "Anything else",
+    "seen": "What did you see",
+    "found_where": "Where did you find the link",
+    "contact_email": "Email address",
+    "contact_consent": "Feedback",
+}
+_URL_ITEM = re.compile(r"^urls(?:\[(\d+)\]|\.(\d+))\s*:\s*")
+
+
+def plain_problem(line: str) -> str:
+    """One validation problem in the form's wording instead of the API's field names."""
+    if "contact_consent" in line:
+        return (
+            "Email address: we only keep it with your consent. Tick the box that lets us "
+            "send you feedback, or leave the address empty to stay anonymous."
+        )
+    found = _URL_ITEM.match(line)
+    if found:
+        number = int(found.group(1) or found.group(2)) + 1
+        return f"Web address {number}: {line[found.end() :]}"
+    field, sep, rest = line.partition(":")
+    if sep and field.strip() in FIELD_LABELS:
+        rest = rest.strip().replace("contact_email is", "it is")
+        return f"{FIELD_LABELS[field.strip()]}: {rest}"
+    return line.replace("contact_email", "email address")
+
+
 def _form_page(request: Request, status: int = 200, **context: object) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
         "report/form.html",
         {"seen_labels": SEEN_LABELS, "errors": [], "values": {}, **context},
         status_code=status,
+        headers=NO_STORE,
     )
 
 
@@ -52,8 +87,8 @@ def report_submit(
     child_in_danger: Annotated[str, Form()] = "",
     contact_email: Annotated[str, Form()] = "",
     contact_consent: Annotated[str, Form()] = "",
-) -> HTMLResponse:
-    """Accept the form; show the receipt, or the form again with the problems listed."""
+) -> Response:
+    """Accept the form and redirect to the receipt, or show the form again with problems."""
     values = {
         "urls": urls,
         "seen": seen,
@@ -74,16 +109,30 @@ def report_submit(
             contact_consent=bool(contact_consent),
         )
     except ValidationError as exc:
-        return _form_page(request, 400, errors=validation_details(exc), values=values)
+        problems = [plain_problem(p) for p in validation_details(exc)]
+        return _form_page(request, 400, errors=problems, values=values)
     try:
         prepared = service.prepare_report(
             data, service.IntakeLimits(settings.max_urls_per_report, settings.max_url_bytes)
         )
     except service.ReportRejectedError as exc:
-        return _form_page(request, 400, errors=[exc.message, *exc.detail], values=values)
+        problems = [plain_problem(p) for p in [exc.message, *exc.detail]]
+        return _form_page(request, 400, errors=problems, values=values)
     receipt = committer.run(service.store_reports, (prepared, "public"))
+    # Redirect after post: a refresh does not send the report twice.
+    return RedirectResponse(
+        f"/report/thanks?receipt={format_receipt(receipt)}", status_code=303, headers=NO_STORE
+    )
+
+
+@router.get("/report/thanks", response_class=HTMLResponse)
+def report_thanks(request: Request, receipt: str = "") -> Response:
+    """The receipt after a report (shows only the code it is given; nothing is looked up)."""
+    code = normalise_receipt(receipt[:64])
+    if code is None:
+        return RedirectResponse("/report", status_code=303, headers=NO_STORE)
     return templates.TemplateResponse(
-        request, "report/thanks.html", {"receipt": format_receipt(receipt)}
+        request, "report/thanks.html", {"receipt": format_receipt(code)}, headers=NO_STORE
     )
 
 

@@ -16,6 +16,7 @@ class NoticeStatus(StrEnum):
 
     HELD = "held"  # "police first": waits until police clear it
     QUEUED = "queued"  # due for (re-)sending at next_due_at
+    PAUSED = "paused"  # stopped by staff; resumes where it was
     DONE = "done"  # content removed; no more sends
     CANCELLED = "cancelled"
 

@@ -360,7 +360,7 @@ def mark_removed(session: Session, case: Case, detail: str) -> bool:
     )
     now = db.now(session)
     for notice in session.execute(select(Notice).where(Notice.case_id == case.id)).scalars():
-        if notice.status in (NoticeStatus.QUEUED, NoticeStatus.HELD):
+        if notice.status in (NoticeStatus.QUEUED, NoticeStatus.HELD, NoticeStatus.PAUSED):
             notice.status = NoticeStatus.DONE
             notice.closed_at = now
     return True

@@ -191,18 +191,50 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _req_validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(
-            {"error": "invalid request", "detail": validation_details(exc)}, status_code=422
-        )
+    async def _req_validation(request: Request, exc: RequestValidationError) -> Response:
+        return _answer(request, 422, "invalid request", validation_details(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(
-            {"error": str(exc.detail), "detail": []},
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        message = HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
+        headers = getattr(exc, "headers", None)
+        return _answer(request, exc.status_code, message, [], headers, str(exc.detail))
+
+
+# Plain wording for the routing errors a person can meet in a browser.
+HTTP_MESSAGES = {
+    404: "There is no such page.",
+    405: "This page does not accept that kind of request.",
+}
+
+
+def _answer(
+    request: Request,
+    status: int,
+    message: str,
+    detail: list[str],
+    headers: dict[str, str] | None = None,
+    json_message: str | None = None,
+) -> Response:
+    """An error page for console pages and browsers; the JSON error shape for the API."""
+    if wants_html(request):
+        console = request.url.path.startswith("/console")
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {
+                "title": "Not found" if status == 404 else "That did not work",
+                "message": message,
+                "detail": detail,
+                "console": console,
+                "back": "/console/" if console else "/",
+            },
+            status_code=status,
+            headers=headers,
         )
+    return JSONResponse(
+        {"error": json_message or message, "detail": detail}, status_code=status, headers=headers
+    )
 
 
 class ErrorBody(BaseModel):

@@ -1,0 +1,1 @@
+"""The workbench: case search, the whole case file, staff actions, hosts, the dashboard."""
