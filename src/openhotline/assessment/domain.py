@@ -2,4 +2,8 @@
 
 from openhotline.domains import Domain
 
-DOMAIN = Domain("assessment", models=("openhotline.assessment.models",))
+DOMAIN = Domain(
+    "assessment",
+    models=("openhotline.assessment.models",),
+    cli=((None, "openhotline.assessment.cli:register"),),
+)

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from openhotline import db
 from openhotline.assessment import service as assessment
-from openhotline.assessment.banks import BankMatch
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
 from openhotline.capture.crawler import CapturedMedia, CrawlResult
@@ -142,29 +141,17 @@ def store_capture(
         if item.status == ItemStatus.NEW:
             matches = match_item(session, matcher, h)
             if matches:
-                best = min(matches, key=lambda m: m.distance)
-                # One record for every automatic assessment, whoever found the match, so the
-                # queue, the console and exports treat known items alike.
-                assessment.assess_automatically(
-                    session,
-                    item,
-                    BankMatch(
-                        bank=best.bank,
-                        algorithm=best.hash_type,
-                        value=best.hash_value,
-                        scheme="",
-                        classification=best.classification,
-                        distance=best.distance,
-                    ),
-                )
-                audit.record(
-                    session,
-                    "matcher",
-                    AuditAction.CAPTURE_AUTO_ASSESSED,
-                    f"item:{item.id}",
-                    {"bank": best.bank, "by": best.query, "distance": best.distance},
-                )
-                summary.matched_banks.append(best.bank)
+                # Each bank's policy decides: trusted banks assess, the others leave a hint.
+                best = assessment.assess_automatically(session, item, matches)
+                if best is not None:
+                    audit.record(
+                        session,
+                        "matcher",
+                        AuditAction.CAPTURE_AUTO_ASSESSED,
+                        f"item:{item.id}",
+                        {"bank": best.bank, "by": best.algorithm, "distance": best.distance},
+                    )
+                    summary.matched_banks.append(best.bank)
         if item.status == ItemStatus.AUTO_ASSESSED:
             summary.auto_assessed += 1
         insert_ignore(
