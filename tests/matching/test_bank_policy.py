@@ -98,6 +98,8 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> Iterato
 
 
 def test_cli_policy_map_and_list(cli: CliRunner, db_url: str) -> None:
+    r = cli.invoke(app, ["bank", "create", "partner-list", "--owner", "nobody"])
+    assert r.exit_code == 1 and "no organisation named" in r.output
     assert cli.invoke(app, ["bank", "create", "partner-list"]).exit_code == 0
     r = cli.invoke(app, ["bank", "policy", "partner-list", "auto_assess"])
     assert r.exit_code == 0, r.output

@@ -73,15 +73,20 @@ def bank_create(
     name: str,
     description: str = typer.Option("", help="What the bank holds."),
     pdq_radius: int = typer.Option(DEFAULT_PDQ_RADIUS, help="PDQ match radius (bits)."),
+    owner: str = typer.Option(
+        "", help="Partner organisation whose list this is (only it sees entries' sources)."
+    ),
 ) -> None:
     """Create a hash bank."""
     from openhotline.db import transaction
     from openhotline.matching import service
+    from openhotline.partners import service as partners
 
     try:
         with transaction(_factory(ctx)) as session:
-            service.create_bank(session, name, description, pdq_radius)
-    except service.BankError as exc:
+            org_id = partners.find_org(session, owner).id if owner else None
+            service.create_bank(session, name, description, pdq_radius, owner_org_id=org_id)
+    except DomainError as exc:
         _fail(str(exc))
     typer.echo(f"bank {name!r} created (PDQ radius {pdq_radius})")
 

@@ -56,6 +56,10 @@ class HashBank(Base):
     # JSON object: the bank's classification code -> local "<scheme>:<code>".
     classification_map: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The partner whose list this is: only that partner sees its entries' provenance.
+    owner_org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("partner_orgs.id", ondelete="SET NULL")
+    )
 
 
 class BankEntry(Base):

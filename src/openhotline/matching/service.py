@@ -89,6 +89,7 @@ def create_bank(
     pdq_radius: int = DEFAULT_PDQ_RADIUS,
     enabled: bool = True,
     source: BankSource = BankSource.IMPORTED,
+    owner_org_id: int | None = None,
 ) -> HashBank:
     """Create a bank; names are unique; the policy starts at the source's default."""
     name = name.strip()
@@ -101,6 +102,7 @@ def create_bank(
     bank = HashBank(
         name=name, description=description, pdq_radius=pdq_radius, enabled=enabled, version=0,
         source=source, policy=default_policy(source), classification_map="{}",
+        owner_org_id=owner_org_id,
     )  # fmt: skip
     session.add(bank)
     session.flush()
@@ -217,6 +219,13 @@ def hints_for(session: Session, item_id: int) -> list[tuple[BankHint, str]]:
         .order_by(BankHint.distance, BankHint.id)
     ).all()
     return [(h, name) for h, name in rows]
+
+
+def owned_banks(session: Session, org_id: int | None) -> set[str]:
+    """Names of the banks a partner organisation owns (none for a static key)."""
+    if org_id is None:
+        return set()
+    return set(session.scalars(select(HashBank.name).where(HashBank.owner_org_id == org_id)))
 
 
 def banks_by_name(session: Session, names: Iterable[str]) -> dict[str, HashBank]:

@@ -1,4 +1,4 @@
-"""matching: per-bank policy, source, classification map, last sync; bank hints
+"""matching: per-bank policy, source, owner, classification map, last sync; bank hints
 
 Revision ID: 0301
 Revises: 0601
@@ -34,6 +34,15 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("last_synced_at", openhotline.db.UTCDateTime(timezone=True), nullable=True)
         )
+    with op.batch_alter_table("hash_banks", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("owner_org_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            "fk_hash_banks_owner_org_id_partner_orgs",
+            "partner_orgs",
+            ["owner_org_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
     # The own confirmed bank kept auto-assessing before policies existed; it still does.
     op.execute(
         "UPDATE hash_banks SET policy = 'auto_assess', source = 'own' WHERE name = 'confirmed'"
@@ -65,6 +74,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_bank_hints_item_id"))
     op.drop_table("bank_hints")
     with op.batch_alter_table("hash_banks", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_hash_banks_owner_org_id_partner_orgs", type_="foreignkey")
+        batch_op.drop_column("owner_org_id")
         batch_op.drop_column("last_synced_at")
         batch_op.drop_column("classification_map")
         batch_op.drop_column("source")
