@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openhotline import db
+from openhotline.assessment.summary import item_assessment
 from openhotline.audit.models import AuditAction
 from openhotline.audit.service import canonical_json, record
 from openhotline.cases.models import Case, CaseEventKind, CaseStatus
@@ -108,11 +110,19 @@ def refer_case(
     if trace is None:
         trace = trace_of(session, case_id)
     items = session.execute(
-        select(Item.sha256, Item.md5, Item.sha1, Item.pdq)
+        select(Item.id, Item.sha256, Item.md5, Item.sha1, Item.pdq)
         .join(CaseItem, CaseItem.item_id == Item.id)
         .where(CaseItem.case_id == case_id)
         .order_by(Item.sha256)
     ).all()
+    # Each item's assessment travels with its hashes (automatic referrals included), so the
+    # peer's analysts need not view the same material again; confirmers stay here.
+    item_rows = [
+        {"sha256": sha, "md5": m, "sha1": h, "pdq": p, **_travelling(session, item_id)}
+        for item_id, sha, m, h, p in items
+    ]
+    if classification is None:
+        classification = _case_classification(item_rows)
     body = ReferralBody(
         type="referral",
         message_id=str(uuid.uuid4()),
@@ -123,7 +133,7 @@ def refer_case(
         urls=[case.canonical_url],
         trace=trace,
         classification=classification,
-        items=[{"sha256": s, "md5": m, "sha1": h, "pdq": p} for s, m, h, p in items],
+        items=item_rows,
         media_included=False,
     ).model_dump(mode="json")
     referral = Referral(
@@ -145,6 +155,26 @@ def refer_case(
         {"to": country, "id": body["referral_id"]},
     )
     return referral
+
+
+def _travelling(session: Session, item_id: int) -> dict[str, Any]:
+    """The parts of an item's decided assessment a peer hotline receives."""
+    a = item_assessment(session, item_id)
+    if a.get("state") != "decided":
+        return {}
+    keys = ("scheme", "classification", "illegal", "automatic", "age_band")
+    return {k: a.get(k) for k in keys}
+
+
+def _case_classification(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The case's class for the referral: the most common illegal class among its items."""
+    graded = Counter(
+        (r["scheme"], r["classification"]) for r in rows if r.get("illegal") and r.get("scheme")
+    )
+    if not graded:
+        return None
+    (scheme, code), _n = graded.most_common(1)[0]
+    return {"scheme": scheme, "label": code}
 
 
 def trace_of(session: Session, case_id: int) -> dict[str, Any] | None:
