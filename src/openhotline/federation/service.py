@@ -24,6 +24,9 @@ from openhotline.config import Settings
 from openhotline.errors import ConflictError, DomainError, ErrorKind, InvalidError, NotFoundError
 from openhotline.federation.models import STATUS_RANK, OutboxMessage, Referral, ReferralStatus
 from openhotline.federation.schemas import ReferralBody, StatusBody
+from openhotline.matching import service as matching
+from openhotline.matching.models import HashType
+from openhotline.matching.policy import BankSource
 from openhotline.media.models import CaseItem, Item
 from openhotline.reporting.models import Report, ReportURL
 from openhotline.reporting.schemas import ReportIn
@@ -258,10 +261,52 @@ def receive_referral(
     session.add(referral)
     session.flush()
     record_event(session, case_id, CaseEventKind.REFERRAL_RECEIVED, actor=actor, detail=body.sender)
+    bank_referred_hashes(session, body)
     record(
         session, actor, AuditAction.REFERRAL_RECEIVE, f"case:{case_id}", {"id": body.referral_id}
     )
     return referral, True
+
+
+def referral_bank_name(sender: str) -> str:
+    """The bank that holds what a peer hotline referred, graded in the peer's scheme."""
+    return f"hotline-{sender}"
+
+
+def bank_referred_hashes(session: Session, body: ReferralBody) -> int:
+    """Put a referral's graded item hashes into the sender's bank; return hashes banked.
+
+    The bank's policy then decides what a capture of the same material does here: by
+    default the match is a hint carrying the sender's grade (review_with_hint); an admin
+    who trusts the sender and maps its classes lets it assess automatically.
+    """
+    graded = [i for i in body.items if i.classification and i.illegal]
+    if not graded:
+        return 0
+    name = referral_bank_name(body.sender)
+    try:
+        bank = matching.get_bank(session, name)
+    except matching.BankNotFoundError:
+        bank = matching.create_bank(
+            session,
+            name,
+            f"Items referred by partner hotline {body.sender}",
+            source=BankSource.PARTNER,
+        )
+    added = 0
+    for item in graded:
+        label = f"{item.scheme}:{item.classification}" if item.scheme else item.classification
+        hashes = [(HashType.SHA256, item.sha256), (HashType.MD5, item.md5)]
+        hashes += [(HashType.SHA1, item.sha1), (HashType.PDQ, item.pdq)]
+        for hash_type, value in hashes:
+            if value:
+                matching.add_entry(
+                    session, bank, hash_type, value, source=f"hotline:{body.sender}",
+                    classification=label or "", added_by=f"referral:{body.referral_id}",
+                )  # fmt: skip
+                added += 1
+    bank.last_synced_at = db.now(session)
+    return added
 
 
 def receive_status(session: Session, body: StatusBody, *, actor: str) -> Referral:
