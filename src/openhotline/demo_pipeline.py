@@ -33,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openhotline.accounts import service as accounts
+from openhotline.assessment import banks as bank_policies
 from openhotline.assessment import queue as assessment_queue
 from openhotline.assessment import service as assessment
 from openhotline.assessment import url_decisions
@@ -50,6 +51,7 @@ from openhotline.jobs import service as jobs
 from openhotline.jobs.queue import Queue, build_queue
 from openhotline.matching import service as banks
 from openhotline.matching.models import HashType
+from openhotline.matching.policy import BankPolicy
 from openhotline.media.models import CaseItem, Item
 from openhotline.migrate import upgrade
 from openhotline.reporting.schemas import ReportIn
@@ -397,7 +399,12 @@ def run_demo(echo: Callable[[str], None], *, workdir: Path | None = None) -> int
         with transaction(services.sessionmaker) as s:
             bank = banks.create_bank(s, "demo-partner-bank")
             digest = hashlib.sha256(images["banked"]).hexdigest()
-            banks.add_entry(s, bank, HashType.SHA256, digest, "demo", "baseline")
+            banks.add_entry(s, bank, HashType.SHA256, digest, "demo", "A")
+            # A partner's list only assesses automatically once an admin trusts it and maps
+            # its classes to the local scheme (otherwise its matches are hints for analysts).
+            scheme = services.settings.classification_scheme
+            bank_policies.map_bank_classes(s, bank.name, {"A": "baseline"}, scheme, "demo")
+            banks.set_policy(s, bank, BankPolicy.AUTO_ASSESS, "demo")
             analysts = [
                 accounts.create_user(s, name, PASSWORD, "analyst", actor="demo").user
                 for name in ("demo-ana", "demo-ben")

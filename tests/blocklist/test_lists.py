@@ -72,7 +72,9 @@ def test_partner_downloads_verifies_and_follows_deltas(
     verify(hashes, hsig, pub)
     doc = json.loads(hashes)
     assert doc["version"] == 1 and len(doc["entries"]) == 2
-    assert set(doc["entries"][0]) == {"sha256", "md5", "sha1", "pdq"}
+    assert set(doc["entries"][0]) == {
+        "sha256", "md5", "sha1", "pdq", "classification", "provenance"
+    }  # fmt: skip
     with pytest.raises(SignatureError):
         verify(data.replace(b"one.", b"0ne."), sig, pub)
 

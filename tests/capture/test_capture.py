@@ -24,7 +24,8 @@ from openhotline.config import Settings
 from openhotline.db import transaction
 from openhotline.jobs.queue import build_queue
 from openhotline.matching import service as banks
-from openhotline.matching.models import HashType
+from openhotline.matching.models import BankHint, HashType
+from openhotline.matching.policy import BankPolicy
 from openhotline.media.models import CaseItem, Item, ItemStatus
 from openhotline.net.guard import AddressGuard, StaticResolver, parse_networks
 from openhotline.reporting.schemas import ReportIn
@@ -234,6 +235,8 @@ def _capture_with_bank(
     session_factory: sessionmaker[Session],
     site: LocalSite,
     bank_name: str,
+    policy: BankPolicy | None = None,
+    mapping: dict[str, str] | None = None,
     **extra: object,
 ) -> tuple[Case, list[Item]]:
     site.html("/two", '<img src="/k.png"><img src="/u.png">')
@@ -242,7 +245,13 @@ def _capture_with_bank(
     with transaction(session_factory) as session:
         bank = banks.create_bank(session, bank_name)
         digest = hashlib.sha256(PNG1).hexdigest()
-        banks.add_entry(session, bank, HashType.SHA256, digest, source="partner")
+        banks.add_entry(
+            session, bank, HashType.SHA256, digest, source="partner", classification="A1"
+        )
+        if policy is not None:
+            banks.set_policy(session, bank, policy, actor="admin")
+        if mapping is not None:
+            banks.set_mapping(session, bank, mapping, actor="admin", local_scheme="default")
         submit_report(session, ReportIn(urls=[site.url("/two", "host-a.test")]))
     s = settings.model_copy(
         update={"crawler_allow_networks": ["127.0.0.0/8"], "dns_overrides": HOSTS, **extra}
@@ -256,10 +265,17 @@ def _capture_with_bank(
     return case, items
 
 
-def test_exact_bank_match_auto_assesses_item_and_case(
+def test_exact_match_in_trusted_mapped_bank_auto_assesses_item_and_case(
     settings: Settings, session_factory: sessionmaker[Session], site: LocalSite
 ) -> None:
-    case, items = _capture_with_bank(settings, session_factory, site, "partner-list")
+    case, items = _capture_with_bank(
+        settings,
+        session_factory,
+        site,
+        "partner-list",
+        policy=BankPolicy.AUTO_ASSESS,
+        mapping={"A1": "baseline"},
+    )
     by_hash = {i.sha256: i.status for i in items}
     assert by_hash[hashlib.sha256(PNG1).hexdigest()] == ItemStatus.AUTO_ASSESSED
     assert by_hash[hashlib.sha256(PNG2).hexdigest()] == ItemStatus.NEW
@@ -271,8 +287,64 @@ def test_exact_bank_match_auto_assesses_item_and_case(
         rows = session.execute(select(Assessment).where(Assessment.item_id == known.id))
         (assessment,) = rows.scalars().all()
         assert assessment.kind == AssessmentKind.AUTOMATIC and assessment.illegal
+        # The partner's "A1" arrives as the local class the mapping names.
+        assert (assessment.scheme, assessment.classification) == ("default", "baseline")
         review = session.get(ItemReview, known.id)
         assert review is not None and review.automatic and review.state == "decided"
+
+
+def _hints(session_factory: sessionmaker[Session]) -> list[BankHint]:
+    with session_factory() as session:
+        return list(session.scalars(select(BankHint)))
+
+
+def test_partner_bank_defaults_to_review_with_hint(
+    settings: Settings, session_factory: sessionmaker[Session], site: LocalSite
+) -> None:
+    case, items = _capture_with_bank(settings, session_factory, site, "partner-list")
+    assert {i.status for i in items} == {ItemStatus.NEW}  # both go to the analysts' queue
+    assert case.status == CaseStatus.TRIAGE
+    (hint,) = _hints(session_factory)
+    known = next(i for i in items if i.sha256 == hashlib.sha256(PNG1).hexdigest())
+    assert (hint.item_id, hint.policy, hint.classification) == (
+        known.id,
+        BankPolicy.REVIEW_WITH_HINT,
+        "A1",
+    )
+    with session_factory() as session:
+        assert [name for _, name in banks.hints_for(session, known.id)] == ["partner-list"]
+        assert session.scalars(select(Assessment)).all() == []
+
+
+def test_trusted_bank_without_mapping_never_auto_assesses(
+    settings: Settings, session_factory: sessionmaker[Session], site: LocalSite
+) -> None:
+    case, items = _capture_with_bank(
+        settings, session_factory, site, "partner-list", policy=BankPolicy.AUTO_ASSESS
+    )
+    assert {i.status for i in items} == {ItemStatus.NEW}
+    assert case.status == CaseStatus.TRIAGE
+    (hint,) = _hints(session_factory)
+    assert hint.policy == BankPolicy.REVIEW_WITH_HINT and hint.local_classification == ""
+
+
+def test_report_only_bank_records_match_without_effect(
+    settings: Settings, session_factory: sessionmaker[Session], site: LocalSite
+) -> None:
+    case, items = _capture_with_bank(
+        settings,
+        session_factory,
+        site,
+        "partner-list",
+        policy=BankPolicy.REPORT_ONLY,
+        mapping={"A1": "baseline"},
+    )
+    assert {i.status for i in items} == {ItemStatus.NEW}
+    assert case.status == CaseStatus.TRIAGE
+    (hint,) = _hints(session_factory)
+    assert hint.policy == BankPolicy.REPORT_ONLY
+    with session_factory() as session:
+        assert banks.hints_for(session, hint.item_id) == []  # recorded, not shown
 
 
 def test_only_listed_banks_auto_assess(

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.assessment import queue
+from openhotline.assessment.banks import confirmed_bank
 from openhotline.cases.models import Case, CaseStatus
 from openhotline.db import transaction
 from openhotline.jobs.models import Job, JobStatus
@@ -65,9 +66,12 @@ def test_worker_process_auto_assesses_a_reencoded_bank_match(
         site.html("/page", '<html><body><img src="/photo.jpg"></body></html>')
         site.media("/photo.jpg", served, content_type="image/jpeg")
         with transaction(session_factory) as s:
-            bank = banks.create_bank(s, "confirmed")
+            # The own confirmed bank (policy auto_assess), entries in the local scheme.
+            bank = confirmed_bank(s)
             pdq = media_service.hash_file(original).pdq
-            banks.add_entry(s, bank, HashType.PDQ, pdq, source="test", classification="A1")
+            banks.add_entry(
+                s, bank, HashType.PDQ, pdq, source="test", classification="default:baseline"
+            )
             submit_report(s, ReportIn(urls=[site.url("/page", HOST)]))
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENHOTLINE_")}
         env.update(

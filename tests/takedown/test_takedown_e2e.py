@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from PIL import Image
 from sqlalchemy import select
 
+from openhotline.assessment.banks import confirmed_bank
 from openhotline.cases.models import Case, CaseEvent, CaseStatus
 from openhotline.cases.service import move
 from openhotline.db import transaction
@@ -46,8 +47,10 @@ def _bank_with_variant_of(world: World, seed: int) -> None:
     img.resize((img.width * 2, img.height * 2)).save(buf, "JPEG", quality=70)
     pdq = media_service.hash_file(buf.getvalue()).pdq
     with transaction(world.queue.services.sessionmaker) as s:
-        bank = banks.create_bank(s, "confirmed")
-        banks.add_entry(s, bank, HashType.PDQ, pdq, source="test", classification="A1")
+        bank = confirmed_bank(s)  # the own bank: auto_assess, entries in the local scheme
+        banks.add_entry(
+            s, bank, HashType.PDQ, pdq, source="test", classification="default:baseline"
+        )
 
 
 def test_report_to_removal(

@@ -12,11 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.assessment import service as assessment
+from openhotline.assessment.banks import map_bank_classes
 from openhotline.audit import service as audit
 from openhotline.cases.models import Case, CaseEvent, CaseEventKind, CaseStatus
 from openhotline.db import transaction
 from openhotline.matching import service as banks
 from openhotline.matching.models import HashType
+from openhotline.matching.policy import BankPolicy
 from openhotline.media.models import CaseItem, Item, ItemStatus
 from openhotline.partners import service as partners
 from tests.case_support import walk_to
@@ -86,7 +88,11 @@ def test_upload_matching_the_bank_is_assessed_automatically(
     with transaction(session_factory) as s:
         walk_to(s, s.get(Case, case_id), CaseStatus.TRIAGE)  # type: ignore[arg-type]
         bank = banks.create_bank(s, "partner-list")
-        banks.add_entry(s, bank, HashType.SHA256, hashlib.sha256(PHOTO).hexdigest(), "partner")
+        digest = hashlib.sha256(PHOTO).hexdigest()
+        banks.add_entry(s, bank, HashType.SHA256, digest, "partner", "A")
+        # Only a bank an admin trusts, with its classes mapped, assesses automatically.
+        map_bank_classes(s, "partner-list", {"A": "baseline"}, "default", "admin:test")
+        banks.set_policy(s, bank, BankPolicy.AUTO_ASSESS, "admin:test")
     response = _upload(console_app, case_id, PHOTO, _key(session_factory, "evidence.upload"))
     assert response.status_code == 201 and response.json()["known"] is True
     with session_factory() as s:

@@ -34,6 +34,8 @@ class Permission(StrEnum):
     EXPORTS_CREATE = "exports.create"  # police export packages, CyberTipline XML
     REFERRALS_SEND = "referrals.send"  # refer a case to a partner hotline
     STATS_VIEW = "stats.view"  # takedown statistics (time to notice, time to removal)
+    BANKS_VIEW = "banks.view"  # hash banks: policy, source, size, last sync
+    BANKS_MANAGE = "banks.manage"  # change a bank's policy (marking it trusted is audited)
     HELPLINE_CONTACT_RECORD = "helpline.contact.record"  # record, escalate, see own contacts
     HELPLINE_HANDOFF = "helpline.handoff"  # turn a contact into a hotline report (consent)
     HELPLINE_CONTACT_VIEW_ALL = "helpline.contact.view_all"  # every counsellor's contacts
@@ -68,6 +70,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
         Permission.CASE_MANAGE,
         Permission.HOSTS_MANAGE,
         Permission.JOBS_MANAGE,
+        Permission.BANKS_VIEW,
     },
     # Administrators run the system; they do not see media (least privilege).
     "admin": frozenset(
@@ -81,6 +84,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.PARTNERS_MANAGE,
             Permission.LISTS_PUBLISH,
             Permission.JOBS_MANAGE,
+            Permission.BANKS_VIEW,
+            Permission.BANKS_MANAGE,
         }
     ),
     # Helplines: counsellors never see hotline cases or media; analysts never see contacts.

@@ -15,14 +15,16 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openhotline.assessment.schemes import load_scheme
 from openhotline.matching import service as matching
 from openhotline.matching.engine import MatchEngine
 from openhotline.matching.matcher import QueryHash, match
 from openhotline.matching.models import BankEntry, HashBank, HashType
+from openhotline.matching.policy import BankPolicy, BankSource, Decision, split_classification
+from openhotline.matching.service import Match
 from openhotline.media.models import Item
 
 CONFIRMED_BANK = "confirmed"
-AUTO_ASSESS_BANKS = (CONFIRMED_BANK,)
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,10 @@ def confirmed_bank(session: Session) -> HashBank:
     bank = session.scalar(select(HashBank).where(HashBank.name == CONFIRMED_BANK))
     if bank is None:
         bank = matching.create_bank(
-            session, CONFIRMED_BANK, "Own items confirmed illegal by four eyes"
+            session,
+            CONFIRMED_BANK,
+            "Own items confirmed illegal by four eyes",
+            source=BankSource.OWN,
         )
     return bank
 
@@ -83,22 +88,81 @@ def admit_item_hashes(
     return added
 
 
-def _split(classification: str) -> tuple[str, str]:
-    scheme, sep, code = classification.partition(":")
-    return (scheme, code) if sep else ("", classification)
+def auto_assess_banks(session: Session) -> set[str]:
+    """Names of enabled banks whose policy lets a match assess an item."""
+    return set(
+        session.scalars(
+            select(HashBank.name).where(
+                HashBank.enabled.is_(True), HashBank.policy == BankPolicy.AUTO_ASSESS
+            )
+        ).all()
+    )
+
+
+@dataclass(frozen=True)
+class PolicyOutcome:
+    """Matches sorted by their bank's policy: the best auto-assessing one, and the others."""
+
+    auto: BankMatch | None
+    hints: list[tuple[HashBank, Match, Decision]]
+
+
+def apply_policies(session: Session, matches: list[Match]) -> PolicyOutcome:
+    """Sort matches by their bank's policy and mapping; the best trusted match wins."""
+    by_name = matching.banks_by_name(session, {m.bank for m in matches})
+    trusted: list[tuple[Match, str]] = []
+    hints: list[tuple[HashBank, Match, Decision]] = []
+    for m in matches:
+        bank = by_name.get(m.bank)
+        if bank is None:
+            continue
+        decision = matching.decision_for(bank, m.classification)
+        if decision.auto and decision.local is not None:
+            trusted.append((m, decision.local))
+        else:
+            hints.append((bank, m, decision))
+    if not trusted:
+        return PolicyOutcome(None, hints)
+    best, local = min(
+        trusted, key=lambda t: (t[0].distance, t[0].hash_type != "sha256", t[0].entry_id)
+    )
+    scheme, code = split_classification(local)
+    return PolicyOutcome(
+        BankMatch(best.bank, best.hash_type, best.hash_value, scheme, code, best.distance), hints
+    )
+
+
+def map_bank_classes(
+    session: Session, name: str, mapping: dict[str, str], scheme_name: str, actor: str
+) -> HashBank:
+    """Map a bank's codes to classes of the local scheme (each must exist there), audited."""
+    scheme = load_scheme(scheme_name)
+    unknown = sorted({v.strip() for v in mapping.values()} - {c.code for c in scheme.classes})
+    if unknown:
+        known = ", ".join(c.code for c in scheme.classes)
+        raise matching.BankInvalidError(
+            f"not a class of scheme {scheme_name!r}: {', '.join(unknown)} (known: {known})"
+        )
+    bank = matching.get_bank(session, name)
+    matching.set_mapping(session, bank, mapping, actor, local_scheme=scheme.name)
+    return bank
 
 
 def find_confirmed_match(
     session: Session,
     item: Item,
     engine: MatchEngine | None = None,
-    banks: Iterable[str] = AUTO_ASSESS_BANKS,
+    banks: Iterable[str] | None = None,
 ) -> BankMatch | None:
     """Return the best match of the item in the auto-assessing banks, or None.
 
-    Exact hashes always; PDQ (not for weak hashes) when a match engine is given.
+    Banks default to those whose policy is auto_assess; a match whose classification has no
+    mapping to the local scheme does not count. Exact hashes always; PDQ (not for weak
+    hashes) when a match engine is given.
     """
-    allowed = set(banks)
+    allowed = set(banks) if banks is not None else auto_assess_banks(session)
+    if not allowed:
+        return None
     use_pdq = engine is not None
     queries = [QueryHash(t.value, t, v) for t, v in _item_hashes(item, with_pdq=use_pdq)]
     if engine is not None:
@@ -112,6 +176,4 @@ def find_confirmed_match(
         found = [m for m in matching.exact_matches(session, exact) if m.bank in allowed]
     if not found:
         return None
-    best = min(found, key=lambda m: (m.distance, m.hash_type != "sha256", m.entry_id))
-    scheme, code = _split(best.classification)
-    return BankMatch(best.bank, best.hash_type, best.hash_value, scheme, code, best.distance)
+    return apply_policies(session, found).auto

@@ -6,4 +6,5 @@ DOMAIN = Domain(
     "assessment",
     models=("openhotline.assessment.models",),
     module_routers=(("hotline", "openhotline.assessment.api:router"),),
+    cli=((None, "openhotline.assessment.cli:register"),),
 )

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from openhotline import db
 from openhotline.assessment import banks
+from openhotline.assessment.banks import BankMatch
 from openhotline.assessment.models import (
     Assessment,
     AssessmentKind,
@@ -29,7 +30,9 @@ from openhotline.cases.lifecycle import AWAITING_ASSESSMENT, AWAITING_CAPTURE, C
 from openhotline.cases.models import Case, CaseStatus
 from openhotline.cases.service import move
 from openhotline.errors import ConflictError
+from openhotline.matching import service as matching
 from openhotline.matching.engine import MatchEngine
+from openhotline.matching.service import Match
 from openhotline.media.models import CaseItem, Item, ItemStatus
 
 
@@ -145,11 +148,20 @@ def check_known(session: Session, item: Item, engine: MatchEngine | None = None)
     return True
 
 
-def assess_automatically(session: Session, item: Item, match: banks.BankMatch) -> None:
-    """Record an automatic assessment of a known item found by another path (e.g. capture)."""
-    if item.status == ItemStatus.AUTO_ASSESSED:
-        return
-    _auto_assess(session, item, session.get(ItemReview, item.id), match)
+def assess_automatically(session: Session, item: Item, matches: list[Match]) -> BankMatch | None:
+    """Apply bank policies to matches found by another path (e.g. capture).
+
+    A trusted bank's mapped match assesses the item automatically (returned); matches in
+    review-with-hint banks (or with no classification mapping) are recorded as hints the
+    analyst sees on the item page; report-only matches are recorded and change nothing.
+    """
+    outcome = banks.apply_policies(session, matches)
+    for bank, m, decision in outcome.hints:
+        matching.record_hint(session, item.id, bank, m, decision)
+    if outcome.auto is None or item.status == ItemStatus.AUTO_ASSESSED:
+        return None if item.status != ItemStatus.AUTO_ASSESSED else outcome.auto
+    _auto_assess(session, item, session.get(ItemReview, item.id), outcome.auto)
+    return outcome.auto
 
 
 def _auto_assess(

@@ -25,6 +25,8 @@ class AuditAction(StrEnum):
     ASSESSMENT_GRADE = "assessment.grade"
     ASSESSMENT_RESOLVE = "assessment.resolve"
     BANK_ADMIT = "bank.admit"
+    BANK_MAPPING = "bank.mapping"
+    BANK_POLICY = "bank.policy"
     CAPTURE_AUTO_ASSESSED = "capture.auto_assessed"
     CAPTURE_ARTIFACT_DOWNLOAD = "capture.artifact_download"
     CAPTURE_RENDER_REQUEST = "capture.render_request"

@@ -115,7 +115,10 @@ def publish(
     """Rebuild both lists from confirmed cases and items; unchanged lists keep their version."""
     with db.begin() as s:
         versions = service.publish_lists(
-            s, exclude_countries=service.excluded_countries(settings), actor=principal.actor
+            s,
+            exclude_countries=service.excluded_countries(settings),
+            actor=principal.actor,
+            provenance=settings.hotline_name,
         )
         return {
             k.value: {

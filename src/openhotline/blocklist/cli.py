@@ -21,7 +21,10 @@ def publish_command(ctx: typer.Context) -> None:
     svc = services(ctx)
     with transaction(svc.sessionmaker) as session:
         versions = publish_lists(
-            session, exclude_countries=excluded_countries(svc.settings), actor="cli"
+            session,
+            exclude_countries=excluded_countries(svc.settings),
+            actor="cli",
+            provenance=svc.settings.hotline_name,
         )
         for kind, v in versions.items():
             typer.echo(

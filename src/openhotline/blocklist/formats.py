@@ -16,10 +16,10 @@ from datetime import datetime
 
 FORMATS = ("csv", "json")
 URL_FIELDS = ("url", "url_sha256")
-HASH_FIELDS = ("sha256", "md5", "sha1", "pdq")
+HASH_FIELDS = ("sha256", "md5", "sha1", "pdq", "classification", "provenance")
 
-# One entry: (key, url, md5, sha1, pdq) — the columns of ListEntry that are published.
-Row = tuple[str, str | None, str | None, str | None, str | None]
+# One entry: (key, url, md5, sha1, pdq, classification, provenance) — the published columns.
+Row = tuple[str, str | None, str | None, str | None, str | None, str | None, str | None]
 
 
 def _js(value: str | None) -> str:
@@ -32,17 +32,20 @@ def _js(value: str | None) -> str:
 
 
 def _json_entry(kind: str, row: Row) -> str:
-    key, url, md5, sha1, pdq = row
+    key, url, md5, sha1, pdq, cls, who = row
     if kind == "urls":
         return f'{{"url":{_js(url)},"url_sha256":{_js(key)}}}'
-    return f'{{"sha256":{_js(key)},"md5":{_js(md5)},"sha1":{_js(sha1)},"pdq":{_js(pdq)}}}'
+    return (
+        f'{{"sha256":{_js(key)},"md5":{_js(md5)},"sha1":{_js(sha1)},"pdq":{_js(pdq)},'
+        f'"classification":{_js(cls)},"provenance":{_js(who)}}}'
+    )
 
 
 def _cells(kind: str, row: Row) -> tuple[str, ...]:
-    key, url, md5, sha1, pdq = row
+    key, url, md5, sha1, pdq, cls, who = row
     if kind == "urls":
         return (url or "", key)
-    return (key, md5 or "", sha1 or "", pdq or "")
+    return (key, md5 or "", sha1 or "", pdq or "", cls or "", who or "")
 
 
 def _fields(kind: str) -> tuple[str, ...]:

@@ -59,6 +59,9 @@ class ListEntry(Base):
     md5: Mapped[str | None] = mapped_column(String(32))
     sha1: Mapped[str | None] = mapped_column(String(40))
     pdq: Mapped[str | None] = mapped_column(String(64))
+    # Hash list: the class ("<scheme>:<code>") and who vouches for it, as recipients see them.
+    classification: Mapped[str | None] = mapped_column(String(100))
+    provenance: Mapped[str | None] = mapped_column(String(100))
     added_version: Mapped[int] = mapped_column(Integer)
     removed_version: Mapped[int | None] = mapped_column(Integer)
 

@@ -40,8 +40,8 @@ from openhotline.urls import InvalidURLError, canonicalize
 _ENTRIES = cast(Table, ListEntry.__table__)
 CHUNK = 5000
 
-# (url, md5, sha1, pdq) per key: what a list should hold now.
-Contents = dict[str, tuple[str | None, str | None, str | None, str | None]]
+# (url, md5, sha1, pdq[, classification, provenance]) per key: what a list should hold now.
+Contents = dict[str, tuple[str | None, ...]]
 
 
 class BlocklistError(DomainError):
@@ -86,15 +86,16 @@ def url_list_source(session: Session, exclude_countries: Iterable[str] = ()) -> 
     return {url_hash(u): (u, None, None, None) for u in urls}
 
 
-def hash_list_source(session: Session) -> Contents:
+def hash_list_source(session: Session, provenance: str = "") -> Contents:
     """Hashes of items confirmed by four eyes: those in the assessment's confirmed bank.
 
     An item is listed while its SHA-256 is a live entry of the "confirmed" bank; its MD5,
-    SHA-1 and (unless weak) PDQ come with it.
+    SHA-1 and (unless weak) PDQ come with it, with the entry's classification. Provenance is
+    the publishing hotline: the bank's internal source (an item id) never leaves.
     """
     bank_id = select(HashBank.id).where(HashBank.name == CONFIRMED_BANK).scalar_subquery()
     rows = session.execute(
-        select(Item.sha256, Item.md5, Item.sha1, Item.pdq, Item.weak)
+        select(Item.sha256, Item.md5, Item.sha1, Item.pdq, Item.weak, BankEntry.classification)
         .join(
             BankEntry,
             and_(
@@ -106,7 +107,11 @@ def hash_list_source(session: Session) -> Contents:
         )
         .distinct()
     )
-    return {sha: (None, md5, sha1, None if weak else pdq) for sha, md5, sha1, pdq, weak in rows}
+    who = provenance[:100] or None
+    return {
+        sha: (None, md5, sha1, None if weak else pdq, (cls or None), who)
+        for sha, md5, sha1, pdq, weak, cls in rows
+    }
 
 
 def parse_kind(kind: str) -> ListKind:
@@ -135,6 +140,10 @@ def get_version(session: Session, kind: ListKind, version: int) -> ListVersion:
     if row is None:
         raise BlocklistNotFoundError(f"{kind} list has no version {version}")
     return row
+
+
+def _at(values: tuple[str | None, ...], i: int) -> str | None:
+    return values[i] if len(values) > i else None
 
 
 def publish_list(
@@ -175,6 +184,8 @@ def publish_list(
                     "md5": desired[k][1],
                     "sha1": desired[k][2],
                     "pdq": desired[k][3],
+                    "classification": _at(desired[k], 4),
+                    "provenance": _at(desired[k], 5),
                     "added_version": number,
                     "removed_version": None,
                 }
@@ -208,6 +219,7 @@ def publish_lists(
     kinds: Iterable[ListKind] = (ListKind.URLS, ListKind.HASHES),
     exclude_countries: Iterable[str] = (),
     actor: str = "system",
+    provenance: str = "",
 ) -> dict[ListKind, ListVersion]:
     """Rebuild the lists from their sources (call on a schedule or on demand).
 
@@ -218,7 +230,7 @@ def publish_lists(
         if kind is ListKind.URLS:
             desired = url_list_source(session, exclude_countries)
         else:
-            desired = hash_list_source(session)
+            desired = hash_list_source(session, provenance)
         out[kind] = publish_list(session, kind, desired, actor=actor)
     return out
 
@@ -227,10 +239,14 @@ def _rows(session: Session, *where: Any) -> Iterator[Row]:
     """Stream entries sorted by key through Core (no ORM objects), in batches."""
     c = _ENTRIES.c
     # The option goes on the statement: on the connection it would stick to later writes.
-    stmt = select(c.key, c.url, c.md5, c.sha1, c.pdq).where(*where).order_by(c.key)
+    stmt = (
+        select(c.key, c.url, c.md5, c.sha1, c.pdq, c.classification, c.provenance)
+        .where(*where)
+        .order_by(c.key)
+    )
     result = session.connection().execute(stmt.execution_options(yield_per=50000))
     for r in result:
-        yield (r[0], r[1], r[2], r[3], r[4])
+        yield (r[0], r[1], r[2], r[3], r[4], r[5], r[6])
 
 
 def snapshot_rows(session: Session, kind: ListKind, version: int) -> Iterator[Row]:

@@ -20,7 +20,10 @@ def rebuild_lists(factory: sessionmaker[Session], settings: Settings) -> dict[st
     """Publish new versions where the lists changed; return each list's current version."""
     with transaction(factory) as session:
         versions = publish_lists(
-            session, exclude_countries=excluded_countries(settings), actor="scheduler"
+            session,
+            exclude_countries=excluded_countries(settings),
+            actor="scheduler",
+            provenance=settings.hotline_name,
         )
         return {kind.value: v.version for kind, v in versions.items()}
 

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from openhotline import db
 from openhotline.assessment import service as assessment
-from openhotline.assessment.banks import BankMatch
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
 from openhotline.capture.crawler import CapturedMedia, CrawlResult
@@ -132,33 +131,25 @@ def upsert_item(
 def match_new_item(
     session: Session, matcher: Matcher | None, item: Item, h: HashedMedia
 ) -> str | None:
-    """Match a NEW item against the confirmed banks; on a hit auto-assess it, return the bank."""
+    """Match a NEW item against the banks; each bank's policy decides what a match does.
+
+    A trusted bank's mapped match assesses the item automatically (its bank is returned);
+    other matches are left as hints for the analyst or only recorded (assessment decides).
+    """
     if item.status != ItemStatus.NEW:
         return None
     matches = match_item(session, matcher, h)
     if not matches:
         return None
-    best = min(matches, key=lambda m: m.distance)
-    # One record for every automatic assessment, whoever found the match, so the queue, the
-    # console and exports treat known items alike.
-    assessment.assess_automatically(
-        session,
-        item,
-        BankMatch(
-            bank=best.bank,
-            algorithm=best.hash_type,
-            value=best.hash_value,
-            scheme="",
-            classification=best.classification,
-            distance=best.distance,
-        ),
-    )
+    best = assessment.assess_automatically(session, item, matches)
+    if best is None:
+        return None
     audit.record(
         session,
         "matcher",
         AuditAction.CAPTURE_AUTO_ASSESSED,
         f"item:{item.id}",
-        {"bank": best.bank, "by": best.query, "distance": best.distance},
+        {"bank": best.bank, "by": best.algorithm, "distance": best.distance},
     )
     return best.bank
 

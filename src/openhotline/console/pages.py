@@ -37,6 +37,7 @@ MESSAGES = {
     "user_created": "User created.",
     "user_updated": "User updated.",
     "setting_saved": "Setting saved.",
+    "bank_updated": "Bank policy saved.",
     "contact_recorded": "Contact recorded.",
     "contact_escalated": "Contact recorded. Escalated to a supervisor.",
     "escalated": "Escalated to a supervisor.",

@@ -19,7 +19,9 @@ from openhotline.audit.models import AuditAction
 from openhotline.cases.models import Case
 from openhotline.casework import dashboard
 from openhotline.console.pages import actor_of, load_policy, render
+from openhotline.matching import service as bank_service
 from openhotline.matching.api import get_engine
+from openhotline.matching.policy import split_classification
 from openhotline.media.models import CaseItem, Item
 from openhotline.web.deps import DbDep, SettingsDep
 from openhotline.web.params import DbId, PageNumber
@@ -158,6 +160,13 @@ def item_page(
             ).scalars()
         )
         graded = any(g.user_id == principal.user_id for g in service.grades_of(session, item_id))
+        hints = [
+            {"bank": name, "hash_type": h.hash_type, "distance": h.distance,
+             "classification": h.classification,
+             "local": policy.scheme.label(split_classification(h.local_classification)[1])
+             if h.local_classification else ""}
+            for h, name in bank_service.hints_for(session, item_id)
+        ]  # fmt: skip
         audit.record(
             session, principal.actor, AuditAction.ITEM_VIEW, f"item:{item_id}", {"claimed": mine}
         )
@@ -174,6 +183,7 @@ def item_page(
         budget=budget,
         cases=cases,
         graded=graded,
+        hints=hints,
         scheme=policy.scheme,
         urgent=queue.urgent_flag,
     )

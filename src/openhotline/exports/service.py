@@ -4,6 +4,7 @@ Services never commit: the caller owns the transaction.
 
 The package is a zip: case.json (record and reports, never reporter contact data),
 timeline.json (every CaseEvent), trace.json (if a hosting trace is known), items.csv (hashes),
+assessment.json (per item: scheme, class, automatic or by whom: confirmers' user ids, age band),
 media/<sha256>.enc (only where permitted: AES-256-GCM under a key made for this export and
 handed over separately), manifest.json (SHA-256 and size of every file: chain of custody)
 and manifest.sig (Ed25519 over manifest.json).
@@ -27,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openhotline import db
+from openhotline.assessment.summary import item_assessment
 from openhotline.audit.models import AuditAction
 from openhotline.audit.service import record
 from openhotline.cases.models import Case, CaseEvent
@@ -186,6 +188,10 @@ def police_export(
             ]
         )
     files["items.csv"] = buf.getvalue().encode("utf-8")
+    # The assessment travels with the hashes: scheme, class, confirmers (ids), age band.
+    files["assessment.json"] = _json(
+        [{"sha256": item.sha256, **item_assessment(session, item.id)} for item, _seen in items]
+    )
     media_key: bytes | None = None
     media: list[dict[str, Any]] = []
     if include_media:

@@ -17,6 +17,12 @@ class ItemHashes(BaseModel):
     md5: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
     sha1: str | None = Field(default=None, pattern=r"^[0-9a-f]{40}$")
     pdq: str | None = Field(default=None, pattern=HEX64)
+    # The sender's decided assessment of this item (absent when not decided).
+    scheme: str | None = Field(default=None, max_length=100)
+    classification: str | None = Field(default=None, max_length=100)
+    illegal: bool | None = None
+    automatic: bool | None = None
+    age_band: str | None = Field(default=None, max_length=100)
 
 
 class Classification(BaseModel):

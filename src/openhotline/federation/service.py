@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openhotline import db
+from openhotline.assessment.summary import item_assessment
 from openhotline.audit.models import AuditAction
 from openhotline.audit.service import canonical_json, record
 from openhotline.cases.models import Case, CaseEventKind, CaseStatus
@@ -22,6 +24,9 @@ from openhotline.config import Settings
 from openhotline.errors import ConflictError, DomainError, ErrorKind, InvalidError, NotFoundError
 from openhotline.federation.models import STATUS_RANK, OutboxMessage, Referral, ReferralStatus
 from openhotline.federation.schemas import ReferralBody, StatusBody
+from openhotline.matching import service as matching
+from openhotline.matching.models import HashType
+from openhotline.matching.policy import BankSource
 from openhotline.media.models import CaseItem, Item
 from openhotline.reporting.models import Report, ReportURL
 from openhotline.reporting.schemas import ReportIn
@@ -108,11 +113,19 @@ def refer_case(
     if trace is None:
         trace = trace_of(session, case_id)
     items = session.execute(
-        select(Item.sha256, Item.md5, Item.sha1, Item.pdq)
+        select(Item.id, Item.sha256, Item.md5, Item.sha1, Item.pdq)
         .join(CaseItem, CaseItem.item_id == Item.id)
         .where(CaseItem.case_id == case_id)
         .order_by(Item.sha256)
     ).all()
+    # Each item's assessment travels with its hashes (automatic referrals included), so the
+    # peer's analysts need not view the same material again; confirmers stay here.
+    item_rows = [
+        {"sha256": sha, "md5": m, "sha1": h, "pdq": p, **_travelling(session, item_id)}
+        for item_id, sha, m, h, p in items
+    ]
+    if classification is None:
+        classification = _case_classification(item_rows)
     body = ReferralBody(
         type="referral",
         message_id=str(uuid.uuid4()),
@@ -123,7 +136,7 @@ def refer_case(
         urls=[case.canonical_url],
         trace=trace,
         classification=classification,
-        items=[{"sha256": s, "md5": m, "sha1": h, "pdq": p} for s, m, h, p in items],
+        items=item_rows,
         media_included=False,
     ).model_dump(mode="json")
     referral = Referral(
@@ -145,6 +158,26 @@ def refer_case(
         {"to": country, "id": body["referral_id"]},
     )
     return referral
+
+
+def _travelling(session: Session, item_id: int) -> dict[str, Any]:
+    """The parts of an item's decided assessment a peer hotline receives."""
+    a = item_assessment(session, item_id)
+    if a.get("state") != "decided":
+        return {}
+    keys = ("scheme", "classification", "illegal", "automatic", "age_band")
+    return {k: a.get(k) for k in keys}
+
+
+def _case_classification(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The case's class for the referral: the most common illegal class among its items."""
+    graded = Counter(
+        (r["scheme"], r["classification"]) for r in rows if r.get("illegal") and r.get("scheme")
+    )
+    if not graded:
+        return None
+    (scheme, code), _n = graded.most_common(1)[0]
+    return {"scheme": scheme, "label": code}
 
 
 def trace_of(session: Session, case_id: int) -> dict[str, Any] | None:
@@ -228,10 +261,52 @@ def receive_referral(
     session.add(referral)
     session.flush()
     record_event(session, case_id, CaseEventKind.REFERRAL_RECEIVED, actor=actor, detail=body.sender)
+    bank_referred_hashes(session, body)
     record(
         session, actor, AuditAction.REFERRAL_RECEIVE, f"case:{case_id}", {"id": body.referral_id}
     )
     return referral, True
+
+
+def referral_bank_name(sender: str) -> str:
+    """The bank that holds what a peer hotline referred, graded in the peer's scheme."""
+    return f"hotline-{sender}"
+
+
+def bank_referred_hashes(session: Session, body: ReferralBody) -> int:
+    """Put a referral's graded item hashes into the sender's bank; return hashes banked.
+
+    The bank's policy then decides what a capture of the same material does here: by
+    default the match is a hint carrying the sender's grade (review_with_hint); an admin
+    who trusts the sender and maps its classes lets it assess automatically.
+    """
+    graded = [i for i in body.items if i.classification and i.illegal]
+    if not graded:
+        return 0
+    name = referral_bank_name(body.sender)
+    try:
+        bank = matching.get_bank(session, name)
+    except matching.BankNotFoundError:
+        bank = matching.create_bank(
+            session,
+            name,
+            f"Items referred by partner hotline {body.sender}",
+            source=BankSource.PARTNER,
+        )
+    added = 0
+    for item in graded:
+        label = f"{item.scheme}:{item.classification}" if item.scheme else item.classification
+        hashes = [(HashType.SHA256, item.sha256), (HashType.MD5, item.md5)]
+        hashes += [(HashType.SHA1, item.sha1), (HashType.PDQ, item.pdq)]
+        for hash_type, value in hashes:
+            if value:
+                matching.add_entry(
+                    session, bank, hash_type, value, source=f"hotline:{body.sender}",
+                    classification=label or "", added_by=f"referral:{body.referral_id}",
+                )  # fmt: skip
+                added += 1
+    bank.last_synced_at = db.now(session)
+    return added
 
 
 def receive_status(session: Session, body: StatusBody, *, actor: str) -> Referral:

@@ -16,7 +16,7 @@ from openhotline.matching.matcher import QueryHash, match
 from openhotline.matching.models import HashType
 from openhotline.matching.rules import describe
 from openhotline.matching.schemas import BankMatchesOut, MatchIn, MatchOut, MatchResultOut
-from openhotline.matching.service import Match
+from openhotline.matching.service import Match, owned_banks
 from openhotline.media import service as media_service
 from openhotline.media.api import ERRORS, media_error, read_upload
 from openhotline.media.decode import MediaError
@@ -48,7 +48,10 @@ def get_engine(request: Request) -> MatchEngine:
     return services_of(request).matcher
 
 
-def _result(per_bank: dict[str, list[Match]], hashes: HashesOut | None) -> MatchResultOut:
+def _result(
+    per_bank: dict[str, list[Match]], hashes: HashesOut | None, owned: set[str]
+) -> MatchResultOut:
+    """Matches per bank; an entry's source (a partner's identity) only in the caller's banks."""
     banks = [
         BankMatchesOut(
             bank=name,
@@ -59,7 +62,7 @@ def _result(per_bank: dict[str, list[Match]], hashes: HashesOut | None) -> Match
                     hash=m.hash_value,
                     distance=m.distance,
                     classification=m.classification,
-                    source=m.source,
+                    source=m.source if name in owned else None,
                     matched_by=m.query,
                     matched_how=describe(m.query),
                 )
@@ -71,9 +74,11 @@ def _result(per_bank: dict[str, list[Match]], hashes: HashesOut | None) -> Match
     return MatchResultOut(matched=bool(banks), banks=banks, hashes=hashes)
 
 
-def _run(factory: sessionmaker[Session], engine: MatchEngine, queries: list[QueryHash]) -> Any:
+def _run(
+    factory: sessionmaker[Session], engine: MatchEngine, queries: list[QueryHash], org: int | None
+) -> tuple[dict[str, list[Match]], set[str]]:
     with factory() as session:
-        return match(session, engine, queries)
+        return match(session, engine, queries), owned_banks(session, org)
 
 
 @router.post(
@@ -114,5 +119,5 @@ async def match_route(request: Request, partner: MatchPartnerDep) -> MatchResult
             QueryHash("sha1", HashType.SHA1, h.sha1),
             QueryHash("sha256", HashType.SHA256, h.sha256),
         ] + [QueryHash(c.label, HashType.PDQ, c.pdq, c.quality) for c in q.candidates]
-    per_bank = await run_in_threadpool(_run, factory, engine, queries)
-    return _result(per_bank, hashes_out)
+    per_bank, owned = await run_in_threadpool(_run, factory, engine, queries, partner.org_id)
+    return _result(per_bank, hashes_out, owned)

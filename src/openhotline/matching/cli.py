@@ -106,28 +106,57 @@ def bank_create(
     name: str,
     description: str = typer.Option("", help="What the bank holds."),
     pdq_radius: int = typer.Option(DEFAULT_PDQ_RADIUS, help="PDQ match radius (bits)."),
+    owner: str = typer.Option(
+        "", help="Partner organisation whose list this is (only it sees entries' sources)."
+    ),
 ) -> None:
     """Create a hash bank."""
     from openhotline.db import transaction
     from openhotline.matching import service
+    from openhotline.partners import service as partners
 
     try:
         with transaction(_factory(ctx)) as session:
-            service.create_bank(session, name, description, pdq_radius)
-    except service.BankError as exc:
+            org_id = partners.find_org(session, owner).id if owner else None
+            service.create_bank(session, name, description, pdq_radius, owner_org_id=org_id)
+    except DomainError as exc:
         _fail(str(exc))
     typer.echo(f"bank {name!r} created (PDQ radius {pdq_radius})")
 
 
 @bank_app.command("list")
 def bank_list(ctx: typer.Context) -> None:
-    """List banks with their entry counts."""
+    """List banks with their entry counts, source and policy."""
     from openhotline.matching import service
 
     with _factory(ctx)() as session:
         for bank, count in service.list_banks(session):
             state = "enabled" if bank.enabled else "disabled"
-            typer.echo(f"{bank.name}\t{count} entries\t{state}\tradius {bank.pdq_radius}")
+            typer.echo(
+                f"{bank.name}\t{count} entries\t{state}\tradius {bank.pdq_radius}"
+                f"\t{bank.source.value}\t{bank.policy.value}"
+            )
+
+
+@bank_app.command("policy")
+def bank_policy(
+    ctx: typer.Context,
+    name: str,
+    policy: str = typer.Argument(..., help="auto_assess, review_with_hint or report_only."),
+) -> None:
+    """Set what a bank's matches do; auto_assess marks the bank trusted (audited)."""
+    from openhotline.cli_support import domain_errors
+    from openhotline.db import transaction
+    from openhotline.matching import service
+    from openhotline.matching.policy import parse_policy
+
+    with domain_errors(), transaction(_factory(ctx)) as session:
+        bank = service.get_bank(session, name)
+        changed = service.set_policy(session, bank, parse_policy(policy), actor="cli")
+        unmapped = bank.source.value != "own" and not service.mapping_of(bank)
+    typer.echo(f"bank {name!r}: {policy}" + ("" if changed else " (unchanged)"))
+    if policy.strip().lower() == "auto_assess" and unmapped:
+        err.print("note: no classification mapping yet; matches stay hints until one is set")
 
 
 @bank_app.command("import")

@@ -8,7 +8,8 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from openhotline.db import Base, UTCDateTime, utcnow
+from openhotline.db import Base, EnumString, UTCDateTime, utcnow
+from openhotline.matching.policy import BankPolicy, BankSource
 
 DEFAULT_PDQ_RADIUS = 31
 
@@ -43,6 +44,22 @@ class HashBank(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Bumped on every change, so a persisted PDQ index knows whether it is current.
     version: Mapped[int] = mapped_column(BigInteger, default=0)
+    # What a match does (see matching/policy.py); imported banks start as review-with-hint.
+    policy: Mapped[BankPolicy] = mapped_column(
+        EnumString(BankPolicy, 20), default=BankPolicy.REVIEW_WITH_HINT,
+        server_default=BankPolicy.REVIEW_WITH_HINT.value,
+    )  # fmt: skip
+    source: Mapped[BankSource] = mapped_column(
+        EnumString(BankSource, 20), default=BankSource.IMPORTED,
+        server_default=BankSource.IMPORTED.value,
+    )  # fmt: skip
+    # JSON object: the bank's classification code -> local "<scheme>:<code>".
+    classification_map: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The partner whose list this is: only that partner sees its entries' provenance.
+    owner_org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("partner_orgs.id", ondelete="SET NULL")
+    )
 
 
 class BankEntry(Base):
@@ -74,3 +91,21 @@ class BankEntry(Base):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     removed_by: Mapped[str] = mapped_column(String(100), default="")
+
+
+class BankHint(Base):
+    """A match that did not assess its item: shown to analysts (hint) or only recorded."""
+
+    __tablename__ = "bank_hints"
+    __table_args__ = (Index("uq_bank_hints_item_entry", "item_id", "entry_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("hash_banks.id", ondelete="CASCADE"))
+    entry_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    policy: Mapped[BankPolicy] = mapped_column(EnumString(BankPolicy, 20))
+    hash_type: Mapped[str] = mapped_column(String(10))
+    distance: Mapped[int] = mapped_column(Integer, default=0)
+    classification: Mapped[str] = mapped_column(String(100), default="")  # the bank's own code
+    local_classification: Mapped[str] = mapped_column(String(100), default="")  # "" if unmapped
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -57,7 +57,9 @@ class MatchOut(BaseModel):
     hash: str
     distance: int
     classification: str
-    source: str
+    source: str | None = Field(
+        None, description="the entry's provenance; only for banks the requesting partner owns"
+    )
     matched_by: str = Field(description="the query hash that matched, e.g. pdq, pdq:flip_h, md5")
     matched_how: str = Field(
         "", description="the same in words, e.g. 'PDQ, embedded region 2', 'PDQ, border trimmed'"

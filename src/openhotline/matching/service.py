@@ -17,9 +17,26 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from openhotline import db
+from openhotline.audit import service as audit
+from openhotline.audit.models import AuditAction
 from openhotline.errors import ConflictError, DomainError, ErrorKind, InvalidError, NotFoundError
 from openhotline.matching.formats import BadRow, Row, normalise_hash
-from openhotline.matching.models import DEFAULT_PDQ_RADIUS, BankEntry, HashBank, HashType
+from openhotline.matching.models import (
+    DEFAULT_PDQ_RADIUS,
+    BankEntry,
+    BankHint,
+    HashBank,
+    HashType,
+)
+from openhotline.matching.policy import (
+    BankPolicy,
+    BankSource,
+    Decision,
+    decide,
+    default_policy,
+    dump_mapping,
+    load_mapping,
+)
 
 IMPORT_BATCH = 5000
 MAX_REASONS = 20
@@ -82,8 +99,10 @@ def create_bank(
     description: str = "",
     pdq_radius: int = DEFAULT_PDQ_RADIUS,
     enabled: bool = True,
+    source: BankSource = BankSource.IMPORTED,
+    owner_org_id: int | None = None,
 ) -> HashBank:
-    """Create a bank; names are unique."""
+    """Create a bank; names are unique; the policy starts at the source's default."""
     name = name.strip()
     if not name or len(name) > 100:
         raise BankInvalidError("a bank name needs 1 to 100 characters")
@@ -92,8 +111,10 @@ def create_bank(
     if session.scalar(select(HashBank.id).where(HashBank.name == name)) is not None:
         raise BankConflictError(f"a bank named {name!r} already exists")
     bank = HashBank(
-        name=name, description=description, pdq_radius=pdq_radius, enabled=enabled, version=0
-    )
+        name=name, description=description, pdq_radius=pdq_radius, enabled=enabled, version=0,
+        source=source, policy=default_policy(source), classification_map="{}",
+        owner_org_id=owner_org_id,
+    )  # fmt: skip
     session.add(bank)
     session.flush()
     return bank
@@ -131,6 +152,100 @@ def set_bank_options(
             raise BankInvalidError("pdq_radius must be between 0 and 128")
         bank.pdq_radius = pdq_radius
     _bump(session, bank.id)
+
+
+def set_policy(session: Session, bank: HashBank, policy: BankPolicy, actor: str) -> bool:
+    """Change what a bank's matches do (audited); auto_assess marks the bank trusted.
+
+    Returns False when the policy was already in force (nothing recorded).
+    """
+    if bank.policy == policy:
+        return False
+    before = bank.policy
+    bank.policy = policy
+    audit.record(
+        session,
+        actor,
+        AuditAction.BANK_POLICY,
+        f"bank:{bank.name}",
+        {"from": before.value, "to": policy.value},
+    )
+    session.flush()
+    return True
+
+
+def set_mapping(
+    session: Session, bank: HashBank, mapping: dict[str, str], actor: str, local_scheme: str
+) -> None:
+    """Replace the bank's classification mapping (bank code -> local code), audited.
+
+    Local codes are stored as "<local_scheme>:<code>"; the caller checks they exist.
+    """
+    clean: dict[str, str] = {}
+    for code, local in mapping.items():
+        code, local = code.strip(), local.strip()
+        if not code or not local or len(code) > 100 or len(local) > 100:
+            raise BankInvalidError("a mapping needs a bank code and a local code, 1-100 chars")
+        clean[code] = f"{local_scheme}:{local}"
+    bank.classification_map = dump_mapping(clean)
+    audit.record(session, actor, AuditAction.BANK_MAPPING, f"bank:{bank.name}", dict(clean))
+    session.flush()
+
+
+def mapping_of(bank: HashBank) -> dict[str, str]:
+    """The bank's classification mapping (bank code -> local "<scheme>:<code>")."""
+    return load_mapping(bank.classification_map)
+
+
+def decision_for(bank: HashBank, classification: str) -> Decision:
+    """What a match of this classification in this bank may do (policy + mapping)."""
+    return decide(bank.policy, bank.source, mapping_of(bank), classification)
+
+
+def record_hint(
+    session: Session, item_id: int, bank: HashBank, m: Match, decision: Decision
+) -> None:
+    """Record a match that did not assess the item (once per item and entry)."""
+    db.insert_ignore(
+        session,
+        BankHint,
+        [
+            {
+                "item_id": item_id, "bank_id": bank.id, "entry_id": m.entry_id,
+                "policy": decision.policy.value, "hash_type": m.hash_type,
+                "distance": m.distance, "classification": m.classification[:100],
+                "local_classification": (decision.local or "")[:100],
+                "created_at": db.now(session),
+            }
+        ],
+    )  # fmt: skip
+
+
+def hints_for(session: Session, item_id: int) -> list[tuple[BankHint, str]]:
+    """Hints (with bank names) analysts should see on an item's page, closest first."""
+    rows = session.execute(
+        select(BankHint, HashBank.name)
+        .join(HashBank, HashBank.id == BankHint.bank_id)
+        .where(BankHint.item_id == item_id, BankHint.policy == BankPolicy.REVIEW_WITH_HINT)
+        .order_by(BankHint.distance, BankHint.id)
+    ).all()
+    return [(h, name) for h, name in rows]
+
+
+def owned_banks(session: Session, org_id: int | None) -> set[str]:
+    """Names of the banks a partner organisation owns (none for a static key)."""
+    if org_id is None:
+        return set()
+    return set(session.scalars(select(HashBank.name).where(HashBank.owner_org_id == org_id)))
+
+
+def banks_by_name(session: Session, names: Iterable[str]) -> dict[str, HashBank]:
+    """Banks for these names (those that exist)."""
+    wanted = set(names)
+    if not wanted:
+        return {}
+    banks = session.scalars(select(HashBank).where(HashBank.name.in_(wanted))).all()
+    return {b.name: b for b in banks}
 
 
 def _bump(session: Session, bank_id: int) -> None:
@@ -275,6 +390,7 @@ def import_rows(
         if len(batch) >= batch_size:
             flush()
     flush()
+    bank.last_synced_at = now
     return result
 
 
