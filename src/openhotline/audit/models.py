@@ -18,6 +18,7 @@ class AuditAction(StrEnum):
 
     APPEAL_DECIDE = "appeal.decide"
     APPEAL_FILE = "appeal.file"
+    APPEAL_REPLY = "appeal.reply"
     ASSESSMENT_AUTOMATIC = "assessment.automatic"
     ASSESSMENT_CASE = "assessment.case"
     ASSESSMENT_CONFIRM = "assessment.confirm"
