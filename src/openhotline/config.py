@@ -60,6 +60,8 @@ class IntakeSettings(BaseModel):
     # In-memory per-client rate limit for public endpoints (requests per minute; 0 = off).
     public_rate_per_minute: int = 120
     public_rate_burst: int = 60
+    # Language of the one feedback e-mail to a consenting reporter (a notice language).
+    reporter_feedback_language: str = "en"
 
 
 class AccountsSettings(BaseModel):

@@ -30,6 +30,7 @@ class Permission(StrEnum):
     EXPORTS_CREATE = "exports.create"  # police export packages, CyberTipline XML
     REFERRALS_SEND = "referrals.send"  # refer a case to a partner hotline
     STATS_VIEW = "stats.view"  # takedown statistics (time to notice, time to removal)
+    REPORTERS_ERASE = "reporters.erase"  # erase a reporter's e-mail address on request
     HELPLINE_CONTACT_RECORD = "helpline.contact.record"  # record, escalate, see own contacts
     HELPLINE_HANDOFF = "helpline.handoff"  # turn a contact into a hotline report (consent)
     HELPLINE_CONTACT_VIEW_ALL = "helpline.contact.view_all"  # every counsellor's contacts
@@ -60,6 +61,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
         Permission.EXPORTS_CREATE,
         Permission.REFERRALS_SEND,
         Permission.STATS_VIEW,
+        Permission.REPORTERS_ERASE,
     },
     # Administrators run the system; they do not see media (least privilege).
     "admin": frozenset(

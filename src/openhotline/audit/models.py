@@ -56,6 +56,8 @@ class AuditAction(StrEnum):
     REFERRAL_RECEIVE = "referral.receive"
     REFERRAL_SEND = "referral.send"
     REFERRAL_STATUS = "referral.status"
+    REPORTER_CONTACT_ERASED = "reporter.contact.erased"
+    REPORTER_FEEDBACK_SENT = "reporter.feedback.sent"
     SETTING_CHANGE = "setting.change"
     TAKEDOWN_HOST_CONFIRMED = "takedown.host_confirmed"
     TAKEDOWN_NOTICE_SENT = "takedown.notice_sent"
