@@ -31,6 +31,7 @@ DOMAIN_PACKAGES: tuple[str, ...] = (
     "federation",
     "exports",
     "helpline",
+    "stats",
     "jobs",
     "console",
 )
