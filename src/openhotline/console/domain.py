@@ -14,6 +14,7 @@ DOMAIN = Domain(
     module_routers=(
         ("hotline", "openhotline.console.partners_views:router"),
         ("hotline", "openhotline.console.appeals_views:router"),
+        ("hotline", "openhotline.console.stats_views:router"),
         ("helpline", "openhotline.console.helpline_views:router"),
     ),
 )
