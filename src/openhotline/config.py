@@ -41,6 +41,19 @@ class CoreSettings(BaseModel):
     own_countries: list[str] = Field(default_factory=lambda: ["GB"])
     # Which parts of the platform this deployment runs (decides the routers mounted).
     modules: list[str] = Field(default_factory=lambda: ["hotline", "helpline"])
+    # Who may read /metrics (client networks; empty = nobody): loopback only by default,
+    # so a Prometheus on the same host scrapes it and the public cannot.
+    metrics_allow_networks: list[str] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+
+    @field_validator("metrics_allow_networks")
+    @classmethod
+    def _metrics_networks(cls, networks: list[str]) -> list[str]:
+        for n in networks:
+            try:
+                ipaddress.ip_network(n, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"metrics_allow_networks: {n!r} is not a network") from exc
+        return networks
 
     def resolved_database_url(self) -> str:
         """Return the database URL, defaulting to SQLite inside data_dir."""
