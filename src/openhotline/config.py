@@ -245,6 +245,17 @@ class HelplineSettings(BaseModel):
     helpline_taxonomy_path: Path | None = None
 
 
+class RetentionSettings(BaseModel):
+    """How long personal and sensitive data is kept (days; 0 = keep); legal holds win."""
+
+    retention_reporter_email_days: int = Field(default=90, ge=0)
+    retention_report_text_days: int = Field(default=730, ge=0)
+    retention_trace_days: int = Field(default=730, ge=0)  # IPs and abuse addresses
+    retention_referral_payload_days: int = Field(default=365, ge=0)
+    # Run the purge from the worker once a day (a dry run is always possible from the CLI).
+    retention_purge_enabled: bool = False
+
+
 # Settings are grouped by domain (above); Settings is all groups in one flat namespace, so
 # every variable keeps its OPENHOTLINE_<NAME> and a domain can be handed only its group.
 SECRET_FIELDS = frozenset(
@@ -263,6 +274,7 @@ GROUPS: dict[str, type[BaseModel]] = {
     "takedown": TakedownSettings,
     "partner": PartnerSettings,
     "helpline": HelplineSettings,
+    "retention": RetentionSettings,
 }
 # Read by the test harness and scripts, not by the application.
 KNOWN_NON_SETTINGS = frozenset({"OPENHOTLINE_TEST_DATABASE_URL"})
@@ -280,6 +292,7 @@ class Settings(
     TakedownSettings,
     PartnerSettings,
     HelplineSettings,
+    RetentionSettings,
     BaseSettings,
 ):
     """All runtime configuration: environment variables OPENHOTLINE_<NAME>, then `.env`."""

@@ -32,6 +32,7 @@ DOMAIN_PACKAGES: tuple[str, ...] = (
     "exports",
     "helpline",
     "stats",
+    "retention",
     "jobs",
     "console",
 )

@@ -58,6 +58,8 @@ class AuditAction(StrEnum):
     REFERRAL_STATUS = "referral.status"
     REPORTER_CONTACT_ERASED = "reporter.contact.erased"
     REPORTER_FEEDBACK_SENT = "reporter.feedback.sent"
+    RETENTION_HOLD = "retention.hold"
+    RETENTION_PURGE = "retention.purge"
     SETTING_CHANGE = "setting.change"
     TAKEDOWN_HOST_CONFIRMED = "takedown.host_confirmed"
     TAKEDOWN_NOTICE_SENT = "takedown.notice_sent"
