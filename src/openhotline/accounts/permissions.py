@@ -124,6 +124,8 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("POST", "/console/login"),
         # A host confirming removal from a notice: authenticated by the link's HMAC signature.
         ("GET", "/api/v1/notices/{notice_id}/confirm"),
+        # Prometheus scrapes without a session: served only to metrics_allow_networks.
+        ("GET", "/metrics"),
     }
 )
 
