@@ -60,7 +60,6 @@ def console_pages(ids: dict[str, int]) -> list[str]:
         "/console/admin/users",
         "/console/audit",
         "/console/audit?verify=1",
-        "/console/stats",
         "/console/account",
     ]
 
