@@ -15,7 +15,7 @@ from openhotline.bootstrap import Services
 from openhotline.bootstrap import build as build_services
 from openhotline.cases.models import Case, CaseStatus
 from openhotline.cli import app as cli_app
-from openhotline.config import Settings
+from openhotline.config import Settings, get_settings
 from openhotline.jobs.queue import build_queue
 from openhotline.reporting.feedback import feedback_languages
 from openhotline.reporting.models import Report, ReportURL
@@ -170,3 +170,11 @@ def test_supervisor_erases_an_address_found_by_itself(
         assert bad.exit_code == 1 and "e-mail" in bad.output
     finally:
         services.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """The CLI reads settings once per process (cached): each test starts from its own env."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()

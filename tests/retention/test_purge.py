@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from openhotline.audit.models import AuditEntry
 from openhotline.cases.models import Case
 from openhotline.cli import app as cli_app
 from openhotline.clock import Clock, FixedClock
-from openhotline.config import RetentionSettings, Settings
+from openhotline.config import RetentionSettings, Settings, get_settings
 from openhotline.errors import NotFoundError
 from openhotline.reporting.models import Report, ReportURL
 from openhotline.reporting.schemas import ReportIn
@@ -126,3 +127,11 @@ def test_cli_dry_run_hold_and_purge(
     assert out.exit_code == 1 and "no case 99" in out.output
     out = runner.invoke(cli_app, ["retention", "purge"], env=env)
     assert out.exit_code == 0 and "reporter_email: erased 0" in out.output  # case 1 is held
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """The CLI reads settings once per process (cached): each test starts from its own env."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
