@@ -41,6 +41,19 @@ class CoreSettings(BaseModel):
     own_countries: list[str] = Field(default_factory=lambda: ["GB"])
     # Which parts of the platform this deployment runs (decides the routers mounted).
     modules: list[str] = Field(default_factory=lambda: ["hotline", "helpline"])
+    # Who may read /metrics (client networks; empty = nobody): loopback only by default,
+    # so a Prometheus on the same host scrapes it and the public cannot.
+    metrics_allow_networks: list[str] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+
+    @field_validator("metrics_allow_networks")
+    @classmethod
+    def _metrics_networks(cls, networks: list[str]) -> list[str]:
+        for n in networks:
+            try:
+                ipaddress.ip_network(n, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"metrics_allow_networks: {n!r} is not a network") from exc
+        return networks
 
     def resolved_database_url(self) -> str:
         """Return the database URL, defaulting to SQLite inside data_dir."""
@@ -63,6 +76,8 @@ class IntakeSettings(BaseModel):
     # How long an Idempotency-Key on report submission is remembered (a retry within this
     # time returns the first receipt instead of filing a duplicate).
     idempotency_key_hours: float = 24.0
+    # Language of the one feedback e-mail to a consenting reporter (a notice language).
+    reporter_feedback_language: str = "en"
 
 
 class AccountsSettings(BaseModel):
@@ -248,6 +263,17 @@ class HelplineSettings(BaseModel):
     helpline_taxonomy_path: Path | None = None
 
 
+class RetentionSettings(BaseModel):
+    """How long personal and sensitive data is kept (days; 0 = keep); legal holds win."""
+
+    retention_reporter_email_days: int = Field(default=90, ge=0)
+    retention_report_text_days: int = Field(default=730, ge=0)
+    retention_trace_days: int = Field(default=730, ge=0)  # IPs and abuse addresses
+    retention_referral_payload_days: int = Field(default=365, ge=0)
+    # Run the purge from the worker once a day (a dry run is always possible from the CLI).
+    retention_purge_enabled: bool = False
+
+
 # Settings are grouped by domain (above); Settings is all groups in one flat namespace, so
 # every variable keeps its OPENHOTLINE_<NAME> and a domain can be handed only its group.
 SECRET_FIELDS = frozenset(
@@ -266,6 +292,7 @@ GROUPS: dict[str, type[BaseModel]] = {
     "takedown": TakedownSettings,
     "partner": PartnerSettings,
     "helpline": HelplineSettings,
+    "retention": RetentionSettings,
 }
 # Read by the test harness and scripts, not by the application.
 KNOWN_NON_SETTINGS = frozenset({"OPENHOTLINE_TEST_DATABASE_URL"})
@@ -283,6 +310,7 @@ class Settings(
     TakedownSettings,
     PartnerSettings,
     HelplineSettings,
+    RetentionSettings,
     BaseSettings,
 ):
     """All runtime configuration: environment variables OPENHOTLINE_<NAME>, then `.env`."""

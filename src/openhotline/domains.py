@@ -32,6 +32,8 @@ DOMAIN_PACKAGES: tuple[str, ...] = (
     "exports",
     "casework",
     "helpline",
+    "stats",
+    "retention",
     "jobs",
     "apidocs",
     "console",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
@@ -12,8 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from openhotline.audit.models import AuditEntry
 from openhotline.blocklist import service
 from openhotline.blocklist.models import Appeal, ListKind
+from openhotline.blocklist.tasks import send_appeal_reply
+from openhotline.bootstrap import build as build_services
+from openhotline.config import Settings
+from openhotline.jobs.queue import build_queue
 from tests.blocklist.helpers import confirmed_case
 from tests.console_fixtures import Staff, login
+from tests.pipeline_support import MailSink
 
 
 def test_appeal_upheld_delists_and_is_audited(
@@ -27,8 +33,11 @@ def test_appeal_upheld_delists_and_is_audited(
         service.publish_lists(s)
     public = new_client()
     assert "<script" not in public.get("/appeal").text
-    r = public.post("/appeal", data={"url": "http://nowhere.example.test/", "reason": "mine"})
-    assert r.status_code == 404 and "not on the current URL list" in r.text
+    # No list-membership oracle: an unlisted URL is accepted and answered like a listed one.
+    unlisted = public.post(
+        "/appeal", data={"url": "http://nowhere.example.test/", "reason": "mine"}
+    )
+    assert unlisted.status_code == 200 and "not on" not in unlisted.text
     r = public.post("/appeal", data={"url": "http://owner.example.test/page", "reason": " "})
     assert r.status_code == 400 and "say why" in r.text
     r = public.post("/appeal", data={"url": "javascript:x", "reason": "x"})
@@ -39,13 +48,18 @@ def test_appeal_upheld_delists_and_is_audited(
     assert r.status_code == 200
     reference = re.search(r'id="reference">([^<]+)<', r.text)
     assert reference
+    other_ref = re.search(r'id="reference">([^<]+)<', unlisted.text)
+    assert other_ref
+    assert unlisted.text.replace(other_ref[1], "REF") == r.text.replace(reference[1], "REF")
 
     sup = new_client()
     csrf = login(sup, make_user("sue", "supervisor"))
     page = sup.get("/console/appeals")
     assert reference[1] in page.text
     with session_factory() as s:
-        appeal_id = s.execute(select(Appeal.id)).scalar_one()
+        appeal_id = s.execute(
+            select(Appeal.id).where(Appeal.reference == reference[1])
+        ).scalar_one()
     r = sup.post(
         f"/console/appeals/{appeal_id}/decide",
         data={"csrf_token": csrf, "decision": "uphold", "note": ""},
@@ -78,3 +92,56 @@ def test_appeal_upheld_delists_and_is_audited(
             select(AuditEntry).where(AuditEntry.action == "appeal.decide")
         ).scalar_one()
     assert decided.actor == "user:sue" and "upheld" in decided.details
+
+
+def test_decision_is_mailed_then_the_address_is_erased(
+    new_client: Callable[[], TestClient],
+    make_user: Callable[..., Staff],
+    settings: Settings,
+) -> None:
+    sink = MailSink().start()
+    s_cfg = settings.model_copy(update={"smtp_port": sink.port, "job_backoff_seconds": 0.1})
+    services = build_services(s_cfg)
+    try:
+        with services.sessionmaker.begin() as s:
+            confirmed_case(s, "http://owner.example.test/page")
+            service.publish_lists(s)
+        public = new_client()
+        for url in ("http://owner.example.test/page", "http://nowhere.example.test/"):
+            r = public.post(
+                "/appeal",
+                data={"url": url, "reason": "content removed", "contact_email": "me@owner.test"},
+            )
+            assert r.status_code == 200 and "write to you" in r.text
+        sup = new_client()
+        csrf = login(sup, make_user("sue", "supervisor"))
+        with services.sessionmaker() as s:
+            ids = list(s.execute(select(Appeal.id).order_by(Appeal.id)).scalars())
+        for appeal_id, decision in zip(ids, ("uphold", "reject"), strict=True):
+            r = sup.post(
+                f"/console/appeals/{appeal_id}/decide",
+                data={"csrf_token": csrf, "decision": decision, "note": "checked"},
+                follow_redirects=False,
+            )
+            assert r.status_code == 303
+        page = sup.get("/console/appeals").text
+        assert page.count("reply queued") == 2 and "not listed when filed" not in page
+        # No SMTP inside the request: the worker sends.
+        assert sink.messages == []
+        build_queue(services, name=f"appeals{uuid.uuid4().hex[:8]}").drain()
+        assert sorted(m[0][0] for m in sink.messages) == ["me@owner.test", "me@owner.test"]
+        bodies = [m[1].get_content() for m in sink.messages]
+        assert any("was accepted" in b for b in bodies)
+        assert any("not accepted" in b for b in bodies)
+        with services.sessionmaker() as s:
+            rows = list(s.execute(select(Appeal)).scalars())
+            replies = s.execute(select(AuditEntry).where(AuditEntry.action == "appeal.reply")).all()
+        assert all(a.contact_email is None and a.replied_at is not None for a in rows)
+        assert len(replies) == 2
+        assert sup.get("/console/appeals").text.count("reply sent") == 2
+        # Re-running the job sends nothing more (the address is gone).
+        send_appeal_reply(services, {"appeal_id": ids[0]})
+        assert len(sink.messages) == 2
+    finally:
+        services.close()
+        sink.stop()

@@ -36,6 +36,7 @@ class Permission(StrEnum):
     STATS_VIEW = "stats.view"  # takedown statistics (time to notice, time to removal)
     BANKS_VIEW = "banks.view"  # hash banks: policy, source, size, last sync
     BANKS_MANAGE = "banks.manage"  # change a bank's policy (marking it trusted is audited)
+    REPORTERS_ERASE = "reporters.erase"  # erase a reporter's e-mail address on request
     HELPLINE_CONTACT_RECORD = "helpline.contact.record"  # record, escalate, see own contacts
     HELPLINE_HANDOFF = "helpline.handoff"  # turn a contact into a hotline report (consent)
     HELPLINE_CONTACT_VIEW_ALL = "helpline.contact.view_all"  # every counsellor's contacts
@@ -71,6 +72,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
         Permission.HOSTS_MANAGE,
         Permission.JOBS_MANAGE,
         Permission.BANKS_VIEW,
+        Permission.REPORTERS_ERASE,
     },
     # Administrators run the system; they do not see media (least privilege).
     "admin": frozenset(
@@ -134,6 +136,8 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("POST", "/console/login"),
         # A host confirming removal from a notice: authenticated by the link's HMAC signature.
         ("GET", "/api/v1/notices/{notice_id}/confirm"),
+        # Prometheus scrapes without a session: served only to metrics_allow_networks.
+        ("GET", "/metrics"),
     }
 )
 

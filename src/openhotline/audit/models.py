@@ -18,6 +18,7 @@ class AuditAction(StrEnum):
 
     APPEAL_DECIDE = "appeal.decide"
     APPEAL_FILE = "appeal.file"
+    APPEAL_REPLY = "appeal.reply"
     ASSESSMENT_AUTOMATIC = "assessment.automatic"
     ASSESSMENT_CASE = "assessment.case"
     ASSESSMENT_CONFIRM = "assessment.confirm"
@@ -65,6 +66,10 @@ class AuditAction(StrEnum):
     REFERRAL_RECEIVE = "referral.receive"
     REFERRAL_SEND = "referral.send"
     REFERRAL_STATUS = "referral.status"
+    REPORTER_CONTACT_ERASED = "reporter.contact.erased"
+    REPORTER_FEEDBACK_SENT = "reporter.feedback.sent"
+    RETENTION_HOLD = "retention.hold"
+    RETENTION_PURGE = "retention.purge"
     SETTING_CHANGE = "setting.change"
     TAKEDOWN_CONTACT_OVERRIDE = "takedown.contact_override"
     TAKEDOWN_HOST_CONFIRMED = "takedown.host_confirmed"

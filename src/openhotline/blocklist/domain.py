@@ -8,6 +8,9 @@ DOMAIN = Domain(
     models=("openhotline.blocklist.models",),
     routers=("openhotline.blocklist.api:router", "openhotline.blocklist.views:router"),
     cli=(("lists", "openhotline.blocklist.cli:lists_app"),),
-    handlers={"lists.publish": "openhotline.blocklist.tasks:publish_job"},
+    handlers={
+        "lists.publish": "openhotline.blocklist.tasks:publish_job",
+        "appeals.reply": "openhotline.blocklist.tasks:send_appeal_reply",
+    },
     tick_hooks=("openhotline.blocklist.tasks:enqueue_list_publish",),
 )

@@ -92,3 +92,5 @@ class Appeal(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decision_note: Mapped[str | None] = mapped_column(Text)
+    # When the decision was e-mailed; the address is erased in the same transaction.
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

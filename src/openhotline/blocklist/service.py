@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,6 +30,7 @@ from openhotline.cases.models import Case, CaseStatus
 from openhotline.cases.service import move
 from openhotline.config import Settings
 from openhotline.errors import ConflictError, DomainError, ErrorKind, InvalidError, NotFoundError
+from openhotline.jobs import service as jobs
 from openhotline.matching.models import BankEntry, HashBank, HashType
 from openhotline.media.models import Item
 from openhotline.reporting.service import url_hash
@@ -386,7 +388,11 @@ def listed_case(session: Session, url: str) -> Case | None:
 
 
 def file_appeal(session: Session, url: str, reason: str, contact_email: str | None) -> Appeal:
-    """Record a site owner's appeal against a listed URL."""
+    """Record a site owner's appeal; every well-formed appeal is accepted.
+
+    Whether the URL is listed is never told to the appellant (the list is confidential):
+    an appeal against an unlisted URL is recorded without a case and answered the same way.
+    """
     reason = reason.strip()
     if not reason:
         raise BlocklistInvalidError("please say why the URL should not be listed")
@@ -394,20 +400,28 @@ def file_appeal(session: Session, url: str, reason: str, contact_email: str | No
         raise BlocklistInvalidError("the reason is limited to 5000 characters")
     if contact_email and ("@" not in contact_email or len(contact_email) > 320):
         raise BlocklistInvalidError("the e-mail address is not valid")
-    case = listed_case(session, url)
-    if case is None:
-        raise BlocklistNotFoundError("this URL is not on the current URL list")
+    try:
+        canon = canonicalize(url)
+    except InvalidURLError as exc:
+        raise BlocklistInvalidError(f"invalid URL: {exc}") from exc
+    case = listed_case(session, canon.url)
     appeal = Appeal(
         reference="AP-" + secrets.token_hex(5).upper(),
-        url=case.canonical_url,
-        url_hash=case.url_hash,
-        case_id=case.id,
+        url=canon.url,
+        url_hash=url_hash(canon.url),
+        case_id=case.id if case is not None else None,
         reason=reason,
         contact_email=contact_email or None,
     )
     session.add(appeal)
     session.flush()
-    record(session, None, AuditAction.APPEAL_FILE, f"appeal:{appeal.id}", {"case_id": case.id})
+    record(
+        session,
+        None,
+        AuditAction.APPEAL_FILE,
+        f"appeal:{appeal.id}",
+        {"case_id": appeal.case_id},
+    )
     return appeal
 
 
@@ -423,7 +437,10 @@ def pending_appeals(session: Session) -> list[Appeal]:
 def decide_appeal(
     session: Session, appeal_id: int, uphold: bool, note: str, *, actor: str
 ) -> Appeal:
-    """Decide an appeal; upheld closes the case so its URL leaves the next list version."""
+    """Decide an appeal; upheld closes the case so its URL leaves the next list version.
+
+    A reply job is queued in the same transaction when the appellant left an address.
+    """
     appeal = session.get(Appeal, appeal_id)
     if appeal is None:
         raise BlocklistNotFoundError(f"no appeal {appeal_id}")
@@ -453,4 +470,56 @@ def decide_appeal(
         f"appeal:{appeal.id}",
         {"outcome": appeal.status, "case_id": appeal.case_id, "note": appeal.decision_note},
     )
+    if appeal.contact_email:
+        jobs.enqueue(
+            session, APPEAL_REPLY_JOB, {"appeal_id": appeal.id}, dedupe_key=f"appeal:{appeal.id}"
+        )
     return appeal
+
+
+APPEAL_REPLY_JOB = "appeals.reply"
+
+
+def recent_decisions(session: Session, limit: int = 50) -> list[Appeal]:
+    """The latest decided appeals, newest first (the console shows whether a reply went)."""
+    return list(
+        session.execute(
+            select(Appeal)
+            .where(Appeal.status != AppealStatus.PENDING)
+            .order_by(Appeal.decided_at.desc(), Appeal.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def appeal_reply(session: Session, appeal_id: int, sender: str) -> EmailMessage | None:
+    """The decision e-mail for an appeal, or None if there is nothing (more) to send."""
+    appeal = session.get(Appeal, appeal_id)
+    if appeal is None or appeal.status == AppealStatus.PENDING or not appeal.contact_email:
+        return None
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = appeal.contact_email
+    msg["Subject"] = f"Your request {appeal.reference}"
+    outcome = (
+        "Your request was accepted: the address will not be on the next version of the list."
+        if appeal.status == AppealStatus.UPHELD
+        else "Your request was reviewed and not accepted."
+    )
+    # Same wording whether or not the URL was ever listed: the reply is no oracle either.
+    msg.set_content(
+        f"We reviewed your request {appeal.reference} about\n{appeal.url}\n\n{outcome}\n\n"
+        f"{appeal.decision_note or ''}\n"
+    )
+    return msg
+
+
+def mark_appeal_replied(session: Session, appeal_id: int) -> None:
+    """Note that the decision was sent and erase the appellant's address; audited."""
+    appeal = session.get(Appeal, appeal_id)
+    if appeal is None:
+        raise BlocklistNotFoundError(f"no appeal {appeal_id}")
+    appeal.replied_at = db.now(session)
+    appeal.contact_email = None
+    session.flush()
+    record(session, "mailer", AuditAction.APPEAL_REPLY, f"appeal:{appeal.id}", {})

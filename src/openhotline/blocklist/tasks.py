@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from openhotline.blocklist.service import excluded_countries, publish_lists
+from openhotline.blocklist.service import (
+    appeal_reply,
+    excluded_countries,
+    mark_appeal_replied,
+    publish_lists,
+)
 from openhotline.config import Settings
 from openhotline.db import transaction
 from openhotline.jobs import service as jobs
@@ -41,3 +46,15 @@ def enqueue_list_publish(services: Services) -> None:
     bucket = int(time.time() // (hours * 3600))
     with transaction(services.sessionmaker) as session:
         jobs.enqueue(session, "lists.publish", {}, dedupe_key=f"lists.publish:{bucket}")
+
+
+def send_appeal_reply(services: Services, payload: dict[str, Any]) -> None:
+    """Job: e-mail an appeal's decision, then erase the address (a failed send retries)."""
+    appeal_id = int(payload["appeal_id"])
+    with services.sessionmaker() as session:
+        message = appeal_reply(session, appeal_id, services.settings.notice_from)
+    if message is None:
+        return
+    services.mailer.send(message)
+    with transaction(services.sessionmaker) as session:
+        mark_appeal_replied(session, appeal_id)

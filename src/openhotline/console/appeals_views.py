@@ -23,8 +23,9 @@ def appeals_page(request: Request, principal: Reviewer, db: DbDep) -> Response:
     """Appeals waiting for a supervisor."""
     with db.begin() as s:
         appeals = service.pending_appeals(s)
+        decided = service.recent_decisions(s)
         s.expunge_all()
-    return render(request, "console/appeals.html", principal, appeals=appeals)
+    return render(request, "console/appeals.html", principal, appeals=appeals, decided=decided)
 
 
 @router.post("/console/appeals/{appeal_id}/decide")
@@ -44,6 +45,7 @@ def decide(
             principal,
             400,
             appeals=[],
+            decided=[],
             flash="choose uphold or reject",
         )
     with db.begin() as s:

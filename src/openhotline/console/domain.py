@@ -18,6 +18,7 @@ DOMAIN = Domain(
         ("hotline", "openhotline.console.appeals_views:router"),
         ("hotline", "openhotline.console.workbench_views:router"),
         ("hotline", "openhotline.console.banks_views:router"),
+        ("hotline", "openhotline.console.stats_views:router"),
         ("helpline", "openhotline.console.helpline_views:router"),
     ),
 )

@@ -5,10 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Response
+from pydantic import BaseModel, Field
 
+from openhotline.accounts.deps import Principal, require
+from openhotline.accounts.permissions import Permission
 from openhotline.errors import InvalidError, NotFoundError
 from openhotline.partners.deps import PartnerDep
 from openhotline.reporting import idempotency, service
+from openhotline.reporting.feedback import erase_reporter_contact
 from openhotline.reporting.receipts import format_receipt
 from openhotline.reporting.schemas import (
     BatchIn,
@@ -136,3 +140,33 @@ async def create_batch(
     )
     accepted = sum(1 for r in results if r.accepted)
     return BatchOut(accepted=accepted, rejected=len(results) - accepted, results=results)
+
+
+class EraseContactIn(BaseModel):
+    """The address a reporter asked to have erased."""
+
+    email: str = Field(min_length=3, max_length=320)
+
+
+class EraseContactOut(BaseModel):
+    """How many reports held the address (now erased)."""
+
+    erased: int
+
+
+@router.post(
+    "/reporters/erase-contact",
+    response_model=EraseContactOut,
+    responses=ERRORS,
+    summary="Erase a reporter's e-mail address from every report (supervisors; audited)",
+)
+def erase_contact(
+    principal: Annotated[Principal, Depends(require(Permission.REPORTERS_ERASE))],
+    db: DbDep,
+    body: JsonBody,
+) -> EraseContactOut:
+    """Find reports by the address itself and erase it."""
+    data = validate_as(EraseContactIn, body, "invalid request")
+    with db.begin() as session:
+        count = erase_reporter_contact(session, data.email, actor=principal.actor)
+    return EraseContactOut(erased=count)

@@ -7,4 +7,7 @@ DOMAIN = Domain(
     module="hotline",
     models=("openhotline.reporting.models",),
     routers=("openhotline.reporting.api:router", "openhotline.reporting.views:router"),
+    cli=(("reporters", "openhotline.reporting.cli:reporters_app"),),
+    handlers={"reporting.feedback": "openhotline.reporting.tasks:send_feedback"},
+    tick_hooks=("openhotline.reporting.tasks:enqueue_feedback",),
 )

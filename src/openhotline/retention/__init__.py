@@ -1,0 +1,1 @@
+"""Retention: purge personal and sensitive data on policy, honouring legal holds; audited."""

@@ -1,0 +1,1 @@
+"""Hotline statistics: intake, assessment, takedown timing, referrals, appeals; suppressed."""
