@@ -20,7 +20,7 @@ from openhotline.partners.deps import require_scope
 from openhotline.partners.models import OrgKind, Scope
 from openhotline.partners.service import PartnerIdentity
 from openhotline.signing.service import SignatureError, verify
-from openhotline.web.deps import DbDep, JsonBody, SettingsDep
+from openhotline.web.deps import DbDep, JsonBody, SettingsDep, json_body_doc
 from openhotline.web.errors import validate_as
 from openhotline.web.params import DbId
 
@@ -97,7 +97,12 @@ class ReferIn(BaseModel):
     country: str
 
 
-@router.post("/refer", status_code=202, summary="Refer a case to a partner hotline (staff)")
+@router.post(
+    "/refer",
+    status_code=202,
+    summary="Refer a case to a partner hotline (staff)",
+    openapi_extra=json_body_doc(ReferIn),
+)
 def refer(
     principal: Annotated[Principal, Depends(require(Permission.REFERRALS_SEND))],
     body: JsonBody,

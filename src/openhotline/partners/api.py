@@ -11,7 +11,7 @@ from openhotline.accounts.permissions import Permission
 from openhotline.partners import service
 from openhotline.partners.models import ApiKey, PartnerOrg
 from openhotline.partners.schemas import KeyIn, KeyOut, NewKeyOut, OrgIn, OrgOut
-from openhotline.web.deps import DbDep, JsonBody
+from openhotline.web.deps import DbDep, JsonBody, json_body_doc
 from openhotline.web.errors import validate_as
 from openhotline.web.params import DbId
 
@@ -56,7 +56,13 @@ def list_partners(principal: Manager, db: DbDep) -> list[OrgOut]:
         return [org_out(o) for o in service.list_orgs(s)]
 
 
-@router.post("/partners", status_code=201, response_model=OrgOut, summary="Add an organisation")
+@router.post(
+    "/partners",
+    status_code=201,
+    response_model=OrgOut,
+    summary="Add an organisation",
+    openapi_extra=json_body_doc(OrgIn),
+)
 def add_partner(principal: Manager, body: JsonBody, db: DbDep) -> OrgOut:
     """Create a partner organisation."""
     data = validate_as(OrgIn, body, "invalid organisation")
@@ -66,7 +72,11 @@ def add_partner(principal: Manager, body: JsonBody, db: DbDep) -> OrgOut:
 
 
 @router.post(
-    "/partners/{org_id}/keys", status_code=201, response_model=NewKeyOut, summary="New API key"
+    "/partners/{org_id}/keys",
+    status_code=201,
+    response_model=NewKeyOut,
+    summary="New API key",
+    openapi_extra=json_body_doc(KeyIn),
 )
 def new_key(principal: Manager, org_id: DbId, body: JsonBody, db: DbDep) -> NewKeyOut:
     """Create a key; the response is the only time the key is shown."""
