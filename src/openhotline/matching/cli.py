@@ -5,13 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import stat
 import sys
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     Progress,
@@ -19,10 +17,10 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.cli_context import services, settings
 from openhotline.errors import DomainError
+from openhotline.matching.cli_common import _factory, _fail, err, regular_file_problem
 from openhotline.matching.formats import (
     CSV_EXPORT_HEADER,
     FileFormat,
@@ -35,33 +33,6 @@ from openhotline.matching.formats import (
 from openhotline.matching.models import DEFAULT_PDQ_RADIUS, HashType
 
 bank_app = typer.Typer(help="Hash banks: create, import, export, list.", no_args_is_help=True)
-err = Console(stderr=True)
-
-
-def _factory(ctx: typer.Context) -> sessionmaker[Session]:
-    return services(ctx).sessionmaker
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(code)
-
-
-def regular_file_problem(path: Path, max_bytes: int) -> str | None:
-    """Why a path is not hashed (not a regular file, too large), or None.
-
-    A named pipe made `hash` and `scan` wait forever for a writer; a device or a huge file
-    would be read whole. Only regular files up to the capture limit are read.
-    """
-    try:
-        st = path.stat()
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    if not stat.S_ISREG(st.st_mode):
-        return "not a regular file (skipped)"
-    if st.st_size > max_bytes:
-        return f"larger than {max_bytes} bytes, the capture limit (skipped)"
-    return None
 
 
 def hash_command(

@@ -18,7 +18,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from openhotline.cli_context import services
-from openhotline.matching.cli import _factory, _fail, err
+from openhotline.matching.cli_common import _factory, _fail, err
 from openhotline.matching.models import HashType
 from openhotline.matching.rules import describe
 
