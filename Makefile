@@ -23,8 +23,12 @@ migrate: install
 demo: migrate
 	$(BIN)/openhotline demo load
 
+# The app and a job worker together, so reports move through capture, trace and notice;
+# Ctrl-C stops both.
 run: demo
 	@echo "openhotline on http://127.0.0.1:8000  (report form: /report, API docs: /api/docs)"
+	@$(BIN)/openhotline worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/openhotline serve --host 127.0.0.1 --port 8000
 
 lint: install

@@ -214,8 +214,10 @@ class TakedownSettings(BaseModel):
     notice_from: str = "notices@openhotline.invalid"
     notice_languages: dict[str, str] = Field(default_factory=dict)
     notice_interval_hours: float = 24.0
-    # How long a worker holds a due notice while re-checking it before sending (seconds).
-    notice_claim_lease_seconds: float = 600.0
+    # How long a worker holds a due notice while re-checking it before sending (seconds):
+    # longer than a re-check and re-trace take (crawler deadline), short enough that a
+    # notice held by a killed worker goes out within a minute (600 s delayed them 10 min).
+    notice_claim_lease_seconds: float = 60.0
     # A send still "sending" after this long was cut off (worker killed): it is uncertain.
     notice_send_uncertain_seconds: float = 300.0
     notice_escalate_after: int = 3
