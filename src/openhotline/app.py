@@ -15,6 +15,7 @@ from openhotline.bootstrap import Services, build
 from openhotline.clock import Clock
 from openhotline.config import Settings
 from openhotline.db import GroupCommitter, OutageMonitor
+from openhotline.media.api import MEDIA_BODY_LIMIT
 from openhotline.web.errors import install_error_handlers, install_openapi
 from openhotline.web.jsonlimits import JsonLimitMiddleware
 from openhotline.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -22,7 +23,6 @@ from openhotline.web.ratelimit import TokenBucketLimiter
 from openhotline.web.templating import STATIC_DIR
 
 BATCH_BODY_LIMIT = 16 * 1024 * 1024
-MEDIA_BODY_LIMIT = 64 * 1024 * 1024
 MEDIA_PATHS = ("/api/v1/hash", "/api/v1/match")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -21,11 +21,11 @@ from openhotline.partners.models import Scope
 from openhotline.partners.service import PartnerIdentity
 from openhotline.web.deps import services_of
 from openhotline.web.errors import ApiError
+from openhotline.web.params import DbId
 
 router = APIRouter(prefix="/api/v1/cases", tags=["capture"])
 
 EvidencePartner = Annotated[PartnerIdentity, Depends(require_scope(Scope.UPLOAD_EVIDENCE))]
-CaseId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 UPLOAD_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -96,7 +96,7 @@ def upload_evidence(
     summary="Upload an evidence file to a case (partners)",
 )
 async def partner_evidence(
-    request: Request, case_id: CaseId, partner: EvidencePartner
+    request: Request, case_id: DbId, partner: EvidencePartner
 ) -> EvidenceOut:
     """Store the file as an item of the case: hashed, matched, encrypted, queued; audited."""
     data, name = await read_evidence(request)
@@ -127,7 +127,7 @@ def queue_render(request: Request, case_id: int, actor: str) -> None:
 )
 def recapture_case(
     request: Request,
-    case_id: CaseId,
+    case_id: DbId,
     principal: Annotated[Principal, Depends(require(Permission.ITEM_ASSESS))],
 ) -> RecaptureOut:
     """Queue a rendered capture: screenshot, rendered HTML, WARC and the media it loads."""
