@@ -18,7 +18,11 @@ from openhotline.db import GroupCommitter, OutageMonitor
 from openhotline.media.api import MEDIA_BODY_LIMIT
 from openhotline.web.errors import install_error_handlers, install_openapi
 from openhotline.web.jsonlimits import JsonLimitMiddleware
-from openhotline.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from openhotline.web.middleware import (
+    BodyLimitMiddleware,
+    LocaleMiddleware,
+    SecurityHeadersMiddleware,
+)
 from openhotline.web.ratelimit import TokenBucketLimiter
 from openhotline.web.templating import STATIC_DIR
 
@@ -82,6 +86,7 @@ def create_app(
     app.add_middleware(JsonLimitMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(LocaleMiddleware, default_language=settings.default_language)
 
     logging.getLogger("openhotline").setLevel(logging.INFO)
     return app

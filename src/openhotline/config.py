@@ -41,9 +41,20 @@ class CoreSettings(BaseModel):
     own_countries: list[str] = Field(default_factory=lambda: ["GB"])
     # Which parts of the platform this deployment runs (decides the routers mounted).
     modules: list[str] = Field(default_factory=lambda: ["hotline", "helpline"])
+    # Language of public pages when the browser asks for none we have (see openhotline.i18n).
+    default_language: str = "en"
     # Who may read /metrics (client networks; empty = nobody): loopback only by default,
     # so a Prometheus on the same host scrapes it and the public cannot.
     metrics_allow_networks: list[str] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+
+    @field_validator("default_language")
+    @classmethod
+    def _default_language(cls, language: str) -> str:
+        from openhotline.i18n import LANGUAGES
+
+        if language not in LANGUAGES:
+            raise ValueError(f"default_language: {language!r} is not one of {', '.join(LANGUAGES)}")
+        return language
 
     @field_validator("metrics_allow_networks")
     @classmethod

@@ -1,4 +1,4 @@
-"""ASGI middleware: body size limits and security headers, logging without client data."""
+"""ASGI middleware: body size limits, security headers, language, logging without client data."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from openhotline import i18n
 
 log = logging.getLogger("openhotline.http")
 
@@ -126,3 +128,40 @@ class SecurityHeadersMiddleware:
                 status_holder[0],
                 (time.perf_counter() - start) * 1000,
             )
+
+
+class LocaleMiddleware:
+    """Set the request's language: ?lang=, then the lang cookie, then Accept-Language."""
+
+    def __init__(self, app: ASGIApp, default_language: str) -> None:
+        self.app = app
+        self.default_language = default_language
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Choose the language, run the app with it current, then restore the previous one."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        language = choose_language(scope, self.default_language)
+        scope.setdefault("state", {})["language"] = language
+        token = i18n.set_language(language)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            i18n.reset_language(token)
+
+
+def choose_language(scope: Scope, default: str) -> str:
+    """Return the language a request asks for, by query, cookie or header, else ``default``."""
+    query = scope.get("query_string", b"").decode("latin-1")
+    for pair in query.split("&"):
+        key, _, value = pair.partition("=")
+        if key == "lang" and value:
+            return i18n.normalise(value, default)
+    headers = dict(scope.get("headers", []))
+    for cookie in headers.get(b"cookie", b"").decode("latin-1").split(";"):
+        key, _, value = cookie.strip().partition("=")
+        if key == "lang" and value:
+            return i18n.normalise(value, default)
+    accept = headers.get(b"accept-language", b"").decode("latin-1")
+    return i18n.negotiate(accept, default)

@@ -9,6 +9,8 @@ from typing import Any
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
+from openhotline import i18n
+
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -32,3 +34,12 @@ def _finalize(value: Any) -> Any:
 
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
 templates.env.finalize = _finalize
+# gettext over every template: {% trans %}...{% endtrans %} and {{ _("...") }} follow the
+# request's language (openhotline.i18n); newstyle so %(name)s placeholders are escaped.
+templates.env.add_extension("jinja2.ext.i18n")
+templates.env.install_gettext_callables(  # type: ignore[attr-defined]
+    i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext
+)
+templates.env.globals["current_language"] = i18n.current_language
+templates.env.globals["text_direction"] = i18n.text_direction
+templates.env.globals["languages"] = i18n.LANGUAGES
