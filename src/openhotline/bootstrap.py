@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from openhotline.helpline.crypto import FieldCipher
     from openhotline.helpline.taxonomy import Taxonomy
     from openhotline.matching.engine import MatchEngine
+    from openhotline.matching.subscriptions import ListFetcher
     from openhotline.media.store import MediaStore
     from openhotline.net.guard import AddressGuard, Resolver
     from openhotline.signing.service import SigningKey
@@ -97,6 +98,16 @@ class Services:
                 engine = MatchEngine(self.sessionmaker, self.settings.data_dir / "index")
                 self._overrides["matcher"] = engine
             return engine
+
+    @cached_property
+    def list_fetcher(self) -> ListFetcher:
+        """Downloads subscribed partners' signed lists (HTTP)."""
+        override: ListFetcher | None = self._overrides.get("list_fetcher")
+        if override is not None:
+            return override
+        from openhotline.matching.subscriptions import HttpListFetcher
+
+        return HttpListFetcher()
 
     @cached_property
     def tracer(self) -> Tracer:
@@ -167,6 +178,7 @@ def build(
     media_store: MediaStore | None = None,
     matcher: MatchEngine | None = None,
     tracer: Tracer | None = None,
+    list_fetcher: ListFetcher | None = None,
 ) -> Services:
     """Build the process's services; `check` refuses a database that is not migrated."""
     from openhotline.media.store import EncryptedFileStore
@@ -203,6 +215,8 @@ def build(
             overrides["matcher"] = matcher
         if tracer is not None:
             overrides["tracer"] = tracer
+        if list_fetcher is not None:
+            overrides["list_fetcher"] = list_fetcher
         return Services(
             settings=settings,
             clock=clock,

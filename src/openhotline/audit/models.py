@@ -28,6 +28,8 @@ class AuditAction(StrEnum):
     BANK_ADMIT = "bank.admit"
     BANK_MAPPING = "bank.mapping"
     BANK_POLICY = "bank.policy"
+    BANK_SUBSCRIBE = "bank.subscribe"
+    BANK_SYNC = "bank.sync"
     CAPTURE_AUTO_ASSESSED = "capture.auto_assessed"
     CAPTURE_ARTIFACT_DOWNLOAD = "capture.artifact_download"
     CAPTURE_RENDER_REQUEST = "capture.render_request"

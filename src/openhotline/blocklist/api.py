@@ -23,8 +23,8 @@ from openhotline.web.deps import DbDep, SettingsDep, services_of
 router = APIRouter(prefix="/api/v1/lists", tags=["lists"])
 
 SCOPE_OF = {ListKind.URLS: Scope.READ_URL_LIST, ListKind.HASHES: Scope.READ_HASH_LIST}
-MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
-SNAPSHOT = re.compile(r"^v?(\d{1,9})\.(csv|json)(\.sig)?$")
+MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json", "hma": "text/plain"}
+SNAPSHOT = re.compile(r"^v?(\d{1,9})\.(csv|json|hma)(\.sig)?$")
 DELTA = re.compile(r"^v?(\d{1,9})-v?(\d{1,9})\.(csv|json)(\.sig)?$")
 
 
@@ -74,17 +74,20 @@ def list_info(reader: Reader, db: DbDep, key: KeyDep) -> dict[str, Any]:
             "count": row.entry_count if row else 0,
             "public_key": key.public_b64,
             "key_id": key.key_id,
-            "formats": ["csv", "json"],
+            "formats": ["csv", "json", "hma"] if kind == ListKind.HASHES else ["csv", "json"],
         }
 
 
-@router.get("/{kind}/snapshot/{name}", summary="A signed snapshot: 5.csv, 5.json, 5.csv.sig")
+@router.get(
+    "/{kind}/snapshot/{name}",
+    summary="A signed snapshot: 5.csv, 5.json, 5.hma (HMA local file, hashes), 5.csv.sig",
+)
 def snapshot(reader: Reader, name: str, db: DbDep, key: KeyDep, settings: SettingsDep) -> Response:
     """One version in full; add .sig for its detached Ed25519 signature."""
     kind, partner = reader
     match = SNAPSHOT.match(name)
     if not match:
-        raise NotFoundError("file names look like 5.csv, 5.json or 5.csv.sig")
+        raise NotFoundError("file names look like 5.csv, 5.json, 5.hma or 5.csv.sig")
     version, fmt, sig = int(match[1]), match[2], bool(match[3])
     with db.begin() as s:
         file = service.snapshot_file(s, kind, version, fmt, key, settings.data_dir / "lists")

@@ -14,7 +14,8 @@ import json
 from collections.abc import Iterable
 from datetime import datetime
 
-FORMATS = ("csv", "json")
+FORMATS = ("csv", "json", "hma")
+DELTA_FORMATS = ("csv", "json")  # an HMA local file has no removals: snapshots only
 URL_FIELDS = ("url", "url_sha256")
 HASH_FIELDS = ("sha256", "md5", "sha1", "pdq", "classification", "provenance")
 
@@ -61,6 +62,8 @@ def render_snapshot(
 ) -> bytes:
     """Render every entry of one version (rows sorted by key, `count` of them)."""
     stamp = created_at.isoformat(timespec="seconds")
+    if fmt == "hma":
+        return _hma(kind, rows)
     if fmt == "json":
         head = f'{{"list":"{kind}","version":{version},"generated_at":"{stamp}","count":{count},'
         return (head + '"entries":' + _json_array(kind, rows) + "}").encode("utf-8")
@@ -70,6 +73,22 @@ def render_snapshot(
     writer.writerow(_fields(kind))
     writer.writerows(_cells(kind, r) for r in rows)
     return buf.getvalue().encode("utf-8")
+
+
+def _hma(kind: str, rows: Iterable[Row]) -> bytes:
+    """HMA's local-file format (python-threatexchange): `<signal type> <hash>` per line.
+
+    Every hash of a row becomes a line, with the type names `openhotline bank export --format
+    hma` writes and `bank import` reads; URL lists have no HMA form.
+    """
+    if kind != "hashes":
+        raise ValueError("only hash lists have an HMA form")
+    buf = io.StringIO()
+    for key, _url, md5, sha1, pdq, _cls, _who in rows:
+        for name, value in (("pdq", pdq), ("md5", md5), ("sha1", sha1), ("sha256", key)):
+            if value:
+                buf.write(f"{name} {value}\n")
+    return buf.getvalue().encode("ascii")
 
 
 def render_delta(

@@ -23,7 +23,13 @@ from openhotline import db
 from openhotline.assessment.banks import CONFIRMED_BANK
 from openhotline.audit.models import AuditAction
 from openhotline.audit.service import record
-from openhotline.blocklist.formats import FORMATS, Row, render_delta, render_snapshot
+from openhotline.blocklist.formats import (
+    DELTA_FORMATS,
+    FORMATS,
+    Row,
+    render_delta,
+    render_snapshot,
+)
 from openhotline.blocklist.models import Appeal, AppealStatus, ListEntry, ListKind, ListVersion
 from openhotline.cases.lifecycle import LISTABLE
 from openhotline.cases.models import Case, CaseStatus
@@ -291,9 +297,9 @@ class SignedFile:
     key_id: str
 
 
-def _check_format(fmt: str) -> None:
-    if fmt not in FORMATS:
-        raise BlocklistNotFoundError(f"format must be one of {list(FORMATS)}")
+def _check_format(fmt: str, allowed: tuple[str, ...] = FORMATS) -> None:
+    if fmt not in allowed:
+        raise BlocklistNotFoundError(f"format must be one of {list(allowed)}")
 
 
 def _cached(
@@ -326,6 +332,8 @@ def snapshot_file(
 ) -> SignedFile:
     """The signed snapshot of one version."""
     _check_format(fmt)
+    if fmt == "hma" and kind != ListKind.HASHES:
+        raise BlocklistNotFoundError("only the hash list has an HMA form")
     row = get_version(session, kind, version)
     name = f"{kind}-v{version}.{fmt}"
     return _cached(
@@ -353,7 +361,7 @@ def delta_file(
     cache_dir: Path | None,
 ) -> SignedFile:
     """The signed delta from version `since` (0 = empty list) to `version`."""
-    _check_format(fmt)
+    _check_format(fmt, DELTA_FORMATS)
     if since < 0 or since >= version:
         raise BlocklistInvalidError("a delta needs 0 <= since < version")
     row = get_version(session, kind, version)

@@ -130,6 +130,93 @@ def bank_policy(
         err.print("note: no classification mapping yet; matches stay hints until one is set")
 
 
+@bank_app.command("subscribe")
+def bank_subscribe(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The bank to feed (created if missing)."),
+    url: str = typer.Argument(..., help="The publisher's hash list: https://…/api/v1/lists/hashes"),
+    key: Path = typer.Option(..., "--key", help="File holding the API key the publisher issued."),
+    verify_key: Path = typer.Option(
+        ..., "--verify-key", help="File holding the publisher's Ed25519 public key (pinned)."
+    ),
+    every: int = typer.Option(60, "--every", help="Minutes between scheduled syncs."),
+) -> None:
+    """Feed a bank from another instance's signed hash list (then run `bank sync`)."""
+    from openhotline.cli_support import domain_errors
+    from openhotline.db import transaction
+    from openhotline.matching import subscriptions
+
+    try:
+        pinned = verify_key.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        _fail(f"cannot read {verify_key}: {exc.strerror}")
+        return
+    with domain_errors(), transaction(_factory(ctx)) as session:
+        subscriptions.subscribe(
+            session, name, url, key, pinned, actor="cli", interval_minutes=every
+        )
+    typer.echo(f"bank {name!r} subscribed to {url}; policy stays review_with_hint until changed")
+
+
+@bank_app.command("sync")
+def bank_sync(
+    ctx: typer.Context,
+    name: str = typer.Argument("", help="One bank; all subscribed banks when left out."),
+) -> None:
+    """Pull, verify and apply what changed in subscribed lists (exit 1 if any sync failed)."""
+    from openhotline.matching import subscriptions
+
+    svc = services(ctx)
+    factory = svc.sessionmaker
+    with factory() as session:
+        names = [name] if name else [n for _sub, n in subscriptions.subscriptions(session)]
+    if not names:
+        typer.echo("no subscribed banks")
+        return
+    failed = 0
+    for bank in names:
+        session = factory()
+        try:
+            r = subscriptions.sync(session, bank, svc.list_fetcher, actor="cli")
+            session.commit()
+        except DomainError as exc:
+            session.commit()  # the error is kept on the subscription
+            err.print(f"{bank}: {exc}")
+            failed += 1
+            continue
+        finally:
+            session.close()
+        notes = "".join(f"\n  note: {n}" for n in r.notes)
+        if r.mode == "unchanged":
+            typer.echo(f"{bank}: up to date (version {r.version}){notes}")
+        else:
+            typer.echo(
+                f"{bank}: {r.mode} version {r.from_version} -> {r.version}, "
+                f"added {r.added}, removed {r.removed}{notes}"
+            )
+    if failed:
+        raise typer.Exit(1)
+
+
+@bank_app.command("subscriptions")
+def bank_subscriptions(ctx: typer.Context) -> None:
+    """List subscribed banks: source, version, last sync and last error."""
+    from openhotline.matching import subscriptions
+
+    with _factory(ctx)() as session:
+        rows = subscriptions.subscriptions(session)
+        if not rows:
+            typer.echo("no subscribed banks")
+        for sub, bank in rows:
+            last = (
+                sub.last_success_at.isoformat(timespec="seconds")
+                if sub.last_success_at
+                else "never"
+            )
+            line = f"{bank}\t{sub.list_url}\tversion {sub.version}\tlast sync {last}"
+            typer.echo(line + (f"\terror: {sub.last_error}" if sub.last_error else ""))
+
+
 @bank_app.command("import")
 def bank_import(
     ctx: typer.Context,

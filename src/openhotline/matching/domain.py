@@ -1,4 +1,4 @@
-"""The matching domain: hash banks, import/export, the PDQ index, /hash and /match."""
+"""The matching domain: hash banks, import/export, subscriptions, the PDQ index, /hash, /match."""
 
 from openhotline.domains import Domain
 
@@ -8,4 +8,6 @@ DOMAIN = Domain(
     models=("openhotline.matching.models",),
     routers=("openhotline.matching.api:router",),
     cli=((None, "openhotline.matching.cli:register"),),
+    handlers={"bank.sync": "openhotline.matching.tasks:sync_job"},
+    tick_hooks=("openhotline.matching.tasks:enqueue_due_syncs",),
 )

@@ -1,4 +1,4 @@
-"""Tables of the matching domain: HashBank and BankEntry."""
+"""Tables of the matching domain: banks, their entries, hints and subscriptions."""
 
 from __future__ import annotations
 
@@ -109,3 +109,24 @@ class BankHint(Base):
     classification: Mapped[str] = mapped_column(String(100), default="")  # the bank's own code
     local_classification: Mapped[str] = mapped_column(String(100), default="")  # "" if unmapped
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BankSubscription(Base):
+    """A bank fed by another instance's signed hash list (see matching/subscriptions.py)."""
+
+    __tablename__ = "bank_subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bank_id: Mapped[int] = mapped_column(
+        ForeignKey("hash_banks.id", ondelete="CASCADE"), unique=True
+    )
+    list_url: Mapped[str] = mapped_column(String(500))  # .../api/v1/lists/hashes
+    # The partner API key stays in a file the operator controls; only its path is stored.
+    api_key_file: Mapped[str] = mapped_column(String(500))
+    verify_key: Mapped[str] = mapped_column(Text)  # pinned Ed25519 public key (base64 or PEM)
+    interval_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)  # last applied list version
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="", server_default="")

@@ -1,0 +1,58 @@
+"""Matching jobs: scheduled syncs of subscribed banks."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from openhotline import db
+from openhotline.db import transaction
+from openhotline.jobs import service as jobs
+from openhotline.matching import subscriptions
+
+if TYPE_CHECKING:
+    from openhotline.bootstrap import Services
+
+log = logging.getLogger("openhotline.matching")
+SYNC_JOB = "bank.sync"
+
+
+def sync_job(services: Services, payload: dict[str, Any]) -> None:
+    """Job-queue handler: sync one subscribed bank; the error stays on the subscription."""
+    name = str(payload["bank"])
+    factory = services.sessionmaker
+    session = factory()
+    try:
+        result = subscriptions.sync(session, name, services.list_fetcher, actor="system:sync")
+        session.commit()
+    except subscriptions.PublisherUnavailableError:
+        session.commit()  # keep last_error; the queue retries with back-off
+        raise
+    except subscriptions.SubscriptionError as exc:
+        # A file that fails its checks will fail again: record it, don't retry.
+        session.commit()
+        log.warning("bank sync %s refused: %s", name, exc)
+        return
+    finally:
+        session.close()
+    log.info(
+        "bank sync %s: %s v%d -> v%d, +%d -%d",
+        name, result.mode, result.from_version, result.version, result.added, result.removed,
+    )  # fmt: skip
+
+
+def enqueue_due_syncs(services: Services) -> None:
+    """Queue a sync for every subscription whose interval has passed (deduplicated)."""
+    if "hotline" not in services.settings.modules:
+        return
+    with transaction(services.sessionmaker) as session:
+        now = db.now(session)
+        for name in subscriptions.due(session):
+            jobs.enqueue(
+                session,
+                SYNC_JOB,
+                {"bank": name},
+                # One queued sync per bank and interval slot, however often the tick runs.
+                dedupe_key=f"bank-sync:{name}:{now:%Y-%m-%dT%H}:{now.minute // 5}",
+                max_attempts=services.settings.job_max_attempts,
+            )
