@@ -30,6 +30,7 @@ DOMAIN_PACKAGES: tuple[str, ...] = (
     "blocklist",
     "federation",
     "exports",
+    "police",
     "casework",
     "helpline",
     "stats",

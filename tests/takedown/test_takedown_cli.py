@@ -48,18 +48,22 @@ def test_police_clear_releases_held_notice(
     cli_env: CliRunner, session_factory: sessionmaker[Session]
 ) -> None:
     case_id = _held_case(session_factory)
-    result = cli_env.invoke(app, ["takedown", "police-clear", str(case_id), "--officer", "pc1"])
+    result = cli_env.invoke(app, ["police", "clear", str(case_id), "--officer", "pc1"])
     assert result.exit_code == 0, result.output
     with session_factory() as s:
         assert s.query(Notice).one().status == NoticeStatus.QUEUED
-        assert s.query(Referral).one().cleared_at is not None
-    again = cli_env.invoke(app, ["takedown", "police-clear", str(case_id), "--officer", "pc1"])
+        ref = s.query(Referral).one()
+        assert ref.cleared_at is not None and (ref.decision, ref.decided_by) == (
+            "cleared",
+            "police:pc1",
+        )
+    again = cli_env.invoke(app, ["police", "clear", str(case_id), "--officer", "pc1"])
     assert again.exit_code == 1 and "no notice held" in again.output
 
 
 def test_police_clear_unknown_case(cli_env: CliRunner) -> None:
-    result = cli_env.invoke(app, ["takedown", "police-clear", "999", "--officer", "pc1"])
-    assert result.exit_code == 2 and "no case 999" in result.output
+    result = cli_env.invoke(app, ["police", "clear", "999", "--officer", "pc1"])
+    assert result.exit_code == 1 and "no case 999" in result.output
 
 
 def test_blocklist_and_stats(cli_env: CliRunner, session_factory: sessionmaker[Session]) -> None:

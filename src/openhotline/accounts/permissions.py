@@ -37,6 +37,8 @@ class Permission(StrEnum):
     BANKS_VIEW = "banks.view"  # hash banks: policy, source, size, last sync
     BANKS_MANAGE = "banks.manage"  # change a bank's policy (marking it trusted is audited)
     REPORTERS_ERASE = "reporters.erase"  # erase a reporter's e-mail address on request
+    POLICE_QUEUE_VIEW = "police.queue.view"  # police referrals with their SLA clocks
+    POLICE_DECIDE = "police.decide"  # acknowledge, clear or hold a police referral
     HELPLINE_CONTACT_RECORD = "helpline.contact.record"  # record, escalate, see own contacts
     HELPLINE_HANDOFF = "helpline.handoff"  # turn a contact into a hotline report (consent)
     HELPLINE_CONTACT_VIEW_ALL = "helpline.contact.view_all"  # every counsellor's contacts
@@ -73,6 +75,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
         Permission.JOBS_MANAGE,
         Permission.BANKS_VIEW,
         Permission.REPORTERS_ERASE,
+        Permission.POLICE_QUEUE_VIEW,
     },
     # Administrators run the system; they do not see media (least privilege).
     "admin": frozenset(
@@ -88,6 +91,15 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.JOBS_MANAGE,
             Permission.BANKS_VIEW,
             Permission.BANKS_MANAGE,
+        }
+    ),
+    # Police liaison officers: the police queue and its decisions; no media, no grading.
+    "police": frozenset(
+        {
+            Permission.SESSION,
+            Permission.CONSOLE_VIEW,
+            Permission.POLICE_QUEUE_VIEW,
+            Permission.POLICE_DECIDE,
         }
     ),
     # Helplines: counsellors never see hotline cases or media; analysts never see contacts.

@@ -65,6 +65,8 @@ class AuditAction(StrEnum):
     PARTNER_KEY_CREATE = "partner.key.create"
     PARTNER_KEY_REVOKE = "partner.key.revoke"
     PARTNER_ORG_CREATE = "partner.org.create"
+    POLICE_ACKNOWLEDGE = "police.acknowledge"
+    POLICE_CHANNEL = "police.channel"
     REFERRAL_RECEIVE = "referral.receive"
     REFERRAL_SEND = "referral.send"
     REFERRAL_STATUS = "referral.status"

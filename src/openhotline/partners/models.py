@@ -29,6 +29,7 @@ class Scope(StrEnum):
     SUBMIT_REPORTS = "reports.submit"
     MATCH_HASHES = "hashes.match"
     RECEIVE_REFERRALS = "referrals.receive"
+    POLICE_REFERRALS = "police.referrals"  # a police partner's queue: packages and decisions
     UPLOAD_EVIDENCE = "evidence.upload"  # add evidence files to a case
 
 

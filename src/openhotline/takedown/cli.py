@@ -1,4 +1,7 @@
-"""`openhotline takedown ...`: statistics, the URL block list, police clearance."""
+"""`openhotline takedown ...`: statistics, the URL block list, uncertain sends.
+
+Police clearances are recorded with `openhotline police clear` (the police channel).
+"""
 
 from __future__ import annotations
 
@@ -35,29 +38,6 @@ def blocklist(ctx: typer.Context) -> None:
     with factory() as session:
         for url in urls_to_block(session):
             typer.echo(url)
-
-
-@takedown_app.command("police-clear")
-def police_clear(
-    ctx: typer.Context,
-    case_id: int = typer.Argument(..., help="Case whose held notice police have cleared."),
-    officer: str = typer.Option(..., help="Who cleared it (recorded in the audit log)."),
-) -> None:
-    """Release a notice held under "police first" so it is sent on the next run."""
-    from openhotline.cases.models import Case
-    from openhotline.db import transaction
-    from openhotline.takedown.service import clear_for_notice
-
-    factory = _factory(ctx)
-    with transaction(factory) as session:
-        if session.get(Case, case_id) is None:
-            typer.echo(f"error: no case {case_id}", err=True)
-            raise typer.Exit(2)
-        released = clear_for_notice(session, case_id, actor=f"police:{officer}")
-    if not released:
-        typer.echo(f"error: case {case_id} has no notice held for police", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"released {released} notice(s) for case {case_id}")
 
 
 @takedown_app.command("uncertain")

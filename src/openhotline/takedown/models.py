@@ -113,5 +113,11 @@ class Referral(Base):
     # For police referrals under "police first": when police cleared the notice to the host.
     cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     detail: Mapped[str | None] = mapped_column(Text)
+    # The police channel (openhotline.police): what the receiving police did, and when.
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    hold_reason: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (UniqueConstraint("case_id", "kind", name="uq_referrals_case_kind"),)

@@ -113,6 +113,11 @@ def clear_for_notice(session: Session, case_id: int, *, actor: str) -> int:
         select(Referral).where(Referral.case_id == case_id, Referral.kind == ReferralKind.POLICE)
     ).scalars():
         ref.cleared_at = ref.cleared_at or now
+        if ref.decision in ("", "held"):
+            # The police channel's record of it, whoever recorded the clearance.
+            ref.decision = "cleared"
+            ref.decided_at = now
+            ref.decided_by = actor[:200]
     record_event(session, case_id, CaseEventKind.POLICE_CLEARED, actor=actor, detail=f"{released}")
     audit.record(
         session,

@@ -1,0 +1,1 @@
+"""The police channel: referrals police receive, acknowledge, clear or hold, with SLAs."""
