@@ -32,6 +32,7 @@ DOMAIN_PACKAGES: tuple[str, ...] = (
     "exports",
     "casework",
     "helpline",
+    "reportremove",
     "stats",
     "retention",
     "jobs",
