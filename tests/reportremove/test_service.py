@@ -224,9 +224,8 @@ def test_reveals_share_the_exposure_budget(
         rev.ends_at -= timedelta(seconds=1)
     with session_factory.begin() as s:
         assert service.budget_of(s, user_id, POLICY).exhausted
-    with session_factory.begin() as s:
-        with pytest.raises(service.RemovalForbiddenError):
-            service.reveal(s, request_id, user_id, "user:ana", POLICY)
+    with session_factory.begin() as s, pytest.raises(service.RemovalForbiddenError):
+        service.reveal(s, request_id, user_id, "user:ana", POLICY)
     actions = _actions(session_factory, f"removal:{request_id}")
     assert actions[-2:] == ["removal.reveal", "removal.reveal_refused"]
 
