@@ -265,3 +265,54 @@ def test_a_generated_jpeg_hashes_like_the_media_domain(
     img = png_bytes(7)
     assert service.hash_upload(img, LIMITS).pdq == hash_file(img).pdq
     assert json.dumps(service.hash_upload(buf.getvalue(), LIMITS).format) == '"JPEG"'
+
+
+def test_the_daily_purge_is_queued_only_when_it_has_work(
+    session_factory: sessionmaker[Session], store: OneItemStore
+) -> None:
+    due = {"unclaimed_days": 30, "image_days": 60}
+    with session_factory() as s:
+        assert not service.purge_due(s, store, **due)
+    receipt = _submit(session_factory, store)
+    with session_factory() as s:
+        assert not service.purge_due(s, store, **due)  # one file, one key held
+    store.put(png_bytes(8))  # a file no request holds a key for
+    with session_factory() as s:
+        assert service.purge_due(s, store, **due)
+    for blob_id in store.blob_ids():
+        store.delete(blob_id)
+    with session_factory.begin() as s:
+        row = s.get(RemovalRequest, receipt.request_id)
+        assert row is not None
+        row.blob_id = None
+        row.created_at = db.now(s) - timedelta(days=61)
+        assert service.purge_due(s, store, **due)
+
+
+def test_cli_purge(
+    session_factory: sessionmaker[Session],
+    db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from openhotline.cli import app
+    from openhotline.config import get_settings
+
+    monkeypatch.setenv("OPENHOTLINE_DATABASE_URL", db_url)
+    monkeypatch.setenv("OPENHOTLINE_DATA_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    try:
+        store = OneItemStore(tmp_path / "var" / "report-remove")
+        receipt = _submit(session_factory, store)
+        with session_factory.begin() as s:
+            row = s.get(RemovalRequest, receipt.request_id)
+            assert row is not None
+            row.created_at = db.now(s) - timedelta(days=90)
+        result = CliRunner().invoke(app, ["report-remove", "purge"])
+        assert result.exit_code == 0, result.output
+        assert "expired 1 requests, deleted 1 images" in result.output
+        assert store.blob_ids() == []
+    finally:
+        get_settings.cache_clear()

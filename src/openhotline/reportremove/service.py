@@ -13,7 +13,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from openhotline import db
@@ -499,20 +499,36 @@ class PurgeResult:
     blobs: list[str]
 
 
+def _stale(session: Session, unclaimed_days: int, image_days: int) -> ColumnElement[bool]:
+    now = db.now(session)
+    return or_(
+        (RemovalRequest.status == RemovalStatus.RECEIVED)
+        & (RemovalRequest.created_at < now - timedelta(days=unclaimed_days)),
+        RemovalRequest.image_key.is_not(None)
+        & (RemovalRequest.created_at < now - timedelta(days=image_days)),
+    )
+
+
+def purge_due(
+    session: Session, store: OneItemStore, *, unclaimed_days: int, image_days: int
+) -> bool:
+    """True when a purge has work: a stale request, or more files on disk than keys held."""
+    if session.scalar(
+        select(RemovalRequest.id).where(_stale(session, unclaimed_days, image_days)).limit(1)
+    ):
+        return True
+    held = session.scalar(
+        select(func.count()).select_from(RemovalRequest).where(RemovalRequest.blob_id.is_not(None))
+    )
+    return len(store.blob_ids()) > int(held or 0)
+
+
 def purge(
     session: Session, *, unclaimed_days: int, image_days: int, actor: str = "retention"
 ) -> PurgeResult:
     """Expire requests nobody took further in time and delete every image held too long."""
-    now = db.now(session)
     stale = session.scalars(
-        select(RemovalRequest).where(
-            or_(
-                (RemovalRequest.status == RemovalStatus.RECEIVED)
-                & (RemovalRequest.created_at < now - timedelta(days=unclaimed_days)),
-                RemovalRequest.image_key.is_not(None)
-                & (RemovalRequest.created_at < now - timedelta(days=image_days)),
-            )
-        )
+        select(RemovalRequest).where(_stale(session, unclaimed_days, image_days))
     ).all()
     blobs: list[str] = []
     expired = 0

@@ -57,7 +57,16 @@ def purge_job(services: Services, _payload: dict[str, Any]) -> None:
 
 
 def enqueue_daily_purge(services: Services) -> None:
-    """Queue the purge at most once per UTC day."""
+    """Queue the purge at most once per UTC day, when it has something to do."""
+    s = services.settings
     with transaction(services.sessionmaker) as session:
+        due = service.purge_due(
+            session,
+            services.removal_store,
+            unclaimed_days=s.report_remove_unclaimed_days,
+            image_days=s.report_remove_image_days,
+        )
+        if not due:
+            return
         day = db.now(session).strftime("%Y-%m-%d")
         jobs.enqueue(session, "reportremove.purge", {}, dedupe_key=f"reportremove.purge:{day}")
