@@ -51,6 +51,8 @@ def test_the_start_page_is_calm_static_and_uncached(client: TestClient) -> None:
     assert "<script" not in page.text
     assert 'href="/report-remove"' in client.get("/").text
     assert client.get("/report-remove/status").status_code == 200
+    arabic = client.get("/report-remove?lang=ar")
+    assert arabic.status_code == 200 and 'dir="rtl"' in arabic.text
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openhotline.db import Base, EnumString, UTCDateTime, utcnow
@@ -70,7 +70,6 @@ class RemovalRequest(Base):
     # Why a request ended without sharing: a fixed code, shown to the child in neutral words.
     closed_reason: Mapped[str] = mapped_column(String(30), default="")
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    note: Mapped[str] = mapped_column(Text, default="")  # staff-only, short, no identity data
 
 
 class RemovalReveal(Base):

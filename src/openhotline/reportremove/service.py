@@ -161,7 +161,7 @@ def submit(session: Session, store: OneItemStore, data: bytes, limits: UploadLim
         pdq=hashes.pdq, pdq_quality=hashes.pdq_quality, image_format=hashes.format[:10],
         width=hashes.width, height=hashes.height, blob_id=blob_id, image_key=key,
         identity_by="", identity_method="", verified_by="", classification="",
-        closed_reason="", note="",
+        closed_reason="",
     )  # fmt: skip
     session.add(row)
     session.flush()

@@ -48,7 +48,6 @@ def upgrade() -> None:
         sa.Column("shared_at", TS, nullable=True),
         sa.Column("closed_reason", sa.String(length=30), nullable=False),
         sa.Column("closed_at", TS, nullable=True),
-        sa.Column("note", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("reference"),
     )
