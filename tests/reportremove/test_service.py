@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline import db
 from openhotline.accounts import service as accounts
+from openhotline.assessment import exposure
 from openhotline.assessment.policy import policy_from
 from openhotline.audit.models import AuditEntry
 from openhotline.audit.service import verify as verify_chain
@@ -224,6 +225,9 @@ def test_reveals_share_the_exposure_budget(
         rev.ends_at -= timedelta(seconds=1)
     with session_factory.begin() as s:
         assert service.budget_of(s, user_id, POLICY).exhausted
+        # The assessment console's own check sees the same budget used up.
+        assert exposure.budget_of(s, user_id, POLICY).exhausted
+        assert exposure.budget_of(s, user_id, POLICY).used_seconds >= 60
     with session_factory.begin() as s, pytest.raises(service.RemovalForbiddenError):
         service.reveal(s, request_id, user_id, "user:ana", POLICY)
     actions = _actions(session_factory, f"removal:{request_id}")

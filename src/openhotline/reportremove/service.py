@@ -385,8 +385,8 @@ def exposure_user_of(session: Session, request_id: int) -> list[int]:
     )
 
 
-def _own_seconds(session: Session, user_id: int, now: datetime) -> int:
-    day_start = datetime.combine(now.date(), datetime.min.time(), tzinfo=now.tzinfo)
+def exposure_seconds(session: Session, user_id: int, day_start: datetime, now: datetime) -> int:
+    """Seconds of Report Remove reveals in the user's day (counted by exposure.budget_of)."""
     rows = session.scalars(
         select(RemovalReveal).where(
             RemovalReveal.user_id == user_id,
@@ -403,11 +403,13 @@ def _own_seconds(session: Session, user_id: int, now: datetime) -> int:
     return total
 
 
+# One budget for every screen: the assessment console counts these reveals too.
+exposure.add_exposure_source(exposure_seconds)
+
+
 def budget_of(session: Session, user_id: int, policy: AssessmentPolicy) -> exposure.Budget:
-    """Today's exposure: the assessment console's reveals plus Report Remove's."""
-    base = exposure.budget_of(session, user_id, policy)
-    own = _own_seconds(session, user_id, db.now(session))
-    return exposure.Budget(base.used_seconds + own, base.budget_seconds, base.reveals)
+    """Today's exposure: the assessment console's reveals and Report Remove's together."""
+    return exposure.budget_of(session, user_id, policy)
 
 
 def live_reveal(session: Session, user_id: int, request_id: int) -> RemovalReveal | None:
