@@ -80,6 +80,9 @@ def create_app(
         # Evidence uploads to a case (console form and partner API) carry media too.
         if path in MEDIA_PATHS or path.endswith("/evidence"):
             return MEDIA_BODY_LIMIT
+        # Report Remove's upload: the page itself answers an over-size image in plain words.
+        if path == "/report-remove":
+            return 2 * settings.report_remove_max_bytes + 1024 * 1024
         return settings.max_body_bytes
 
     # Inside the body limit, so the JSON check never buffers more than the limit allows.

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from openhotline.matching.subscriptions import ListFetcher
     from openhotline.media.store import MediaStore
     from openhotline.net.guard import AddressGuard, Resolver
+    from openhotline.reportremove.store import OneItemStore
     from openhotline.signing.service import SigningKey
     from openhotline.takedown.mailer import Mailer
     from openhotline.trace.service import Tracer
@@ -143,6 +144,16 @@ class Services:
         from openhotline.helpline.taxonomy import load_taxonomy
 
         return load_taxonomy(self.settings.helpline_taxonomy_path)
+
+    @cached_property
+    def removal_store(self) -> OneItemStore:
+        """Report Remove's one-item store: each image under its own key, shredded after."""
+        override: OneItemStore | None = self._overrides.get("removal_store")
+        if override is not None:
+            return override
+        from openhotline.reportremove.store import OneItemStore
+
+        return OneItemStore(self.settings.data_dir / "report-remove")
 
     def guard(self) -> AddressGuard:
         """The SSRF guard with the settings allow-list."""

@@ -276,6 +276,19 @@ class HelplineSettings(BaseModel):
     helpline_taxonomy_path: Path | None = None
 
 
+class ReportRemoveSettings(BaseModel):
+    """Report Remove: upload limits, how long images and unclaimed requests are kept."""
+
+    report_remove_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    report_remove_max_pixels: int = Field(default=50_000_000, ge=10_000)
+    # A request nobody confirmed within this many days expires and its image is deleted.
+    report_remove_unclaimed_days: int = Field(default=30, ge=1)
+    # No image is kept longer than this, whatever its request's state.
+    report_remove_image_days: int = Field(default=60, ge=1)
+    # How the status page points back to support ("Call 0800 ..."); empty: a generic line.
+    report_remove_support: list[str] = Field(default_factory=list)
+
+
 class RetentionSettings(BaseModel):
     """How long personal and sensitive data is kept (days; 0 = keep); legal holds win."""
 
@@ -306,6 +319,7 @@ GROUPS: dict[str, type[BaseModel]] = {
     "partner": PartnerSettings,
     "helpline": HelplineSettings,
     "retention": RetentionSettings,
+    "reportremove": ReportRemoveSettings,
 }
 # Read by the test harness and scripts, not by the application.
 KNOWN_NON_SETTINGS = frozenset({"OPENHOTLINE_TEST_DATABASE_URL"})
@@ -324,6 +338,7 @@ class Settings(
     PartnerSettings,
     HelplineSettings,
     RetentionSettings,
+    ReportRemoveSettings,
     BaseSettings,
 ):
     """All runtime configuration: environment variables OPENHOTLINE_<NAME>, then `.env`."""

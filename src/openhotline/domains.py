@@ -33,6 +33,7 @@ DOMAIN_PACKAGES: tuple[str, ...] = (
     "police",
     "casework",
     "helpline",
+    "reportremove",
     "stats",
     "retention",
     "jobs",

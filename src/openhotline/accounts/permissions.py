@@ -44,6 +44,9 @@ class Permission(StrEnum):
     HELPLINE_CONTACT_VIEW_ALL = "helpline.contact.view_all"  # every counsellor's contacts
     HELPLINE_ESCALATION_DECIDE = "helpline.escalation.decide"  # safeguarding decisions
     HELPLINE_TRENDS_VIEW = "helpline.trends.view"  # suppressed trend tables and exports
+    REMOVAL_VIEW = "removal.view"  # Report Remove: the queue of requests (no image)
+    REMOVAL_CONFIRM = "removal.confirm"  # record that a child's age and identity were confirmed
+    REMOVAL_VERIFY = "removal.verify"  # verify a request's image, share its hashes, reject
 
 
 _ANALYST = frozenset(
@@ -55,6 +58,8 @@ _ANALYST = frozenset(
         Permission.CASE_NOTE,
         Permission.ITEM_ASSESS,
         Permission.ITEM_REVEAL,
+        Permission.REMOVAL_VIEW,
+        Permission.REMOVAL_VERIFY,
     }
 )
 
@@ -109,6 +114,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.CONSOLE_VIEW,
             Permission.HELPLINE_CONTACT_RECORD,
             Permission.HELPLINE_HANDOFF,
+            Permission.REMOVAL_VIEW,
+            Permission.REMOVAL_CONFIRM,
         }
     ),
     "helpline_supervisor": frozenset(
@@ -120,6 +127,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.HELPLINE_CONTACT_VIEW_ALL,
             Permission.HELPLINE_ESCALATION_DECIDE,
             Permission.HELPLINE_TRENDS_VIEW,
+            Permission.REMOVAL_VIEW,
+            Permission.REMOVAL_CONFIRM,
         }
     ),
 }
@@ -138,6 +147,11 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/report/status"),
         ("GET", "/appeal"),
         ("POST", "/appeal"),
+        # Report Remove: a young person's upload and the status page of their receipt.
+        ("GET", "/report-remove"),
+        ("POST", "/report-remove"),
+        ("GET", "/report-remove/status"),
+        ("POST", "/report-remove/status"),
         ("POST", "/api/v1/reports"),
         ("GET", "/api/v1/reports/{receipt}"),
         ("GET", "/api/v1/openapi.json"),

@@ -11,6 +11,7 @@ Services never commit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -64,6 +65,18 @@ class Budget:
         return self.budget_seconds // 60
 
 
+# Other screens that show material (Report Remove) add their reveals' seconds here, so one
+# daily budget covers them all: source(session, user_id, day_start, now) -> seconds.
+ExposureSource = Callable[[Session, int, datetime, datetime], int]
+EXTRA_EXPOSURE: list[ExposureSource] = []
+
+
+def add_exposure_source(source: ExposureSource) -> None:
+    """Count another domain's reveals toward every analyst's daily budget (idempotent)."""
+    if source not in EXTRA_EXPOSURE:
+        EXTRA_EXPOSURE.append(source)
+
+
 def _day_start(now: datetime) -> datetime:
     return datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
 
@@ -95,6 +108,7 @@ def budget_of(session: Session, user_id: int, policy: AssessmentPolicy) -> Budge
         .all()
     )
     used = sum(counted_seconds(r, now, day_start) for r in reveals)
+    used += sum(source(session, user_id, day_start, now) for source in EXTRA_EXPOSURE)
     return Budget(used, policy.exposure_budget_seconds, len(reveals))
 
 

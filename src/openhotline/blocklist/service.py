@@ -4,7 +4,8 @@ Services never commit: the caller owns the transaction.
 
 The contents of each list come from ONE function per list: `url_list_source` (takedown's
 `urls_to_block` less URLs hosted in the hotline's own countries, by the latest hosting trace)
-and `hash_list_source` (items in the assessment's four-eyes "confirmed" hash bank).
+and `hash_list_source` (items in the assessment's four-eyes "confirmed" hash bank, and
+Report Remove's "self-generated" bank).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from openhotline.jobs import service as jobs
 from openhotline.matching.models import BankEntry, HashBank, HashType
 from openhotline.media.models import Item
 from openhotline.reporting.service import url_hash
+from openhotline.reportremove.published import hash_list_rows as self_generated_rows
 from openhotline.signing.service import SigningKey
 from openhotline.takedown.service import urls_to_block
 from openhotline.trace.models import HostingTrace
@@ -116,10 +118,13 @@ def hash_list_source(session: Session, provenance: str = "") -> Contents:
         .distinct()
     )
     who = provenance[:100] or None
-    return {
-        sha: (None, md5, sha1, None if weak else pdq, (cls or None), who)
+    # Report Remove's self-generated bank is published with it (an own item wins a tie).
+    listed: Contents = self_generated_rows(session, provenance)
+    listed.update(
+        (sha, (None, md5, sha1, None if weak else pdq, (cls or None), who))
         for sha, md5, sha1, pdq, weak, cls in rows
-    }
+    )
+    return listed
 
 
 def parse_kind(kind: str) -> ListKind:
