@@ -1,7 +1,7 @@
 """report remove: removal requests (hashes, progress, receipt) and their reveals
 
 Revision ID: 0920
-Revises: 0804
+Revises: 0961
 Create Date: 2026-12-01 08:30:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import openhotline.db
 
 revision: str = "0920"
-down_revision: str | Sequence[str] | None = "0804"
+down_revision: str | Sequence[str] | None = "0961"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
