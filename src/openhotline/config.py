@@ -276,6 +276,20 @@ class HelplineSettings(BaseModel):
     helpline_taxonomy_path: Path | None = None
 
 
+class VictimIdSettings(BaseModel):
+    """Victim identification: the clues key, suggestion radius, the police partner."""
+
+    # AES key of series notes and clues (base64 of 32 bytes; generated into data_dir/keys).
+    victimid_key: str = ""
+    # PDQ radius of "possibly related" suggestions and of new-material alerts.
+    victimid_pdq_radius: int = Field(default=31, ge=0, le=128)
+    # How many recent items a suggestion run checks by local features (ORB + RANSAC).
+    victimid_feature_candidates: int = Field(default=100, ge=0, le=5000)
+    # The police partner organisation (its name) that receives victim-identification
+    # packages when new material of an unidentified victim arrives; "" = none.
+    victimid_police_partner: str = ""
+
+
 class RetentionSettings(BaseModel):
     """How long personal and sensitive data is kept (days; 0 = keep); legal holds win."""
 
@@ -291,7 +305,7 @@ class RetentionSettings(BaseModel):
 # every variable keeps its OPENHOTLINE_<NAME> and a domain can be handed only its group.
 SECRET_FIELDS = frozenset(
     {"database_url", "media_key", "helpline_key", "smtp_password", "notice_link_key",
-     "federation_peers"}
+     "federation_peers", "victimid_key"}
 )  # fmt: skip
 GROUPS: dict[str, type[BaseModel]] = {
     "core": CoreSettings,
@@ -306,6 +320,7 @@ GROUPS: dict[str, type[BaseModel]] = {
     "partner": PartnerSettings,
     "helpline": HelplineSettings,
     "retention": RetentionSettings,
+    "victimid": VictimIdSettings,
 }
 # Read by the test harness and scripts, not by the application.
 KNOWN_NON_SETTINGS = frozenset({"OPENHOTLINE_TEST_DATABASE_URL"})
@@ -324,6 +339,7 @@ class Settings(
     PartnerSettings,
     HelplineSettings,
     RetentionSettings,
+    VictimIdSettings,
     BaseSettings,
 ):
     """All runtime configuration: environment variables OPENHOTLINE_<NAME>, then `.env`."""

@@ -33,6 +33,7 @@ DOMAIN_PACKAGES: tuple[str, ...] = (
     "casework",
     "helpline",
     "stats",
+    "victimid",
     "retention",
     "jobs",
     "apidocs",

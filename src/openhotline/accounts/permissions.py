@@ -42,6 +42,10 @@ class Permission(StrEnum):
     HELPLINE_CONTACT_VIEW_ALL = "helpline.contact.view_all"  # every counsellor's contacts
     HELPLINE_ESCALATION_DECIDE = "helpline.escalation.decide"  # safeguarding decisions
     HELPLINE_TRENDS_VIEW = "helpline.trends.view"  # suppressed trend tables and exports
+    VICTIMID_VIEW = "victimid.view"  # series, suggestions, alerts (blurred contact sheets)
+    VICTIMID_MANAGE = "victimid.manage"  # create/merge series, accept suggestions, lists
+    VICTIMID_CLUES = "victimid.clues"  # read and edit a series' notes and clues (encrypted)
+    VICTIMID_EXPORT = "victimid.export"  # ICSE-style series packages: export, send, import
 
 
 _ANALYST = frozenset(
@@ -108,6 +112,18 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.HELPLINE_CONTACT_VIEW_ALL,
             Permission.HELPLINE_ESCALATION_DECIDE,
             Permission.HELPLINE_TRENDS_VIEW,
+        }
+    ),
+    # Victim identification: series of the same victim, place or production; the only role
+    # that sees a series' notes and clues. It sees media only through budgeted reveals.
+    "victim-identification": frozenset(
+        {
+            Permission.SESSION,
+            Permission.CONSOLE_VIEW,
+            Permission.VICTIMID_VIEW,
+            Permission.VICTIMID_MANAGE,
+            Permission.VICTIMID_CLUES,
+            Permission.VICTIMID_EXPORT,
         }
     ),
 }

@@ -131,9 +131,14 @@ def reveal(
     policy: AssessmentPolicy,
     *,
     can_resolve: bool = False,
+    check_claim: bool = True,
 ) -> Reveal:
-    """Reveal one claimed (or disputed) item, closing any other reveal; audited, budgeted."""
-    if not may_view(session, item_id, user_id, can_resolve=can_resolve):
+    """Reveal one claimed (or disputed) item, closing any other reveal; audited, budgeted.
+
+    check_claim=False is for callers that decided themselves who may view the item (victim
+    identification opens a series' items); the budget and the audit still apply.
+    """
+    if check_claim and not may_view(session, item_id, user_id, can_resolve=can_resolve):
         raise AssessmentError("claim the item before revealing it")
     budget = budget_of(session, user_id, policy)
     if budget.exhausted:
