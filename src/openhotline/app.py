@@ -80,6 +80,9 @@ def create_app(
         # Evidence uploads to a case (console form and partner API) carry media too.
         if path in MEDIA_PATHS or path.endswith("/evidence"):
             return MEDIA_BODY_LIMIT
+        # Series packages (media inside) and known-series lists from another hotline or police.
+        if path.startswith(("/api/v1/victimid/packages/", "/api/v1/victimid/known-lists/")):
+            return MEDIA_BODY_LIMIT
         return settings.max_body_bytes
 
     # Inside the body limit, so the JSON check never buffers more than the limit allows.

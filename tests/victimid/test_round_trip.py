@@ -27,6 +27,7 @@ from openhotline.config import FederationPeer, Settings
 from openhotline.db import transaction
 from openhotline.exports.service import read_package, verify_package
 from openhotline.matching.models import BankEntry
+from openhotline.media.models import Item
 from openhotline.migrate import upgrade
 from openhotline.partners import service as partners
 from openhotline.victimid import package, service
@@ -85,7 +86,8 @@ def pair(tmp_path: Path) -> Iterator[tuple[Instance, Instance]]:
         settings = Settings(
             data_dir=dirs[me], database_url=urls[me], own_countries=[me], hotline_name=me,
             federation_peers={peer: FederationPeer(base_url=bases[peer], api_key=tokens[me],
-                                                   public_key=keys[peer])},
+                                                   public_key=keys[peer], allow_media=True)},
+            export_include_media=True, federation_allow_media=True,
         )  # fmt: skip
         insts[me] = Instance(me, build(settings), bases[me])
     _start(insts["BB"])
@@ -127,15 +129,26 @@ def test_series_package_round_trip_between_two_instances(pair: tuple[Instance, I
     answer = send_series(a.services, series_id, "BB", actor="user:vid")
     assert answer["reference"] == reference and answer["created"] is True
     assert answer["hashes_added"] == 16  # md5, sha1, sha256, pdq of four items
-    # Sending again refreshes the same series (nothing doubles).
-    assert send_series(a.services, series_id, "BB", actor="user:vid")["created"] is False
+    # Sending again, now with media and clues under a key sent beside the package, refreshes
+    # the same series: nothing doubles, the media become BB's items, the clues BB's (encrypted).
+    again_answer = send_series(a.services, series_id, "BB", actor="user:vid", media=True,
+                               clues=True)  # fmt: skip
+    assert (again_answer["created"], again_answer["hashes_added"]) == (False, 0)
+    assert again_answer["media_items"] == 4 and again_answer["clues"] is True
 
     with transaction(b.services.sessionmaker) as s:
         copy = service.series_by_reference(s, reference)
         assert copy is not None and copy.origin == "hotline:AA"
         assert (copy.victim_status, copy.police_reference, copy.age_band, copy.sex) == (
             VictimStatus.NOT_IDENTIFIED, "POL-7", "pubescent", "unknown")  # fmt: skip
-        assert copy.clues_enc is None  # clues travel only encrypted, with a key sent apart
+        members = service.series_items(s, copy.id)
+        assert (
+            sorted(i.sha256 for _si, i in members)
+            == sorted(i.sha256 for i in s.scalars(select(Item)))
+            and len(members) == 4
+        )
+        notes = service.read_notes(s, copy, b.services.victimid_cipher, actor="user:vid-bb")
+        assert notes["clues"] == "c1"
         live = s.scalars(select(BankEntry).where(BankEntry.bank_id == copy.known_bank_id)).all()
         assert {e.source for e in live} == {f"series:{reference}"} and len(live) == 16
         again = package.export_series(s, copy, b.services.signer, actor="t", hotline="BB")

@@ -15,12 +15,15 @@ from fastapi.responses import Response
 
 from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
+from openhotline.capture.tasks import matcher as capture_matcher
 from openhotline.errors import ForbiddenError
 from openhotline.federation.tasks import SENDER_HEADER
+from openhotline.media.api import MEDIA_BODY_LIMIT
 from openhotline.partners.deps import require_scope
 from openhotline.partners.models import OrgKind, Scope
 from openhotline.partners.service import PartnerIdentity
 from openhotline.victimid import known, package, scan, service
+from openhotline.victimid.tasks import PACKAGE_KEY_HEADER
 from openhotline.web.deps import DbDep, SettingsDep, services_of
 from openhotline.web.params import DbId
 
@@ -29,7 +32,7 @@ Viewer = Annotated[Principal, Depends(require(Permission.VICTIMID_VIEW))]
 Manager = Annotated[Principal, Depends(require(Permission.VICTIMID_MANAGE))]
 Exporter = Annotated[Principal, Depends(require(Permission.VICTIMID_EXPORT))]
 PartnerKey = Annotated[PartnerIdentity, Depends(require_scope(Scope.RECEIVE_REFERRALS))]
-MAX_PACKAGE_BYTES = 256 * 1024 * 1024
+MAX_PACKAGE_BYTES = MEDIA_BODY_LIMIT  # the app's body limit on these paths
 
 
 async def _body(request: Request, limit: int) -> bytes:
@@ -87,7 +90,7 @@ def export(
         "Cache-Control": "no-store",
     }
     if built.key:
-        headers["X-Openhotline-Package-Key"] = built.key
+        headers[PACKAGE_KEY_HEADER] = built.key
     return Response(built.data, media_type="application/zip", headers=headers)
 
 
@@ -124,17 +127,23 @@ async def receive_package(
     ):
         raise ForbiddenError("this API key does not belong to that partner hotline")
     data = await _body(request, MAX_PACKAGE_BYTES)
-    cipher = services_of(request).victimid_cipher
-    key = request.headers.get("X-Openhotline-Package-Key", "")
+    services = services_of(request)
+    cipher = services.victimid_cipher
+    # The package key travels beside the package (a header), never inside it; media is
+    # taken only where both hotlines allow it.
+    key = request.headers.get(PACKAGE_KEY_HEADER, "")
+    media = settings.federation_allow_media and peer.allow_media
 
     def store() -> dict[str, Any]:
         with db.begin() as s:
             r = package.import_series(
                 s, data, peer.public_key, actor=partner.actor, sender=sender, cipher=cipher,
-                package_key=key,
+                package_key=key, store=services.media_store if media else None,
+                matcher=capture_matcher(services), max_media_bytes=settings.crawler_max_media_bytes,
             )  # fmt: skip
         return {"series_id": r.series_id, "reference": r.reference, "created": r.created,
-                "hashes_added": r.hashes_added, "clues": r.clues}  # fmt: skip
+                "hashes_added": r.hashes_added, "clues": r.clues,
+                "media_items": r.media_items}  # fmt: skip
 
     return await run_in_threadpool(store)
 

@@ -30,7 +30,7 @@ from openhotline.matching.policy import BankSource
 from openhotline.victimid import service
 from openhotline.victimid.models import VictimStatus
 
-MAX_LIST_BYTES = 64 * 1024 * 1024
+MAX_LIST_BYTES = 64 * 1024 * 1024  # the app's body limit on the list route
 ALIASES = {
     "series": ("series", "reference", "series_reference"),
     "status": ("victim_status", "status"),

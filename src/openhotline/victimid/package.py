@@ -30,6 +30,8 @@ from sqlalchemy.orm import Session
 from openhotline import db
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
+from openhotline.capture import evidence
+from openhotline.capture.service import Matcher, match_new_item, upsert_item
 from openhotline.exports.service import (
     ExportInvalidError,
     decrypt_file,
@@ -263,6 +265,7 @@ class ImportResult:
     created: bool
     hashes_added: int
     clues: bool
+    media_items: int = 0
 
 
 def _decode_key(key_b64: str) -> AESGCM:
@@ -284,11 +287,16 @@ def import_series(
     sender: str,
     cipher: FieldCipher | None = None,
     package_key: str = "",
+    store: MediaStore | None = None,
+    matcher: Matcher | None = None,
+    max_media_bytes: int = 100 * 1024 * 1024,
 ) -> ImportResult:
     """Verify a package from another hotline and make (or refresh) its series here.
 
     The hashes go into the bank "vid:<sender>" (sourced "series:<ref>"), so new material of
     the series is matched here; clues are stored (encrypted again here) when the key is given.
+    With the key and a media store, the media become items here (checked like an upload,
+    stored encrypted, matched) and members of the series.
     """
     manifest = verify_package(data, public_key)
     if manifest.get("format") != FORMAT:
@@ -355,14 +363,23 @@ def import_series(
             notes=str(secret.get("notes", "")), clues=str(secret.get("clues", "")),
         )  # fmt: skip
         clues = True
+    media_items = 0
+    if package_key and store is not None:
+        for sha, body in sorted(media_of_package(data, package_key).items()):
+            hashed = evidence.prepare(body, f"{reference}/{sha}", max_bytes=max_media_bytes)
+            item, _created = upsert_item(session, hashed, store, source=origin)
+            match_new_item(session, matcher, item, hashed)
+            media_items += int(service.add_item(session, series, item.id, actor=actor,
+                                                how=f"import:{sender}"))  # fmt: skip
     audit.record(
         session,
         actor,
         AuditAction.VICTIMID_IMPORT,
         f"series:{series.id}",
-        {"export_id": manifest.get("export_id"), "from": sender, "hashes": added},
-    )
-    return ImportResult(series.id, reference, created, added, clues)
+        {"export_id": manifest.get("export_id"), "from": sender, "hashes": added,
+         "media": media_items},
+    )  # fmt: skip
+    return ImportResult(series.id, reference, created, added, clues, media_items)
 
 
 def media_of_package(data: bytes, package_key: str) -> dict[str, bytes]:
