@@ -81,7 +81,10 @@ def create_app(
         if path in MEDIA_PATHS or path.endswith("/evidence"):
             return MEDIA_BODY_LIMIT
         # Series packages (media inside) and known-series lists from another hotline or police.
-        if path.startswith(("/api/v1/victimid/packages/", "/api/v1/victimid/known-lists/")):
+        if (
+            path.startswith(("/api/v1/victimid/packages/", "/api/v1/victimid/known-lists/"))
+            or path == "/console/victimid/known-lists"
+        ):
             return MEDIA_BODY_LIMIT
         return settings.max_body_bytes
 

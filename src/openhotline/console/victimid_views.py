@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,13 +21,14 @@ from openhotline.accounts.permissions import Permission
 from openhotline.assessment import exposure
 from openhotline.assessment.schemes import load_scheme
 from openhotline.assessment.service import AssessmentError
+from openhotline.capture.api import read_evidence
 from openhotline.console.pages import NO_STORE, load_policy, render
 from openhotline.errors import DomainError
 from openhotline.media.deps import MediaStoreDep
 from openhotline.media.models import Item
 from openhotline.media.preview import PreviewError, placeholder, render_preview
 from openhotline.media.store import MediaStoreError
-from openhotline.victimid import related, service
+from openhotline.victimid import known, package, related, service
 from openhotline.victimid.models import (
     Alert,
     SeriesItem,
@@ -35,7 +37,9 @@ from openhotline.victimid.models import (
     Suggestion,
     VictimStatus,
 )
+from openhotline.victimid.tasks import send_series
 from openhotline.web.deps import DbDep, SettingsDep, services_of
+from openhotline.web.errors import ApiError, html_status
 from openhotline.web.params import DbId
 
 router = APIRouter(prefix="/console/victimid", include_in_schema=False)
@@ -43,6 +47,7 @@ router = APIRouter(prefix="/console/victimid", include_in_schema=False)
 Viewer = Annotated[Principal, Depends(require(Permission.VICTIMID_VIEW))]
 Manager = Annotated[Principal, Depends(require(Permission.VICTIMID_MANAGE))]
 CluesKeeper = Annotated[Principal, Depends(require(Permission.VICTIMID_CLUES))]
+Exporter = Annotated[Principal, Depends(require(Permission.VICTIMID_EXPORT))]
 
 
 def _age_bands(settings: object) -> list[str]:
@@ -57,8 +62,9 @@ def _back(series_id: int, msg: str = "") -> RedirectResponse:
 
 
 def _error(request: Request, principal: Principal, exc: DomainError, back: str) -> Response:
-    status = {"not_found": 404, "conflict": 409}.get(getattr(exc, "kind", ""), 400)
-    return render(request, "console/error.html", principal, status, error=str(exc), back=back)
+    return render(
+        request, "console/error.html", principal, html_status(exc), error=str(exc), back=back
+    )
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -154,12 +160,13 @@ def series_page(
             statuses=list(VictimStatus),
             age_bands=_age_bands(settings),
             sexes=service.SEXES,
+            peers=sorted(settings.federation_peers),
             message={
                 "added": "Item added to the series.", "removed": "Item removed.",
                 "saved": "Saved.", "merged": "Series merged.",
                 "suggested": "Suggestions updated.", "accepted": "Suggestion accepted.",
                 "rejected": "Suggestion rejected.", "acknowledged": "Alert acknowledged.",
-                "hidden": "Preview hidden.",
+                "hidden": "Preview hidden.", "sent": "Package sent to the partner hotline.",
             }.get(request.query_params.get("msg", ""), ""),
         )  # fmt: skip
 
@@ -413,3 +420,71 @@ def hide_item(
     with db.begin() as s:
         exposure.hide(s, principal.user_id, principal.actor, item_id)
     return _back(series, "hidden")
+
+
+@router.post("/series/{series_id}/export")
+def export_package(
+    request: Request, series_id: DbId, principal: Exporter, db: DbDep, settings: SettingsDep
+) -> Response:
+    """Download the signed package of a series (hashes, fields, features; no media, no clues).
+
+    Packages with media or clues carry a key handed over separately: the API gives them.
+    """
+    services = services_of(request)
+    try:
+        with db.begin() as s:
+            built = package.export_series(
+                s, service.get_series(s, series_id), services.signer, actor=principal.actor,
+                hotline=settings.hotline_name, store=services.media_store,
+            )  # fmt: skip
+    except DomainError as exc:
+        return _error(request, principal, exc, f"/console/victimid/series/{series_id}")
+    return Response(
+        built.data,
+        media_type="application/zip",
+        headers={
+            **NO_STORE,
+            "Content-Disposition": f'attachment; filename="series-{series_id}.zip"',
+        },
+    )
+
+
+@router.post("/series/{series_id}/send")
+def send_package(
+    request: Request,
+    series_id: DbId,
+    principal: Exporter,
+    country: Annotated[str, Form(max_length=2)],
+) -> Response:
+    """Send the series' package to a partner hotline (signed; hashes and fields)."""
+    try:
+        send_series(services_of(request), series_id, country, actor=principal.actor)
+    except DomainError as exc:
+        return _error(request, principal, exc, f"/console/victimid/series/{series_id}")
+    return _back(series_id, "sent")
+
+
+@router.post("/known-lists", response_class=HTMLResponse)
+async def known_list_upload(request: Request, principal: Manager) -> Response:
+    """Import a known-series list (CSV or JSON file) into a hash bank."""
+    try:
+        data, name = await read_evidence(request)
+        form = await request.form()
+        bank = str(form.get("bank", "")).strip()
+        source = str(form.get("source", "")).strip()[:200]
+        if not bank:
+            raise service.VictimIdInvalidError("name the hash bank the list goes into")
+        entries, bad = known.parse_list(data, name.rsplit(".", 1)[-1] if "." in name else "")
+
+        def store() -> known.KnownListResult:
+            with services_of(request).sessionmaker.begin() as s:
+                return known.import_list(s, bank, entries, actor=principal.actor, source=source)
+
+        result = await run_in_threadpool(store)
+    except DomainError as exc:
+        return _error(request, principal, exc, "/console/victimid/")
+    except ApiError as exc:
+        return render(request, "console/error.html", principal, exc.status, error=str(exc),
+                      back="/console/victimid/")  # fmt: skip
+    return render(request, "victimid/imported.html", principal, result=result, bad=bad[:20],
+                  bad_count=len(bad))  # fmt: skip
