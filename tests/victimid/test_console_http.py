@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from openhotline.app import create_app
+from openhotline.assessment import exposure
+from openhotline.assessment.models import Reveal
+from openhotline.assessment.policy import policy_in_force
 from openhotline.audit.models import AuditEntry
+from openhotline.clock import Clock
+from openhotline.config import Settings
+from openhotline.db import transaction
 from openhotline.exports.service import verify_package
 from openhotline.media.service import hash_file
 from openhotline.victimid import service
@@ -161,3 +169,43 @@ def test_cli_imports_a_list_scans_and_exports(
         assert bad.exit_code != 0 and "no partner hotline configured for ZZ" in bad.output
     finally:
         get_settings.cache_clear()
+
+
+def test_opening_series_items_spends_the_exposure_budget(
+    console_settings: Settings,
+    clock: Clock,
+    make_user: Callable[..., Staff],
+    items: Items,
+    session_factory: sessionmaker[Session],
+) -> None:
+    settings = console_settings.model_copy(update={"exposure_budget_minutes": 1})
+    vera = make_user("vera", "victim-identification")
+    member, stranger = items.item(0, data=variant(91, 0)), items.item(0, data=variant(92, 0))
+    with transaction(session_factory) as s:
+        series = service.create_series(s, actor="user:vera")
+        service.add_item(s, series, member, actor="user:vera")
+        series_id = series.id
+    with TestClient(create_app(settings, clock=clock)) as c:
+        csrf = login(c, vera)
+        form = {"csrf_token": csrf, "series": str(series_id)}
+        # Only series items open here (no back door to any item).
+        refused = c.post(f"/console/victimid/items/{stranger}/open", data=form)
+        assert refused.status_code == 403 and "not a series item" in refused.text
+        assert c.get(f"/console/victimid/items/{stranger}/preview").status_code == 404
+        opened = c.post(f"/console/victimid/items/{member}/open", data=form, follow_redirects=False)
+        assert opened.status_code == 303
+        with transaction(session_factory) as s:  # the whole minute is used up
+            s.execute(
+                update(Reveal).values(
+                    started_at=clock.now() - timedelta(seconds=61),
+                    ends_at=clock.now() - timedelta(seconds=1),
+                )
+            )
+        again = c.post(f"/console/victimid/items/{member}/open", data=form)
+        assert again.status_code == 403 and "exposure budget" in again.text
+    with session_factory() as s:
+        policy = policy_in_force(settings, s)
+        rows = {r.username: r.budget.exhausted for r in exposure.exposure_today(s, policy)}
+        assert rows == {"vera": True}  # supervisors see the VID role's exposure too
+        actions = list(s.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
+        assert actions.count("item.reveal") == 1 and "item.reveal_refused" in actions

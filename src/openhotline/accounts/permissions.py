@@ -130,6 +130,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
 
 # Roles whose holders grade material: they get an exposure budget and take part in four eyes.
 GRADING_ROLES = frozenset(r for r, p in ROLE_PERMISSIONS.items() if Permission.ITEM_ASSESS in p)
+# Roles whose holders may open media (graders, victim identification): each has an exposure
+# budget that supervisors see.
+MEDIA_VIEWING_ROLES = GRADING_ROLES | frozenset(
+    r for r, p in ROLE_PERMISSIONS.items() if Permission.VICTIMID_VIEW in p
+)
 
 # Routes anyone may reach without a session (method, path template). Everything else must
 # declare a permission (checked by tests/accounts/test_route_permissions.py).

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from openhotline import db
 from openhotline.accounts.models import User
-from openhotline.accounts.permissions import GRADING_ROLES
+from openhotline.accounts.permissions import MEDIA_VIEWING_ROLES
 from openhotline.assessment.models import Reveal
 from openhotline.assessment.policy import AssessmentPolicy
 from openhotline.assessment.queue import may_view
@@ -194,11 +194,11 @@ class AnalystExposure:
 
 
 def exposure_today(session: Session, policy: AssessmentPolicy) -> list[AnalystExposure]:
-    """Return today's exposure for every active user of a grading role."""
+    """Return today's exposure for every active user who may open media."""
     users = (
         session.execute(
             select(User)
-            .where(User.active.is_(True), User.role.in_(sorted(GRADING_ROLES)))
+            .where(User.active.is_(True), User.role.in_(sorted(MEDIA_VIEWING_ROLES)))
             .order_by(User.username)
         )
         .scalars()
