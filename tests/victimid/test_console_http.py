@@ -3,12 +3,14 @@ clues encrypted, bad input a clear 4xx (or a one-line CLI error), never a traceb
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,7 +23,7 @@ from openhotline.audit.models import AuditEntry
 from openhotline.clock import Clock
 from openhotline.config import Settings
 from openhotline.db import transaction
-from openhotline.exports.service import verify_package
+from openhotline.exports.service import decrypt_file, read_package, verify_package
 from openhotline.media.service import hash_file
 from openhotline.victimid import service
 from openhotline.victimid.models import Series, SeriesItem
@@ -96,6 +98,16 @@ def test_series_forms_merge_remove_notes_and_bad_input(
     assert z.status_code == 200 and z.headers["content-type"] == "application/zip"
     pub = c.app.state.services.signer.public_b64  # type: ignore[attr-defined]
     assert verify_package(z.content, pub)["series"] == series.reference
+    # Over the API, clues travel encrypted under a key given once, beside the package.
+    api = c.post(
+        f"/api/v1/victimid/series/{first}/export?clues=true", headers={"X-CSRF-Token": csrf}
+    )
+    assert api.status_code == 200 and verify_package(api.content, pub)["clues"] is True
+    key = base64.b64decode(api.headers["X-Openhotline-Package-Key"])
+    blob = read_package(api.content)["clues.enc"]
+    secret = json.loads(decrypt_file(AESGCM(key), blob, f"series:{series.reference}"))
+    assert secret == {"notes": "note one", "clues": "clue one"}
+    assert b"clue one" not in api.content
 
 
 def test_known_list_upload_in_the_console_and_over_the_api(

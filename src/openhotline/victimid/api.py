@@ -78,6 +78,8 @@ def export(
     """The zip; with media or clues the package key comes once, in a header."""
     if media and not settings.export_include_media:
         raise ForbiddenError("exports with media are not permitted here (export_include_media)")
+    if clues and not principal.can(Permission.VICTIMID_CLUES):
+        raise ForbiddenError("only the victim-identification role exports notes and clues")
     services = services_of(request)
     with db.begin() as s:
         built = package.export_series(
