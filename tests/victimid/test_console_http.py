@@ -26,7 +26,7 @@ from openhotline.db import transaction
 from openhotline.exports.service import decrypt_file, read_package, verify_package
 from openhotline.media.service import hash_file
 from openhotline.victimid import service
-from openhotline.victimid.models import Series, SeriesItem
+from openhotline.victimid.models import Alert, Series, SeriesItem
 from tests.console_fixtures import Items, Staff, login
 from tests.victimid.support import variant
 
@@ -221,3 +221,36 @@ def test_opening_series_items_spends_the_exposure_budget(
         assert rows == {"vera": True}  # supervisors see the VID role's exposure too
         actions = list(s.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
         assert actions.count("item.reveal") == 1 and "item.reveal_refused" in actions
+
+
+def test_new_material_joining_an_unidentified_series_alerts_once(
+    new_client: Callable[[], TestClient],
+    make_user: Callable[..., Staff],
+    items: Items,
+    session_factory: sessionmaker[Session],
+) -> None:
+    c = new_client()
+    csrf = login(c, make_user("vera", "victim-identification"))
+    old = items.item(0, data=variant(95, 0))
+    r = c.post("/console/victimid/series", data={"csrf_token": csrf, "item_ids": str(old)},
+               follow_redirects=False)  # fmt: skip
+    [series_id] = _series_ids(session_factory)
+    assert r.status_code == 303
+    new = items.item(0, data=variant(95, 1))  # arrives after the series was made
+    for _ in range(2):
+        r = c.post(f"/console/victimid/series/{series_id}/items",
+                   data={"csrf_token": csrf, "item_id": str(new)})  # fmt: skip
+        assert r.status_code == 200
+    with session_factory() as s:
+        alerts = list(s.scalars(select(Alert)))
+        assert [(a.item_id, a.reason) for a in alerts] == [(new, "new material: joined the series")]
+    home = c.get("/console/victimid/")
+    assert "joined the series" in home.text
+    # Identified victims raise no alert.
+    c.post(f"/console/victimid/series/{series_id}/fields",
+           data={"csrf_token": csrf, "victim_status": "identified"})  # fmt: skip
+    newer = items.item(0, data=variant(95, 2))
+    c.post(f"/console/victimid/series/{series_id}/items",
+           data={"csrf_token": csrf, "item_id": str(newer)})  # fmt: skip
+    with session_factory() as s:
+        assert len(list(s.scalars(select(Alert)))) == 1

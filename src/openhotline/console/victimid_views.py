@@ -28,7 +28,7 @@ from openhotline.media.deps import MediaStoreDep
 from openhotline.media.models import Item
 from openhotline.media.preview import PreviewError, placeholder, render_preview
 from openhotline.media.store import MediaStoreError
-from openhotline.victimid import known, package, related, service
+from openhotline.victimid import known, package, related, scan, service
 from openhotline.victimid.models import (
     Alert,
     SeriesItem,
@@ -37,7 +37,7 @@ from openhotline.victimid.models import (
     Suggestion,
     VictimStatus,
 )
-from openhotline.victimid.tasks import send_series
+from openhotline.victimid.tasks import police_channel, send_series
 from openhotline.web.deps import DbDep, SettingsDep, services_of
 from openhotline.web.errors import ApiError, html_status
 from openhotline.web.params import DbId
@@ -246,7 +246,9 @@ def add_item(
     """Put an item into the series."""
     try:
         with db.begin() as s:
-            service.add_item(s, service.get_series(s, series_id), item_id, actor=principal.actor)
+            series = service.get_series(s, series_id)
+            if service.add_item(s, series, item_id, actor=principal.actor):
+                scan.alert_on_join(s, series, item_id, police_channel(services_of(request)))
     except DomainError as exc:
         return _error(request, principal, exc, f"/console/victimid/series/{series_id}")
     return _back(series_id, "added")
@@ -326,6 +328,11 @@ def decide(
                 s, suggestion_id, decision == "accept", actor=principal.actor
             )
             series_id = suggestion.series_id
+            if decision == "accept":
+                scan.alert_on_join(
+                    s, service.get_series(s, series_id), suggestion.item_id,
+                    police_channel(services_of(request)),
+                )  # fmt: skip
     except DomainError as exc:
         return _error(request, principal, exc, "/console/victimid/")
     return _back(series_id, "accepted" if decision == "accept" else "rejected")

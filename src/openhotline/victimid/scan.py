@@ -268,3 +268,21 @@ def fetch_package(session: Session, partner: str, export_id: str, *, actor: str)
         {"export_id": export_id},
     )
     return row.data
+
+
+def alert_on_join(
+    session: Session, series: Series, item_id: int, police: PoliceChannel | None
+) -> int | None:
+    """An item a person put into a series is new material when it arrived after the series
+    was made: alert (once per series and item) unless the victim is identified."""
+    if series.victim_status == VictimStatus.IDENTIFIED:
+        return None
+    item = session.get(Item, item_id)
+    if item is None or item.created_at <= series.created_at:
+        return None
+    seen = session.scalar(
+        select(Alert.id).where(Alert.series_id == series.id, Alert.item_id == item_id)
+    )
+    if seen is not None:
+        return None
+    return raise_alert(session, series, item_id, "joined the series", police)
