@@ -51,6 +51,7 @@ class ItemHashes:
         self._index = PDQIndex()
         self._max_id = 0
         self._count = 0
+        self._last_pdq = ""  # the newest indexed item's hash: a recreated database differs
         self._lock = threading.Lock()
 
     def _usable(self) -> Any:
@@ -59,7 +60,8 @@ class ItemHashes:
     def _catch_up(self, session: Session) -> None:
         # A database restored or recreated under the same URL: start again.
         held = session.scalar(select(func.count()).where(Item.id <= self._max_id, *self._usable()))
-        if int(held or 0) != self._count:
+        last = session.scalar(select(Item.pdq).where(Item.id == self._max_id))
+        if int(held or 0) != self._count or (self._count and last != self._last_pdq):
             self._index, self._max_id, self._count = PDQIndex(), 0, 0
         rows = session.execute(
             select(Item.id, Item.pdq)
@@ -75,6 +77,7 @@ class ItemHashes:
                 self._index.add(words, ids)
             self._count += len(rows)
             self._max_id = int(ids[-1])
+            self._last_pdq = str(rows[-1][1])
 
     def near(self, session: Session, pdqs: list[str], radius: int) -> dict[int, int]:
         """item id -> smallest distance to any of the hashes, within radius."""
