@@ -142,6 +142,8 @@ def test_known_list_upload_in_the_console_and_over_the_api(
     listed = {s["reference"]: s for s in c.get("/api/v1/victimid/series").json()}
     assert listed["K-2"]["victim_status"] == "not_identified"
     assert listed["K-1"]["origin"] == "list:police-known"
+    page = c.get(f"/console/victimid/series/{listed['K-1']['id']}")
+    assert "1 hashes of this series are in the hash bank police-known" in page.text
     form = c.post("/api/v1/victimid/known-lists/x", data={"a": "b"}, headers={"X-CSRF-Token": csrf})
     assert form.status_code == 422 and "not a form" in form.text
 

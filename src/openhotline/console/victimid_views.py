@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from openhotline.accounts.deps import Principal, require
@@ -24,6 +24,7 @@ from openhotline.assessment.service import AssessmentError
 from openhotline.capture.api import read_evidence
 from openhotline.console.pages import NO_STORE, load_policy, render
 from openhotline.errors import DomainError
+from openhotline.matching.models import BankEntry, HashBank
 from openhotline.media.deps import MediaStoreDep
 from openhotline.media.models import Item
 from openhotline.media.preview import PreviewError, placeholder, render_preview
@@ -147,10 +148,24 @@ def series_page(
             .scalars()
             .all()
         )
+        listed = (
+            s.scalar(
+                select(func.count()).where(
+                    BankEntry.bank_id == series.known_bank_id,
+                    BankEntry.source == f"series:{series.reference}",
+                    BankEntry.removed_at.is_(None),
+                )
+            )
+            if series.known_bank_id is not None
+            else 0
+        )
+        bank = s.get(HashBank, series.known_bank_id) if series.known_bank_id else None
         return render(
             request,
             "victimid/series.html",
             principal,
+            listed=listed,
+            bank=bank,
             series=series,
             items=service.series_items(s, series_id),
             suggestions=service.suggestions_of(s, series_id),
