@@ -65,7 +65,11 @@ class ScanResult:
 
 def _state(session: Session) -> ScanState:
     db.insert_ignore(session, ScanState, [{"id": STATE_ID, "last_item_id": 0}])
-    return session.execute(select(ScanState).where(ScanState.id == STATE_ID)).scalar_one()
+    # Locked (PostgreSQL) so that two workers' ticks take turns instead of both scanning the
+    # same items; SQLite's single writer does the same on the insert above.
+    return session.execute(
+        select(ScanState).where(ScanState.id == STATE_ID).with_for_update()
+    ).scalar_one()
 
 
 def _known_banks(session: Session) -> dict[str, int]:
