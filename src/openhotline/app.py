@@ -83,6 +83,12 @@ def create_app(
         # Report Remove's upload: the page itself answers an over-size image in plain words.
         if path == "/report-remove":
             return 2 * settings.report_remove_max_bytes + 1024 * 1024
+        # Series packages (media inside) and known-series lists from another hotline or police.
+        if (
+            path.startswith(("/api/v1/victimid/packages/", "/api/v1/victimid/known-lists/"))
+            or path == "/console/victimid/known-lists"
+        ):
+            return MEDIA_BODY_LIMIT
         return settings.max_body_bytes
 
     # Inside the body limit, so the JSON check never buffers more than the limit allows.

@@ -139,6 +139,15 @@ class Services:
         return FieldCipher(key)
 
     @cached_property
+    def victimid_cipher(self) -> FieldCipher:
+        """The AES-GCM cipher of series notes and clues (its own key, like helpline notes)."""
+        from openhotline.helpline.crypto import FieldCipher
+
+        s = self.settings
+        key = aes_key(s.victimid_key, "OPENHOTLINE_VICTIMID_KEY", key_path(s, "victimid.key"))
+        return FieldCipher(key)
+
+    @cached_property
     def helpline_taxonomy(self) -> Taxonomy:
         """The helpline's fixed taxonomy (packaged, or the configured copy)."""
         from openhotline.helpline.taxonomy import load_taxonomy

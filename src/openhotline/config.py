@@ -289,6 +289,20 @@ class ReportRemoveSettings(BaseModel):
     report_remove_support: list[str] = Field(default_factory=list)
 
 
+class VictimIdSettings(BaseModel):
+    """Victim identification: the clues key, suggestion radius, the police partner."""
+
+    # AES key of series notes and clues (base64 of 32 bytes; generated into data_dir/keys).
+    victimid_key: str = ""
+    # PDQ radius of "possibly related" suggestions and of new-material alerts.
+    victimid_pdq_radius: int = Field(default=31, ge=0, le=128)
+    # How many recent items a suggestion run checks by local features (ORB + RANSAC).
+    victimid_feature_candidates: int = Field(default=100, ge=0, le=5000)
+    # The police partner organisation (its name) that receives victim-identification
+    # packages when new material of an unidentified victim arrives; "" = none.
+    victimid_police_partner: str = ""
+
+
 class RetentionSettings(BaseModel):
     """How long personal and sensitive data is kept (days; 0 = keep); legal holds win."""
 
@@ -304,7 +318,7 @@ class RetentionSettings(BaseModel):
 # every variable keeps its OPENHOTLINE_<NAME> and a domain can be handed only its group.
 SECRET_FIELDS = frozenset(
     {"database_url", "media_key", "helpline_key", "smtp_password", "notice_link_key",
-     "federation_peers"}
+     "federation_peers", "victimid_key"}
 )  # fmt: skip
 GROUPS: dict[str, type[BaseModel]] = {
     "core": CoreSettings,
@@ -320,6 +334,7 @@ GROUPS: dict[str, type[BaseModel]] = {
     "helpline": HelplineSettings,
     "retention": RetentionSettings,
     "reportremove": ReportRemoveSettings,
+    "victimid": VictimIdSettings,
 }
 # Read by the test harness and scripts, not by the application.
 KNOWN_NON_SETTINGS = frozenset({"OPENHOTLINE_TEST_DATABASE_URL"})
@@ -339,6 +354,7 @@ class Settings(
     HelplineSettings,
     RetentionSettings,
     ReportRemoveSettings,
+    VictimIdSettings,
     BaseSettings,
 ):
     """All runtime configuration: environment variables OPENHOTLINE_<NAME>, then `.env`."""

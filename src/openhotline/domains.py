@@ -35,6 +35,7 @@ DOMAIN_PACKAGES: tuple[str, ...] = (
     "helpline",
     "reportremove",
     "stats",
+    "victimid",
     "retention",
     "jobs",
     "apidocs",

@@ -47,6 +47,10 @@ class Permission(StrEnum):
     REMOVAL_VIEW = "removal.view"  # Report Remove: the queue of requests (no image)
     REMOVAL_CONFIRM = "removal.confirm"  # record that a child's age and identity were confirmed
     REMOVAL_VERIFY = "removal.verify"  # verify a request's image, share its hashes, reject
+    VICTIMID_VIEW = "victimid.view"  # series, suggestions, alerts (blurred contact sheets)
+    VICTIMID_MANAGE = "victimid.manage"  # create/merge series, accept suggestions, lists
+    VICTIMID_CLUES = "victimid.clues"  # read and edit a series' notes and clues (encrypted)
+    VICTIMID_EXPORT = "victimid.export"  # ICSE-style series packages: export, send, import
 
 
 _ANALYST = frozenset(
@@ -131,10 +135,27 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.REMOVAL_CONFIRM,
         }
     ),
+    # Victim identification: series of the same victim, place or production; the only role
+    # that sees a series' notes and clues. It sees media only through budgeted reveals.
+    "victim-identification": frozenset(
+        {
+            Permission.SESSION,
+            Permission.CONSOLE_VIEW,
+            Permission.VICTIMID_VIEW,
+            Permission.VICTIMID_MANAGE,
+            Permission.VICTIMID_CLUES,
+            Permission.VICTIMID_EXPORT,
+        }
+    ),
 }
 
 # Roles whose holders grade material: they get an exposure budget and take part in four eyes.
 GRADING_ROLES = frozenset(r for r, p in ROLE_PERMISSIONS.items() if Permission.ITEM_ASSESS in p)
+# Roles whose holders may open media (graders, victim identification): each has an exposure
+# budget that supervisors see.
+MEDIA_VIEWING_ROLES = GRADING_ROLES | frozenset(
+    r for r, p in ROLE_PERMISSIONS.items() if Permission.VICTIMID_VIEW in p
+)
 
 # Routes anyone may reach without a session (method, path template). Everything else must
 # declare a permission (checked by tests/accounts/test_route_permissions.py).

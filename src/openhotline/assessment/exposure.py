@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from openhotline import db
 from openhotline.accounts.models import User
-from openhotline.accounts.permissions import GRADING_ROLES
+from openhotline.accounts.permissions import MEDIA_VIEWING_ROLES
 from openhotline.assessment.models import Reveal
 from openhotline.assessment.policy import AssessmentPolicy
 from openhotline.assessment.queue import may_view
@@ -145,9 +145,14 @@ def reveal(
     policy: AssessmentPolicy,
     *,
     can_resolve: bool = False,
+    check_claim: bool = True,
 ) -> Reveal:
-    """Reveal one claimed (or disputed) item, closing any other reveal; audited, budgeted."""
-    if not may_view(session, item_id, user_id, can_resolve=can_resolve):
+    """Reveal one claimed (or disputed) item, closing any other reveal; audited, budgeted.
+
+    check_claim=False is for callers that decided themselves who may view the item (victim
+    identification opens a series' items); the budget and the audit still apply.
+    """
+    if check_claim and not may_view(session, item_id, user_id, can_resolve=can_resolve):
         raise AssessmentError("claim the item before revealing it")
     budget = budget_of(session, user_id, policy)
     if budget.exhausted:
@@ -203,11 +208,11 @@ class AnalystExposure:
 
 
 def exposure_today(session: Session, policy: AssessmentPolicy) -> list[AnalystExposure]:
-    """Return today's exposure for every active user of a grading role."""
+    """Return today's exposure for every active user who may open media."""
     users = (
         session.execute(
             select(User)
-            .where(User.active.is_(True), User.role.in_(sorted(GRADING_ROLES)))
+            .where(User.active.is_(True), User.role.in_(sorted(MEDIA_VIEWING_ROLES)))
             .order_by(User.username)
         )
         .scalars()

@@ -104,6 +104,18 @@ class AuditAction(StrEnum):
     USER_ROLE = "user.role"
     USER_TOTP_RESET = "user.totp_reset"
     USER_UNLOCK = "user.unlock"
+    VICTIMID_ALERT = "victimid.alert"
+    VICTIMID_CLUES_VIEW = "victimid.clues_view"
+    VICTIMID_EXPORT = "victimid.export"
+    VICTIMID_IMPORT = "victimid.import"
+    VICTIMID_ITEM_ADD = "victimid.item_add"
+    VICTIMID_ITEM_REMOVE = "victimid.item_remove"
+    VICTIMID_KNOWN_IMPORT = "victimid.known_import"
+    VICTIMID_PACKAGE_FETCHED = "victimid.package_fetched"
+    VICTIMID_SERIES_CREATE = "victimid.series_create"
+    VICTIMID_SERIES_MERGE = "victimid.series_merge"
+    VICTIMID_SERIES_UPDATE = "victimid.series_update"
+    VICTIMID_SUGGESTION = "victimid.suggestion"
 
 
 class AuditEntry(Base):

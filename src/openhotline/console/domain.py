@@ -20,6 +20,7 @@ DOMAIN = Domain(
         ("hotline", "openhotline.console.banks_views:router"),
         ("hotline", "openhotline.console.stats_views:router"),
         ("hotline", "openhotline.console.police_views:router"),
+        ("hotline", "openhotline.console.victimid_views:router"),
         ("helpline", "openhotline.console.helpline_views:router"),
     ),
 )

@@ -205,9 +205,8 @@ def police_export(
             plain = media_store.get(item.storage_key)
             if hashlib.sha256(plain).hexdigest() != item.sha256:
                 raise ExportInvalidError(f"stored media of item {item.sha256} fails its hash")
-            nonce = secrets.token_bytes(12)
             path = f"media/{item.sha256}.enc"
-            files[path] = nonce + aead.encrypt(nonce, plain, item.sha256.encode())
+            files[path] = encrypt_file(aead, plain, item.sha256)
             media.append(
                 {
                     "path": path,
@@ -216,27 +215,18 @@ def police_export(
                     "layout": "12-byte nonce | ciphertext+tag; AAD = item sha256",
                 }
             )
-    manifest = {
-        "export_id": export_id,
-        "case_id": case.id,
-        "created_at": now.isoformat(),
-        "created_by": actor,
-        "hotline": hotline,
-        "signing_key_id": key.key_id,
-        "signing_public_key": key.public_b64,
-        "files": [
-            {"path": p, "sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
-            for p, d in sorted(files.items())
-        ],
-        "media": media,
-    }
-    manifest_bytes = _json(manifest)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path, data in sorted(files.items()):
-            zf.writestr(path, data)
-        zf.writestr(MANIFEST, manifest_bytes)
-        zf.writestr(SIGNATURE, key.sign(manifest_bytes) + "\n")
+    manifest_bytes, data = signed_package(
+        files,
+        {
+            "export_id": export_id,
+            "case_id": case.id,
+            "created_at": now.isoformat(),
+            "created_by": actor,
+            "hotline": hotline,
+            "media": media,
+        },
+        key,
+    )
     record(
         session,
         actor,
@@ -251,10 +241,59 @@ def police_export(
     )
     return PoliceExport(
         export_id,
-        out.getvalue(),
+        data,
         base64.b64encode(media_key).decode() if media_key else None,
         len(files),
     )
+
+
+def signed_package(
+    files: dict[str, bytes], header: dict[str, Any], key: SigningKey
+) -> tuple[bytes, bytes]:
+    """(manifest.json, zip): the files, a manifest of their SHA-256 and sizes, its signature.
+
+    The one packaging of every signed export (police packages, victim-identification series
+    packages); verify_package() checks any of them.
+    """
+    manifest = {
+        **header,
+        "signing_key_id": key.key_id,
+        "signing_public_key": key.public_b64,
+        "files": [
+            {"path": p, "sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
+            for p, d in sorted(files.items())
+        ],
+    }
+    manifest_bytes = _json(manifest)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path, data in sorted(files.items()):
+            zf.writestr(path, data)
+        zf.writestr(MANIFEST, manifest_bytes)
+        zf.writestr(SIGNATURE, key.sign(manifest_bytes) + "\n")
+    return manifest_bytes, out.getvalue()
+
+
+def encrypt_file(aead: AESGCM, plain: bytes, sha256: str) -> bytes:
+    """A media file for a package: 12-byte nonce | AES-256-GCM ciphertext+tag, AAD = sha256."""
+    nonce = secrets.token_bytes(12)
+    return nonce + aead.encrypt(nonce, plain, sha256.encode())
+
+
+def decrypt_file(aead: AESGCM, blob: bytes, sha256: str) -> bytes:
+    """Inverse of encrypt_file (ExportInvalidError when the key or the file is wrong)."""
+    from cryptography.exceptions import InvalidTag
+
+    try:
+        return aead.decrypt(blob[:12], blob[12:], sha256.encode())
+    except InvalidTag as exc:
+        raise ExportInvalidError(f"media {sha256} does not decrypt with this key") from exc
+
+
+def read_package(data: bytes) -> dict[str, bytes]:
+    """Every file of a package already checked by verify_package()."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
 
 
 def verify_package(data: bytes, public_key: str) -> dict[str, Any]:

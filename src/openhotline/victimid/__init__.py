@@ -1,0 +1,1 @@
+"""Victim identification: series of items of the same victim, place or production."""
