@@ -138,6 +138,9 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/api/v1/notices/{notice_id}/confirm"),
         # Prometheus scrapes without a session: served only to metrics_allow_networks.
         ("GET", "/metrics"),
+        # Host accountability (opt-in, stats_host_page_enabled): suppressed published figures.
+        ("GET", "/transparency/hosts"),
+        ("GET", "/transparency/hosts.csv"),
     }
 )
 
