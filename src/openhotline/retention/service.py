@@ -297,7 +297,7 @@ def rekey_media(session: Session, store: MediaStore, *, actor: str) -> list[str]
             )
         ).all()
         for row_id, key, sha in rows:
-            if not is_legacy_key(key):
+            if not key or not is_legacy_key(key):
                 continue
             new_key = store.put(sha, store.get(key))
             session.execute(update(table).where(table.id == row_id).values(storage_key=new_key))

@@ -108,8 +108,8 @@ def raw_tables(session: Session, year: int) -> dict[str, dict[str, CountTable]]:
         )
     url_country, url_removal, url_police = [], [], []
     for cid, actioned_at, removed_at in cases:
-        q = _quarter(actioned_at, year)
-        if q is None:
+        q = None if actioned_at is None else _quarter(actioned_at, year)
+        if q is None or actioned_at is None:
             continue
         url_country.append((q, country.get(cid, UNKNOWN)))
         if removed_at is None:
