@@ -41,7 +41,7 @@ HOSTS = {
     "g.host.test": ("RU", "NetG"),
     "h.host.test": ("JP", "NetH"),  # rare: few cases, suppressed when published
 }
-WEIGHTS = [30, 25, 15, 10, 8, 6, 4, 0.4]
+WEIGHTS = [30, 25, 15, 10, 8, 6, 4, 0.2]
 RULES = RoutingRules(own_countries=frozenset({"GB"}), partner_hotlines={"DE": "hotline-de"})
 
 

@@ -21,7 +21,7 @@ from openhotline.takedown.models import Referral
 from tests.stats.history import HOSTS, START, Truth, fill
 
 pytestmark = pytest.mark.db
-N = 1200
+N = 2500
 FILL_SECONDS: list[float] = []
 WEEK = timedelta(days=7)
 
