@@ -10,12 +10,14 @@ import hashlib
 import json
 import secrets
 import shutil
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,6 +35,7 @@ from openhotline.reporting.service import submit_report
 from openhotline.retention.service import purge, rekey_media, set_item_hold, set_legal_hold
 from openhotline.takedown.models import Notice, NoticeSend
 from tests.case_support import walk_to
+from tests.console_fixtures import Staff, csrf_of, login
 
 pytestmark = pytest.mark.parametrize("clock", ["2026-01-01T00:00:00+00:00"], indirect=True)
 KEEP = {
@@ -246,3 +249,53 @@ def test_notice_outbox_and_session_policies(
     assert sends[held.id].cc == '["noc@host.test"]'  # legal hold wins
     assert outbox == {"m-1": "{}", "m-2": '{"a": 1}'}  # undelivered messages are kept
     assert sessions == {"b" * 64}
+
+
+def test_police_first_routing_puts_the_case_under_legal_hold(
+    session_factory: sessionmaker[Session],
+) -> None:
+    from openhotline.takedown.routing import RoutingRules
+    from openhotline.takedown.service import route_case
+    from openhotline.trace.service import TraceResult, store_trace
+
+    rules = RoutingRules(own_countries=frozenset({"GB"}), police_first=True)
+    with session_factory.begin() as s:
+        case = _case(s, "own", CaseStatus.ASSESSED)
+        trace = store_trace(s, case.id, TraceResult(host="own.test", country="GB"))
+        route_case(s, case, trace, rules, {})
+        assert case.legal_hold
+
+
+def test_console_legal_holds_for_supervisors_only(
+    new_client: Callable[[], TestClient],
+    make_user: Callable[..., Staff],
+    session_factory: sessionmaker[Session],
+    store: EncryptedFileStore,
+) -> None:
+    with session_factory.begin() as s:
+        case = _case(s, "console", CaseStatus.REMOVED)
+        item_id = _item(s, store, "console", case).id
+        case_id = case.id
+    sup = new_client()
+    login(sup, make_user("sue", "supervisor"))
+    page = sup.get("/console/legal-holds")
+    assert page.status_code == 200 and "Legal holds" in page.text
+    token = csrf_of(page.text)
+    form = {"csrf_token": token, "kind": "item", "target": str(item_id), "action": "set"}
+    assert sup.post("/console/legal-holds", data={**form, "reason": ""}).status_code == 400
+    done = sup.post("/console/legal-holds", data={**form, "reason": "court order"})
+    assert done.status_code == 200 and f"item {item_id}" in done.text  # after the redirect
+    form = {"csrf_token": token, "kind": "case", "target": str(case_id), "action": "set"}
+    sup.post("/console/legal-holds", data={**form, "reason": "police"})
+    missing = {**form, "target": "999999", "reason": "x"}
+    assert sup.post("/console/legal-holds", data=missing).status_code == 404
+    with session_factory() as s:
+        assert s.get(Item, item_id).legal_hold  # type: ignore[union-attr]
+        assert s.get(Case, case_id).legal_hold  # type: ignore[union-attr]
+    lift = {**form, "action": "lift", "reason": "released"}
+    sup.post("/console/legal-holds", data=lift)
+    with session_factory() as s:
+        assert not s.get(Case, case_id).legal_hold  # type: ignore[union-attr]
+    ana = new_client()
+    login(ana, make_user("ann", "analyst"))
+    assert ana.get("/console/legal-holds").status_code == 403

@@ -37,6 +37,7 @@ class Permission(StrEnum):
     BANKS_VIEW = "banks.view"  # hash banks: policy, source, size, last sync
     BANKS_MANAGE = "banks.manage"  # change a bank's policy (marking it trusted is audited)
     REPORTERS_ERASE = "reporters.erase"  # erase a reporter's e-mail address on request
+    LEGAL_HOLD = "retention.hold"  # put cases and items under legal hold (no purge) or lift it
     HELPLINE_CONTACT_RECORD = "helpline.contact.record"  # record, escalate, see own contacts
     HELPLINE_HANDOFF = "helpline.handoff"  # turn a contact into a hotline report (consent)
     HELPLINE_CONTACT_VIEW_ALL = "helpline.contact.view_all"  # every counsellor's contacts
@@ -73,6 +74,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
         Permission.JOBS_MANAGE,
         Permission.BANKS_VIEW,
         Permission.REPORTERS_ERASE,
+        Permission.LEGAL_HOLD,
     },
     # Administrators run the system; they do not see media (least privilege).
     "admin": frozenset(

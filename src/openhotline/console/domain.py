@@ -20,6 +20,7 @@ DOMAIN = Domain(
         ("hotline", "openhotline.console.banks_views:router"),
         ("hotline", "openhotline.console.stats_views:router"),
         ("hotline", "openhotline.console.reporters_views:router"),
+        ("hotline", "openhotline.console.holds_views:router"),
         ("helpline", "openhotline.console.helpline_views:router"),
     ),
 )

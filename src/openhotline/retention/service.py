@@ -306,3 +306,18 @@ def rekey_media(session: Session, store: MediaStore, *, actor: str) -> list[str]
     session.flush()
     record(session, actor, AuditAction.RETENTION_REKEY, "media", {"rekeyed": done})
     return sorted(old_keys)
+
+
+def held(session: Session) -> tuple[list[Case], list[Item]]:
+    """Cases and items under legal hold, newest first."""
+    cases = list(
+        session.execute(
+            select(Case).where(Case.legal_hold.is_(True)).order_by(Case.id.desc())
+        ).scalars()
+    )
+    items = list(
+        session.execute(
+            select(Item).where(Item.legal_hold.is_(True)).order_by(Item.id.desc())
+        ).scalars()
+    )
+    return cases, items
