@@ -310,8 +310,23 @@ class RetentionSettings(BaseModel):
     retention_report_text_days: int = Field(default=730, ge=0)
     retention_trace_days: int = Field(default=730, ge=0)  # IPs and abuse addresses
     retention_referral_payload_days: int = Field(default=365, ge=0)
+    # Media bytes N days after the case was removed or closed (the item's data key is erased).
+    retention_media_days: int = Field(default=90, ge=0)
+    # Addresses kept by notice sends (cc list, SMTP error text); bodies are never stored.
+    retention_notice_days: int = Field(default=730, ge=0)
+    # Console sessions, N days after they expired.
+    retention_session_days: int = Field(default=30, ge=0)
     # Run the purge from the worker once a day (a dry run is always possible from the CLI).
     retention_purge_enabled: bool = False
+
+
+class StatsSettings(BaseModel):
+    """Published statistics: the public host accountability page."""
+
+    # Opt-in: /transparency/hosts shows removal times per hosting provider and country.
+    stats_host_page_enabled: bool = False
+    # Name a provider only with at least this many notices (never below the helpline's k).
+    stats_host_page_min_notices: int = Field(default=10, ge=2)
 
 
 # Settings are grouped by domain (above); Settings is all groups in one flat namespace, so
@@ -335,6 +350,7 @@ GROUPS: dict[str, type[BaseModel]] = {
     "retention": RetentionSettings,
     "reportremove": ReportRemoveSettings,
     "victimid": VictimIdSettings,
+    "stats": StatsSettings,
 }
 # Read by the test harness and scripts, not by the application.
 KNOWN_NON_SETTINGS = frozenset({"OPENHOTLINE_TEST_DATABASE_URL"})
@@ -355,6 +371,7 @@ class Settings(
     RetentionSettings,
     ReportRemoveSettings,
     VictimIdSettings,
+    StatsSettings,
     BaseSettings,
 ):
     """All runtime configuration: environment variables OPENHOTLINE_<NAME>, then `.env`."""

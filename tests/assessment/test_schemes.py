@@ -17,7 +17,13 @@ def test_shipped_schemes_load() -> None:
         "not_found",
         "out_of_remit",
     ]
-    assert {f.name for f in default.fields} == {"age_band", "site_type", "commercial"}
+    assert {f.name for f in default.fields} == {
+        "age_band",
+        "site_type",
+        "commercial",
+        "sex",
+        "disguised",
+    }
     assert [c.code for c in load_scheme("industry").classes if c.illegal] == [
         "A1",
         "A2",
@@ -34,7 +40,7 @@ def test_shipped_schemes_load() -> None:
 def test_validate_grade() -> None:
     scheme = load_scheme("default")
     cls, fields = scheme.validate("baseline", {"age_band": "unclear", "commercial": "1"})
-    assert cls.illegal and fields == {"age_band": "unclear", "commercial": True}
+    assert cls.illegal and fields == {"age_band": "unclear", "commercial": True, "disguised": False}
     with pytest.raises(SchemeError, match="choose a classification"):
         scheme.validate("nonsense", {})
     with pytest.raises(SchemeError, match="not one of the choices"):

@@ -30,6 +30,9 @@ POLICY = RetentionSettings(
     retention_report_text_days=100,
     retention_trace_days=100,
     retention_referral_payload_days=0,  # kept
+    retention_media_days=0,
+    retention_notice_days=0,
+    retention_session_days=0,
 )
 
 

@@ -64,12 +64,18 @@ def test_supervisor_exports_json_and_csv_others_are_refused(
     page = sup.get("/console/stats")
     assert page.status_code == 200 and "<svg" in page.text and "Reports received" in page.text
     assert sup.get("/console/stats?start=2026-13-01").status_code == 400
+    year = sup.get("/api/v1/stats/network/2026")
+    assert year.status_code == 200 and year.json()["format"] == "openhotline-network-annual/1"
+    reports = year.json()["tables"]["reports_by_source"]
+    assert reports["rows"][-1] == "total" and reports["cols"][-1] == "total"
+    assert sup.get("/api/v1/stats/network/1999").status_code == 422
     for role in ("analyst", "admin"):
         other = new_client()
         login(other, make_user(f"u-{role}", role))
         assert other.get("/api/v1/stats").status_code == 403
         assert other.get("/api/v1/stats.csv").status_code == 403
         assert other.get("/console/stats").status_code == 403
+        assert other.get("/api/v1/stats/network/2026").status_code == 403
 
 
 @pytest.mark.browser

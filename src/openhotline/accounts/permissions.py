@@ -39,6 +39,7 @@ class Permission(StrEnum):
     REPORTERS_ERASE = "reporters.erase"  # erase a reporter's e-mail address on request
     POLICE_QUEUE_VIEW = "police.queue.view"  # police referrals with their SLA clocks
     POLICE_DECIDE = "police.decide"  # acknowledge, clear or hold a police referral
+    LEGAL_HOLD = "retention.hold"  # put cases and items under legal hold (no purge) or lift it
     HELPLINE_CONTACT_RECORD = "helpline.contact.record"  # record, escalate, see own contacts
     HELPLINE_HANDOFF = "helpline.handoff"  # turn a contact into a hotline report (consent)
     HELPLINE_CONTACT_VIEW_ALL = "helpline.contact.view_all"  # every counsellor's contacts
@@ -85,6 +86,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
         Permission.BANKS_VIEW,
         Permission.REPORTERS_ERASE,
         Permission.POLICE_QUEUE_VIEW,
+        Permission.LEGAL_HOLD,
     },
     # Administrators run the system; they do not see media (least privilege).
     "admin": frozenset(
@@ -185,6 +187,9 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/api/v1/notices/{notice_id}/confirm"),
         # Prometheus scrapes without a session: served only to metrics_allow_networks.
         ("GET", "/metrics"),
+        # Host accountability (opt-in, stats_host_page_enabled): suppressed published figures.
+        ("GET", "/transparency/hosts"),
+        ("GET", "/transparency/hosts.csv"),
     }
 )
 

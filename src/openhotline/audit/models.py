@@ -85,6 +85,7 @@ class AuditAction(StrEnum):
     REPORTER_FEEDBACK_SENT = "reporter.feedback.sent"
     RETENTION_HOLD = "retention.hold"
     RETENTION_PURGE = "retention.purge"
+    RETENTION_REKEY = "retention.rekey"
     SETTING_CHANGE = "setting.change"
     TAKEDOWN_CONTACT_OVERRIDE = "takedown.contact_override"
     TAKEDOWN_HOST_CONFIRMED = "takedown.host_confirmed"

@@ -21,6 +21,8 @@ DOMAIN = Domain(
         ("hotline", "openhotline.console.stats_views:router"),
         ("hotline", "openhotline.console.police_views:router"),
         ("hotline", "openhotline.console.victimid_views:router"),
+        ("hotline", "openhotline.console.reporters_views:router"),
+        ("hotline", "openhotline.console.holds_views:router"),
         ("helpline", "openhotline.console.helpline_views:router"),
     ),
 )

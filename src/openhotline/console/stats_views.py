@@ -28,6 +28,16 @@ HEADLINES = (
     ("items_new", "New material"),
     ("items_known", "Known material (matched a bank)"),
     ("notices_sent", "Notices sent"),
+    ("repeat_hosts", "Repeat hosts (2+ actioned URLs)"),
+    ("repeat_host_urls", "Actioned URLs on repeat hosts"),
+)
+# Grading fields charted per illegal item: (figure, title).
+FIELD_CHARTS = (
+    ("items_by_age_band", "Illegal items by apparent age band"),
+    ("items_by_sex", "Illegal items by apparent sex"),
+    ("items_by_site_type", "Illegal items by site type"),
+    ("items_by_commercial", "Illegal items: commercial"),
+    ("items_by_disguised", "Illegal items: disguised website"),
 )
 
 
@@ -64,6 +74,7 @@ def stats_page(
             "Items by classification", cur["items_by_classification"]
         ),
         "Appeals by outcome": _chart("Appeals by outcome", cur["appeals"]),
+        **{title: _chart(title, cur[key]) for key, title in FIELD_CHARTS},
     }
     return render(
         request,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openhotline.db import Base, EnumString, UTCDateTime, utcnow
@@ -43,6 +43,10 @@ class Item(Base):
     # "crawler", "partner:<name>", "upload:<user>".
     source: Mapped[str] = mapped_column(String(100), default="crawler")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by police holds or supervisors: no retention purge erases the item's media.
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # When retention erased the media (its storage key, hence its data key, is gone).
+    media_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class CaseItem(Base):

@@ -18,7 +18,13 @@ def purge_job(services: Services, payload: dict[str, Any]) -> None:
     """Job: purge what the retention policies say (payload dry_run: count only)."""
     settings = services.settings.group(RetentionSettings)
     with transaction(services.sessionmaker) as session:
-        purge(session, settings, dry_run=bool(payload.get("dry_run")), actor="retention")
+        purge(
+            session,
+            settings,
+            dry_run=bool(payload.get("dry_run")),
+            actor="retention",
+            store=services.media_store,
+        )
 
 
 def enqueue_purge(services: Services) -> None:

@@ -6,7 +6,7 @@ import csv
 import io
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
 from openhotline.accounts.deps import require
@@ -67,3 +67,21 @@ def stats_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="openhotline-stats.csv"'},
     )
+
+
+@router.get(
+    "/stats/network/{year}",
+    dependencies=Viewer,
+    summary="The annual export for the hotline network (calendar year, suppressed)",
+)
+def network_json(
+    db: DbDep,
+    settings: SettingsDep,
+    year: int = Path(ge=2000, le=9999),
+    hotline: str = Query(default="openhotline", max_length=100),
+) -> dict[str, Any]:
+    """Quarters x categories per table, linked tables suppressed together (see network.py)."""
+    from openhotline.stats import network
+
+    with db() as session:
+        return network.annual_export(session, year, settings.helpline_suppression_k, hotline)

@@ -9,6 +9,7 @@ Services never commit: the caller owns the transaction.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from openhotline import db
-from openhotline.assessment.models import ItemReview
+from openhotline.assessment.models import Assessment, ItemReview
 from openhotline.blocklist.models import Appeal
 from openhotline.cases.models import Case
 from openhotline.errors import InvalidError
@@ -30,6 +31,9 @@ from openhotline.takedown.models import NoticeSend, Referral
 from openhotline.trace.models import HostingTrace
 
 UNKNOWN = "unknown"
+UNRECORDED = "not recorded"
+# Grading fields of the classification schemes that the statistics count, per illegal item.
+GRADING_FIELDS = ("age_band", "sex", "site_type", "commercial", "disguised")
 WINDOWS = {"24h": 24 * 3600, "72h": 72 * 3600, "7d": 7 * 24 * 3600}
 MAX_DAYS = 3660
 
@@ -103,6 +107,56 @@ def _latest_traces(session: Session, case_ids: Select[Any]) -> dict[int, Hosting
     return {t.case_id: t for t in rows}
 
 
+def _field_value(value: Any) -> str:
+    if value is None or value == "":
+        return UNRECORDED
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def grading_by_item(session: Session, item_ids: list[int]) -> dict[int, dict[str, str]]:
+    """Each illegal item's grading field values (GRADING_FIELDS, "not recorded" if absent).
+
+    An item's values come from its latest grade that agrees with the decision (the same
+    grade the police export and referrals carry).
+    """
+    latest: dict[int, str] = {}
+    for start in range(0, len(item_ids), 500):
+        chunk = item_ids[start : start + 500]
+        rows = session.execute(
+            select(Assessment.item_id, Assessment.fields)
+            .join(ItemReview, ItemReview.item_id == Assessment.item_id)
+            .where(
+                Assessment.item_id.in_(chunk),
+                ItemReview.illegal.is_(True),
+                Assessment.classification == ItemReview.classification,
+            )
+            .order_by(Assessment.id)
+        ).all()
+        for item_id, fields in rows:
+            latest[item_id] = fields
+    out: dict[int, dict[str, str]] = {}
+    for item_id, raw in latest.items():
+        try:
+            values = json.loads(raw or "{}")
+        except json.JSONDecodeError:
+            values = {}
+        if not isinstance(values, dict):
+            values = {}
+        out[item_id] = {name: _field_value(values.get(name)) for name in GRADING_FIELDS}
+    return out
+
+
+def _grading(session: Session, item_ids: list[int]) -> dict[str, Counter[str]]:
+    """Counts of each grading field's values over the items decided illegal."""
+    out: dict[str, Counter[str]] = {name: Counter() for name in GRADING_FIELDS}
+    for values in grading_by_item(session, item_ids).values():
+        for name in GRADING_FIELDS:
+            out[name][values[name]] += 1
+    return out
+
+
 def compute(session: Session, period: Period) -> dict[str, Any]:
     """Every figure of one period, unsuppressed (for staff; `published` for export)."""
     in_period = (Case.created_at >= period.start) & (Case.created_at < period.end)
@@ -139,6 +193,9 @@ def compute(session: Session, period: Period) -> dict[str, Any]:
             .distinct()
         ).all()
     )
+    grading = _grading(session, sorted({i for i, _s, _c in items}))
+    actioned_hosts = Counter(c.host for c in actioned)
+    repeat = {h: n for h, n in actioned_hosts.items() if n >= 2}
     known = sum(1 for _, status, _c in items if status == ItemStatus.AUTO_ASSESSED)
     new = sum(1 for _, status, _c in items if status == ItemStatus.ASSESSED)
     by_class = Counter(cls for _, _s, cls in items if cls)
@@ -203,6 +260,9 @@ def compute(session: Session, period: Period) -> dict[str, Any]:
         "items_by_classification": dict(sorted(by_class.items())),
         "items_known": known,
         "items_new": new,
+        **{f"items_by_{name}": dict(sorted(grading[name].items())) for name in GRADING_FIELDS},
+        "repeat_hosts": len(repeat),
+        "repeat_host_urls": sum(repeat.values()),
         "notices_sent": notices,
         "timing": measured(timings)["overall"],
         "timing_by_host": measured(by_host),
@@ -225,6 +285,7 @@ COUNT_TABLES = (
     "by_country",
     "by_network",
     "items_by_classification",
+    *(f"items_by_{name}" for name in GRADING_FIELDS),
     "appeals",
 )
 
@@ -261,6 +322,8 @@ def published(figures: dict[str, Any], k: int) -> dict[str, Any]:
         "items_known",
         "items_new",
         "notices_sent",
+        "repeat_hosts",
+        "repeat_host_urls",
     ):
         if 0 < figures[scalar] < k:
             out[scalar] = None

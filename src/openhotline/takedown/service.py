@@ -64,6 +64,10 @@ def route_case(
             ],
         )
         done.append(f"referral to {destination} ({kind})")
+    if route.hold_notice:
+        # A police hold preserves the evidence: no retention purge touches the case or the
+        # media seen at it until a supervisor lifts the hold (retention hold --lift).
+        case.legal_hold = True
     if route.notice:
         if trace.abuse_email:
             lang = languages.get((trace.country or "").upper(), "en")
@@ -88,7 +92,7 @@ def route_case(
                     }
                 ],
             )
-            held = " (held: police first)" if route.hold_notice else ""
+            held = " (held: police first; legal hold)" if route.hold_notice else ""
             done.append(f"notice to {trace.abuse_email}{held}")
         else:
             done.append("no abuse contact: notice needs an analyst")
