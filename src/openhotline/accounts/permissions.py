@@ -42,6 +42,7 @@ class Permission(StrEnum):
     HELPLINE_CONTACT_VIEW_ALL = "helpline.contact.view_all"  # every counsellor's contacts
     HELPLINE_ESCALATION_DECIDE = "helpline.escalation.decide"  # safeguarding decisions
     HELPLINE_TRENDS_VIEW = "helpline.trends.view"  # suppressed trend tables and exports
+    HELPLINE_RESOURCES_MANAGE = "helpline.resources.manage"  # add, edit, retire resources
 
 
 _ANALYST = frozenset(
@@ -108,6 +109,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.HELPLINE_CONTACT_VIEW_ALL,
             Permission.HELPLINE_ESCALATION_DECIDE,
             Permission.HELPLINE_TRENDS_VIEW,
+            Permission.HELPLINE_RESOURCES_MANAGE,
         }
     ),
 }
