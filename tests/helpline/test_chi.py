@@ -23,7 +23,7 @@ from openhotline.config import get_settings
 from openhotline.db import transaction
 from openhotline.helpline import chi, trends
 from openhotline.helpline.models import HelplineContact
-from openhotline.helpline.suppression import CountTable
+from openhotline.helpline.suppression import CountTable, suppress
 from openhotline.helpline.taxonomy import UNKNOWN
 from tests.console_fixtures import Staff, login
 from tests.helpline.helpers import TAXONOMY, record
@@ -217,3 +217,23 @@ def test_cli_and_console_download(
     with transaction(session_factory) as s:
         actions = [e.action for e in s.execute(select(AuditEntry)).scalars()]
         assert actions.count("helpline.chi.exported") == 4
+
+
+def test_forced_cells_stay_hidden_and_protected_in_linked_one_row_tables() -> None:
+    """suppress(forced=...) as the CHI export uses it, on random linked one-row tables."""
+    rng = random.Random(0)
+    for _ in range(300):
+        total = rng.choice([0, 1, 3, 5, 8, 20, 60])
+        group, forced = [], []
+        for n in (rng.randint(1, 5) for _ in range(rng.randint(1, 3))):
+            cells = [0] * n
+            for _ in range(total):
+                cells[min(int(rng.expovariate(1.0)), n - 1)] += 1
+            group.append(CountTable(["y"], [str(i) for i in range(n)], [cells]))
+            cols = [j for j in range(n + 1) if rng.random() < (0.1 if j == n else 0.3)]
+            forced.append({(i, j) for j in cols for i in (0, 1)})
+        suppress(group, K, forced=forced)
+        for tb, f in zip(group, forced, strict=True):
+            assert all(p in tb.hidden for p in f if tb.value(p) != 0)
+        assert subtraction_attack(group) == {}
+        assert modp_determined(group) == set()
