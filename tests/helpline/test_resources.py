@@ -231,6 +231,12 @@ def test_console_directory_pages_and_contact_form(
     with transaction(session_factory) as s:
         actions = [e.action for e in s.execute(select(AuditEntry)).scalars()]
         assert actions.count("helpline.resource.saved") == 5
+    # The trend page, CSV and JSON offer the resource dimension (the running month is left out).
+    year = datetime.now(UTC).year
+    page = sup.get("/console/helpline/trends", params={"year": year, "by": "resource"})
+    assert page.status_code == 200 and "Counting resource referrals" in page.text
+    csv_text = sup.get("/api/v1/helpline/trends.csv", params={"year": year, "by": "resource"}).text
+    assert csv_text.splitlines()[0] == "period,adult-line,teen-line,unknown,total"
 
 
 @pytest.fixture
