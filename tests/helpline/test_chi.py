@@ -184,6 +184,7 @@ def test_cli_and_console_download(
     session_factory: sessionmaker[Session],
     new_client: Callable[[], TestClient],
     make_user: Callable[..., Staff],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with transaction(session_factory) as s:
         generate_year(s, 2024, 60, seed=5)
@@ -200,6 +201,15 @@ def test_cli_and_console_download(
     assert bad.exit_code == 1 and "csv or json" in bad.output
     future = cli.invoke(cli_app, ["helpline", "export-chi", "--year", "2099"])
     assert future.exit_code == 1 and "no ended month" in future.output
+    own = tmp_path / "own-chi.toml"
+    own.write_text(chi.DEFAULT_PATH.read_text(encoding="utf-8").replace('"walk_in"', '"x"'))
+    monkeypatch.setenv("OPENHOTLINE_HELPLINE_CHI_MAPPING_PATH", str(own))
+    get_settings.cache_clear()
+    broken = cli.invoke(cli_app, ["helpline", "export-chi", "--year", "2024"])
+    assert broken.exit_code == 1 and "'x' is not in our channels" in broken.output
+    assert "Traceback" not in broken.output
+    monkeypatch.delenv("OPENHOTLINE_HELPLINE_CHI_MAPPING_PATH")
+    get_settings.cache_clear()
 
     sup = new_client()
     login(sup, make_user("sam", "helpline_supervisor"))

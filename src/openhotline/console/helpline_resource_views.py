@@ -204,7 +204,9 @@ def chi_download(
     try:
         with db.begin() as session:
             year = year or clock_of(session).now().year - 1
-            export = chi.chi_export(session, year, taxonomy, settings.helpline_suppression_k)
+            mapping = chi.load_mapping(taxonomy, settings.helpline_chi_mapping_path)
+            k = settings.helpline_suppression_k
+            export = chi.chi_export(session, year, taxonomy, k, mapping=mapping)
             audit.record(
                 session,
                 principal.actor,

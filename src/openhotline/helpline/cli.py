@@ -149,15 +149,15 @@ def export_chi(
     from openhotline.audit import service as audit
     from openhotline.audit.models import AuditAction
     from openhotline.db import transaction
-    from openhotline.helpline.chi import chi_export
+    from openhotline.helpline.chi import chi_export, load_mapping
 
     if fmt not in ("csv", "json"):
         fail("--format must be csv or json")
     svc = services(ctx)
     with domain_errors(), transaction(svc.sessionmaker) as session:
-        export = chi_export(
-            session, year, svc.helpline_taxonomy, svc.settings.helpline_suppression_k
-        )
+        tx = svc.helpline_taxonomy
+        mapping = load_mapping(tx, svc.settings.helpline_chi_mapping_path)
+        export = chi_export(session, year, tx, svc.settings.helpline_suppression_k, mapping=mapping)
         audit.record(
             session, "cli", AuditAction.HELPLINE_CHI_EXPORTED, None, {"year": year, "format": fmt}
         )
