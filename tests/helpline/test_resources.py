@@ -224,6 +224,29 @@ def test_console_directory_pages_and_contact_form(
         },
     )
     assert r.status_code == 400 and "is retired" in r.text
+    r = cora.post(
+        "/console/helpline/contacts",
+        data={
+            "mode": "child",
+            "channel": "chat",
+            "contact_type": "child_about_self",
+            "outcome": "referred",
+            "resources": ["abc"],
+            "csrf_token": cora_csrf,
+        },
+    )
+    assert r.status_code == 400 and "resources.0" in r.text
+    api = cora.post(
+        "/api/v1/helpline/contacts/child",
+        json={
+            "channel": "chat",
+            "contact_type": "child_about_self",
+            "outcome": "referred",
+            "resources": [adult_id],
+        },
+        headers={"X-CSRF-Token": cora_csrf},
+    )
+    assert api.status_code == 201, api.text
     r = sup.post(f"/console/helpline/resources/{teen_id}/retire", data={"csrf_token": sup_csrf})
     assert r.status_code == 409
     r = sup.post(f"/console/helpline/resources/{teen_id}/restore", data={"csrf_token": sup_csrf})
