@@ -274,6 +274,8 @@ class HelplineSettings(BaseModel):
     helpline_retention_days: int = Field(default=365, ge=1)
     helpline_suppression_k: int = Field(default=5, ge=2)
     helpline_taxonomy_path: Path | None = None
+    # Own copy of config/helpline/chi.toml (our codes → Child Helpline International's lists).
+    helpline_chi_mapping_path: Path | None = None
 
 
 class ReportRemoveSettings(BaseModel):

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.config import Settings
 from openhotline.db import transaction
+from openhotline.helpline import resources
 from tests.console_fixtures import Staff
-from tests.helpline.helpers import seed_year
+from tests.helpline.helpers import TAXONOMY, seed_year
 from tests.serverproc import ServerProcess
 
 pytestmark = pytest.mark.browser
@@ -76,6 +77,9 @@ def test_counsellor_and_supervisor_in_the_browser(
 ) -> None:
     with transaction(session_factory) as s:
         seed_year(s, 2025, 120)
+        for code, name in (("teen-line", "Teen support line"), ("legal-aid", "Legal aid desk")):
+            data = resources.ResourceIn(code=code, name=name, category="mental_health")
+            resources.add_resource(s, data, taxonomy=TAXONOMY, actor="user:test")
     page = _login(browser, server, make_user("cora", "counsellor"))
     page.click("#go-helpline")
     page.click("#new-child")
@@ -90,10 +94,18 @@ def test_counsellor_and_supervisor_in_the_browser(
     page.select_option("#region", "south")
     page.select_option("#outcome", "support_given")
     page.fill("#notes", "synthetic browser note")
+    page.select_option(
+        "#resources",
+        label=[  # a plain multi-select: no JavaScript needed
+            "Teen support line (whole country)",
+            "Legal aid desk (whole country)",
+        ],
+    )
     page.click("#record")
     page.wait_for_url(re.compile(r".*/console/helpline/contacts/\d+.*"))
     TIMINGS["child_contact_s"] = time.monotonic() - started
     assert "Contact recorded" in page.inner_text("#flash")
+    assert page.inner_text("#referred-resources") == "Legal aid desk; Teen support line"
     child_url = page.url.split("?")[0]
 
     # Warm hand-off with consent: the caller gets a receipt code.
@@ -119,6 +131,7 @@ def test_counsellor_and_supervisor_in_the_browser(
     TIMINGS["prevention_contact_s"] = time.monotonic() - started
     assert "Escalated to a supervisor" in page.inner_text("#flash")
     assert "Waiting for a supervisor" in page.content()
+    assert page.locator("#handoff-form").count() == 0
     # The counsellor's hotline report can be followed on the public status page.
     page.goto(f"/report/status?receipt={receipt}")
     assert "received" in page.content().lower()

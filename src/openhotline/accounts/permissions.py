@@ -52,6 +52,7 @@ class Permission(StrEnum):
     VICTIMID_MANAGE = "victimid.manage"  # create/merge series, accept suggestions, lists
     VICTIMID_CLUES = "victimid.clues"  # read and edit a series' notes and clues (encrypted)
     VICTIMID_EXPORT = "victimid.export"  # ICSE-style series packages: export, send, import
+    HELPLINE_RESOURCES_MANAGE = "helpline.resources.manage"  # add, edit, retire resources
 
 
 _ANALYST = frozenset(
@@ -135,6 +136,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.HELPLINE_TRENDS_VIEW,
             Permission.REMOVAL_VIEW,
             Permission.REMOVAL_CONFIRM,
+            Permission.HELPLINE_RESOURCES_MANAGE,
         }
     ),
     # Victim identification: series of the same victim, place or production; the only role

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
@@ -15,6 +16,8 @@ from openhotline.audit.models import AuditAction
 from openhotline.cases.models import CaseStatus
 from openhotline.casework import service
 from openhotline.console.pages import NO_STORE, load_policy, render
+from openhotline.helpline import service as helpline_service
+from openhotline.reporting.models import Report
 from openhotline.web.deps import DbDep, SettingsDep
 from openhotline.web.params import DbId, PageNumber
 
@@ -80,6 +83,7 @@ def case_page(
             session, case_id, show_grades=principal.can(Permission.DISPUTE_RESOLVE)
         )
         audit.record(session, principal.actor, AuditAction.CASE_VIEW, f"case:{case_id}", {})
+        origins = _helpline_origins(session, cf.reports)
         return render(
             request,
             "console/case.html",
@@ -92,7 +96,21 @@ def case_page(
             picked=service.case_host(session, case_id),
             urgent=queue.urgent_flag,
             closing=[c for c in load_policy(db, settings).scheme.classes if not c.illegal],
+            helpline_origins=origins,
         )
+
+
+def _helpline_origins(session: Session, reports: list[Report]) -> dict[int, int | None]:
+    """Report id → the helpline contact it came from (None if gone), for hand-off reports.
+
+    Only the fact and the contact's id leave the helpline: never notes or caller details.
+    """
+    out: dict[int, int | None] = {}
+    for report in reports:
+        if report.source == "helpline":
+            contact = helpline_service.contact_of_report(session, report)
+            out[report.id] = contact.id if contact is not None else None
+    return out
 
 
 @router.post("/cases/{case_id}/note")

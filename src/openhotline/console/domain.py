@@ -24,5 +24,6 @@ DOMAIN = Domain(
         ("hotline", "openhotline.console.reporters_views:router"),
         ("hotline", "openhotline.console.holds_views:router"),
         ("helpline", "openhotline.console.helpline_views:router"),
+        ("helpline", "openhotline.console.helpline_resource_views:router"),
     ),
 )

@@ -15,9 +15,10 @@ from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
 from openhotline.console.pages import render
 from openhotline.db import clock_of
-from openhotline.helpline import service, trends
+from openhotline.helpline import resources, service, trends
 from openhotline.helpline.charts import bar_chart
 from openhotline.helpline.models import Escalation, HelplineContact
+from openhotline.helpline.resource_models import HelplineResource
 from openhotline.helpline.taxonomy import MODES
 from openhotline.helpline.webdeps import (
     CipherDep,
@@ -83,6 +84,7 @@ def _form(
     status: int = 200,
     errors: list[str] | None = None,
     values: dict[str, Any] | None = None,
+    choices: list[HelplineResource] | None = None,
 ) -> Response:
     return render(
         request,
@@ -95,17 +97,24 @@ def _form(
         contact_types=taxonomy.contact_types_for(mode),
         errors=errors or [],
         v=form_values(values or {}),
+        resources=choices or [],
     )
+
+
+def _choices(db: Any) -> list[HelplineResource]:
+    """The directory's resources on offer (the contact form's multi-select)."""
+    with db() as session:
+        return resources.find_resources(session)
 
 
 @router.get("/contacts/new", response_class=HTMLResponse)
 def contact_form(
-    request: Request, principal: Counsellor, taxonomy: TaxonomyDep, mode: str = "child"
+    request: Request, principal: Counsellor, db: DbDep, taxonomy: TaxonomyDep, mode: str = "child"
 ) -> Response:
     """The one-page contact form of a helpline mode."""
     if mode not in MODES:
         return _message(request, principal, "Unknown helpline", "Choose child or prevention.", 404)
-    return _form(request, principal, taxonomy, mode)
+    return _form(request, principal, taxonomy, mode, choices=_choices(db))
 
 
 @router.post("/contacts", response_class=HTMLResponse)
@@ -135,9 +144,11 @@ async def contact_submit(
             )
             contact_id, escalated = contact.id, contact.immediate_risk
     except ValidationError as exc:
-        return _form(request, principal, taxonomy, mode, 400, validation_details(exc), raw)
+        errs = validation_details(exc)
+        return _form(request, principal, taxonomy, mode, 400, errs, raw, _choices(db))
     except service.ContactRejectedError as exc:
-        return _form(request, principal, taxonomy, mode, 400, [exc.message, *exc.detail], raw)
+        errs = [exc.message, *exc.detail]
+        return _form(request, principal, taxonomy, mode, 400, errs, raw, _choices(db))
     msg = "contact_escalated" if escalated else "contact_recorded"
     return RedirectResponse(f"/console/helpline/contacts/{contact_id}?msg={msg}", status_code=303)
 
@@ -174,6 +185,7 @@ def _contact_page(
         receipt=receipt,
         pending=service.pending_escalation(contact),
         errors=errors or [],
+        referred=resources.resources_of_contact(session, contact.id),
     )
 
 

@@ -43,6 +43,8 @@ MESSAGES = {
     "escalated": "Escalated to a supervisor.",
     "handed_off": "Hotline report made.",
     "escalation_decided": "Decision recorded.",
+    "resource_saved": "Resource saved.",
+    "resource_retired": "Resource retired: no longer offered; its counts stay.",
     "case_closed": "Case closed.",
     "appeal_decided": "Appeal decided.",
     "note_added": "Note added.",

@@ -5,7 +5,7 @@ from openhotline.domains import Domain
 DOMAIN = Domain(
     "helpline",
     module="helpline",
-    models=("openhotline.helpline.models",),
+    models=("openhotline.helpline.models", "openhotline.helpline.resource_models"),
     routers=("openhotline.helpline.api:router",),
     cli=(("helpline", "openhotline.helpline.cli:helpline_app"),),
     handlers={"helpline.anonymise": "openhotline.helpline.tasks:anonymise_job"},

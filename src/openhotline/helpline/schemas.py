@@ -23,6 +23,9 @@ class ContactBase(BaseModel):
     region: str | None = Field(default=None, max_length=60)
     outcome: str = Field(max_length=40)
     referrals: list[str] = Field(default_factory=list, max_length=10)
+    resources: list[int] = Field(
+        default_factory=list, max_length=20, description="Ids of directory resources referred to."
+    )
     immediate_risk: bool = Field(
         default=False, description="A child is at immediate risk: escalates to a supervisor."
     )

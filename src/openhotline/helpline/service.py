@@ -19,6 +19,7 @@ from openhotline import db
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
 from openhotline.errors import ConflictError, InvalidError
+from openhotline.helpline import resources
 from openhotline.helpline.crypto import FieldCipher
 from openhotline.helpline.models import (
     ContactCategory,
@@ -112,7 +113,7 @@ def record_contact(
     """Record one contact; escalate it when a child is at immediate risk."""
     if mode not in MODES or type(data) is not SCHEMA_OF_MODE[mode]:
         raise ContactRejectedError(f"input shape does not match the {mode} helpline")
-    problems = check_codes(data, mode, taxonomy)
+    problems = check_codes(data, mode, taxonomy) + resources.check_picked(session, data.resources)
     if problems:
         raise ContactRejectedError("invalid contact", problems)
     when = at or db.now(session)
@@ -139,6 +140,7 @@ def record_contact(
     contact.categories = [ContactCategory(category=c) for c in dict.fromkeys(data.categories)]
     session.add(contact)
     session.flush()
+    resources.link_resources(session, contact.id, data.resources)
     audit.record(
         session,
         f"user:{counsellor}",

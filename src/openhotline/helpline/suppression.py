@@ -23,7 +23,7 @@ Cost: hide interior cells first, smallest first; totals only when nothing else w
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -239,8 +239,14 @@ def _sync_shared(tables: list[CountTable]) -> bool:
     return changed
 
 
-def suppress(tables: Iterable[CountTable], k: int) -> list[CountTable]:
-    """Hide small counts and whatever would reveal them; linked tables share row totals."""
+def suppress(
+    tables: Iterable[CountTable], k: int, forced: Sequence[set[Pos]] | None = None
+) -> list[CountTable]:
+    """Hide small counts and whatever would reveal them; linked tables share row totals.
+
+    forced: per table, positions to hide besides the small counts (e.g. values that another
+    published table hides); zeros among them stay shown.
+    """
     group = list(tables)
     if k < 2:
         raise ValueError("k must be at least 2")
@@ -250,8 +256,10 @@ def suppress(tables: Iterable[CountTable], k: int) -> list[CountTable]:
             for i in range(tb.n_rows + 1)
         ):
             raise ValueError("linked tables must have the same rows and row totals")
-    for tb in group:
+    for t, tb in enumerate(group):
         tb.hidden = {p for p in tb.positions() if 0 < tb.value(p) < k}
+        if forced is not None:
+            tb.hidden |= {p for p in forced[t] if tb.value(p) != 0}
     while True:
         changed = _sync_shared(group)
         for tb in group:

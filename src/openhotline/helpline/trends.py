@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from openhotline import db
 from openhotline.helpline.models import ContactCategory, HelplineContact
+from openhotline.helpline.resource_models import ContactResource, HelplineResource
 from openhotline.helpline.suppression import CountTable, suppress
 from openhotline.helpline.taxonomy import UNKNOWN, Taxonomy
 
@@ -51,7 +52,7 @@ CONTACT_DIMENSIONS: dict[str, tuple[Any, str]] = {
     "outcome": (HelplineContact.outcome, "outcomes"),
     "mode": (HelplineContact.mode, ""),
 }
-DIMENSIONS = (*CONTACT_DIMENSIONS, "category")
+DIMENSIONS = (*CONTACT_DIMENSIONS, "category", "resource")
 MODE_LABELS = {"child": "Child helpline", "prevention": "Prevention helpline"}
 
 
@@ -180,7 +181,27 @@ def build_year(
     out["category"] = _publish(
         year, "category", k, category, _labels("category", taxonomy), "category mentions"
     )
+    out["resource"] = _resource_table(session, year, rows, k)
     return out
+
+
+def _resource_table(session: Session, year: int, rows: list[str], k: int) -> PublishedTable:
+    """Referrals to directory resources per month (mentions), suppressed on their own."""
+    labels = {
+        r.code: r.name
+        for r in session.execute(select(HelplineResource).order_by(HelplineResource.code)).scalars()
+    }
+    counts = session.execute(
+        select(HelplineContact.period, HelplineResource.code, func.count())
+        .select_from(ContactResource)
+        .join(HelplineContact, HelplineContact.id == ContactResource.contact_id)
+        .join(HelplineResource, HelplineResource.id == ContactResource.resource_id)
+        .where(HelplineContact.period.in_(rows))
+        .group_by(HelplineContact.period, HelplineResource.code)
+    ).all()
+    table = _grid(rows, labels, [(p, c, n) for p, c, n in counts])
+    suppress([table], k)
+    return _publish(year, "resource", k, table, labels, "resource referrals")
 
 
 def annual_export(

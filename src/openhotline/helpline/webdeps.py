@@ -12,7 +12,7 @@ from openhotline.helpline.schemas import ContactBase
 from openhotline.helpline.taxonomy import Taxonomy
 from openhotline.web.deps import services_of
 
-LIST_FIELDS = frozenset({"categories", "referrals"})
+LIST_FIELDS = frozenset({"categories", "referrals", "resources"})
 BOOL_FIELDS = frozenset({"immediate_risk"})
 OPTIONAL_FIELDS = frozenset({"age_band", "gender", "region", "caller_name", "caller_contact"})
 FORM_ONLY = frozenset({"csrf_token", "mode"})
@@ -52,6 +52,6 @@ def contact_input_of_form(form: FormData) -> dict[str, Any]:
 def form_values(data: dict[str, Any]) -> dict[str, Any]:
     """Values to refill the form with after an error."""
     base: dict[str, Any] = dict.fromkeys(ContactBase.model_fields, "")
-    base.update({"categories": [], "referrals": [], "immediate_risk": False})
+    base.update({"categories": [], "referrals": [], "resources": [], "immediate_risk": False})
     base.update({k: v for k, v in data.items() if v is not None})
     return base
