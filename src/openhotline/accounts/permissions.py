@@ -42,6 +42,8 @@ class Permission(StrEnum):
     HELPLINE_CONTACT_VIEW_ALL = "helpline.contact.view_all"  # every counsellor's contacts
     HELPLINE_ESCALATION_DECIDE = "helpline.escalation.decide"  # safeguarding decisions
     HELPLINE_TRENDS_VIEW = "helpline.trends.view"  # suppressed trend tables and exports
+    HELPLINE_CASES = "helpline.cases"  # helpline cases: search, view, tasks, referrals, summary
+    HELPLINE_CONVERSATIONS = "helpline.conversations"  # live inbox: pick up, reply, end
 
 
 _ANALYST = frozenset(
@@ -97,6 +99,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.CONSOLE_VIEW,
             Permission.HELPLINE_CONTACT_RECORD,
             Permission.HELPLINE_HANDOFF,
+            Permission.HELPLINE_CASES,
+            Permission.HELPLINE_CONVERSATIONS,
         }
     ),
     "helpline_supervisor": frozenset(
@@ -108,6 +112,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.HELPLINE_CONTACT_VIEW_ALL,
             Permission.HELPLINE_ESCALATION_DECIDE,
             Permission.HELPLINE_TRENDS_VIEW,
+            Permission.HELPLINE_CASES,
+            Permission.HELPLINE_CONVERSATIONS,
         }
     ),
 }
@@ -138,6 +144,15 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/api/v1/notices/{notice_id}/confirm"),
         # Prometheus scrapes without a session: served only to metrics_allow_networks.
         ("GET", "/metrics"),
+        # Helpline channels: provider webhooks (authenticated by X-Twilio-Signature) and the
+        # anonymous web chat pages (a random token in the URL is the only handle).
+        ("POST", "/helpline/webhooks/sms"),
+        ("POST", "/helpline/webhooks/whatsapp"),
+        ("GET", "/helpline/chat/{mode}"),
+        ("POST", "/helpline/chat/{mode}"),
+        ("GET", "/helpline/chat/c/{token}"),
+        ("POST", "/helpline/chat/c/{token}"),
+        ("GET", "/helpline/chat/c/{token}/messages"),
     }
 )
 

@@ -20,5 +20,6 @@ DOMAIN = Domain(
         ("hotline", "openhotline.console.banks_views:router"),
         ("hotline", "openhotline.console.stats_views:router"),
         ("helpline", "openhotline.console.helpline_views:router"),
+        ("helpline", "openhotline.console.helpline_case_views:router"),
     ),
 )
