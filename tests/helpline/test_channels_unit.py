@@ -131,3 +131,19 @@ def test_channel_settings_are_validated() -> None:
         helpline_provider_base_url="http://127.0.0.1:9/api/",
     )
     assert ok.helpline_provider_base_url == "http://127.0.0.1:9/api"
+
+
+CHAT_TEMPLATES = ("chat_layout.html", "chat_start.html", "chat.html", "chat_message.html")
+
+
+@pytest.mark.parametrize("name", CHAT_TEMPLATES)
+def test_every_word_of_the_chat_pages_is_marked_for_translation(name: str) -> None:
+    import re
+    from pathlib import Path
+
+    import openhotline
+
+    text = (Path(openhotline.__file__).parent / "templates" / "helpline" / name).read_text()
+    text = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", text, flags=re.S)  # Jinja
+    text = re.sub(r"<[^>]*>", " ", text)  # tags with their attributes
+    assert re.findall(r"[A-Za-z]{2,}", text) == []
