@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -27,7 +28,7 @@ from openhotline.helpline.case_models import (
     HelplineCase,
 )
 from openhotline.helpline.tasks import anonymise_expired
-from tests.console_fixtures import Staff, login
+from tests.console_fixtures import Staff, csrf_of, login
 from tests.helpline.channel_helpers import (
     AUTH_TOKEN,
     NEEDLES,
@@ -38,7 +39,7 @@ from tests.helpline.channel_helpers import (
     signed_form,
     sms_fields,
 )
-from tests.helpline.helpers import TAXONOMY, child_input, cipher, record
+from tests.helpline.helpers import KEY, TAXONOMY, child_input, cipher, record
 
 SMS_URL = "http://testserver/helpline/webhooks/sms"
 END_FORM = {"contact_type": "child_about_self", "outcome": "support_given"}
@@ -52,7 +53,11 @@ def provider() -> Iterator[Receiver]:
 
 @pytest.fixture
 def app_settings(console_settings: Settings, provider: Receiver) -> Settings:
-    return console_settings.model_copy(update=channel_settings(provider.url))
+    # The helpers' cipher key, so contacts recorded by tests decrypt in the app.
+    key = base64.b64encode(KEY).decode()
+    return console_settings.model_copy(
+        update={**channel_settings(provider.url), "helpline_key": key}
+    )
 
 
 @pytest.fixture
@@ -504,3 +509,58 @@ def test_retention_anonymises_cases_tasks_and_transcripts(
         assert conv2.caller_key is None and conv2.counsellor is None
         assert len(case.links) == 1  # the anonymised contact still counts in the case
         assert s.execute(select(func.count()).select_from(ConversationMessage)).scalar() == 0
+
+
+def test_reply_address_of_an_abandoned_conversation_is_erased(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    keys = CallerKeys(bytes(range(32)))
+    then = make_sessionmaker(engine, FixedClock(datetime(2026, 5, 1, 9, tzinfo=UTC)))
+    with transaction(then) as s:
+        conv_id = channels.receive_provider_message(
+            s,
+            channel="whatsapp",
+            identity="tel:+447700900123",
+            reply_to="+447700900123",
+            body="synthetic",
+            provider_id="W1",
+            keys=keys,
+            cipher=cipher(),
+        ).conversation.id
+    with transaction(session_factory) as s:
+        anonymise_expired(s, retention_days=365, now=datetime(2026, 5, 5, tzinfo=UTC))
+        conv = s.get(Conversation, conv_id)
+        assert conv is not None and conv.reply_to_enc is not None  # 4 days: kept
+    with transaction(session_factory) as s:
+        anonymise_expired(s, retention_days=365, now=datetime(2026, 5, 9, tzinfo=UTC))
+        conv = s.get(Conversation, conv_id)
+        assert conv is not None and conv.reply_to_enc is None  # 8 days silent: erased
+        assert conv.messages and conv.anonymised_at is None  # the transcript stays
+
+
+def test_channels_are_closed_unless_enabled(client: TestClient) -> None:
+    # Default settings: web chat only; the SMS webhook does not exist for callers.
+    data, headers = signed_form(SMS_URL, sms_fields("+447700900123", "x", "SM1"))
+    r = client.post("/helpline/webhooks/sms", content=data, headers=headers)
+    assert r.status_code == 404 and "not enabled" in r.json()["error"]
+    assert client.get("/helpline/chat/child").status_code == 200
+
+
+def test_contact_page_adds_a_contact_to_a_case(
+    counsellor: tuple[TestClient, str], session_factory: sessionmaker[Session]
+) -> None:
+    client, csrf = counsellor
+    with transaction(session_factory) as s:
+        cid = record(s, child_input(), counsellor="cora").id
+    page = client.get(f"/console/helpline/contacts/{cid}")
+    assert 'id="case-link-form"' in page.text
+    r = client.post(
+        f"/console/helpline/contacts/{cid}/case",
+        data={"csrf_token": csrf_of(page.text), "case_id": ""},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and "msg=case_linked" in r.headers["location"]
+    again = client.post(
+        f"/console/helpline/contacts/{cid}/case", data={"csrf_token": csrf, "case_id": "x1"}
+    )
+    assert again.status_code == 400

@@ -2,6 +2,8 @@
 
 They follow the contacts' rule (helpline/tasks.py): past the retention period their details
 go and their times are coarsened to the month.
+- An SMS/WhatsApp conversation silent for REPLY_ADDRESS_DAYS (nobody ended it) loses its
+  encrypted reply address.
 - A conversation that started before the cutoff loses its transcript (the messages are
   deleted), its reply address, caller key, web chat token and counsellor.
 - A case whose last activity is before the cutoff, and none of whose contacts is still
@@ -12,20 +14,24 @@ go and their times are coarsened to the month.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import Select, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from openhotline.helpline.case_models import (
     CaseContact,
     CaseStatus,
     Conversation,
+    ConversationMessage,
     HelplineCase,
 )
 from openhotline.helpline.models import HelplineContact
 
 BATCH = 500
+# An SMS/WhatsApp conversation nobody ended keeps its (encrypted) reply address only this
+# long after the caller's last message; then the address is erased (no reply possible).
+REPLY_ADDRESS_DAYS = 7
 
 
 def _month(at: datetime | None) -> datetime | None:
@@ -114,15 +120,40 @@ def anonymise_cases(session: Session, cutoff: datetime, now: datetime) -> int:
     return done
 
 
+def _stale_reply_addresses(now: datetime) -> Select[int]:
+    last_message = (
+        select(func.max(ConversationMessage.at))
+        .where(ConversationMessage.conversation_id == Conversation.id)
+        .scalar_subquery()
+    )
+    return select(Conversation.id).where(
+        Conversation.reply_to_enc.is_not(None),
+        last_message < now - timedelta(days=REPLY_ADDRESS_DAYS),
+    )
+
+
+def erase_stale_reply_addresses(session: Session, now: datetime) -> int:
+    """Erase the reply address of conversations silent for REPLY_ADDRESS_DAYS."""
+    ids = list(session.execute(_stale_reply_addresses(now)).scalars().all())
+    if ids:
+        session.execute(
+            update(Conversation).where(Conversation.id.in_(ids)).values(reply_to_enc=None)
+        )
+    return len(ids)
+
+
 def anonymise(session: Session, cutoff: datetime, now: datetime) -> CaseRetentionResult:
     """Conversations first, then cases (run after the contacts in the same transaction)."""
+    erase_stale_reply_addresses(session, now)
     return CaseRetentionResult(
         anonymise_conversations(session, cutoff, now), anonymise_cases(session, cutoff, now)
     )
 
 
-def anything_due(session: Session, cutoff: datetime) -> bool:
-    """Whether a conversation or case waits for anonymisation."""
+def anything_due(session: Session, cutoff: datetime, now: datetime | None = None) -> bool:
+    """Whether a conversation or case waits for anonymisation (or a stale reply address)."""
+    if now is not None and session.execute(_stale_reply_addresses(now).limit(1)).first():
+        return True
     conv = session.execute(
         select(Conversation.id)
         .where(Conversation.anonymised_at.is_(None), Conversation.started_at < cutoff)

@@ -135,7 +135,7 @@ def enqueue_daily_anonymise(services: Services) -> None:
             .where(HelplineContact.anonymised_at.is_(None), HelplineContact.contact_at < cutoff)
             .limit(1)
         ).first()
-        if due is None and not case_retention.anything_due(session, cutoff):
+        if due is None and not case_retention.anything_due(session, cutoff, today):
             return
         jobs.enqueue(
             session,
