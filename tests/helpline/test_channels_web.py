@@ -196,6 +196,7 @@ def test_sms_caller_returns_to_one_case_and_the_number_is_never_stored(
         assert match, location
         case_ids.add(int(match.group(1)))
     assert len(case_ids) == 1
+    case_ids_seen = set(case_ids)
     case_page = client.get(f"/console/helpline/cases/{case_ids.pop()}")
     assert re.search(r'id="contact-count">3<', case_page.text)
     # Replies went out through the provider to the caller's number in E.164.
@@ -209,10 +210,16 @@ def test_sms_caller_returns_to_one_case_and_the_number_is_never_stored(
         assert len(convs[0].messages) == 3  # two in, one out
     assert find_needles(engine, NEEDLES) == []
     assert not [n for n in NEEDLES if n in caplog.text]
+    # The case is closed: the caller's next message opens a new episode, and the counsellor
+    # sees the earlier case.
+    case_id = next(iter(case_ids_seen))
+    client.post(f"/console/helpline/cases/{case_id}", data={"csrf_token": csrf, "status": "closed"})
     # A provider failure is shown to the counsellor; the reply is kept, marked failed.
     provider.status = 500
     _sms(sender, "+447700900123", "synthetic again", "SO" + "0" * 32)
     conv_id = _waiting_ids(client)[0]
+    page = client.get(f"/console/helpline/conversations/{conv_id}")
+    assert 'id="past-cases"' in page.text and f"/console/helpline/cases/{case_id}" in page.text
     client.post(f"/console/helpline/conversations/{conv_id}/pickup", data={"csrf_token": csrf})
     r = client.post(
         f"/console/helpline/conversations/{conv_id}/reply",

@@ -98,6 +98,12 @@ def _conversation_page(
     channels.view(session, conv, actor=principal.actor)
     case = session.get(HelplineCase, conv.case_id) if conv.case_id else None
     earlier = channels.earlier_contacts(session, conv)
+    # Earlier (closed) cases of the same caller: this year's key only (see callerkey.py).
+    past = [
+        c
+        for c in cases.cases_of_caller(session, [conv.caller_key] if conv.caller_key else [])
+        if case is None or c.id != case.id
+    ]
     now = clock_of(session).now()
     v: dict[str, Any] = {"categories": [], "referrals": []}
     v.update(values or {})
@@ -110,6 +116,7 @@ def _conversation_page(
         lines=channels.transcript(conv, cipher),
         case=case,
         earlier=earlier,
+        past=past,
         tx=taxonomy,
         contact_types=taxonomy.contact_types_for(conv.mode),
         wait=_wait(conv.waiting_since, conv.picked_up_at or now),
