@@ -27,7 +27,9 @@ from openhotline.db import make_engine, make_sessionmaker
 from openhotline.keys import aes_key, load_or_create_aes_key
 
 if TYPE_CHECKING:
+    from openhotline.helpline.callerkey import CallerKeys
     from openhotline.helpline.crypto import FieldCipher
+    from openhotline.helpline.provider import MessageProvider
     from openhotline.helpline.taxonomy import Taxonomy
     from openhotline.matching.engine import MatchEngine
     from openhotline.matching.subscriptions import ListFetcher
@@ -148,6 +150,32 @@ class Services:
         return FieldCipher(key)
 
     @cached_property
+    def helpline_caller_keys(self) -> CallerKeys:
+        """Returning-caller keys, derived per year from the helpline secret (callerkey.py)."""
+        from openhotline.helpline.callerkey import CallerKeys
+
+        s = self.settings
+        return CallerKeys(
+            aes_key(s.helpline_key, "OPENHOTLINE_HELPLINE_KEY", key_path(s, "helpline.key"))
+        )
+
+    @cached_property
+    def message_provider(self) -> MessageProvider:
+        """The SMS/WhatsApp provider adapter for counsellors' replies."""
+        override: MessageProvider | None = self._overrides.get("message_provider")
+        if override is not None:
+            return override
+        from openhotline.helpline.provider import HttpMessageProvider
+
+        s = self.settings
+        return HttpMessageProvider(
+            base_url=s.helpline_provider_base_url,
+            account=s.helpline_provider_account,
+            auth_token=s.helpline_provider_auth_token,
+            senders={"sms": s.helpline_sms_from, "whatsapp": s.helpline_whatsapp_from},
+        )
+
+    @cached_property
     def helpline_taxonomy(self) -> Taxonomy:
         """The helpline's fixed taxonomy (packaged, or the configured copy)."""
         from openhotline.helpline.taxonomy import load_taxonomy
@@ -199,6 +227,7 @@ def build(
     matcher: MatchEngine | None = None,
     tracer: Tracer | None = None,
     list_fetcher: ListFetcher | None = None,
+    message_provider: MessageProvider | None = None,
 ) -> Services:
     """Build the process's services; `check` refuses a database that is not migrated."""
     from openhotline.media.store import EncryptedFileStore
@@ -237,6 +266,8 @@ def build(
             overrides["tracer"] = tracer
         if list_fetcher is not None:
             overrides["list_fetcher"] = list_fetcher
+        if message_provider is not None:
+            overrides["message_provider"] = message_provider
         return Services(
             settings=settings,
             clock=clock,

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal, Self, TypeVar
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from openhotline.netaddr import parse_allow_entry
 
 G = TypeVar("G", bound=BaseModel)
+# Live helpline channels (web chat pages; SMS and WhatsApp webhooks of a Twilio-like provider).
+HELPLINE_CHANNELS = ("chat", "sms", "whatsapp")
 
 
 def hash_api_key(key: str) -> str:
@@ -277,6 +280,58 @@ class HelplineSettings(BaseModel):
     # Own copy of config/helpline/chi.toml (our codes → Child Helpline International's lists).
     helpline_chi_mapping_path: Path | None = None
 
+    # Channels (helpline/channels.py): which live channels are open ("chat" = the web chat
+    # pages, "sms" and "whatsapp" = provider webhooks); the provider's auth token (signs
+    # webhooks, authenticates replies), its API base URL and account id, our sender numbers;
+    # the public base URL the provider calls (signatures cover the full URL; "" = the
+    # request's own URL); the country calling code of national numbers (07700... -> +44...);
+    # where the "leave quickly" link of the chat pages goes.
+    helpline_channels: list[str] = Field(default_factory=lambda: ["chat"])
+    helpline_provider_auth_token: str = ""
+    helpline_provider_base_url: str = ""
+    helpline_provider_account: str = ""
+    helpline_sms_from: str = ""
+    helpline_whatsapp_from: str = ""
+    helpline_webhook_base_url: str = ""
+    helpline_default_country_code: str = "44"
+    helpline_leave_url: str = "https://www.google.com/"
+
+    @field_validator("helpline_channels")
+    @classmethod
+    def _helpline_channels(cls, channels: list[str]) -> list[str]:
+        for c in channels:
+            if c not in HELPLINE_CHANNELS:
+                raise ValueError(
+                    f"helpline_channels: {c!r} is not one of {', '.join(HELPLINE_CHANNELS)}"
+                )
+        return channels
+
+    @field_validator(
+        "helpline_provider_base_url", "helpline_webhook_base_url", "helpline_leave_url"
+    )
+    @classmethod
+    def _helpline_urls(cls, url: str) -> str:
+        if url and not re.match(r"^https?://[^/\s]+(/\S*)?$", url):
+            raise ValueError(f"{url!r} is not an http(s) URL")
+        return url.rstrip("/") if url else url
+
+    @field_validator("helpline_default_country_code")
+    @classmethod
+    def _country_code(cls, code: str) -> str:
+        if not re.fullmatch(r"[1-9]\d{0,2}", code):
+            raise ValueError("helpline_default_country_code: 1 to 3 digits, e.g. 44")
+        return code
+
+    @model_validator(mode="after")
+    def _provider_channels_need_a_provider(self) -> Self:
+        provider = [c for c in self.helpline_channels if c in ("sms", "whatsapp")]
+        if provider and not (self.helpline_provider_auth_token and self.helpline_provider_base_url):
+            raise ValueError(
+                f"helpline_channels {', '.join(provider)} need helpline_provider_auth_token "
+                "and helpline_provider_base_url"
+            )
+        return self
+
 
 class ReportRemoveSettings(BaseModel):
     """Report Remove: upload limits, how long images and unclaimed requests are kept."""
@@ -335,7 +390,7 @@ class StatsSettings(BaseModel):
 # every variable keeps its OPENHOTLINE_<NAME> and a domain can be handed only its group.
 SECRET_FIELDS = frozenset(
     {"database_url", "media_key", "helpline_key", "smtp_password", "notice_link_key",
-     "federation_peers", "victimid_key"}
+     "federation_peers", "victimid_key", "helpline_provider_auth_token"}
 )  # fmt: skip
 GROUPS: dict[str, type[BaseModel]] = {
     "core": CoreSettings,

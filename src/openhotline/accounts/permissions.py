@@ -53,6 +53,8 @@ class Permission(StrEnum):
     VICTIMID_CLUES = "victimid.clues"  # read and edit a series' notes and clues (encrypted)
     VICTIMID_EXPORT = "victimid.export"  # ICSE-style series packages: export, send, import
     HELPLINE_RESOURCES_MANAGE = "helpline.resources.manage"  # add, edit, retire resources
+    HELPLINE_CASES = "helpline.cases"  # helpline cases: search, view, tasks, referrals, summary
+    HELPLINE_CONVERSATIONS = "helpline.conversations"  # live inbox: pick up, reply, end
 
 
 _ANALYST = frozenset(
@@ -123,6 +125,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.HELPLINE_HANDOFF,
             Permission.REMOVAL_VIEW,
             Permission.REMOVAL_CONFIRM,
+            Permission.HELPLINE_CASES,
+            Permission.HELPLINE_CONVERSATIONS,
         }
     ),
     "helpline_supervisor": frozenset(
@@ -137,6 +141,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.REMOVAL_VIEW,
             Permission.REMOVAL_CONFIRM,
             Permission.HELPLINE_RESOURCES_MANAGE,
+            Permission.HELPLINE_CASES,
+            Permission.HELPLINE_CONVERSATIONS,
         }
     ),
     # Victim identification: series of the same victim, place or production; the only role
@@ -192,6 +198,15 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         # Host accountability (opt-in, stats_host_page_enabled): suppressed published figures.
         ("GET", "/transparency/hosts"),
         ("GET", "/transparency/hosts.csv"),
+        # Helpline channels: provider webhooks (authenticated by X-Twilio-Signature) and the
+        # anonymous web chat pages (a random token in the URL is the only handle).
+        ("POST", "/helpline/webhooks/sms"),
+        ("POST", "/helpline/webhooks/whatsapp"),
+        ("GET", "/helpline/chat/{mode}"),
+        ("POST", "/helpline/chat/{mode}"),
+        ("GET", "/helpline/chat/c/{token}"),
+        ("POST", "/helpline/chat/c/{token}"),
+        ("GET", "/helpline/chat/c/{token}/messages"),
     }
 )
 

@@ -25,5 +25,6 @@ DOMAIN = Domain(
         ("hotline", "openhotline.console.holds_views:router"),
         ("helpline", "openhotline.console.helpline_views:router"),
         ("helpline", "openhotline.console.helpline_resource_views:router"),
+        ("helpline", "openhotline.console.helpline_case_views:router"),
     ),
 )

@@ -23,6 +23,7 @@ from openhotline import db
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
 from openhotline.db import transaction
+from openhotline.helpline import case_retention
 from openhotline.helpline.models import Escalation, EscalationStatus, HelplineContact
 from openhotline.jobs import service as jobs
 
@@ -91,12 +92,20 @@ def anonymise_expired(
             last_id = contact.id
         done += len(batch)
         session.flush()
+    # Cases, their tasks and referrals, and conversations (transcripts) follow the contacts.
+    others = case_retention.anonymise(session, cutoff, now)
     audit.record(
         session,
         "system:retention",
         AuditAction.HELPLINE_RETENTION_ANONYMISED,
         None,
-        {"anonymised": done, "skipped_pending": skipped, "cutoff": cutoff.isoformat()},
+        {
+            "anonymised": done,
+            "skipped_pending": skipped,
+            "cutoff": cutoff.isoformat(),
+            "conversations": others.conversations,
+            "cases": others.cases,
+        },
     )
     return AnonymiseResult(done, skipped, cutoff)
 
@@ -126,7 +135,7 @@ def enqueue_daily_anonymise(services: Services) -> None:
             .where(HelplineContact.anonymised_at.is_(None), HelplineContact.contact_at < cutoff)
             .limit(1)
         ).first()
-        if due is None:
+        if due is None and not case_retention.anything_due(session, cutoff, today):
             return
         jobs.enqueue(
             session,
