@@ -4,6 +4,7 @@ without Ray. (Ray scans themselves: test_scan_ray.py.)"""
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,3 +88,21 @@ def test_ray_without_ray_installed_says_how_to_get_it(
     r = cli.invoke(app, ["scan", str(folder), "--bank", "own", "--ray", "auto"])
     assert r.exit_code == 1
     assert "pip install 'openhotline[ray]'" in r.stderr
+
+
+def test_ray_at_an_address_where_nothing_answers_fails_at_once(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    pytest.importorskip("ray", reason="Ray is not installed")
+    folder = make_folder(cli, tmp_path, n=1)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, not listening: connections are refused
+        cases = [
+            (f"127.0.0.1:{port}", "no Ray cluster answers at"),
+            ("nowhere", "--ray must be 'auto' or the head's HOST:PORT"),
+        ]
+        for target, says in cases:
+            r = cli.invoke(app, ["scan", str(folder), "--bank", "own", "--ray", target])
+            assert r.exit_code == 1
+            assert says in r.stderr

@@ -142,7 +142,7 @@ def scan_command(
     if not directory.is_dir():
         _fail(f"{directory} is not a folder")
     if ray:
-        problem = scan_ray.unavailable()
+        problem = scan_ray.unavailable() or scan_ray.target_problem(ray)
         if problem:
             _fail(problem)
     factory = _factory(ctx)

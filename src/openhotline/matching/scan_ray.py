@@ -20,6 +20,7 @@ only when a scan asks for it.
 from __future__ import annotations
 
 import os
+import socket
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
@@ -41,6 +42,24 @@ def unavailable() -> str | None:
         import ray  # noqa: F401
     except ImportError:
         return "--ray needs Ray, the ray extra: pip install 'openhotline[ray]'"
+    return None
+
+
+def target_problem(target: str) -> str | None:
+    """Why --ray TARGET cannot work (not host:port, nothing answering there), or None.
+
+    Checked before the scan: Ray itself waits minutes for a head that is not there.
+    """
+    if target == "auto":
+        return None
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return f"--ray must be 'auto' or the head's HOST:PORT, not {target!r}"
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
+            pass
+    except OSError as exc:
+        return f"no Ray cluster answers at {target}: {exc.strerror or exc}"
     return None
 
 
