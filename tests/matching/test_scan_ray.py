@@ -9,6 +9,7 @@ stopped, with every process it started (tests/ray_cluster.py).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -147,3 +148,4 @@ def test_ray_auto_starts_a_runtime_of_its_own_and_stops_it(cli: CliRunner, tmp_p
     finally:
         for pid in leftover(ray_tmp):
             os.kill(pid, 9)
+        shutil.rmtree(ray_tmp, ignore_errors=True)
