@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.cli_context import services
@@ -19,7 +20,8 @@ def _factory(ctx: typer.Context) -> sessionmaker[Session]:
 
 
 def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    # Escaped: a path or an install hint like 'openhotline[ray]' is not console markup.
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 

@@ -25,7 +25,7 @@ import numpy.typing as npt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from openhotline.matching.index import HashArray, PDQIndex, hex_to_words
+from openhotline.matching.index import HashArray, PDQIndex, SegmentParts, hex_to_words
 from openhotline.matching.models import BankEntry, HashBank, HashType
 
 log = logging.getLogger("openhotline.matching")
@@ -327,6 +327,12 @@ class MatchEngine:
             for qi, res in enumerate(results):
                 hits.extend(PDQHit(qi, bank_id, name, eid, dist) for eid, dist in res)
         return hits
+
+    def frozen(self, session: Session, bank_ids: set[int]) -> dict[int, list[SegmentParts]]:
+        """The named banks' indexes, brought up to date, as plain arrays (bulk scans)."""
+        self.sync(session)
+        with self._lock:
+            return {b: s.index.to_parts() for b, s in self._banks.items() if b in bank_ids}
 
     def forget(self, bank_id: int) -> None:
         """Drop a bank's in-memory index (it is reloaded or rebuilt on next use)."""

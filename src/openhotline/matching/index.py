@@ -20,6 +20,8 @@ from openhotline.matching import kernels as _kernels
 kernels: Any = _kernels  # numba dispatchers: untyped for mypy
 
 HashArray = npt.NDArray[np.uint64]  # shape (N, 4)
+# A segment as plain values: hashes, ids, layout, directory offsets, permutations, alive.
+SegmentParts = tuple[Any, Any, "Layout | None", Any, Any, Any]
 FORMAT_VERSION = 2  # 2: checksummed files and manifest (version 1 indexes are rebuilt)
 ARRAYS = ("hashes", "ids", "alive", "dir_offsets", "perms")
 MAX_DIR_BITS = 21  # directory of 2**21 uint32 offsets = 8 MiB per table at most
@@ -494,6 +496,29 @@ class PDQIndex:
             parts = [np.asarray(s.ids)[np.asarray(s.alive)] for s in self.segments]
             parts.append(np.asarray(self._delta_ids, dtype=np.int64))
         return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+
+    def to_parts(self) -> list[SegmentParts]:
+        """The live index as plain arrays, one tuple per segment (the delta as a segment of
+        its own), to ship to other processes: Ray's object store shares numpy arrays with
+        every worker of a node without copying them (see `from_parts`)."""
+        with self._lock:
+            segments = list(self.segments)
+            dh, di, _ = self._delta()
+        if len(di):
+            segments.append(Segment.build(dh, di))
+        return [
+            (s.hashes, s.ids, s.layout, s.dir_offsets, s.perms, np.array(s.alive))
+            for s in segments
+            if s.live_count()
+        ]
+
+    @classmethod
+    def from_parts(cls, parts: list[SegmentParts]) -> PDQIndex:
+        """An index over segments made by `to_parts` (no rebuild: the arrays are used as
+        they are, read-only ones included; a removal copies a segment's alive flags)."""
+        index = cls()
+        index.segments = [Segment(*p) for p in parts]
+        return index
 
     def save(self, folder: Path, stamp: str = "") -> None:
         """Persist (delta folded in first): .npy files and a manifest with checksums, each

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from openhotline.matching.engine import MatchEngine
+from openhotline.matching.engine import MatchEngine, PDQHit
 from openhotline.matching.models import HashType
 from openhotline.matching.rules import max_distance
 from openhotline.matching.service import Match, entries_by_id, exact_matches
+from openhotline.matching.snapshot import BankSnapshot
 from openhotline.media.hashing import WEAK_QUALITY
 
 
@@ -44,13 +45,7 @@ def match(
     if pdq:
         hits = engine.match_pdq(session, [q.value for q in pdq], banks_only)
         radius_of = {b[0]: b[2] for b in engine.sync(session)}
-        hits = [
-            h for h in hits
-            if h.distance <= max_distance(
-                pdq[h.query].label, pdq[h.query].quality, radius_of.get(h.bank_id, 0),
-                candidate_margin,
-            )
-        ]  # fmt: skip
+        hits = _within(hits, pdq, radius_of, candidate_margin)
         entries = entries_by_id(session, sorted({h.entry_id for h in hits}))
         for h in hits:
             if h.entry_id not in entries:
@@ -63,6 +58,44 @@ def match(
                     source=entry.source, query=pdq[h.query].label,
                 )
             )  # fmt: skip
+    return _best(found, banks_only)
+
+
+def match_frozen(
+    snapshot: BankSnapshot,
+    queries: list[QueryHash],
+    candidate_margin: int = 0,
+    banks_only: set[str] | None = None,
+) -> dict[str, list[Match]]:
+    """`match` against a snapshot of banks instead of the database (bulk scans on Ray)."""
+    found: list[Match] = []
+    for q in queries:
+        if q.hash_type is not HashType.PDQ:
+            found.extend(snapshot.exact_matches(q.hash_type, q.value, label=q.label))
+    pdq = [q for q in queries if q.hash_type is HashType.PDQ]
+    if pdq:
+        hits = snapshot.match_pdq([q.value for q in pdq], banks_only)
+        for h in _within(hits, pdq, snapshot.radius_of, candidate_margin):
+            m = snapshot.pdq_match(h, pdq[h.query].label)
+            if m is not None:
+                found.append(m)
+    return _best(found, banks_only)
+
+
+def _within(
+    hits: list[PDQHit], pdq: list[QueryHash], radius_of: dict[int, int], margin: int
+) -> list[PDQHit]:
+    """The hits within the distance their query candidate may match at (rules.py)."""
+    return [
+        h for h in hits
+        if h.distance <= max_distance(
+            pdq[h.query].label, pdq[h.query].quality, radius_of.get(h.bank_id, 0), margin
+        )
+    ]  # fmt: skip
+
+
+def _best(found: list[Match], banks_only: set[str] | None) -> dict[str, list[Match]]:
+    """The best match per entry, grouped by bank, sorted by distance then entry."""
     best: dict[int, Match] = {}
     for m in found:
         if banks_only is not None and m.bank not in banks_only:
