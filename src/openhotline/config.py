@@ -16,7 +16,7 @@ from openhotline.netaddr import parse_allow_entry
 
 G = TypeVar("G", bound=BaseModel)
 # Live helpline channels (web chat pages; SMS and WhatsApp webhooks of a Twilio-like provider).
-HELPLINE_CHANNELS = ("chat", "sms", "whatsapp")
+HELPLINE_CHANNELS = ("chat", "sms", "whatsapp", "phone")
 
 
 def hash_api_key(key: str) -> str:
@@ -281,7 +281,7 @@ class HelplineSettings(BaseModel):
     helpline_chi_mapping_path: Path | None = None
 
     # Channels (helpline/channels.py): which live channels are open ("chat" = the web chat
-    # pages, "sms" and "whatsapp" = provider webhooks); the provider's auth token (signs
+    # pages, "sms", "whatsapp" and "phone" = provider webhooks); the provider's auth token (signs
     # webhooks, authenticates replies), its API base URL and account id, our sender numbers;
     # the public base URL the provider calls (signatures cover the full URL; "" = the
     # request's own URL); the country calling code of national numbers (07700... -> +44...);
@@ -295,6 +295,12 @@ class HelplineSettings(BaseModel):
     helpline_webhook_base_url: str = ""
     helpline_default_country_code: str = "44"
     helpline_leave_url: str = "https://www.google.com/"
+    # Phone: what a caller hears before waiting in the provider's call queue for a counsellor
+    # (counsellors answer from the provider's softphone; calls are never recorded).
+    helpline_voice_greeting: str = (
+        "You are through to the helpline. A counsellor will be with you soon."
+    )
+    helpline_voice_queue: str = "helpline"
 
     @field_validator("helpline_channels")
     @classmethod
@@ -315,6 +321,20 @@ class HelplineSettings(BaseModel):
             raise ValueError(f"{url!r} is not an http(s) URL")
         return url.rstrip("/") if url else url
 
+    @field_validator("helpline_voice_queue")
+    @classmethod
+    def _voice_queue(cls, name: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
+            raise ValueError("helpline_voice_queue: 1 to 64 letters, digits, '-' or '_'")
+        return name
+
+    @field_validator("helpline_voice_greeting")
+    @classmethod
+    def _voice_greeting(cls, text: str) -> str:
+        if not text.strip() or len(text) > 500:
+            raise ValueError("helpline_voice_greeting: 1 to 500 characters")
+        return text.strip()
+
     @field_validator("helpline_default_country_code")
     @classmethod
     def _country_code(cls, code: str) -> str:
@@ -324,7 +344,7 @@ class HelplineSettings(BaseModel):
 
     @model_validator(mode="after")
     def _provider_channels_need_a_provider(self) -> Self:
-        provider = [c for c in self.helpline_channels if c in ("sms", "whatsapp")]
+        provider = [c for c in self.helpline_channels if c in ("sms", "whatsapp", "phone")]
         if provider and not (self.helpline_provider_auth_token and self.helpline_provider_base_url):
             raise ValueError(
                 f"helpline_channels {', '.join(provider)} need helpline_provider_auth_token "

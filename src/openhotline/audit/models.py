@@ -61,6 +61,7 @@ class AuditAction(StrEnum):
     HELPLINE_CONVERSATION_REPLIED = "helpline.conversation.replied"
     HELPLINE_CONVERSATION_VIEWED = "helpline.conversation.viewed"
     HELPLINE_CONVERSATION_ENDED = "helpline.conversation.ended"
+    HELPLINE_CALL_MISSED = "helpline.call.missed"
     HOST_SAVE = "host.save"
     ITEM_CLAIM = "item.claim"
     JOB_CANCEL = "job.cancel"

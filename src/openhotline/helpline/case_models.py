@@ -129,7 +129,7 @@ class Conversation(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ref: Mapped[str] = mapped_column(String(32), unique=True)
     mode: Mapped[str] = mapped_column(String(20))
-    channel: Mapped[str] = mapped_column(String(20), index=True)  # sms, whatsapp, chat
+    channel: Mapped[str] = mapped_column(String(20), index=True)  # sms, whatsapp, chat, phone
     status: Mapped[ConversationStatus] = mapped_column(
         EnumString(ConversationStatus, 20), default=ConversationStatus.WAITING, index=True
     )
@@ -146,6 +146,11 @@ class Conversation(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("helpline_cases.id"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("helpline_contacts.id"))
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Phone calls: SHA-256 of the provider's call id (status callbacks find the call by it;
+    # the id itself is not kept), the provider's last call status and the call's length.
+    provider_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
+    call_status: Mapped[str | None] = mapped_column(String(20))
+    call_seconds: Mapped[int | None] = mapped_column(Integer)
 
     messages: Mapped[list[ConversationMessage]] = relationship(
         back_populates="conversation",

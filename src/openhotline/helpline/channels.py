@@ -45,6 +45,10 @@ from openhotline.helpline.taxonomy import MODES, Taxonomy
 
 MESSAGE_MAX = 2000  # characters of one message (an SMS concatenates up to 1,600)
 PROVIDER_CHANNELS = ("sms", "whatsapp")
+PHONE = "phone"
+# Provider call statuses that end a call (Twilio's CallStatus values).
+CALL_FINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "canceled", "failed"})
+CALL_STATUSES = CALL_FINAL_STATUSES | {"queued", "ringing", "in-progress"}
 TOKEN_BYTES = 24
 
 
@@ -164,6 +168,85 @@ def receive_provider_message(
     _add_message(session, conversation, "in", text, cipher, dedupe_key=dedupe)
     session.flush()
     return Inbound(conversation, new_conversation=created, duplicate=False)
+
+
+def _call_ref(call_id: str) -> str:
+    return hashlib.sha256(f"{PHONE}:{call_id}".encode()).hexdigest()
+
+
+def receive_call(
+    session: Session,
+    *,
+    identity: str,
+    call_id: str,
+    keys: CallerKeys,
+    mode: str = "child",
+) -> Inbound:
+    """Take an incoming phone call into the inbox (idempotent per provider call id).
+
+    The caller waits in the provider's call queue; the conversation holds only the
+    returning-caller key, the times and the call's status: no number, no recording, no
+    transcript.
+    """
+    ref = _call_ref(call_id)
+    seen = session.execute(
+        select(Conversation).where(Conversation.provider_ref == ref)
+    ).scalar_one_or_none()
+    if seen is not None:
+        return Inbound(seen, new_conversation=False, duplicate=True)
+    now = db.now(session)
+    candidates = keys.candidates(identity, now.year)
+    case = cases.case_for_caller(session, candidates)
+    conversation = Conversation(
+        ref=secrets.token_hex(16),
+        mode=case.mode if case is not None else mode,
+        channel=PHONE,
+        status=ConversationStatus.WAITING,
+        started_at=now,
+        waiting_since=now,
+        case_id=case.id if case is not None else None,
+        caller_key=candidates[0],
+        provider_ref=ref,
+        call_status="queued",
+    )
+    session.add(conversation)
+    session.flush()
+    return Inbound(conversation, new_conversation=True, duplicate=False)
+
+
+def call_status(
+    session: Session, *, call_id: str, status: str, duration_s: int | None
+) -> Conversation:
+    """Apply a provider's call status callback; a call that ends unanswered is missed."""
+    if status not in CALL_STATUSES:
+        raise ContactRejectedError(f"unknown call status {status!r}")
+    conversation = session.execute(
+        select(Conversation).where(Conversation.provider_ref == _call_ref(call_id))
+    ).scalar_one_or_none()
+    if conversation is None:
+        raise ContactRejectedError("no call with this id")
+    if conversation.call_status in CALL_FINAL_STATUSES | {"missed"}:
+        return conversation  # a repeated final callback changes nothing
+    conversation.call_status = status
+    if status not in CALL_FINAL_STATUSES:
+        return conversation
+    conversation.call_seconds = duration_s
+    if conversation.status == ConversationStatus.WAITING:
+        # Nobody answered: the call leaves the inbox as missed (there is no number to ring
+        # back); it counts in the audit log, and no contact is recorded for it.
+        now = db.now(session)
+        conversation.status = ConversationStatus.ENDED
+        conversation.ended_at = now
+        conversation.call_status = "missed"
+        waited = now - (conversation.waiting_since or conversation.started_at)
+        audit.record(
+            session,
+            "system:helpline",
+            AuditAction.HELPLINE_CALL_MISSED,
+            f"helpline_conversation:{conversation.id}",
+            {"provider_status": status, "waited_s": int(waited.total_seconds())},
+        )
+    return conversation
 
 
 def start_web_chat(
@@ -286,6 +369,8 @@ def reply(
 ) -> ConversationMessage:
     """Send a counsellor's reply (SMS/WhatsApp through the provider; web chat: stored)."""
     _own_active(conversation, counsellor)
+    if conversation.channel == PHONE:
+        raise ContactRejectedError("a phone call has no written replies")
     text = _check_body(body)
     message = _add_message(session, conversation, "out", text, cipher)
     if conversation.channel in PROVIDER_CHANNELS:
@@ -372,7 +457,11 @@ def end(
         {
             "contact_id": contact.id,
             "case_id": conversation.case_id,
-            "duration_s": int((now - conversation.started_at).total_seconds()),
+            "duration_s": (
+                conversation.call_seconds
+                if conversation.call_seconds is not None
+                else int((now - conversation.started_at).total_seconds())
+            ),
         },
     )
     return contact, case
