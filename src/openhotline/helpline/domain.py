@@ -12,6 +12,7 @@ DOMAIN = Domain(
     ),
     routers=(
         "openhotline.helpline.api:router",
+        "openhotline.helpline.case_api:router",
         "openhotline.helpline.channel_api:router",
         "openhotline.helpline.chat_views:router",
     ),

@@ -7,6 +7,8 @@ or a tampered form cannot slip them in.
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -66,3 +68,93 @@ class TrendTableOut(BaseModel):
     column_totals: list[int | None]
     total: int | None
     counts: str = Field(description="'contacts', or 'category mentions' for categories")
+
+
+class CaseContactOut(BaseModel):
+    """A contact of a helpline case, as the case page lists it (no notes, no identity)."""
+
+    id: int
+    period: str
+    channel: str
+    contact_type: str
+    outcome: str
+    counsellor: str | None
+
+
+class CaseTaskOut(BaseModel):
+    """A follow-up task of a case."""
+
+    id: int
+    title: str
+    due_at: datetime
+    done_at: datetime | None
+    overdue: bool
+
+
+class CaseReferralOut(BaseModel):
+    """A referral made for a case and what came of it."""
+
+    id: int
+    agency: str
+    made_at: datetime
+    outcome: str
+    outcome_at: datetime | None
+
+
+class CaseSummaryOut(BaseModel):
+    """A helpline case in a search result."""
+
+    id: int
+    mode: str
+    status: str
+    counsellor: str | None
+    opened_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    contacts: int
+    open_tasks: int
+    overdue_tasks: int
+
+
+class CaseOut(CaseSummaryOut):
+    """One helpline case: summary, contacts, tasks and referrals."""
+
+    summary: str
+    contact_list: list[CaseContactOut]
+    tasks: list[CaseTaskOut]
+    referrals: list[CaseReferralOut]
+
+
+class CaseUpdateIn(BaseModel):
+    """Changes to a case; omitted fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: str | None = Field(default=None, max_length=20)
+    counsellor: str | None = Field(default=None, max_length=64)
+    summary: str | None = Field(default=None, max_length=4000)
+
+
+class CaseTaskIn(BaseModel):
+    """A follow-up task to add (due: a date, default in 7 days)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=300)
+    due: date | None = None
+
+
+class CaseReferralIn(BaseModel):
+    """A referral to record: an agency code of the taxonomy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agency: str = Field(min_length=1, max_length=40)
+
+
+class ReferralOutcomeIn(BaseModel):
+    """What came of a referral."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: str = Field(min_length=1, max_length=20)
