@@ -35,7 +35,6 @@ from tests.helpline.channel_helpers import (
     Receiver,
     channel_settings,
     find_needles,
-    receiver,
     signed_form,
     sms_fields,
 )
@@ -43,12 +42,6 @@ from tests.helpline.test_browser import _login, browser  # noqa: F401 (fixture)
 from tests.serverproc import ServerProcess
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def provider() -> Iterator[Receiver]:
-    with receiver() as r:
-        yield r
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from openhotline.app import create_app
 from openhotline.audit.models import AuditEntry
 from openhotline.clock import FixedClock
 from openhotline.config import Settings
@@ -35,7 +34,6 @@ from tests.helpline.channel_helpers import (
     Receiver,
     channel_settings,
     find_needles,
-    receiver,
     signed_form,
     sms_fields,
 )
@@ -46,34 +44,12 @@ END_FORM = {"contact_type": "child_about_self", "outcome": "support_given"}
 
 
 @pytest.fixture
-def provider() -> Iterator[Receiver]:
-    with receiver() as r:
-        yield r
-
-
-@pytest.fixture
 def app_settings(console_settings: Settings, provider: Receiver) -> Settings:
     # The helpers' cipher key, so contacts recorded by tests decrypt in the app.
     key = base64.b64encode(KEY).decode()
     return console_settings.model_copy(
         update={**channel_settings(provider.url), "helpline_key": key}
     )
-
-
-@pytest.fixture
-def clients(app_settings: Settings) -> Iterator[Callable[[], TestClient]]:
-    app = create_app(app_settings)
-    made: list[TestClient] = []
-
-    def _new() -> TestClient:
-        c = TestClient(app)
-        c.__enter__()
-        made.append(c)
-        return c
-
-    yield _new
-    for c in made:
-        c.__exit__(None, None, None)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import base64
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,7 +25,6 @@ from tests.helpline.channel_helpers import (
     Receiver,
     channel_settings,
     find_needles,
-    receiver,
     signed_form,
 )
 from tests.helpline.helpers import KEY
@@ -36,33 +35,11 @@ END_FORM = {"contact_type": "child_about_self", "outcome": "support_given"}
 
 
 @pytest.fixture
-def provider() -> Iterator[Receiver]:
-    with receiver() as r:
-        yield r
-
-
-@pytest.fixture
 def app_settings(console_settings: Settings, provider: Receiver) -> Settings:
     key = base64.b64encode(KEY).decode()
     update = {**channel_settings(provider.url), "helpline_key": key}
     update["helpline_channels"] = ["chat", "sms", "phone"]
     return console_settings.model_copy(update=update)
-
-
-@pytest.fixture
-def clients(app_settings: Settings) -> Iterator[Callable[[], TestClient]]:
-    app = create_app(app_settings)
-    made: list[TestClient] = []
-
-    def _new() -> TestClient:
-        c = TestClient(app)
-        c.__enter__()
-        made.append(c)
-        return c
-
-    yield _new
-    for c in made:
-        c.__exit__(None, None, None)
 
 
 def _call(client: TestClient, sender: str, sid: str) -> Any:
