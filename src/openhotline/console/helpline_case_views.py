@@ -23,9 +23,7 @@ from openhotline.console.pages import render
 from openhotline.db import clock_of
 from openhotline.helpline import cases, channels, service
 from openhotline.helpline.case_models import (
-    CaseReferral,
     CaseStatus,
-    CaseTask,
     Conversation,
     HelplineCase,
 )
@@ -463,10 +461,9 @@ def case_task_done(
     """Mark a task done."""
 
     def act(session: Session, case: HelplineCase) -> None:
-        task = session.get(CaseTask, task_id)
-        if task is None or task.case_id != case.id:
-            raise service.ContactRejectedError("no such task in this case")
-        cases.complete_task(session, task, actor=principal.actor)
+        cases.complete_task(
+            session, cases.get_task(session, case.id, task_id), actor=principal.actor
+        )
 
     return _case_action(request, principal, db, taxonomy, case_id, act, "task_done")
 
@@ -501,9 +498,7 @@ def case_referral_outcome(
     """Record a referral's outcome."""
 
     def act(session: Session, case: HelplineCase) -> None:
-        referral = session.get(CaseReferral, referral_id)
-        if referral is None or referral.case_id != case.id:
-            raise service.ContactRejectedError("no such referral in this case")
+        referral = cases.get_referral(session, case.id, referral_id)
         cases.set_referral_outcome(session, referral, outcome=outcome, actor=principal.actor)
 
     return _case_action(request, principal, db, taxonomy, case_id, act, "referral_updated")

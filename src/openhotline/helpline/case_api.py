@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
 from openhotline.db import clock_of
-from openhotline.errors import InvalidError, NotFoundError
+from openhotline.errors import InvalidError
 from openhotline.helpline import cases
 from openhotline.helpline.case_models import CaseReferral, CaseStatus, CaseTask, HelplineCase
 from openhotline.helpline.crypto import FieldCipher
@@ -176,13 +176,6 @@ def add_task(
         return _task_out(task, cipher, now)
 
 
-def _task(session: Session, case_id: int, task_id: int) -> CaseTask:
-    task = session.get(CaseTask, task_id)
-    if task is None or task.case_id != case_id:
-        raise NotFoundError("no such task on this case")
-    return task
-
-
 @router.post(
     "/{case_id}/tasks/{task_id}/done", response_model=CaseTaskOut, summary="Complete a task"
 )
@@ -191,7 +184,9 @@ def complete_task(
 ) -> CaseTaskOut:
     """Mark a task done (idempotent)."""
     with db.begin() as session:
-        task = cases.complete_task(session, _task(session, case_id, task_id), actor=principal.actor)
+        task = cases.complete_task(
+            session, cases.get_task(session, case_id, task_id), actor=principal.actor
+        )
         return _task_out(task, cipher, clock_of(session).now())
 
 
@@ -227,8 +222,6 @@ def referral_outcome(
 ) -> CaseReferralOut:
     """Record what came of a referral: pending, accepted, declined or no_response."""
     with db.begin() as session:
-        referral = session.get(CaseReferral, referral_id)
-        if referral is None or referral.case_id != case_id:
-            raise NotFoundError("no such referral on this case")
+        referral = cases.get_referral(session, case_id, referral_id)
         cases.set_referral_outcome(session, referral, outcome=body.outcome, actor=principal.actor)
         return _referral_out(referral)

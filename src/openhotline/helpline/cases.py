@@ -325,6 +325,22 @@ def get_case(session: Session, case_id: int) -> HelplineCase:
     return case
 
 
+def get_task(session: Session, case_id: int, task_id: int) -> CaseTask:
+    """A task of the given case, or NotFoundError."""
+    task = session.get(CaseTask, task_id)
+    if task is None or task.case_id != case_id:
+        raise NotFoundError("no such task on this case")
+    return task
+
+
+def get_referral(session: Session, case_id: int, referral_id: int) -> CaseReferral:
+    """A referral of the given case, or NotFoundError."""
+    referral = session.get(CaseReferral, referral_id)
+    if referral is None or referral.case_id != case_id:
+        raise NotFoundError("no such referral on this case")
+    return referral
+
+
 def view_case(session: Session, case: HelplineCase, *, actor: str) -> None:
     """Audit that someone opened a case."""
     audit.record(session, actor, AuditAction.HELPLINE_CASE_VIEWED, f"helpline_case:{case.id}")
