@@ -101,7 +101,7 @@ def old_index_module() -> object:
         pkg.mkdir(parents=True, exist_ok=True)
         for name in ("index", "kernels"):
             src = subprocess.run(
-                ["git", "show", f"{OLD_REV}:src/openhotline/matching/{name}.py"],  # noqa: S607
+                ["git", "show", f"{OLD_REV}:src/openhotline/matching/{name}.py"],
                 cwd=ROOT, capture_output=True, text=True, check=True,
             ).stdout  # fmt: skip
             src = src.replace("from openhotline.matching import kernels as _kernels",
@@ -177,15 +177,13 @@ def run_engine(engine: str, paths: tuple[Path, ...], nlat: int, ntruth: int) -> 
             faiss.omp_set_num_threads(1)
 
     else:
-        if engine == "old":
-            PDQIndex: Any = old_index_module().PDQIndex  # type: ignore[attr-defined]
-        else:
-            from openhotline.matching.index import PDQIndex
+        from openhotline.matching.index import PDQIndex
 
-        PDQIndex.build(data[:5000], ids[:5000]).search_batch(hits[:4], RADIUS)  # JIT warm-up
+        index_cls: Any = old_index_module().PDQIndex if engine == "old" else PDQIndex  # type: ignore[attr-defined]
+        index_cls.build(data[:5000], ids[:5000]).search_batch(hits[:4], RADIUS)  # JIT warm-up
         before = rss_bytes()
         t = time.perf_counter()
-        index = PDQIndex.build(data, ids)
+        index = index_cls.build(data, ids)
         build = time.perf_counter() - t  # the input stays alive: memory is the index's own
 
         def query(q: np.ndarray, qhex: str) -> set[int]:
@@ -246,7 +244,7 @@ def run_engine(engine: str, paths: tuple[Path, ...], nlat: int, ntruth: int) -> 
         index.save(folder)
         result["save_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        loaded, _ = PDQIndex.load(folder)
+        loaded, _ = index_cls.load(folder)
         loaded.search(hits[0], RADIUS)
         result["load_and_first_query_s"] = time.perf_counter() - t
         del loaded

@@ -15,8 +15,8 @@ from openhotline.matching.index import (
     IndexDamagedError,
     Layout,
     PDQIndex,
-    compact_ids,
     check_entry_bits,
+    compact_ids,
     row_bits,
 )
 
@@ -72,7 +72,8 @@ def test_ids_of_any_range_search_remove_and_lookup_like_brute_force(ids: np.ndar
 def test_ids_are_stored_as_32_bit_offsets() -> None:
     ids = np.arange(10, dtype=np.int64) + 5_000_000_000
     stored, base = compact_ids(ids)
-    assert stored.dtype == np.uint32 and base == 5_000_000_000 and stored.tolist() == list(range(10))
+    assert stored.dtype == np.uint32 and base == 5_000_000_000
+    assert stored.tolist() == list(range(10))
     wide = np.asarray([0, 1 << 33], dtype=np.int64)
     stored, base = compact_ids(wide)
     assert stored.dtype == np.int64 and base == 0
