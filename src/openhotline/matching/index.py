@@ -402,7 +402,11 @@ class PDQIndex:
     def build(
         cls, hashes: HashArray, ids: npt.NDArray[np.int64], layout: Layout | None = None
     ) -> PDQIndex:
-        """Build an index with one segment over all the given rows."""
+        """Build an index over the given rows (one segment per 2**27 of them).
+
+        When the ids are already ascending the index keeps `hashes` itself rather than a copy
+        (half the peak memory of a 100M build): the caller must not modify it afterwards.
+        """
         index = cls()
         ids = np.asarray(ids, np.int64)
         for start in range(0, len(ids), MAX_SEGMENT_ROWS):
