@@ -5,6 +5,9 @@ Each engine runs in its own subprocess on the same cached data set, so build tim
 
     .venv/bin/python bench/match.py --sizes 1000000 10000000 --sets random clustered
 
+Engine "old" is our index as it was at --old-rev (its index.py and kernels.py taken from git
+into bench/out/), for same-run before/after ratios on a shared machine.
+
 Needs the bench extra (threatexchange, faiss-cpu). Results: one JSON line per run on stdout,
 and a Markdown table with --markdown.
 """
@@ -12,6 +15,7 @@ and a Markdown table with --markdown.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import resource
@@ -19,12 +23,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 OUT = Path(__file__).resolve().parent / "out"
+ROOT = Path(__file__).resolve().parent.parent
 RADIUS = 31
 FLIPS = 10
+OLD_REV = "7c93f0a"  # the index before issue 18 (11 tables, int64 ids, 2**24-row segments)
+CHUNK = 5_000_000  # rows generated at a time: the 100M set is written to disk as it is made
 
 
 def rss_bytes() -> int:
@@ -66,13 +74,42 @@ def dataset(n: int, kind: str, nq: int) -> tuple[Path, ...]:
     base = OUT / f"{kind}-{n}"
     paths = tuple(base.with_suffix(f".{x}.npy") for x in ("data", "hit", "miss"))
     if not all(p.exists() for p in paths):
-        data = make_set(n, kind)
+        if kind == "random" and n > CHUNK:  # written in chunks: never two copies in memory
+            data = np.lib.format.open_memmap(paths[0], mode="w+", dtype=np.uint64, shape=(n, 4))
+            for k, s in enumerate(range(0, n, CHUNK)):
+                m = min(CHUNK, n - s)
+                rng = np.random.default_rng([42, k])
+                data[s : s + m] = rng.integers(0, 2**64 - 1, size=(m, 4), dtype=np.uint64,
+                                               endpoint=True)  # fmt: skip
+            data.flush()
+        else:
+            data = make_set(n, kind)
         rng = np.random.default_rng(7)
-        hits = flip_bits(data[rng.integers(0, n, size=nq)], FLIPS, rng)
+        hits = flip_bits(np.asarray(data[rng.integers(0, n, size=nq)]), FLIPS, rng)
         miss = rng.integers(0, 2**64 - 1, size=(nq, 4), dtype=np.uint64, endpoint=True)
         for p, a in zip(paths, (data, hits, miss), strict=True):
-            np.save(p, a)
+            if not isinstance(a, np.memmap):
+                np.save(p, a)
+        del data
     return paths
+
+
+def old_index_module() -> object:
+    """Our index as it was at OLD_REV, as an importable module under bench/out/."""
+    pkg = OUT / f"old_{OLD_REV}"
+    if not (pkg / "index.py").exists():
+        pkg.mkdir(parents=True, exist_ok=True)
+        for name in ("index", "kernels"):
+            src = subprocess.run(
+                ["git", "show", f"{OLD_REV}:src/openhotline/matching/{name}.py"],
+                cwd=ROOT, capture_output=True, text=True, check=True,
+            ).stdout  # fmt: skip
+            src = src.replace("from openhotline.matching import kernels as _kernels",
+                              "from . import kernels as _kernels")  # fmt: skip
+            (pkg / f"{name}.py").write_text(src)
+        (pkg / "__init__.py").write_text("")
+    sys.path.insert(0, str(OUT))
+    return importlib.import_module(f"old_{OLD_REV}.index")
 
 
 def words_to_hex(a: np.ndarray) -> list[str]:
@@ -142,10 +179,11 @@ def run_engine(engine: str, paths: tuple[Path, ...], nlat: int, ntruth: int) -> 
     else:
         from openhotline.matching.index import PDQIndex
 
-        PDQIndex.build(data[:5000], ids[:5000]).search_batch(hits[:4], RADIUS)  # JIT warm-up
+        index_cls: Any = old_index_module().PDQIndex if engine == "old" else PDQIndex  # type: ignore[attr-defined]
+        index_cls.build(data[:5000], ids[:5000]).search_batch(hits[:4], RADIUS)  # JIT warm-up
         before = rss_bytes()
         t = time.perf_counter()
-        index = PDQIndex.build(data, ids)
+        index = index_cls.build(data, ids)
         build = time.perf_counter() - t  # the input stays alive: memory is the index's own
 
         def query(q: np.ndarray, qhex: str) -> set[int]:
@@ -156,18 +194,28 @@ def run_engine(engine: str, paths: tuple[Path, ...], nlat: int, ntruth: int) -> 
 
     mem = rss_bytes() - before
     result: dict = {"engine": engine, "n": n, "build_s": build, "mem_bytes": mem}
-    if engine == "ours":
+    if engine in ("ours", "old"):
         result["index_nbytes"] = index.nbytes()
+        # The new index keeps the caller's hash array when it is already in id order (no
+        # second copy): count those bytes too, so memory is the index's whole footprint.
+        shared = sum(s.hashes.nbytes for s in index.segments if np.shares_memory(s.hashes, data))
+        result["rss_growth_bytes"] = mem
+        result["shared_input_bytes"] = shared
+        result["mem_bytes"] = mem + shared
         del data
     for name, qs in (("hit", hits), ("miss", miss)):
         qhex = words_to_hex(qs)
         query(qs[0], qhex[0])
-        lat = []
+        lat, cpu = [], []
         for q, h in zip(qs, qhex, strict=True):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             query(q, h)
+            cpu.append(time.thread_time() - c)
             lat.append(time.perf_counter() - t)
         result[f"{name}_p50_ms"] = float(np.median(lat) * 1e3)
+        # CPU time of the querying thread: less inflated than wall time on a shared machine
+        # (time spent waiting for a core is not counted; memory contention still is).
+        result[f"{name}_p50_cpu_ms"] = float(np.median(cpu) * 1e3)
         result[f"{name}_p99_ms"] = float(np.percentile(lat, 99) * 1e3)
     both = np.concatenate([hits, miss])
     bhex = words_to_hex(both)
@@ -177,16 +225,14 @@ def run_engine(engine: str, paths: tuple[Path, ...], nlat: int, ntruth: int) -> 
     # Recall against brute force on ntruth hit queries (and the same number of misses).
     data = np.load(paths[0], mmap_mode="r")
     sample = np.concatenate([hits[:ntruth], miss[: ntruth // 4]])
-    truth = ground_truth(np.ascontiguousarray(data), sample)
+    truth = ground_truth(data, sample)  # memory-mapped: no second copy of the set
     shex = words_to_hex(sample)
     found = [query(q, h) for q, h in zip(sample, shex, strict=True)]
     expected = sum(len(t) for t in truth)
     got = sum(len(t & f) for t, f in zip(truth, found, strict=True))
     result["recall"] = got / expected if expected else 1.0
     result["false"] = sum(len(f - t) for t, f in zip(truth, found, strict=True))
-    if engine == "ours":  # live updates and persistence of our index
-        from openhotline.matching.index import PDQIndex
-
+    if engine in ("ours", "old"):  # live updates and persistence of our index
         new = miss[:1].copy()
         t = time.perf_counter()
         index.add(new, [10**12])
@@ -197,18 +243,26 @@ def run_engine(engine: str, paths: tuple[Path, ...], nlat: int, ntruth: int) -> 
         gone = index.search(new[0], RADIUS)
         result["remove_visible_ms"] = (time.perf_counter() - t) * 1e3
         assert seen and not gone
-        folder = OUT / f"index-{n}"
+        folder = OUT / f"index-{engine}-{n}"
         t = time.perf_counter()
         index.save(folder)
         result["save_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        loaded, _ = PDQIndex.load(folder)
+        loaded, _ = index_cls.load(folder)
         loaded.search(hits[0], RADIUS)
         result["load_and_first_query_s"] = time.perf_counter() - t
+        del loaded
+        _rmtree(folder)  # the 100M index takes 8 GB of disk
     result["batch_queries"] = len(both)
     result["load_avg"] = os.getloadavg()[0]
     result["maxrss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     return result
+
+
+def _rmtree(path: Path) -> None:
+    for child in path.iterdir():
+        _rmtree(child) if child.is_dir() else child.unlink()
+    path.rmdir()
 
 
 def main() -> None:

@@ -20,13 +20,20 @@ from openhotline.matching import kernels as _kernels
 kernels: Any = _kernels  # numba dispatchers: untyped for mypy
 
 HashArray = npt.NDArray[np.uint64]  # shape (N, 4)
-# A segment as plain values: hashes, ids, layout, directory offsets, permutations, alive.
-SegmentParts = tuple[Any, Any, "Layout | None", Any, Any, Any]
-FORMAT_VERSION = 2  # 2: checksummed files and manifest (version 1 indexes are rebuilt)
+# A segment as plain values: hashes, ids, layout, directory offsets, permutations, alive,
+# and the base the ids are stored from (uint32 offsets; int64 ids when they span more).
+SegmentParts = tuple[Any, Any, "Layout | None", Any, Any, Any, int]
+# 3: ids stored as uint32 offsets from a base, segments up to 2**27 rows (version 2 files,
+# int64 ids and segments up to 2**24 rows, still load as they are; version 1 is rebuilt).
+FORMAT_VERSION = 3
+READABLE_FORMATS = (2, 3)
 ARRAYS = ("hashes", "ids", "alive", "dir_offsets", "perms")
-MAX_DIR_BITS = 21  # directory of 2**21 uint32 offsets = 8 MiB per table at most
+MAX_DIR_BITS = 22  # directory of 2**22 uint32 offsets = 16 MiB per table at most
 BRUTE_FORCE_BELOW = 2048  # segments smaller than this are scanned linearly
-MAX_SEGMENT_ROWS = 1 << 24  # perm entries pack (row << shift) | residual bits in 32 bits
+# perm entries pack (row << shift) | residual bits in 32 bits: rows need 27 bits at most,
+# which leaves up to 5 residual bits for the biggest segments (Layout.for_size keeps to it).
+MAX_SEGMENT_ROWS = 1 << 27
+LARGE_SEGMENT = 1 << 26  # segments above this use 10 substring tables (see Layout.for_size)
 
 
 def hex_to_words(hexes: list[str]) -> HashArray:
@@ -65,8 +72,14 @@ class Layout:
         # balance directory probes against row checks.
         d = min(max_dir_bits, max(8, round(math.log2(max(n, 2)))))
         m = max(11, round(256 / (d + 3)), math.ceil(256 / (d + 8)))
-        max_dir_bits = d
-        return cls.with_tables(m, max_dir_bits)
+        if n > LARGE_SEGMENT:
+            # From 64M rows on, the hash reads of candidates dominate: 10 longer substrings
+            # (two of them probed at radius 3) halve the candidates and save a table.
+            m = 10
+        # The row number and the residual bits share one 32-bit permutation entry.
+        while max(0, -(-256 // m) - d) + row_bits(n) > 32:
+            d += 1
+        return cls.with_tables(m, d)
 
     @classmethod
     def with_tables(cls, m: int, max_dir_bits: int = MAX_DIR_BITS) -> Layout:
@@ -105,20 +118,42 @@ def _masks(nbits: int, radius: int) -> npt.NDArray[np.uint32]:
     return _MASK_CACHE[key]
 
 
+def row_bits(n: int) -> int:
+    """Bits a row number of a segment of n rows takes in a permutation entry."""
+    return max(1, (n - 1).bit_length())
+
+
+def check_entry_bits(layout: Layout, n: int) -> None:
+    """Raise ValueError unless row numbers of n rows fit beside the residual bits."""
+    if max(layout.shifts) + row_bits(n) > 32:
+        raise ValueError("too many rows for this layout's residual bits (32-bit entries)")
+
+
+def compact_ids(ids: npt.NDArray[np.int64]) -> tuple[npt.NDArray[Any], int]:
+    """Ascending ids as (uint32 offsets, base) when they span less than 2**32, else as they
+    are (int64, base 0): half the memory of the id column for any realistic bank."""
+    if len(ids) and int(ids[-1]) - int(ids[0]) < (1 << 32):
+        base = int(ids[0])
+        return (ids - base).astype(np.uint32), base
+    return ids.astype(np.int64), 0
+
+
 class Segment:
     """An immutable multi-index over a block of hashes, with ids sorted ascending."""
 
     def __init__(
         self,
         hashes: HashArray,
-        ids: npt.NDArray[np.int64],
+        ids: npt.NDArray[Any],
         layout: Layout | None,
         dir_offsets: npt.NDArray[np.uint32],
         perms: npt.NDArray[np.uint32],
         alive: npt.NDArray[np.bool_],
+        id_base: int = 0,
     ) -> None:
         self.hashes = hashes
-        self.ids = ids
+        self.ids = ids  # uint32 offsets from id_base, or int64 ids (id_base 0)
+        self.id_base = int(id_base)
         self.layout = layout
         self.dir_offsets = dir_offsets
         self.perms = perms
@@ -140,17 +175,27 @@ class Segment:
         cls, hashes: HashArray, ids: npt.NDArray[np.int64], layout: Layout | None = None
     ) -> Segment:
         """Build the tables (counting sort per substring, O(N) each)."""
-        order = np.argsort(ids, kind="stable")
-        ids = np.ascontiguousarray(ids[order], dtype=np.int64)
-        hashes = np.ascontiguousarray(hashes[order], dtype=np.uint64)
+        ids = np.asarray(ids, dtype=np.int64)
         n = len(ids)
         if n > MAX_SEGMENT_ROWS:
             raise ValueError(f"a segment holds at most {MAX_SEGMENT_ROWS} rows")
+        if n < 2 or bool(np.all(ids[1:] > ids[:-1])):
+            # Already in order (the engine and compaction build from ascending ids): keep
+            # the caller's array when it is contiguous uint64, no second copy of the hashes.
+            hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
+        else:
+            order = np.argsort(ids, kind="stable")
+            ids = ids[order]
+            hashes = np.ascontiguousarray(hashes[order], dtype=np.uint64)
+            del order
+        stored_ids, id_base = compact_ids(ids)
+        del ids
         alive = np.ones(n, dtype=np.bool_)
         if layout is None and n < BRUTE_FORCE_BELOW:
             empty = np.zeros(0, dtype=np.uint32)
-            return cls(hashes, ids, None, empty, empty, alive)
+            return cls(hashes, stored_ids, None, empty, empty, alive, id_base)
         layout = layout or Layout.for_size(n)
+        check_entry_bits(layout, n)
         dir_sizes = [
             (1 << (ln - sh)) + 1 for ln, sh in zip(layout.lengths, layout.shifts, strict=True)
         ]
@@ -166,7 +211,7 @@ class Segment:
             dir_offsets,
             perms,
         )
-        return cls(hashes, ids, layout, dir_offsets, perms, alive)
+        return cls(hashes, stored_ids, layout, dir_offsets, perms, alive, id_base)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -212,7 +257,12 @@ class Segment:
             pos, dist = kernels.brute_force(q, self.hashes, self.alive, radius)
         else:
             pos, dist = kernels.search_one(q, *self._args(radius), 64)
-        return self.ids[pos], dist
+        return self.id_values(pos), dist
+
+    def id_values(self, pos: Any = None) -> npt.NDArray[np.int64]:
+        """The ids (int64) at the given positions, or of every row."""
+        raw = np.asarray(self.ids if pos is None else self.ids[pos])
+        return raw.astype(np.int64) + self.id_base
 
     def search_batch(
         self, queries: HashArray, radius: int, cap: int = 64
@@ -226,15 +276,21 @@ class Segment:
             if c > cap:  # rare: too many hits for the buffer; redo this one alone
                 out.append(self.search(queries[i], radius))
             else:
-                out.append((self.ids[pos[i, :c]], dist[i, :c]))
+                out.append((self.id_values(pos[i, :c]), dist[i, :c]))
         return out
 
     def positions_of(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """Positions of the given ids in this segment (-1 where absent)."""
+        ids = np.asarray(ids, dtype=np.int64)
         if len(self.ids) == 0:
             return np.full(len(ids), -1, dtype=np.int64)
-        pos = np.minimum(np.searchsorted(self.ids, ids), len(self.ids) - 1)
-        ok = self.ids[pos] == ids
+        keys = ids - self.id_base
+        inside = np.ones(len(ids), dtype=np.bool_)
+        if self.ids.dtype == np.uint32:  # offsets: ids outside [base, base + 2**32) are absent
+            inside = (keys >= 0) & (keys < (1 << 32))
+            keys = np.where(inside, keys, 0).astype(np.uint32)
+        pos = np.minimum(np.searchsorted(self.ids, keys), len(self.ids) - 1)
+        ok = inside & (self.ids[pos] == keys)
         return np.where(ok, pos, -1)
 
     def nbytes(self) -> int:
@@ -251,7 +307,9 @@ class Segment:
         files: dict[str, dict[str, Any]] = {}
         for name in ARRAYS:
             files[name] = _write_npy(folder / f"{name}.npy", getattr(self, name))
-        meta: dict[str, Any] = {"format": FORMAT_VERSION, "layout": None, "files": files}
+        meta: dict[str, Any] = {
+            "format": FORMAT_VERSION, "layout": None, "files": files, "id_base": self.id_base
+        }  # fmt: skip
         if self.layout is not None:
             meta["layout"] = {
                 "offsets": self.layout.offsets,
@@ -265,8 +323,9 @@ class Segment:
         """Load a saved segment after checking every file's checksum and the tables' shapes
         and bounds (IndexDamagedError otherwise); big tables are memory-mapped."""
         meta = json.loads((folder / "segment.json").read_bytes())
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+        if not isinstance(meta, dict) or meta.get("format") not in READABLE_FORMATS:
             raise IndexDamagedError("index format version mismatch")
+        id_base = int(meta.get("id_base", 0))
         lay = meta["layout"]
         layout = None
         if lay is not None:
@@ -283,7 +342,7 @@ class Segment:
             arrays[name] = np.load(path, mmap_mode="r", allow_pickle=False)
         seg = cls(
             arrays["hashes"], arrays["ids"], layout, arrays["dir_offsets"], arrays["perms"],
-            np.array(arrays["alive"]),
+            np.array(arrays["alive"]), id_base,
         )  # fmt: skip
         seg.validate()
         return seg
@@ -296,7 +355,8 @@ class Segment:
         """
         n = len(self.ids)
         _expect(self.hashes.dtype == np.uint64 and self.hashes.shape == (n, 4), "hashes")
-        _expect(self.ids.dtype == np.int64 and self.ids.ndim == 1, "ids")
+        _expect(self.ids.dtype in (np.int64, np.uint32) and self.ids.shape == (n,), "ids")
+        _expect(self.ids.dtype == np.uint32 or self.id_base == 0, "id base")
         _expect(self.alive.dtype == np.bool_ and self.alive.shape == (n,), "alive")
         _expect(n <= MAX_SEGMENT_ROWS, "segment size")
         _expect(n < 2 or bool(np.all(self.ids[1:] > self.ids[:-1])), "ids not ascending")
@@ -342,7 +402,11 @@ class PDQIndex:
     def build(
         cls, hashes: HashArray, ids: npt.NDArray[np.int64], layout: Layout | None = None
     ) -> PDQIndex:
-        """Build an index with one segment over all the given rows."""
+        """Build an index over the given rows (one segment per 2**27 of them).
+
+        When the ids are already ascending the index keeps `hashes` itself rather than a copy
+        (half the peak memory of a 100M build): the caller must not modify it afterwards.
+        """
         index = cls()
         ids = np.asarray(ids, np.int64)
         for start in range(0, len(ids), MAX_SEGMENT_ROWS):
@@ -439,7 +503,7 @@ class PDQIndex:
                 old = [s for s in self.segments if full or len(s) < 4 * max(n_delta, 1)]
                 self._removed_during = []
             parts_h = [dh] + [np.asarray(s.hashes)[s.alive] for s in old]
-            parts_i = [di] + [np.asarray(s.ids)[s.alive] for s in old]
+            parts_i = [di] + [s.id_values()[s.alive] for s in old]
             new = PDQIndex.build(np.concatenate(parts_h), np.concatenate(parts_i)).segments
             with self._lock:
                 self.segments = [s for s in self.segments if s not in old] + new
@@ -493,7 +557,7 @@ class PDQIndex:
     def live_ids(self) -> npt.NDArray[np.int64]:
         """Ids of every live row, ascending."""
         with self._lock:
-            parts = [np.asarray(s.ids)[np.asarray(s.alive)] for s in self.segments]
+            parts = [s.id_values()[np.asarray(s.alive)] for s in self.segments]
             parts.append(np.asarray(self._delta_ids, dtype=np.int64))
         return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
@@ -507,7 +571,7 @@ class PDQIndex:
         if len(di):
             segments.append(Segment.build(dh, di))
         return [
-            (s.hashes, s.ids, s.layout, s.dir_offsets, s.perms, np.array(s.alive))
+            (s.hashes, s.ids, s.layout, s.dir_offsets, s.perms, np.array(s.alive), s.id_base)
             for s in segments
             if s.live_count()
         ]
@@ -562,8 +626,11 @@ class PDQIndex:
             body = manifest["body"]
             if _json_digest(body) != manifest["sha256"]:
                 raise IndexDamagedError("manifest checksum mismatch")
-            if body.get("format") != FORMAT_VERSION:
-                raise IndexDamagedError("index format version mismatch")
+            if body.get("format") not in READABLE_FORMATS:
+                raise IndexDamagedError(
+                    f"index format version {body.get('format')!r} is not readable by this "
+                    f"version (it reads {', '.join(map(str, READABLE_FORMATS))}): rebuild it"
+                )
             index = cls()
             for k, digest in enumerate(body["segments"]):
                 sub = folder / f"seg{k:04d}"

@@ -102,6 +102,64 @@ def flip_masks(nbits: int, radius: int) -> Any:
     return out
 
 
+VERIFY_BLOCK = 2048  # candidates gathered before their hashes are read (independent loads)
+
+
+@njit(cache=True)
+def _verify(
+    q: Any,
+    qkeys: Any,
+    hashes: Any,
+    alive: Any,
+    offs: Any,
+    lens: Any,
+    radii: Any,
+    radius: int,
+    rows: Any,
+    rtab: Any,
+    ncand: int,
+    out_pos: Any,
+    out_dist: Any,
+    found: int,
+) -> int:
+    """Check a block of candidate rows on their full hash; append the hits after `found`."""
+    q0, q1, q2, q3 = q[0], q[1], q[2], q[3]
+    cap = out_pos.shape[0]
+    for c in range(ncand):
+        row = rows[c]
+        h0 = hashes[row, 0]
+        h1 = hashes[row, 1]
+        h2 = hashes[row, 2]
+        h3 = hashes[row, 3]
+        d = (
+            _popcount64(h0 ^ q0)
+            + _popcount64(h1 ^ q1)
+            + _popcount64(h2 ^ q2)
+            + _popcount64(h3 ^ q3)
+        )
+        if d > radius:
+            continue
+        if not alive[row]:
+            continue
+        # Report only from the first table where the row qualifies (no duplicates).
+        t = rtab[c]
+        dup = False
+        for u in range(t):
+            if radii[u] < 0:
+                continue
+            ku = _extract(h0, h1, h2, h3, offs[u], lens[u])
+            if _popcount64(ku ^ qkeys[u]) <= radii[u]:
+                dup = True
+                break
+        if dup:
+            continue
+        if found < cap:
+            out_pos[found] = row
+            out_dist[found] = d
+        found += 1
+    return found
+
+
 @njit(cache=True)
 def _search_one(
     q: Any,
@@ -134,37 +192,40 @@ def _search_one(
             nprobes += mask_counts[t]
     lo_arr = np.empty(nprobes, dtype=np.int64)
     hi_arr = np.empty(nprobes, dtype=np.int64)
-    tab_arr = np.empty(nprobes, dtype=np.int64)
-    pdist = np.empty(nprobes, dtype=np.int64)
+    tab_arr = np.empty(nprobes, dtype=np.int32)
+    budget_arr = np.empty(nprobes, dtype=np.int32)
     k = 0
-    ncand = 0
     for t in range(ntables):
         if radii[t] < 0:
             continue
         qdir = np.uint32(qkeys[t] >> np.uint64(shifts[t]))
         d0 = dir_starts[t]
         m0 = mask_starts[t]
+        p0 = perm_starts[t]
         for mi in range(mask_counts[t]):
             mask = masks[m0 + mi]
             probe = qdir ^ mask
-            pdist[k] = _popcount64(np.uint64(mask))
             lo = np.int64(dir_offsets[d0 + probe])
             hi = np.int64(dir_offsets[d0 + probe + 1])
-            lo_arr[k] = lo + perm_starts[t]
-            hi_arr[k] = hi + perm_starts[t]
-            tab_arr[k] = t
-            ncand += int(hi - lo)
-            k += 1
-    # Phase 2: gather candidate rows whose whole substring is within the table radius.
-    rows = np.empty(ncand, dtype=np.int64)
-    rtab = np.empty(ncand, dtype=np.int64)
+            if hi > lo:  # most probes of a big table meet a few rows; skip the empty ones
+                lo_arr[k] = lo + p0
+                hi_arr[k] = hi + p0
+                tab_arr[k] = t
+                budget_arr[k] = radii[t] - _popcount64(np.uint64(mask))
+                k += 1
+    nprobes = k
+    # Phase 2: rows whose whole substring is within the table radius (the residual bits are
+    # packed in the permutation entry), verified in blocks so the hash reads overlap.
+    rows = np.empty(VERIFY_BLOCK, dtype=np.int64)
+    rtab = np.empty(VERIFY_BLOCK, dtype=np.int32)
     c = 0
+    found = 0
     for k in range(nprobes):
         t = tab_arr[k]
         sh = np.uint32(shifts[t])
         rmask = np.uint32((1 << shifts[t]) - 1)
         qres = np.uint32(qkeys[t]) & rmask
-        budget = radii[t] - pdist[k]
+        budget = budget_arr[k]
         for j in range(lo_arr[k], hi_arr[k]):
             v = perms[j]
             if sh > 0 and _popcount64(np.uint64((v & rmask) ^ qres)) > budget:
@@ -172,43 +233,16 @@ def _search_one(
             rows[c] = np.int64(v >> sh)
             rtab[c] = t
             c += 1
-    ncand = c
-    # Phase 3: verify each candidate on its full hash.
-    found = 0
-    cap = out_pos.shape[0]
-    for c in range(ncand):
-        row = rows[c]
-        t = rtab[c]
-        h0 = hashes[row, 0]
-        h1 = hashes[row, 1]
-        h2 = hashes[row, 2]
-        h3 = hashes[row, 3]
-        d = (
-            _popcount64(h0 ^ q0)
-            + _popcount64(h1 ^ q1)
-            + _popcount64(h2 ^ q2)
-            + _popcount64(h3 ^ q3)
-        )
-        if d > radius:
-            continue
-        if not alive[row]:
-            continue
-        # Report only from the first table where the row qualifies (no duplicates).
-        dup = False
-        for u in range(t):
-            if radii[u] < 0:
-                continue
-            ku = _extract(h0, h1, h2, h3, offs[u], lens[u])
-            if _popcount64(ku ^ qkeys[u]) <= radii[u]:
-                dup = True
-                break
-        if dup:
-            continue
-        if found < cap:
-            out_pos[found] = row
-            out_dist[found] = d
-        found += 1
-    return found
+            if c == VERIFY_BLOCK:
+                found = _verify(
+                    q, qkeys, hashes, alive, offs, lens, radii, radius, rows, rtab, c,
+                    out_pos, out_dist, found,
+                )  # fmt: skip
+                c = 0
+    return _verify(
+        q, qkeys, hashes, alive, offs, lens, radii, radius, rows, rtab, c, out_pos, out_dist,
+        found,
+    )  # fmt: skip
 
 
 @njit(cache=True)

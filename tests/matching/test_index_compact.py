@@ -1,0 +1,158 @@
+"""The leaner index of issue 18: 32-bit ids, larger segments, old snapshots still load."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from openhotline.matching import kernels
+from openhotline.matching.index import (
+    FORMAT_VERSION,
+    IndexDamagedError,
+    Layout,
+    PDQIndex,
+    check_entry_bits,
+    compact_ids,
+    row_bits,
+)
+
+
+def _random(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 2**64 - 1, size=(n, 4), dtype=np.uint64, endpoint=True)
+
+
+def _flip(q: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    q = q.copy()
+    for b in rng.choice(256, size=k, replace=False):
+        q[b // 64] ^= np.uint64(1) << np.uint64(63 - b % 64)
+    return q
+
+
+def _brute(h: np.ndarray, ids: np.ndarray, alive: np.ndarray, q: np.ndarray, r: int) -> list:
+    pos, dist = kernels.brute_force(q, h, alive, r)
+    return sorted(zip(ids[pos].tolist(), dist.tolist(), strict=True), key=lambda x: (x[1], x[0]))
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        np.arange(6000, dtype=np.int64) * 7 + 10**12,  # far from 0: uint32 offsets from a base
+        np.arange(6000, dtype=np.int64) * (1 << 22) - (1 << 40),  # span > 2**32: int64 ids
+        np.random.default_rng(3).permutation(6000).astype(np.int64) * 3 + 1,  # unsorted input
+    ],
+)
+def test_ids_of_any_range_search_remove_and_lookup_like_brute_force(ids: np.ndarray) -> None:
+    h = _random(len(ids), 5)
+    index = PDQIndex.build(h, ids)
+    seg = index.segments[0]
+    span = int(ids.max()) - int(ids.min())
+    assert seg.ids.dtype == (np.uint32 if span < 1 << 32 else np.int64)
+    alive = np.ones(len(ids), dtype=bool)
+    gone = ids[[5, 77, 4000]]
+    assert index.remove(np.concatenate([gone, [int(ids.min()) - 1, int(ids.max()) + (1 << 33)]]))
+    alive[[5, 77, 4000]] = False
+    rng = np.random.default_rng(9)
+    for i in (5, 6, 77, 78, 4000, 4001, 5999):
+        q = _flip(h[i], 9, rng)
+        assert index.search(q, 31) == _brute(h, ids, alive, q, 31)
+    queries = np.stack([_flip(h[i], 12, rng) for i in range(0, 6000, 150)])
+    for q, got in zip(queries, index.search_batch(queries, 31), strict=True):
+        assert got == _brute(h, ids, alive, q, 31)
+    found, words = index.lookup(np.asarray([ids[6], ids[5], int(ids.min()) - 1]))
+    assert found.tolist() == [True, False, False]
+    assert words[0].tolist() == h[6].tolist()
+    assert index.live_ids().tolist() == sorted(np.delete(ids, [5, 77, 4000]).tolist())
+
+
+def test_ids_are_stored_as_32_bit_offsets() -> None:
+    ids = np.arange(10, dtype=np.int64) + 5_000_000_000
+    stored, base = compact_ids(ids)
+    assert stored.dtype == np.uint32 and base == 5_000_000_000
+    assert stored.tolist() == list(range(10))
+    wide = np.asarray([0, 1 << 33], dtype=np.int64)
+    stored, base = compact_ids(wide)
+    assert stored.dtype == np.int64 and base == 0
+
+
+def test_build_keeps_the_callers_hashes_when_ids_are_in_order() -> None:
+    """No second copy of the biggest array (3.2 GB at 100M hashes)."""
+    h = _random(5000, 1)
+    index = PDQIndex.build(h, np.arange(5000, dtype=np.int64))
+    assert np.shares_memory(index.segments[0].hashes, h)
+    shuffled = PDQIndex.build(h, np.arange(5000, dtype=np.int64)[::-1].copy())
+    assert not np.shares_memory(shuffled.segments[0].hashes, h)  # reordered: its own copy
+
+
+def test_layout_leaves_room_for_the_row_number_in_32_bit_entries() -> None:
+    for n in (10_000, 1_000_000, 10_000_000, 100_000_000, 1 << 27):
+        lay = Layout.for_size(n)
+        assert max(lay.shifts) + row_bits(n) <= 32
+        assert sum(lay.lengths) == 256
+    narrow = Layout.with_tables(11, 16)  # 8 residual bits: rows of 24 bits at most
+    check_entry_bits(narrow, 1 << 24)
+    with pytest.raises(ValueError, match="residual"):
+        check_entry_bits(narrow, (1 << 24) + 1)
+
+
+def _rewrite_as_version_2(folder: Path) -> None:
+    """Turn a saved index into what the previous release wrote (int64 ids, format 2)."""
+
+    def digest(path: Path) -> dict:
+        data = path.read_bytes()
+        return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    digests = []
+    for k in range(len(manifest["body"]["segments"])):
+        sub = folder / f"seg{k:04d}"
+        meta = json.loads((sub / "segment.json").read_text())
+        ids = np.load(sub / "ids.npy").astype(np.int64) + meta.pop("id_base")
+        np.save(sub / "ids.npy", ids)
+        meta["format"] = 2
+        meta["files"]["ids"] = digest(sub / "ids.npy")
+        (sub / "segment.json").write_text(json.dumps(meta))
+        digests.append(digest(sub / "segment.json"))
+    body = {"format": 2, "segments": digests, "stamp": manifest["body"]["stamp"]}
+    sha = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps({"body": body, "sha256": sha}))
+
+
+def test_a_version_2_index_still_loads_and_answers_the_same(tmp_path: Path) -> None:
+    h = _random(5000, 4)
+    ids = np.arange(5000, dtype=np.int64) * 3 + 1000
+    index = PDQIndex.build(h, ids)
+    index.remove([1003])
+    index.save(tmp_path / "idx", stamp="v2")
+    _rewrite_as_version_2(tmp_path / "idx")
+    loaded, stamp = PDQIndex.load(tmp_path / "idx")
+    assert stamp == "v2" and loaded.segments[0].ids.dtype == np.int64
+    rng = np.random.default_rng(1)
+    for i in (0, 1, 2, 2500):
+        q = _flip(h[i], 11, rng)
+        assert loaded.search(q, 31) == index.search(q, 31)
+    loaded.save(tmp_path / "idx")  # saving writes the current format
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    assert manifest["body"]["format"] == FORMAT_VERSION
+
+
+def test_an_unknown_format_is_refused_with_a_message_saying_rebuild(tmp_path: Path) -> None:
+    PDQIndex.build(_random(3000, 2), np.arange(3000)).save(tmp_path / "idx")
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    body = dict(manifest["body"], format=1)
+    sha = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    (tmp_path / "idx" / "manifest.json").write_text(json.dumps({"body": body, "sha256": sha}))
+    with pytest.raises(IndexDamagedError, match="rebuild"):
+        PDQIndex.load(tmp_path / "idx")
+
+
+def test_parts_round_trip_keeps_the_id_base() -> None:
+    h = _random(4000, 6)
+    ids = np.arange(4000, dtype=np.int64) + 7_000_000_000
+    index = PDQIndex.build(h, ids)
+    copy = PDQIndex.from_parts(index.to_parts())
+    assert copy.search(h[17], 0) == [(7_000_000_017, 0)]
