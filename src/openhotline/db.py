@@ -145,6 +145,34 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+@contextmanager
+def write_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A transaction that will write: on SQLite it takes the write lock at BEGIN.
+
+    A deferred SQLite transaction that reads before it writes fails at once with "database
+    is locked" when another process committed in between (its snapshot is stale; the busy
+    timeout cannot help). BEGIN IMMEDIATE waits on busy_timeout for the lock instead, so
+    writers in several server processes queue rather than fail.
+    """
+    session = factory()
+    try:
+        conn = session.connection()
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """True when SQLite gave up waiting for another process's write lock."""
+    return isinstance(exc, sa_exc.OperationalError) and "database is locked" in str(exc)
+
+
 def insert_ignore(
     session: Session, table: type[Base] | Table, rows: Sequence[dict[str, Any]]
 ) -> None:
@@ -306,6 +334,9 @@ class _Job:
         self.error: BaseException | None = None
 
 
+LOCK_RETRIES = 3
+
+
 class GroupCommitter:
     """Runs writes from many requests in one transaction per group (group commit).
 
@@ -393,11 +424,23 @@ class GroupCommitter:
             for job, result in zip(group, results, strict=True):
                 job.result = result
 
+    def _commit(self, jobs: list[_Job]) -> None:
+        """Run jobs in one write transaction; a lock timeout (another process held SQLite's
+        write lock past busy_timeout) is retried, since nothing was written."""
+        for attempt in range(LOCK_RETRIES + 1):
+            try:
+                with write_transaction(self._factory) as session:
+                    self._apply(session, jobs)
+                return
+            except Exception as exc:
+                if attempt == LOCK_RETRIES or not is_lock_timeout(exc):
+                    raise
+                log.warning("database locked by another writer; retrying (%d)", attempt + 1)
+
     def _run_group(self, jobs: list[_Job]) -> None:
         if len(jobs) > 1:
             try:
-                with transaction(self._factory) as session:
-                    self._apply(session, jobs)
+                self._commit(jobs)
             except Exception as exc:
                 if not is_outage(exc):  # an outage is logged once, by the OutageMonitor
                     log.warning("group commit of %d jobs failed; retrying one by one", len(jobs))
@@ -407,8 +450,7 @@ class GroupCommitter:
                 return
         for job in jobs:
             try:
-                with transaction(self._factory) as session:
-                    self._apply(session, [job])
+                self._commit([job])
             except Exception as exc:
                 job.error = exc
             job.callback(job)
