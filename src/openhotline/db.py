@@ -237,10 +237,11 @@ class BulkInsert:
             quote = dialect.identifier_preparer.quote
             mark = "?" if dialect.paramstyle == "qmark" else "%s"
             one = "(" + ", ".join([mark] * len(self.columns)) + ")"
+            # Only the model's own table and column names (quoted) go into the text; every
+            # value is a bound parameter.
             sql = (
-                f"INSERT INTO {quote(self.table.name)} "
-                f"({', '.join(quote(c) for c in self.columns)}) VALUES "
-                + ", ".join([one] * rows)
+                f"INSERT INTO {quote(self.table.name)} "  # noqa: S608
+                f"({', '.join(quote(c) for c in self.columns)}) VALUES " + ", ".join([one] * rows)
             )
             if self.ignore_conflicts:
                 sql += " ON CONFLICT DO NOTHING"
@@ -257,7 +258,7 @@ class BulkInsert:
         conn = session.connection()
         dialect = conn.dialect
         if dialect.name == "sqlite":
-            conn.exec_driver_sql(self._statement(dialect, 1), list(rows))  # type: ignore[arg-type]
+            conn.exec_driver_sql(self._statement(dialect, 1), list(rows))
             return
         for start in range(0, len(rows), BULK_CHUNK):
             chunk = rows[start : start + BULK_CHUNK]

@@ -6,7 +6,6 @@ Services never commit: the caller owns the transaction.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -141,10 +140,10 @@ def _store(session: Session, items: list[tuple[_Prepared, str]]) -> None:
         found = session.execute(
             select(Case.id, Case.url_hash, Case.status).where(Case.url_hash.in_(existing))
         ).all()
-        for row in found:
-            ids[row.url_hash] = row.id
-            if REOPENABLE(row.status):
-                closed_ids.add(row.id)
+        for case_id, key, status in found:
+            ids[key] = case_id
+            if REOPENABLE(status):
+                closed_ids.add(case_id)
         # Cases reported before: count the new reports, raise the priority if urgent.
         by_count: dict[int, list[int]] = {}
         urgent: list[int] = []
@@ -180,7 +179,9 @@ def _store(session: Session, items: list[tuple[_Prepared, str]]) -> None:
     big = postgres and len(report_rows) >= COPY_FROM
     if big:
         report_ids = _REPORTS.next_ids(session, len(report_rows))
-        _REPORTS_WITH_ID.copy(session, [(i, *r) for i, r in zip(report_ids, report_rows)])
+        _REPORTS_WITH_ID.copy(
+            session, [(i, *r) for i, r in zip(report_ids, report_rows, strict=True)]
+        )
     else:
         by_receipt = dict(_REPORTS.returning(session, report_rows, ("receipt", "id")))
         report_ids = [int(by_receipt[p.receipt]) for p, _source in items]
