@@ -305,3 +305,15 @@ def test_an_index_built_in_memory_moves_onto_its_saved_files(tmp_path: Path) -> 
     other = PDQIndex.build(_random(3000, 4), ids)
     assert not other.share_from(tmp_path / "idx")  # not its files: left as it was
     assert not other.is_mapped()
+
+
+@pytest.mark.db
+def test_an_index_folder_that_cannot_be_written_leaves_matching_working(
+    factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    hashes = _hashes(300, 21)
+    _bank(factory, hashes)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the index folder's parent should be")
+    engine = MatchEngine(factory, blocker / "index")  # no lock file, no saved copy
+    assert _exact_hits(engine, factory, hashes[:3]) == [(i, h) for i, h in enumerate(hashes[:3])]

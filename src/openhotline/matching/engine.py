@@ -141,8 +141,14 @@ class MatchEngine:
         if folder is None:
             yield
             return
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        with open(folder.with_name(folder.name + ".lock"), "a+b") as fh:
+        try:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(folder.with_name(folder.name + ".lock"), "a+b")  # noqa: SIM115
+        except OSError as exc:  # a read-only data dir: the index still works from memory
+            log.warning("no lock file for the index of bank %s: %s", bank_id, exc)
+            yield
+            return
+        with fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield
