@@ -4,7 +4,10 @@ Starts `openhotline serve` on 127.0.0.1 with a fresh database (SQLite, and Postg
 one answers), drives it with wrk (Debian package `wrk`) at 50 and 200 connections, then
 checks durability: every report answered 2xx must be in the database.
 
-    .venv/bin/python bench/intake.py [--duration 15] [--workers 1] [--backends sqlite,postgresql]
+    .venv/bin/python bench/intake.py [--duration 15] [--workers 1,2] [--backends sqlite,postgresql]
+
+`--workers 1,2` runs every scenario with one server process, then with two, in the same run,
+so the ratio means something on a shared machine; each row records the load average.
 """
 
 from __future__ import annotations
@@ -125,13 +128,17 @@ class Server:
         ]  # fmt: skip
         self.log = open(data_dir / "server.log", "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
+            # Every worker must have started, or the first seconds measure fewer processes.
+            started = (data_dir / "server.log").read_bytes().count(b"Application startup complete")
             try:
-                if httpx.get(self.url + "/report", timeout=1).status_code == 200:
-                    return
+                up = httpx.get(self.url + "/report", timeout=1).status_code == 200
             except httpx.HTTPError:
-                time.sleep(0.2)
+                up = False
+            if up and started >= workers:
+                return
+            time.sleep(0.2)
         raise RuntimeError("server did not start")
 
     def stop(self) -> None:
@@ -169,14 +176,16 @@ def run_wrk(url: str, script: str, connections: int, duration: int, workdir: Pat
     return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
 
 
-def bench_backend(name: str, db_url: str, args: argparse.Namespace, work: Path) -> list[dict]:
-    """All scenarios on one backend."""
+def bench_backend(
+    name: str, db_url: str, args: argparse.Namespace, work: Path, workers: int
+) -> list[dict]:
+    """All scenarios on one backend with one number of server processes."""
     from openhotline.migrate import upgrade
 
     upgrade(db_url)
-    data_dir = work / f"var-{name}"
+    data_dir = work / f"var-{name}-{workers}"
     data_dir.mkdir()
-    server = Server(db_url, data_dir, args.workers)
+    server = Server(db_url, data_dir, workers)
     rows = []
     try:
         scenarios = [("single", 1, c) for c in args.clients] + [
@@ -193,6 +202,8 @@ def bench_backend(name: str, db_url: str, args: argparse.Namespace, work: Path) 
             ok_requests = res["requests"] - res["non2xx"]
             row = {
                 "backend": name,
+                "workers": workers,
+                "load_1min": round(os.getloadavg()[0], 1),
                 "endpoint": kind,
                 "batch": size,
                 "clients": conns,
@@ -214,11 +225,42 @@ def bench_backend(name: str, db_url: str, args: argparse.Namespace, work: Path) 
     return rows
 
 
+def run_backend(backend: str, args: argparse.Namespace, work: Path, workers: int) -> list[dict]:
+    """The scenarios on a fresh database of one backend."""
+    if backend == "sqlite":
+        return bench_backend(
+            "sqlite", f"sqlite:///{work / f'bench-{workers}.db'}", args, work, workers
+        )
+    if backend != "postgresql":
+        raise SystemExit(f"unknown backend {backend}")
+    base = pg_url()
+    if base is None:
+        print("PostgreSQL: skipped (no server answers)", file=sys.stderr)
+        return []
+    dbname = f"oh_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(
+        base.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{dbname}"'))
+    try:
+        return bench_backend(
+            "postgresql", base.rsplit("/", 1)[0] + "/" + dbname, args, work, workers
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def main() -> int:
     """Run the benchmark and print a markdown table."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--duration", type=int, default=15)
-    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument(
+        "--workers", type=lambda v: [int(x) for x in v.split(",")], default=[1, 2],
+        help="server processes; a list (1,2) runs each in turn, in the same run",
+    )  # fmt: skip
     ap.add_argument("--batch-size", type=int, default=1000)
     ap.add_argument("--batch-duration", type=int, default=20)
     ap.add_argument("--clients", type=lambda v: [int(x) for x in v.split(",")], default=[50, 200])
@@ -233,51 +275,47 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
         return 2
+    load_before = os.getloadavg()
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="oh-bench-") as tmp:
         work = Path(tmp)
         for backend in args.backends.split(","):
-            if backend == "sqlite":
-                rows += bench_backend("sqlite", f"sqlite:///{work / 'bench.db'}", args, work)
-            elif backend == "postgresql":
-                base = pg_url()
-                if base is None:
-                    print("PostgreSQL: skipped (no server answers)", file=sys.stderr)
-                    continue
-                dbname = f"oh_bench_{uuid.uuid4().hex[:8]}"
-                admin = create_engine(
-                    base.replace("postgresql://", "postgresql+psycopg://", 1),
-                    isolation_level="AUTOCOMMIT",
-                )
-                with admin.connect() as conn:
-                    conn.execute(text(f'CREATE DATABASE "{dbname}"'))
-                try:
-                    rows += bench_backend(
-                        "postgresql", base.rsplit("/", 1)[0] + "/" + dbname, args, work
-                    )
-                finally:
-                    with admin.connect() as conn:
-                        conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
-                    admin.dispose()
+            for workers in args.workers:
+                rows += run_backend(backend, args, work, workers)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "python": platform.python_version(),
-        "load_before": os.getloadavg(),
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
         "workers": args.workers,
         "duration_s": args.duration,
     }
     args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    print("\n| backend | endpoint | clients | reports/s | p50 ms | p99 ms | non-2xx | durable |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| backend | workers | endpoint | clients | reports/s | p50 ms | p99 ms | non-2xx "
+          "| durable | load |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         durable = "yes" if r["stored"] >= r["acknowledged_at_least"] else "NO"
         print(
-            f"| {r['backend']} | {r['endpoint']}"
+            f"| {r['backend']} | {r['workers']} | {r['endpoint']}"
             f"{' x' + str(r['batch']) if r['batch'] > 1 else ''} | {r['clients']} | "
             f"{r['reports_per_s']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
-            f"{r['non2xx']:.0f} | {durable} |"
+            f"{r['non2xx']:.0f} | {durable} | {r['load_1min']} |"
         )
+    # Same scenario, N processes against the first count: the figure a shared machine keeps.
+    base = {
+        (r["backend"], r["endpoint"], r["clients"]): r
+        for r in rows
+        if r["workers"] == args.workers[0]
+    }
+    for r in rows:
+        b = base.get((r["backend"], r["endpoint"], r["clients"]))
+        if b is not None and r is not b and b["reports_per_s"]:
+            print(
+                f"{r['backend']} {r['endpoint']} {r['clients']} clients: {r['workers']} vs "
+                f"{b['workers']} processes = {r['reports_per_s'] / b['reports_per_s']:.2f}x"
+            )
     return 0
 
 

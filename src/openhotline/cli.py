@@ -153,13 +153,21 @@ def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
-    workers: int = typer.Option(1, help="Worker processes."),
+    workers: int | None = typer.Option(
+        None, min=1, max=64, help="Server processes (default: OPENHOTLINE_WORKERS, 1)."
+    ),
 ) -> None:
-    """Serve the web app and API with uvicorn (no access log: reporters stay anonymous)."""
+    """Serve the web app and API with uvicorn (no access log: reporters stay anonymous).
+
+    With several workers, uvicorn forks processes that share the listening socket and
+    restarts one that dies; each has its own database pool and group-commit writer.
+    """
     import uvicorn
 
     # Fail here, in one line, rather than in every uvicorn worker with a traceback.
-    services(ctx)
+    built = services(ctx)
+    if workers is None:
+        workers = built.settings.workers
     state(ctx).close()
     uvicorn.run(
         "openhotline.app:create_app",

@@ -49,6 +49,9 @@ class CoreSettings(BaseModel):
     # Who may read /metrics (client networks; empty = nobody): loopback only by default,
     # so a Prometheus on the same host scrapes it and the public cannot.
     metrics_allow_networks: list[str] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    # Server processes `openhotline serve` starts (sharing one listening socket); each has
+    # its own group-commit writer. Two use both cores of a small machine.
+    workers: int = Field(default=1, ge=1, le=64)
 
     @field_validator("default_language")
     @classmethod

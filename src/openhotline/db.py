@@ -145,6 +145,34 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+@contextmanager
+def write_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A transaction that will write: on SQLite it takes the write lock at BEGIN.
+
+    A deferred SQLite transaction that reads before it writes fails at once with "database
+    is locked" when another process committed in between (its snapshot is stale; the busy
+    timeout cannot help). BEGIN IMMEDIATE waits on busy_timeout for the lock instead, so
+    writers in several server processes queue rather than fail.
+    """
+    session = factory()
+    try:
+        conn = session.connection()
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """True when SQLite gave up waiting for another process's write lock."""
+    return isinstance(exc, sa_exc.OperationalError) and "database is locked" in str(exc)
+
+
 def insert_ignore(
     session: Session, table: type[Base] | Table, rows: Sequence[dict[str, Any]]
 ) -> None:
@@ -162,6 +190,135 @@ def insert_ignore(
     session.execute(stmt, list(rows))
 
 
+# Rows per multi-row INSERT: far below SQLite's 32,766 and PostgreSQL's 65,535 bind
+# parameters for the widest intake table.
+BULK_CHUNK = 500
+
+
+class BulkInsert:
+    """An INSERT of fixed columns whose SQL is built once per dialect, run on driver-ready rows.
+
+    The intake path writes thousands of rows a second; SQLAlchemy's per-row parameter
+    processing (a dict per row, a bind processor per value) cost as much as the SQL itself.
+    Callers pass tuples the driver takes as they are (str, int, bool, None) and run any
+    value that needs a type's conversion (a batch's timestamp, an enum) through `bind()`
+    once. Every column with a Python-side default must be named, since nothing fills it in.
+    """
+
+    def __init__(
+        self, table: Table, columns: Sequence[str], *, ignore_conflicts: bool = False
+    ) -> None:
+        unknown = [c for c in columns if c not in table.c]
+        if unknown:
+            raise ValueError(f"{table.name} has no column {', '.join(unknown)}")
+        left_out = [
+            c.name
+            for c in table.c
+            if c.default is not None and c.server_default is None and c.name not in columns
+        ]
+        if left_out:
+            raise ValueError(f"{table.name}: Python-side defaults left out: {left_out}")
+        self.table = table
+        self.columns = tuple(columns)
+        self.ignore_conflicts = ignore_conflicts
+        self._sql: dict[tuple[str, int, tuple[str, ...]], str] = {}
+        self._sequence: dict[str, str] = {}
+
+    def bind(self, session: Session, column: str, value: Any) -> Any:
+        """A value as the column's type would hand it to this session's driver."""
+        dialect = session.get_bind().dialect
+        proc = self.table.c[column].type._cached_bind_processor(dialect)
+        return value if proc is None else proc(value)
+
+    def _statement(self, dialect: Dialect, rows: int, returning: tuple[str, ...] = ()) -> str:
+        key = (dialect.name, rows, returning)
+        sql = self._sql.get(key)
+        if sql is None:
+            quote = dialect.identifier_preparer.quote
+            mark = "?" if dialect.paramstyle == "qmark" else "%s"
+            one = "(" + ", ".join([mark] * len(self.columns)) + ")"
+            # Only the model's own table and column names (quoted) go into the text; every
+            # value is a bound parameter.
+            sql = (
+                f"INSERT INTO {quote(self.table.name)} "  # noqa: S608
+                f"({', '.join(quote(c) for c in self.columns)}) VALUES " + ", ".join([one] * rows)
+            )
+            if self.ignore_conflicts:
+                sql += " ON CONFLICT DO NOTHING"
+            if returning:
+                sql += " RETURNING " + ", ".join(quote(c) for c in returning)
+            self._sql[key] = sql
+        return sql
+
+    def execute(self, session: Session, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert rows: executemany of one prepared statement (SQLite), multi-row VALUES
+        (PostgreSQL, where one statement per 500 rows beats a pipeline of single rows)."""
+        if not rows:
+            return
+        conn = session.connection()
+        dialect = conn.dialect
+        if dialect.name == "sqlite":
+            conn.exec_driver_sql(self._statement(dialect, 1), list(rows))
+            return
+        for start in range(0, len(rows), BULK_CHUNK):
+            chunk = rows[start : start + BULK_CHUNK]
+            flat = tuple(v for row in chunk for v in row)
+            conn.exec_driver_sql(self._statement(dialect, len(chunk)), flat)
+
+    def returning(
+        self, session: Session, rows: Sequence[Sequence[Any]], returning: Sequence[str]
+    ) -> list[tuple[Any, ...]]:
+        """Insert rows and return the named columns of each row inserted (in no set order;
+        with ignore_conflicts, rows skipped for a conflict return nothing)."""
+        out: list[tuple[Any, ...]] = []
+        conn = session.connection()
+        for start in range(0, len(rows), BULK_CHUNK):
+            chunk = rows[start : start + BULK_CHUNK]
+            flat = tuple(v for row in chunk for v in row)
+            sql = self._statement(conn.dialect, len(chunk), tuple(returning))
+            out.extend(tuple(r) for r in conn.exec_driver_sql(sql, flat))
+        return out
+
+    def next_ids(self, session: Session, count: int) -> list[int]:
+        """Reserve `count` ids from the table's id sequence (PostgreSQL), for COPY."""
+        conn = session.connection()
+        seq = self._sequence.get("id")
+        if seq is None:
+            seq = str(
+                conn.exec_driver_sql(
+                    "SELECT pg_get_serial_sequence(%s, 'id')", (self.table.name,)
+                ).scalar_one()
+            )
+            self._sequence["id"] = seq
+        result = conn.exec_driver_sql(
+            "SELECT nextval(%s) FROM generate_series(1, %s)", (seq, count)
+        )
+        return [int(r[0]) for r in result]
+
+    def copy(self, session: Session, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert rows with PostgreSQL's COPY (psycopg): the fastest way in for big batches."""
+        if self.ignore_conflicts:
+            raise ValueError("COPY cannot skip conflicting rows")
+        if not rows:
+            return
+        conn = session.connection()
+        quote = conn.dialect.identifier_preparer.quote
+        sql = (
+            f"COPY {quote(self.table.name)} ({', '.join(quote(c) for c in self.columns)}) "
+            "FROM STDIN"
+        )
+        raw: Any = conn.connection.driver_connection
+        try:
+            with raw.cursor() as cur, cur.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            # The same exception family as every other statement (outage detection).
+            raise sa_exc.DBAPIError.instance(
+                sql, None, exc, conn.dialect.loaded_dbapi.Error
+            ) from exc
+
+
 class _Job:
     __slots__ = ("callback", "error", "fn", "item", "result")
 
@@ -176,6 +333,9 @@ class _Job:
         self.callback = callback
         self.result: Any = None
         self.error: BaseException | None = None
+
+
+LOCK_RETRIES = 3
 
 
 class GroupCommitter:
@@ -265,11 +425,23 @@ class GroupCommitter:
             for job, result in zip(group, results, strict=True):
                 job.result = result
 
+    def _commit(self, jobs: list[_Job]) -> None:
+        """Run jobs in one write transaction; a lock timeout (another process held SQLite's
+        write lock past busy_timeout) is retried, since nothing was written."""
+        for attempt in range(LOCK_RETRIES + 1):
+            try:
+                with write_transaction(self._factory) as session:
+                    self._apply(session, jobs)
+                return
+            except Exception as exc:
+                if attempt == LOCK_RETRIES or not is_lock_timeout(exc):
+                    raise
+                log.warning("database locked by another writer; retrying (%d)", attempt + 1)
+
     def _run_group(self, jobs: list[_Job]) -> None:
         if len(jobs) > 1:
             try:
-                with transaction(self._factory) as session:
-                    self._apply(session, jobs)
+                self._commit(jobs)
             except Exception as exc:
                 if not is_outage(exc):  # an outage is logged once, by the OutageMonitor
                     log.warning("group commit of %d jobs failed; retrying one by one", len(jobs))
@@ -279,8 +451,7 @@ class GroupCommitter:
                 return
         for job in jobs:
             try:
-                with transaction(self._factory) as session:
-                    self._apply(session, [job])
+                self._commit([job])
             except Exception as exc:
                 job.error = exc
             job.callback(job)

@@ -255,3 +255,65 @@ def test_removals_since_the_save_are_applied_without_a_rebuild(
     assert len(_exact_hits(engine, factory, hashes[40:])) == 2960
     assert _exact_hits(engine, factory, ["e" * 64]) == [(0, added.hash_value)]
     assert caplog.records == []  # the checkpoint held: loaded, not rebuilt
+
+
+# ---- several server processes: one saved copy, memory-mapped by each ------------------------
+
+
+@pytest.mark.db
+def test_server_processes_share_one_memory_mapped_index(
+    factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Two engines (two `serve` workers) opening a bank at once: one builds and saves it,
+    the other waits for the files; both then search the same memory-mapped tables."""
+    hashes = _hashes(3000, 20)
+    bank_id = _bank(factory, hashes)
+    engines = [MatchEngine(factory, tmp_path / "index") for _ in range(2)]
+    results: list[list] = [[], []]
+
+    def worker(k: int) -> None:
+        results[k] = _exact_hits(engines[k], factory, hashes[:20])
+
+    import threading
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    expected = [(i, h) for i, h in enumerate(hashes[:20])]
+    assert results == [expected, expected]
+    for engine in engines:
+        index = engine._banks[bank_id].index
+        assert index.segments and index.is_mapped()
+    paths = {
+        Path(e._banks[bank_id].index.segments[0].hashes.filename).resolve()  # type: ignore[attr-defined]
+        for e in engines
+    }
+    assert paths == {(tmp_path / "index" / f"bank-{bank_id}" / "seg0000" / "hashes.npy").resolve()}
+
+
+def test_an_index_built_in_memory_moves_onto_its_saved_files(tmp_path: Path) -> None:
+    h, ids = _random(3000, 3), np.arange(3000, dtype=np.int64) + 1
+    index = PDQIndex.build(h, ids)
+    assert not index.is_mapped()
+    index.save(tmp_path / "idx")
+    index.remove([5])  # a tombstone made before sharing stays
+    assert index.share_from(tmp_path / "idx") and index.is_mapped()
+    assert [i for i, _ in index.search(h[4], 0)] == []
+    assert [i for i, _ in index.search(h[6], 0)] == [7]
+    other = PDQIndex.build(_random(3000, 4), ids)
+    assert not other.share_from(tmp_path / "idx")  # not its files: left as it was
+    assert not other.is_mapped()
+
+
+@pytest.mark.db
+def test_an_index_folder_that_cannot_be_written_leaves_matching_working(
+    factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    hashes = _hashes(300, 21)
+    _bank(factory, hashes)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the index folder's parent should be")
+    engine = MatchEngine(factory, blocker / "index")  # no lock file, no saved copy
+    assert _exact_hits(engine, factory, hashes[:3]) == [(i, h) for i, h in enumerate(hashes[:3])]

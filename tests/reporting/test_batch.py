@@ -73,3 +73,54 @@ def test_full_batch_of_1000(
     with session_factory() as s:
         assert s.execute(select(func.count()).select_from(Case)).scalar_one() == 700
         assert s.execute(select(func.sum(Case.report_count))).scalar_one() == 1000
+
+
+def test_bulk_written_rows_are_what_the_orm_reads_back(
+    client: TestClient, partner_headers: dict[str, str], session_factory: sessionmaker[Session]
+) -> None:
+    """The raw bulk inserts (and COPY on PostgreSQL, from 100 reports on) write every
+    column as the models would: timestamps, enums, flags, counts, positions, events."""
+    from openhotline.cases.models import CaseEvent, CaseEventKind, CaseStatus
+    from openhotline.reporting.models import ReportURL
+
+    first = client.post(
+        "/api/v1/reports/batch",
+        json={"reports": [{"urls": ["http://bulk.test/known"]}]},
+        headers=partner_headers,
+    )
+    assert first.status_code == 200
+    reports = [
+        {
+            "urls": [f"http://bulk.test/{i}", "http://bulk.test/known", f"http://bulk.test/{i}#x"],
+            "description": f"d{i}",
+            "child_in_danger": i == 7,
+            "external_id": f"e{i}",
+            **({"contact_email": "a@b.test", "contact_consent": True} if i % 2 == 0 else {}),
+        }
+        for i in range(150)
+    ]
+    r = client.post("/api/v1/reports/batch", json={"reports": reports}, headers=partner_headers)
+    assert r.status_code == 200 and r.json()["accepted"] == 150
+    with session_factory() as s:
+        stored = {x.external_id: x for x in s.execute(select(Report)).scalars()}
+        assert len(stored) == 151
+        r7 = stored["e7"]
+        assert r7.child_in_danger and r7.description == "d7" and r7.source.startswith("partner")
+        assert r7.created_at.tzinfo is not None and r7.contact_email is None
+        assert stored["e8"].contact_email == "a@b.test" and stored["e8"].contact_consent
+        assert [(u.position, u.submitted_url) for u in r7.urls] == [
+            (0, "http://bulk.test/7"), (1, "http://bulk.test/known"), (2, "http://bulk.test/7#x"),
+        ]  # fmt: skip
+        cases = {c.canonical_url: c for c in s.execute(select(Case)).scalars()}
+        assert len(cases) == 151
+        known = cases["http://bulk.test/known"]
+        assert known.report_count == 151 and known.priority == 100  # urgent via report 7
+        seven = cases["http://bulk.test/7"]
+        # Named twice by one report, counted once; urgent; new.
+        assert (seven.report_count, seven.priority, seven.status) == (1, 100, CaseStatus.NEW)
+        assert cases["http://bulk.test/8"].priority < 100
+        assert seven.created_at == r7.created_at
+        events = s.execute(select(CaseEvent)).scalars().all()
+        assert len(events) == 151  # one "received" per new case, none for the known one again
+        assert {(e.kind, e.to_status) for e in events} == {(CaseEventKind.RECEIVED, CaseStatus.NEW)}
+        assert s.execute(select(func.count()).select_from(ReportURL)).scalar_one() == 451

@@ -199,3 +199,81 @@ def test_different_resources_stay_apart(
     # Empty path segments are meaningful ('/a//b' is not '/a/b'); dot segments aren't data.
     assume(all(s not in (".", "..") for s in a[2] + b[2]))
     assert canonicalize_url(_build(*a)) != canonicalize_url(_build(*b))
+
+
+# The fast path (common URL shapes) must give exactly what the full rules give, and must
+# never accept what they refuse.
+SAFE_CHARS = "abcXYZ019-._~!$&'()*+,;=:@/"
+FAST_CHARS = SAFE_CHARS + "?%#\\ \t[]" + "éü\u3002"
+# Mostly characters the fast path takes, sometimes any: both sides of its boundary.
+fast_text = st.one_of(st.text(SAFE_CHARS, max_size=30), st.text(FAST_CHARS, max_size=30))
+fast_labels = st.from_regex(r"[A-Za-z0-9-]{1,8}", fullmatch=True)
+fast_hosts = st.one_of(
+    st.lists(fast_labels, min_size=1, max_size=4).map(".".join),
+    st.from_regex(r"([a-z0-9-]{1,6}\.){0,3}[a-zA-Z][A-Za-z0-9-]{0,6}", fullmatch=True),
+    st.sampled_from(["example.com", "EXAMPLE.com", "a" * 64 + ".com", "0x7f.1", "1.2.3.4",
+                     "a.b.", "a..b", "-a-.b", "com", "x" * 250 + ".com", "1e3", "a.0x1f"]),
+)  # fmt: skip
+
+
+@st.composite
+def fast_shaped(draw: st.DrawFn) -> str:
+    scheme = draw(st.sampled_from(["http", "https"] * 4 + ["HTTP", "ftp", "http:", "https:/"]))
+    url = f"{scheme}://{draw(fast_hosts)}"
+    if draw(st.booleans()):
+        url += ":" + draw(st.sampled_from(["80", "443", "8080", "0", "00080", "65536", "", "x"]))
+    if draw(st.booleans()):
+        url += "/" + draw(fast_text)
+    if draw(st.booleans()):
+        segs = draw(st.lists(st.sampled_from([".", "..", "a", "", ".a", "b."]), max_size=5))
+        url += "/" + "/".join(segs)
+    if draw(st.booleans()):
+        pairs = draw(
+            st.lists(
+                st.tuples(
+                    st.sampled_from(["id", "utm_source", "UTM_X", "fbclid", "", "a=b", "Si"]),
+                    fast_text,
+                ),
+                max_size=4,
+            )
+        )
+        url += "?" + "&".join(f"{k}={v}" if v else k for k, v in pairs)
+    return url
+
+
+def _full_or_error(raw: str) -> object:
+    from openhotline.urls import canonicalize_full
+
+    try:
+        return canonicalize_full(raw)
+    except InvalidURLError:
+        return "invalid"
+
+
+@settings(max_examples=4000, deadline=None)
+@given(st.one_of(fast_shaped(), st.text(FAST_CHARS, max_size=40).map(lambda t: "http://" + t)))
+@example("http://example.com/a/./b/../c?utm_source=x&id=1&&fbclid=2")
+@example("https://Example.COM:443")
+@example("http://a.b/.well-known/x?")
+def test_fast_path_equals_full_rules(raw: str) -> None:
+    from openhotline.urls import _fast
+
+    fast = _fast(raw)
+    if fast is not None:
+        assert fast == _full_or_error(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "http://bench.test/1/2",
+        "https://www.example.com/path/to/page.html?id=5&utm_source=x",
+        "http://Example.COM:8080/a/./b",
+        "https://example.com",
+    ],
+)
+def test_common_urls_take_the_fast_path(raw: str) -> None:
+    from openhotline.urls import _fast, canonicalize_full
+
+    assert _fast(raw) is not None
+    assert _fast(raw) == canonicalize_full(raw)

@@ -12,11 +12,13 @@ thread and the compacted index is written back to disk.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,7 +130,36 @@ class MatchEngine:
             self._maybe_compact(bank_id)
         return [(b[0], b[1], b[2]) for b in banks]
 
+    @contextmanager
+    def _files_locked(self, bank_id: int) -> Iterator[None]:
+        """Hold the bank's index folder against other processes (serve workers, CLI).
+
+        Two server processes starting together must not both write the folder (they share
+        its temporary name): the first builds and saves, the second waits and loads it.
+        """
+        folder = self._folder(bank_id)
+        if folder is None:
+            yield
+            return
+        try:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(folder.with_name(folder.name + ".lock"), "a+b")  # noqa: SIM115
+        except OSError as exc:  # a read-only data dir: the index still works from memory
+            log.warning("no lock file for the index of bank %s: %s", bank_id, exc)
+            yield
+            return
+        with fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
     def _open(self, session: Session, bank_id: int) -> _BankIndex:
+        with self._files_locked(bank_id):
+            return self._open_locked(session, bank_id)
+
+    def _open_locked(self, session: Session, bank_id: int) -> _BankIndex:
         folder = self._folder(bank_id)
         if folder is not None and folder.exists():
             try:
@@ -142,7 +173,7 @@ class MatchEngine:
                 self._catch_up(session, bank_id, state)
                 return state
             log.warning("index of bank %s %s; rebuilding from the database", bank_id, problem)
-        return self._rebuild(session, bank_id)
+        return self._rebuild(session, bank_id, locked=True)
 
     def _live_entries(
         self, session: Session, bank_id: int, upto: int | None = None
@@ -215,7 +246,7 @@ class MatchEngine:
         log.warning("index of bank %s %s; rebuilding from the database", bank_id, problem)
         return self._rebuild(session, bank_id)
 
-    def _rebuild(self, session: Session, bank_id: int) -> _BankIndex:
+    def _rebuild(self, session: Session, bank_id: int, *, locked: bool = False) -> _BankIndex:
         """Build a bank's index from the database and persist it."""
         removed = self._removed_count(session, bank_id)
         ids: list[np.ndarray] = []
@@ -226,7 +257,7 @@ class MatchEngine:
         last = int(ids[-1][-1]) if ids else 0
         index = PDQIndex.build(np.concatenate(words), np.concatenate(ids)) if ids else PDQIndex()
         state = _BankIndex(index, -1, last, removed)
-        self._save(bank_id, state)
+        self._save(bank_id, state, locked=locked)
         return state
 
     def _removed_count(self, session: Session, bank_id: int) -> int:
@@ -268,7 +299,14 @@ class MatchEngine:
             state.index.remove(list(gone))
             state.removed = removed
 
-    def _save(self, bank_id: int, state: _BankIndex) -> None:
+    def _save(self, bank_id: int, state: _BankIndex, *, locked: bool = False) -> None:
+        if locked:
+            self._save_locked(bank_id, state)
+            return
+        with self._files_locked(bank_id):
+            self._save_locked(bank_id, state)
+
+    def _save_locked(self, bank_id: int, state: _BankIndex) -> None:
         folder = self._folder(bank_id)
         if folder is None:
             return
@@ -282,6 +320,12 @@ class MatchEngine:
             state.index.save(folder, stamp=checkpoint.dump())
         except OSError as exc:  # the index still works from memory
             log.warning("could not persist index of bank %s: %s", bank_id, exc)
+            return
+        try:
+            # Built in this process's memory; from now on read from the shared files.
+            state.index.share_from(folder)
+        except (OSError, ValueError) as exc:
+            log.warning("index of bank %s stays in memory: %s", bank_id, exc)
 
     def _maybe_compact(self, bank_id: int) -> None:
         state = self._banks.get(bank_id)

@@ -613,6 +613,32 @@ class PDQIndex:
             if old.exists():
                 _rmtree(old)
 
+    def share_from(self, folder: Path) -> bool:
+        """Use the saved copy's memory-mapped tables in place of this index's own arrays.
+
+        Every server process then reads the same pages of the page cache instead of each
+        holding a private copy (the tables are immutable; tombstones stay per process).
+        False, changing nothing, when the saved segments are not exactly this index's.
+        """
+        saved, _stamp = PDQIndex.load(folder)
+        with self._lock:
+            pairs = list(zip(self.segments, saved.segments, strict=False))
+            if len(saved.segments) != len(self.segments) or not all(
+                mine.layout == theirs.layout
+                and np.array_equal(mine.ids, theirs.ids)
+                and np.array_equal(mine.hashes, theirs.hashes)
+                for mine, theirs in pairs
+            ):
+                return False
+            for mine, theirs in pairs:
+                mine.hashes, mine.ids = theirs.hashes, theirs.ids
+                mine.dir_offsets, mine.perms = theirs.dir_offsets, theirs.perms
+        return True
+
+    def is_mapped(self) -> bool:
+        """Whether every segment's tables are memory-mapped files (shared between processes)."""
+        return all(isinstance(s.hashes, np.memmap) for s in self.segments)
+
     @classmethod
     def load(cls, folder: Path) -> tuple[PDQIndex, str]:
         """Load a persisted index; returns it with the stamp it was saved with.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from openhotline import db
@@ -62,6 +62,11 @@ def run_once(
     if key is None:
         return produce(), False
     now = db.now(session)
+    if session.get_bind().dialect.name == "postgresql":
+        # Another server process may be filing the same key right now: wait for its
+        # transaction, then read its answer (SQLite's writers are serialised already).
+        lock_id = int.from_bytes(bytes.fromhex(key.key_hash[:16]), "big", signed=True)
+        session.execute(select(func.pg_advisory_xact_lock(lock_id)))
     existing = session.get(IntakeIdempotencyKey, key.key_hash)
     if existing is not None and existing.expires_at > now:
         if existing.body_hash != key.body_hash:

@@ -6,12 +6,11 @@ Services never commit: the caller owns the transaction.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any, cast
 
 from pydantic import ValidationError
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from openhotline import db
@@ -27,7 +26,6 @@ from openhotline.cases.models import (
     PublicStatus,
 )
 from openhotline.cases.service import move
-from openhotline.db import insert_ignore
 from openhotline.errors import InvalidError
 from openhotline.reporting.idempotency import IdempotencyKey, run_once
 from openhotline.reporting.models import Report, ReportURL
@@ -35,10 +33,29 @@ from openhotline.reporting.receipts import format_receipt, new_receipt, normalis
 from openhotline.reporting.schemas import BatchItemOut, BatchOut, ReportIn
 from openhotline.urls import CanonicalURL, InvalidURLError, canonicalize
 
-# Core tables: bulk inserts through Core skip the ORM's per-row bookkeeping (3x faster).
-_REPORTS = cast(Table, Report.__table__)
-_REPORT_URLS = cast(Table, ReportURL.__table__)
-_CASE_EVENTS = cast(Table, CaseEvent.__table__)
+# The intake tables are written with raw bulk inserts: SQL built once, rows as tuples, no
+# per-row parameter processing (see db.BulkInsert); PostgreSQL takes big batches by COPY.
+_CASES = db.BulkInsert(
+    cast(Table, Case.__table__),
+    ("canonical_url", "url_hash", "host", "status", "priority", "report_count",
+     "created_at", "updated_at", "legal_hold"),
+    ignore_conflicts=True,
+)  # fmt: skip
+_REPORTS = db.BulkInsert(
+    cast(Table, Report.__table__),
+    ("receipt", "created_at", "source", "external_id", "seen", "description", "found_where",
+     "child_in_danger", "contact_email", "contact_consent"),
+)  # fmt: skip
+_REPORTS_WITH_ID = db.BulkInsert(cast(Table, Report.__table__), ("id", *_REPORTS.columns))
+_REPORT_URLS = db.BulkInsert(
+    cast(Table, ReportURL.__table__), ("report_id", "case_id", "position", "submitted_url")
+)
+_CASE_EVENTS = db.BulkInsert(
+    cast(Table, CaseEvent.__table__), ("case_id", "at", "kind", "to_status")
+)
+# From this many reports on, PostgreSQL gets them by COPY (below, one multi-row INSERT
+# is as fast and needs no reserved ids).
+COPY_FROM = 100
 
 
 @dataclass(frozen=True)
@@ -92,106 +109,99 @@ def _store(session: Session, items: list[tuple[_Prepared, str]]) -> None:
     """Write prepared reports and merge their URLs into cases, in bulk."""
     if not items:
         return
-    prepared = [p for p, _source in items]
+    postgres = session.get_bind().dialect.name == "postgresql"
     now = db.now(session)
-    case_rows: dict[str, dict[str, Any]] = {}
-    for p in prepared:
+    now_db = _REPORTS.bind(session, "created_at", now)
+    new_status = _CASES.bind(session, "status", CaseStatus.NEW)
+    # Per case: its row, how many reports name it (once per report) and whether any is urgent.
+    case_rows: dict[str, list[Any]] = {}
+    keys_of: list[list[str]] = []
+    for p, _source in items:
         prio = PRIORITY_CHILD_IN_DANGER if p.data.child_in_danger else PRIORITY_NORMAL
-        for _raw, canon in p.urls:
-            key = url_hash(canon.url)
+        keys = [url_hash(canon.url) for _raw, canon in p.urls]
+        keys_of.append(keys)
+        for key, (_raw, canon) in zip(keys, p.urls, strict=True):
             row = case_rows.get(key)
             if row is None:
-                case_rows[key] = {
-                    "canonical_url": canon.url,
-                    "url_hash": key,
-                    "host": canon.host,
-                    "status": CaseStatus.NEW,
-                    "priority": prio,
-                    "report_count": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            else:
-                row["priority"] = max(row["priority"], prio)
-    # Writing first takes SQLite's write lock up front, so concurrent writers queue on
-    # busy_timeout instead of failing on a stale read snapshot.
-    insert_ignore(session, Case, list(case_rows.values()))
-    found = session.execute(
-        select(Case.id, Case.url_hash, Case.status, Case.created_at).where(
-            Case.url_hash.in_(list(case_rows))
-        )
-    ).all()
-    ids = {row.url_hash: row.id for row in found}
-    new_ids = {row.id for row in found if row.created_at == now and row.status == CaseStatus.NEW}
-    closed_ids = {row.id for row in found if REOPENABLE(row.status)}
+                case_rows[key] = [canon.url, key, canon.host, new_status, prio, 0,
+                                  now_db, now_db, False]  # fmt: skip
+            elif prio > row[4]:
+                row[4] = prio
+        for key in set(keys):
+            case_rows[key][5] += 1
+    # Writing first takes SQLite's write lock up front (the group committer also begins
+    # IMMEDIATE), so concurrent writers queue on busy_timeout instead of failing.
+    created = _CASES.returning(session, [tuple(r) for r in case_rows.values()], ("id", "url_hash"))
+    ids = {str(h): int(i) for i, h in created}
+    new_ids = set(ids.values())
+    existing = [k for k in case_rows if k not in ids]
+    closed_ids: set[int] = set()
+    if existing:
+        found = session.execute(
+            select(Case.id, Case.url_hash, Case.status).where(Case.url_hash.in_(existing))
+        ).all()
+        for case_id, key, status in found:
+            ids[key] = case_id
+            if REOPENABLE(status):
+                closed_ids.add(case_id)
+        # Cases reported before: count the new reports, raise the priority if urgent.
+        by_count: dict[int, list[int]] = {}
+        urgent: list[int] = []
+        for key in existing:
+            by_count.setdefault(case_rows[key][5], []).append(ids[key])
+            if case_rows[key][4] >= PRIORITY_CHILD_IN_DANGER:
+                urgent.append(ids[key])
+        for count, case_ids in sorted(by_count.items()):
+            session.execute(
+                update(Case)
+                .where(Case.id.in_(sorted(case_ids)))
+                .values(report_count=Case.report_count + count, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        if urgent:
+            session.execute(
+                update(Case)
+                .where(Case.id.in_(sorted(urgent)), Case.priority < PRIORITY_CHILD_IN_DANGER)
+                .values(priority=PRIORITY_CHILD_IN_DANGER)
+                .execution_options(synchronize_session=False)
+            )
 
     report_rows = [
-        {
-            "receipt": p.receipt,
-            "created_at": now,
-            "source": source,
-            "external_id": p.data.external_id,
-            "seen": p.data.seen.value if p.data.seen else None,
-            "description": p.data.description,
-            "found_where": p.data.found_where,
-            "child_in_danger": p.data.child_in_danger,
-            "contact_email": p.data.contact_email if p.data.contact_consent else None,
-            "contact_consent": bool(p.data.contact_consent and p.data.contact_email),
-        }
+        (
+            p.receipt, now_db, source, p.data.external_id,
+            p.data.seen.value if p.data.seen else None, p.data.description,
+            p.data.found_where, p.data.child_in_danger,
+            p.data.contact_email if p.data.contact_consent else None,
+            bool(p.data.contact_consent and p.data.contact_email),
+        )
         for p, source in items
-    ]
-    report_ids = session.execute(
-        insert(_REPORTS).returning(_REPORTS.c.id, _REPORTS.c.receipt),
-        report_rows,
-    ).all()
-    id_by_receipt = {r.receipt: r.id for r in report_ids}
-
-    url_rows: list[dict[str, Any]] = []
-    per_case: Counter[int] = Counter()
-    urgent: set[int] = set()
-    for p in prepared:
-        seen_cases: set[int] = set()
-        for pos, (raw, canon) in enumerate(p.urls):
-            case_id = ids[url_hash(canon.url)]
-            url_rows.append(
-                {
-                    "report_id": id_by_receipt[p.receipt],
-                    "case_id": case_id,
-                    "position": pos,
-                    "submitted_url": raw,
-                }
-            )
-            if case_id not in seen_cases:
-                per_case[case_id] += 1
-                seen_cases.add(case_id)
-            if p.data.child_in_danger:
-                urgent.add(case_id)
-    session.execute(insert(_REPORT_URLS), url_rows)
-
-    for count in set(per_case.values()):
-        ids_with_count = [cid for cid, n in per_case.items() if n == count]
-        session.execute(
-            update(Case)
-            .where(Case.id.in_(ids_with_count))
-            .values(report_count=Case.report_count + count, updated_at=now)
-            .execution_options(synchronize_session=False)
+    ]  # fmt: skip
+    big = postgres and len(report_rows) >= COPY_FROM
+    if big:
+        report_ids = _REPORTS.next_ids(session, len(report_rows))
+        _REPORTS_WITH_ID.copy(
+            session, [(i, *r) for i, r in zip(report_ids, report_rows, strict=True)]
         )
-    if urgent:
-        session.execute(
-            update(Case)
-            .where(Case.id.in_(sorted(urgent)), Case.priority < PRIORITY_CHILD_IN_DANGER)
-            .values(priority=PRIORITY_CHILD_IN_DANGER)
-            .execution_options(synchronize_session=False)
-        )
-    events = [
-        {"case_id": cid, "at": now, "kind": CaseEventKind.RECEIVED, "to_status": CaseStatus.NEW}
-        for cid in sorted(new_ids)
+    else:
+        by_receipt = dict(_REPORTS.returning(session, report_rows, ("receipt", "id")))
+        report_ids = [int(by_receipt[p.receipt]) for p, _source in items]
+
+    url_rows = [
+        (report_id, ids[key], pos, raw)
+        for report_id, keys, (p, _source) in zip(report_ids, keys_of, items, strict=True)
+        for pos, (key, (raw, _canon)) in enumerate(zip(keys, p.urls, strict=True))
     ]
-    if events:
-        session.execute(insert(_CASE_EVENTS), events)
+    received = _CASE_EVENTS.bind(session, "kind", CaseEventKind.RECEIVED)
+    events = [(cid, now_db, received, new_status) for cid in sorted(new_ids)]
+    if big:
+        _REPORT_URLS.copy(session, url_rows)
+        _CASE_EVENTS.copy(session, events)
+    else:
+        _REPORT_URLS.execute(session, url_rows)
+        _CASE_EVENTS.execute(session, events)
     # Rare (a closed or removed URL reported again), so these go one by one through the
     # lifecycle: the case is reopened and captured again, since the content may be back.
-    for cid in sorted(closed_ids & set(per_case)):
+    for cid in sorted(closed_ids):
         case = session.get(Case, cid)
         if case is not None and REOPENABLE(case):
             move(session, case, CaseStatus.NEW, actor="intake", reason="reported again")

@@ -1,0 +1,67 @@
+"""Several server processes write one database: each has its own engine and group committer.
+
+Two engines stand for two processes here (SQLite's locks are per connection, so this is
+what two `serve` workers do to the file); the real two-process server is exercised by
+tests/reporting/test_durability.py.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from openhotline.db import GroupCommitter, make_engine, make_sessionmaker
+from openhotline.reporting import service
+from openhotline.reporting.idempotency import idempotency_key
+from openhotline.reporting.models import IntakeIdempotencyKey, Report
+from openhotline.reporting.schemas import ReportIn
+
+
+def test_two_processes_writers_neither_fail_nor_duplicate(
+    db_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    engines = [make_engine(db_url) for _ in range(2)]
+    committers = [GroupCommitter(make_sessionmaker(e)) for e in engines]
+    errors: list[BaseException] = []
+    answers: dict[str, set[str]] = {}
+    lock = threading.Lock()
+
+    def client(c: int, t: int) -> None:
+        committer = committers[c]
+        for i in range(40):
+            # Half the keys are shared by the two "processes": each must be filed once.
+            shared = i % 2 == 0
+            name = f"k-{t}-{i}" if shared else f"k-{c}-{t}-{i}"
+            body: dict[str, Any] = {"urls": [f"http://writers.test/{name}"]}
+            key = idempotency_key(name, "public", body, 24)
+            prepared = service.prepare_report(ReportIn.model_validate(body))
+            try:
+                answer, _replayed = committer.run(
+                    service.store_reports_once, (prepared, "public", key)
+                )
+            except BaseException as exc:  # collected for the assertion
+                with lock:
+                    errors.append(exc)
+                continue
+            with lock:
+                answers.setdefault(name, set()).add(answer["receipt"])
+
+    threads = [threading.Thread(target=client, args=(c, t)) for c in range(2) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=120)
+    for committer in committers:
+        committer.close()
+    for e in engines:
+        e.dispose()
+    assert errors == []
+    assert all(len(receipts) == 1 for receipts in answers.values())
+    with session_factory() as s:
+        stored = s.execute(select(func.count()).select_from(Report)).scalar_one()
+        keys = s.execute(select(func.count()).select_from(IntakeIdempotencyKey)).scalar_one()
+    # 4 threads x 40 reports per process; the 80 shared keys are filed once, not twice.
+    assert len(answers) == stored == keys == 2 * 4 * 20 + 4 * 20
