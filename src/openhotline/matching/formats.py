@@ -127,6 +127,11 @@ def bounded_lines(
 
 def parse_type(name: str) -> HashType:
     """Map a signal type name (HMA names accepted) to a HashType."""
+    if name.strip().lower() == HashType.VPDQ.value:
+        raise ValueError(
+            "vpdq hashes are a video's frame list: import them with "
+            "`openhotline bank import-video` (vPDQ hash files)"
+        )
     try:
         return SIGNAL_ALIASES[name.strip().lower()]
     except KeyError:
