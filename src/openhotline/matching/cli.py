@@ -312,6 +312,8 @@ def bank_export(
     except ValueError:
         _fail(f"unknown --format {fmt!r} or --type {hash_type!r}")
         return
+    if ht is HashType.VPDQ:
+        _fail("videos are exported with `openhotline bank export-video`")
     if ff is FileFormat.PLAIN and ht is None:
         _fail("a plain export needs --type (md5, sha1, sha256 or pdq)")
     out = sys.stdout
@@ -461,6 +463,9 @@ def register(app: typer.Typer) -> None:
 
     app.command("scan")(scan_command)
     app.command("video")(video_command)
+    from openhotline.matching import cli_video
+
+    cli_video.register(bank_app)
     app.add_typer(bank_app, name="bank")
 
 

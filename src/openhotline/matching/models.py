@@ -41,6 +41,9 @@ class HashType(StrEnum):
     VPDQ = "vpdq"
 
 
+# The types a hash-list line can carry (a vpdq entry is a frame list: matching/video.py).
+LIST_HASH_TYPES = (HashType.PDQ, HashType.MD5, HashType.SHA1, HashType.SHA256)
+
 HEX_LENGTH: dict[HashType, int] = {
     HashType.PDQ: 64,
     HashType.MD5: 32,
