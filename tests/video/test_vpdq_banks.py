@@ -29,9 +29,7 @@ from openhotline.migrate import upgrade
 
 def _frames(seed: int, n: int = 12) -> list[VideoFrame]:
     rng = np.random.default_rng(seed)
-    return [
-        VideoFrame(rng.bytes(32).hex(), 100, i * 30, float(i)) for i in range(n)
-    ]
+    return [VideoFrame(rng.bytes(32).hex(), 100, i * 30, float(i)) for i in range(n)]
 
 
 def test_vpdq_file_and_threatexchange_json_round_trip() -> None:
@@ -96,7 +94,10 @@ def test_bank_import_export_video_cli(cli: CliRunner, tmp_path: Path) -> None:
     assert r.exit_code == 0 and "already in the bank" in r.output
     r = cli.invoke(app, ["bank", "export-video", "videos"])
     lines = [json.loads(x) for x in r.output.splitlines()]
-    assert [x["hash"] for x in lines] == [vpdq_digest(frames), vpdq_digest(parse_vpdq(jfile.read_text()))]
+    assert [x["hash"] for x in lines] == [
+        vpdq_digest(frames),
+        vpdq_digest(parse_vpdq(jfile.read_text())),
+    ]
     assert parse_vpdq(lines[0]["signal"])[0].pdq == frames[0].pdq
     out = tmp_path / "out"
     assert cli.invoke(app, ["bank", "export-video", "videos", "--dir", str(out)]).exit_code == 0

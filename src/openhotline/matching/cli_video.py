@@ -42,8 +42,9 @@ def import_video(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The bank."),
     files: list[Path] = typer.Argument(
-        ..., help="vPDQ hash files (.vpdq/.txt: frame,quality,hash,timestamp lines; .json: "
-        "threatexchange's list) or video files (hashed here; needs the video extra)."
+        ...,
+        help="vPDQ hash files (.vpdq/.txt: frame,quality,hash,timestamp lines; .json: "
+        "threatexchange's list) or video files (hashed here; needs the video extra).",
     ),
     classification: str = typer.Option("", help="The bank's classification code."),
     source: str = typer.Option("", help="Where the videos come from."),

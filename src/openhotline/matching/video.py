@@ -68,15 +68,21 @@ def set_vpdq_shares(
     session: Session, bank: HashBank, frame_share: float | None, target_share: float | None
 ) -> None:
     """Set the shares of frames a video match needs in this bank (0..1)."""
+    check_shares(frame_share, target_share)
+    if frame_share is not None:
+        bank.vpdq_frame_share = float(frame_share)
+    if target_share is not None:
+        bank.vpdq_target_share = float(target_share)
+    _bump(session, bank.id)
+
+
+def check_shares(frame_share: float | None, target_share: float | None) -> None:
+    """Refuse shares outside 0..1, and a frame share of 0 (it would match any video)."""
     for name, value in (("vpdq_frame_share", frame_share), ("vpdq_target_share", target_share)):
-        if value is None:
-            continue
-        if not 0.0 <= value <= 1.0:
-            raise BankInvalidError(f"{name} must be between 0 and 1")
-        setattr(bank, name, float(value))
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise BankInvalidError(f"{name} must be between 0 and 1 (0% to 100%)")
     if frame_share is not None and frame_share == 0.0:
         raise BankInvalidError("vpdq_frame_share must be above 0 (0 would match any video)")
-    _bump(session, bank.id)
 
 
 def add_video(

@@ -118,7 +118,7 @@ def render_contact_sheet(data: bytes, *, clear_frame: int | None = None) -> byte
             cell = _blur(cell)
         x, y = (i % SHEET_GRID) * SHEET_CELL, (i // SHEET_GRID) * SHEET_CELL
         sheet.paste(cell, (x + (SHEET_CELL - cell.width) // 2, y + (SHEET_CELL - cell.height) // 2))
-        draw.text((x + 4, y + 2), str(i + 1), fill=(255, 255, 0))
+        draw.text((x + 4, y + 2), str(i + 1), fill=(235, 235, 235))
     return _jpeg(sheet)
 
 
