@@ -13,14 +13,25 @@ import numpy as np
 import numpy.typing as npt
 
 
-def frames(seed: int, seconds: float = 8.0, fps: int = 10, size: tuple[int, int] = (320, 240)):
-    """Yield RGB frames of a generated scene that changes every second (distinct frame hashes)."""
+def frames(
+    seed: int,
+    seconds: float = 8.0,
+    fps: int = 10,
+    size: tuple[int, int] = (320, 240),
+    scene_seconds: float = 1.0,
+    motion: int = 20,
+):
+    """Yield RGB frames: a new generated scene every scene_seconds, shapes moving in it.
+
+    The default (a cut every second, shapes moving 20 px) makes every sampled frame distinct,
+    which the tests want; bench/video.py uses longer, calmer shots.
+    """
     rng = np.random.default_rng(seed)
     w, h = size
     n = int(seconds * fps)
     yy, xx = np.mgrid[0:h, 0:w]
     scenes = []
-    for _ in range(int(np.ceil(seconds)) + 1):
+    for _ in range(int(np.ceil(seconds / scene_seconds)) + 1):
         a, b, c = rng.uniform(0.005, 0.05, 3)
         base = (np.sin(xx * a + yy * b) + np.cos(yy * c)) * 60 + 128
         noise = cv2.resize(rng.uniform(0, 255, (h // 16, w // 16)), (w, h))
@@ -37,10 +48,10 @@ def frames(seed: int, seconds: float = 8.0, fps: int = 10, size: tuple[int, int]
         scenes.append((np.clip(img, 0, 255).astype(np.uint8), shapes))
     for i in range(n):
         t = i / fps
-        img, shapes = scenes[int(t)]
+        img, shapes = scenes[int(t / scene_seconds)]
         out = img.copy()
         for k, (x, y, r, colour) in enumerate(shapes):
-            dx = int(20 * np.sin(t * 2 + k))
+            dx = int(motion * np.sin(t * 2 + k))
             cv2.circle(out, (int(x) + dx, int(y)), int(r), colour, -1)
             cv2.rectangle(
                 out, (int(x) - dx, int(y) + 30), (int(x) - dx + 25, int(y) + 55), colour[::-1], -1
@@ -62,9 +73,9 @@ def write(path: Path, rgb_frames, fps: int = 10) -> Path:
     return path
 
 
-def clip(path: Path, seed: int, seconds: float = 8.0, fps: int = 10) -> Path:
-    """A generated clip."""
-    return write(path, frames(seed, seconds, fps), fps)
+def clip(path: Path, seed: int, seconds: float = 8.0, fps: int = 10, **scene: float) -> Path:
+    """A generated clip (scene: scene_seconds, motion; see frames)."""
+    return write(path, frames(seed, seconds, fps, **scene), fps)  # type: ignore[arg-type]
 
 
 def reencode(src: Path, dst: Path, scale: float = 1.0, quality_step: int = 2) -> Path:
