@@ -175,3 +175,37 @@ def test_frame_share_threshold_is_per_bank(
         vbanks.set_vpdq_shares(session, bank, None, 0.0)
     with session_factory() as session:
         assert vbanks.match_video(session, engine, half) == []  # removed: gone from the index
+
+
+def test_confirmed_video_enters_the_confirmed_bank_and_its_copies_are_known(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    site: LocalSite,
+    clips: dict[str, Path],
+) -> None:
+    """Four eyes confirm a video: its vPDQ goes to "confirmed"; a re-encoded copy then matches."""
+    from openhotline.assessment import banks as confirmed
+
+    _, item = _capture(settings, session_factory, site, clips["original"], None)
+    with transaction(session_factory) as session:
+        stored = session.get(Item, item.id)
+        assert stored is not None
+        added = confirmed.admit_item_hashes(
+            session, stored, scheme="default", classification="baseline"
+        )
+        assert added == 4  # sha256, md5, sha1 and the vpdq entry (no PDQ for a video)
+    site.html("/mirror", '<html><body><video src="/copy.mp4"></video></body></html>')
+    site.media("/copy.mp4", clips["variant"].read_bytes(), content_type="video/mp4")
+    with transaction(session_factory) as session:
+        submit_report(session, ReportIn(urls=[site.url("/mirror", "videos.test")]))
+    s = settings.model_copy(
+        update={"crawler_allow_networks": ["127.0.0.0/8"], "dns_overrides": HOSTS}
+    )
+    rt = build_services(s)
+    build_queue(rt, name=f"t{uuid.uuid4().hex[:8]}").drain()
+    rt.close()
+    with session_factory() as session:
+        copy = session.scalars(select(Item).where(Item.id != item.id)).one()
+        assert copy.status == ItemStatus.AUTO_ASSESSED
+        (a,) = session.scalars(select(Assessment).where(Assessment.item_id == copy.id))
+        assert (a.scheme, a.classification) == ("default", "baseline")
