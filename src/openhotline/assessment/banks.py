@@ -1,8 +1,8 @@
 """The confirmed hash bank, behind one function pair, on top of openhotline.matching.
 
 admit_item_hashes() puts a four-eyes-confirmed item's hashes (SHA-256, MD5, SHA-1 and, when
-not weak, PDQ; a video's vPDQ frames as a vpdq entry) into the own bank named "confirmed". find_confirmed_match() looks an item up
-in the banks allowed to assess automatically (by default only "confirmed"): exact for the
+not weak, PDQ; a video's vPDQ frames as a vpdq entry) into the own bank named "confirmed".
+find_confirmed_match() looks an item up in the banks allowed to assess automatically (by default only "confirmed"): exact for the
 cryptographic hashes, PDQ within each bank's radius when a match engine is given.
 Entries carry the classification as "<scheme>:<code>".
 """
@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 
 from openhotline.assessment.schemes import load_scheme
 from openhotline.matching import service as matching
+from openhotline.matching import video as vpdq_banks
 from openhotline.matching.engine import MatchEngine
 from openhotline.matching.matcher import QueryHash, match
 from openhotline.matching.models import BankEntry, HashBank, HashType
 from openhotline.matching.policy import BankPolicy, BankSource, Decision, split_classification
 from openhotline.matching.service import Match
-from openhotline.matching import video as vpdq_banks
 from openhotline.media.models import Item, ItemVideo, VideoState
 from openhotline.media.video import parse_vpdq
 
