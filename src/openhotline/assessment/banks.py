@@ -2,8 +2,9 @@
 
 admit_item_hashes() puts a four-eyes-confirmed item's hashes (SHA-256, MD5, SHA-1 and, when
 not weak, PDQ; a video's vPDQ frames as a vpdq entry) into the own bank named "confirmed".
-find_confirmed_match() looks an item up in the banks allowed to assess automatically (by default only "confirmed"): exact for the
-cryptographic hashes, PDQ within each bank's radius when a match engine is given.
+find_confirmed_match() looks an item up in the banks allowed to assess automatically (by
+default only "confirmed"): exact for the cryptographic hashes, PDQ within each bank's radius
+when a match engine is given.
 Entries carry the classification as "<scheme>:<code>".
 """
 
