@@ -209,3 +209,35 @@ def test_confirmed_video_enters_the_confirmed_bank_and_its_copies_are_known(
         assert copy.status == ItemStatus.AUTO_ASSESSED
         (a,) = session.scalars(select(Assessment).where(Assessment.item_id == copy.id))
         assert (a.scheme, a.classification) == ("default", "baseline")
+
+
+def test_cropped_copy_matches_through_frame_guesses(
+    session_factory: sessionmaker[Session], clips: dict[str, Path], tmp_path: Path
+) -> None:
+    """vPDQ alone misses a 10% crop (PDQ is not crop-robust); the frames' guesses catch it."""
+    import cv2
+
+    from openhotline.matching.engine import MatchEngine
+
+    cap = cv2.VideoCapture(str(clips["original"]))
+    cropped = []
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        h, w = bgr.shape[:2]
+        dy, dx = round(h * 0.05), round(w * 0.05)
+        cropped.append(cv2.cvtColor(bgr[dy : h - dy, dx : w - dx], cv2.COLOR_BGR2RGB))
+    cap.release()
+    query = hash_video(synth.write(tmp_path / "cropped.mp4", cropped))
+    assert query.guesses and all(len(g) == 7 for g in query.guesses.values())
+    with transaction(session_factory) as session:
+        bank = banks.create_bank(session, "videos")
+        vbanks.add_video(session, bank, hash_video(clips["original"]).frames)
+    engine = MatchEngine(session_factory, None)
+    with session_factory() as session:
+        assert vbanks.match_video(session, engine, query.frames) == []  # plain vPDQ
+        (m,) = vbanks.match_video(session, engine, query.frames, guesses=query.guesses)
+        assert m.query_share >= 0.8
+        unrelated = hash_video(clips["unrelated"])
+        assert vbanks.match_video(session, engine, unrelated.frames, None, unrelated.guesses) == []

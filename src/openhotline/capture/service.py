@@ -56,6 +56,7 @@ class HashedMedia:
     video_state: VideoState | None = None
     video_detail: str = ""
     video_frames: list[VideoFrame] = field(default_factory=list)
+    video_guesses: dict[str, list[str]] = field(default_factory=dict)  # not stored
 
 
 @dataclass
@@ -107,7 +108,7 @@ def hash_video_media(out: HashedMedia, limits: VideoLimits | None) -> None:
     except MediaError as exc:
         out.video_state, out.video_detail = VideoState.FAILED, exc.message[:500]
         return
-    out.video_state, out.video_frames = VideoState.HASHED, v.frames
+    out.video_state, out.video_frames, out.video_guesses = VideoState.HASHED, v.frames, v.guesses
     if v.truncated:
         out.video_detail = f"frame hashes kept for the first {len(v.frames)} samples only"
 
@@ -123,7 +124,9 @@ def match_item(session: Session, matcher: Matcher | None, hashed: HashedMedia) -
     per_bank = match(session, matcher.engine, hashed.queries, banks_only=banks)
     found = [m for ms in per_bank.values() for m in ms]
     if hashed.video_frames:
-        videos = match_video(session, matcher.engine, hashed.video_frames, banks)
+        videos = match_video(
+            session, matcher.engine, hashed.video_frames, banks, hashed.video_guesses
+        )
         found += [v.as_match() for v in videos]
     return found
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from openhotline import db
-from openhotline.matching.engine import MatchEngine
+from openhotline.matching.engine import MatchEngine, PDQHit
 from openhotline.matching.models import BankEntry, BankVideoFrame, HashBank, HashType
 from openhotline.matching.service import BankInvalidError, Match, _bump, add_entry
 from openhotline.media.video import VideoFrame, vpdq_digest
@@ -206,12 +206,27 @@ def match_video(
     engine: MatchEngine,
     frames: list[VideoFrame],
     banks_only: set[str] | None = None,
+    guesses: dict[str, list[str]] | None = None,
 ) -> list[VideoMatch]:
-    """Bank videos this video matches (by both shares of frames), best first."""
+    """Bank videos this video matches (by both shares of frames), best first.
+
+    guesses: per frame hash, PDQs undoing a crop or small rotation (media/video.py).
+    """
     query = usable(frames)
     if not query or engine.video is None:
         return []
-    hits = engine.video.match_pdq(session, [f.pdq for f in query], banks_only)
+    # Each query frame is looked up by its hash and by its crop/rotation guesses (if any);
+    # a frame matches when any of them is within the bank's radius.
+    hashes = [f.pdq for f in query]
+    owner = list(range(len(query)))
+    for i, f in enumerate(query):
+        for g in (guesses or {}).get(f.pdq, []):
+            hashes.append(g)
+            owner.append(i)
+    hits = [
+        PDQHit(owner[h.query], h.bank_id, h.bank, h.entry_id, h.distance)
+        for h in engine.video.match_pdq(session, hashes, banks_only)
+    ]
     if not hits:
         return []
     frame_rows: dict[int, tuple[int, str]] = {}

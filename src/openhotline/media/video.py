@@ -63,6 +63,9 @@ class VideoHashes:
     sha256: str
     frames: list[VideoFrame] = field(default_factory=list)
     truncated: bool = False  # more frames were hashed than max_frames; the first were kept
+    # Query side only: per frame hash, PDQs of guesses that undo a crop or a small rotation
+    # of that frame (media/robust.py), so a cropped copy can still match its bank video.
+    guesses: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def duration(self) -> float:
@@ -78,6 +81,7 @@ class VideoLimits:
     max_frames: int = 900
     max_seconds: float = 3600.0
     max_bytes: int = 2**31
+    guesses: bool = True  # compute crop/rotation guesses for matching (query side)
 
 
 def video_available() -> bool:
@@ -185,7 +189,50 @@ def hash_video(
         VideoFrame(f.hex, int(f.quality), int(f.frame_number), float(f.timestamp)) for f in features
     ]
     truncated = len(frames) > limits.max_frames
-    return VideoHashes(md5, sha1, sha256, frames[: limits.max_frames], truncated)
+    kept = frames[: limits.max_frames]
+    guesses = frame_guesses(path, kept) if limits.guesses else {}
+    return VideoHashes(md5, sha1, sha256, kept, truncated, guesses)
+
+
+GUESS_MIN_QUALITY = 50  # as vPDQ: weaker frames are not matched, so need no guesses
+GUESS_SIDE = 256  # frames are reduced to this shorter side first (PDQ's fast path emulates)
+
+
+def frame_guesses(path: Path, frames: list[VideoFrame]) -> dict[str, list[str]]:
+    """PDQs of crop/rotation guesses of the sampled frames (decoded again with OpenCV)."""
+    import cv2
+    import numpy as np
+
+    from openhotline.media.robust import geometric_candidates
+
+    wanted: dict[int, str] = {
+        f.frame_number: f.pdq for f in frames if f.quality >= GUESS_MIN_QUALITY
+    }
+    out: dict[str, list[str]] = {}
+    if not wanted:
+        return out
+    last = max(wanted)
+    cap = cv2.VideoCapture(str(path))
+    try:
+        index = 0
+        while index <= last and cap.grab():
+            pdq = wanted.get(index)
+            index += 1
+            if pdq is None or pdq in out:
+                continue
+            ok, bgr = cap.retrieve()
+            if not ok:
+                continue
+            h, w = bgr.shape[:2]
+            scale = min(1.0, GUESS_SIDE / max(1, min(h, w)))
+            if scale < 1.0:
+                size = (round(w * scale), round(h * scale))
+                bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+            rgb = np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+            out[pdq] = [c.pdq for c in geometric_candidates(rgb, (w, h))]
+    finally:
+        cap.release()
+    return out
 
 
 def hash_video_bytes(data: bytes, limits: VideoLimits | None = None) -> VideoHashes:
