@@ -137,6 +137,9 @@ def config_check() -> None:
         typer.echo(f"[{group}]")
         for name in cls.model_fields:
             typer.echo(f"  OPENHOTLINE_{name.upper()} = {masked(name, getattr(current, name))}")
+    from openhotline.media.video import video_status
+
+    typer.echo(f"[video]\n  {video_status()}")
     dotenv = dotenv_values(".env") if os.path.exists(".env") else {}
     unknown = unknown_variables(dict(os.environ), dict(dotenv))
     known = [f"OPENHOTLINE_{n.upper()}" for n in Settings.model_fields]

@@ -125,6 +125,11 @@ class MediaSettings(BaseModel):
 
     # Base64 of a 32-byte AES key for media at rest; generated into data_dir/keys if unset.
     media_key: str = ""
+    # Videos (vPDQ, needs the [video] extra): one frame hash per this many seconds, at most
+    # video_max_frames of them; a video longer than video_max_seconds is stored unhashed.
+    video_seconds_per_hash: float = Field(default=1.0, gt=0, le=60)
+    video_max_frames: int = Field(default=900, ge=1, le=20_000)
+    video_max_seconds: float = Field(default=3600.0, gt=0)
 
 
 class JobsSettings(BaseModel):

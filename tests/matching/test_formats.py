@@ -16,7 +16,7 @@ from openhotline.matching.formats import (
     format_hma,
     parse_lines,
 )
-from openhotline.matching.models import HEX_LENGTH, HashType
+from openhotline.matching.models import HEX_LENGTH, LIST_HASH_TYPES, HashType
 
 # Degenerate values (all zero or all one bits) are refused on import, so not generated here.
 hex_of = {
@@ -26,7 +26,7 @@ hex_of = {
     for t, n in HEX_LENGTH.items()
 }
 entries = st.lists(
-    st.sampled_from(list(HashType)).flatmap(lambda t: st.tuples(st.just(t), hex_of[t])),
+    st.sampled_from(list(LIST_HASH_TYPES)).flatmap(lambda t: st.tuples(st.just(t), hex_of[t])),
     max_size=30,
 )
 

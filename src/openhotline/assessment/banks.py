@@ -1,9 +1,10 @@
 """The confirmed hash bank, behind one function pair, on top of openhotline.matching.
 
 admit_item_hashes() puts a four-eyes-confirmed item's hashes (SHA-256, MD5, SHA-1 and, when
-not weak, PDQ) into the own bank named "confirmed". find_confirmed_match() looks an item up
-in the banks allowed to assess automatically (by default only "confirmed"): exact for the
-cryptographic hashes, PDQ within each bank's radius when a match engine is given.
+not weak, PDQ; a video's vPDQ frames as a vpdq entry) into the own bank named "confirmed".
+find_confirmed_match() looks an item up in the banks allowed to assess automatically (by
+default only "confirmed"): exact for the cryptographic hashes, PDQ within each bank's radius
+when a match engine is given.
 Entries carry the classification as "<scheme>:<code>".
 """
 
@@ -17,12 +18,14 @@ from sqlalchemy.orm import Session
 
 from openhotline.assessment.schemes import load_scheme
 from openhotline.matching import service as matching
+from openhotline.matching import video as vpdq_banks
 from openhotline.matching.engine import MatchEngine
 from openhotline.matching.matcher import QueryHash, match
 from openhotline.matching.models import BankEntry, HashBank, HashType
 from openhotline.matching.policy import BankPolicy, BankSource, Decision, split_classification
 from openhotline.matching.service import Match
-from openhotline.media.models import Item
+from openhotline.media.models import Item, ItemVideo, VideoState
+from openhotline.media.video import parse_vpdq
 
 CONFIRMED_BANK = "confirmed"
 
@@ -85,7 +88,24 @@ def admit_item_hashes(
                 added_by=added_by,
             )
             added += 1
+    added += _admit_video(session, bank, item, f"{scheme}:{classification}", added_by)
     return added
+
+
+def _admit_video(
+    session: Session, bank: HashBank, item: Item, classification: str, added_by: str
+) -> int:
+    """A confirmed video's vPDQ frames become a vpdq entry, so re-encoded copies match too."""
+    video = session.get(ItemVideo, item.id)
+    if video is None or video.state != VideoState.HASHED or not video.frames:
+        return 0
+    frames = parse_vpdq(video.frames)
+    if not vpdq_banks.usable(frames):
+        return 0  # e.g. a black or static video: nothing a match could rest on
+    _, created = vpdq_banks.add_video(
+        session, bank, frames, f"item:{item.id}", classification, added_by
+    )
+    return int(created)
 
 
 def auto_assess_banks(session: Session) -> set[str]:

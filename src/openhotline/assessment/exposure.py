@@ -146,11 +146,13 @@ def reveal(
     *,
     can_resolve: bool = False,
     check_claim: bool = True,
+    frame: int | None = None,
 ) -> Reveal:
     """Reveal one claimed (or disputed) item, closing any other reveal; audited, budgeted.
 
     check_claim=False is for callers that decided themselves who may view the item (victim
-    identification opens a series' items); the budget and the audit still apply.
+    identification opens a series' items); the budget and the audit still apply. frame: one
+    sampled frame of a video's contact sheet (each revealed frame is its own reveal).
     """
     if check_claim and not may_view(session, item_id, user_id, can_resolve=can_resolve):
         raise AssessmentError("claim the item before revealing it")
@@ -167,17 +169,19 @@ def reveal(
     _close_open(session, user_id, now)
     window = min(policy.reveal_window_seconds, budget.left_seconds)
     row = Reveal(
-        user_id=user_id, item_id=item_id, started_at=now, ends_at=now + timedelta(seconds=window)
-    )
+        user_id=user_id, item_id=item_id, started_at=now,
+        ends_at=now + timedelta(seconds=window), frame=frame,
+    )  # fmt: skip
     session.add(row)
     session.flush()
-    audit.record(
-        session,
-        actor,
-        AuditAction.ITEM_REVEAL,
-        f"item:{item_id}",
-        {"reveal": row.id, "window_seconds": window, "used_seconds": budget.used_seconds},
-    )
+    detail: dict[str, object] = {
+        "reveal": row.id,
+        "window_seconds": window,
+        "used_seconds": budget.used_seconds,
+    }
+    if frame is not None:
+        detail["frame"] = frame + 1  # as numbered on the contact sheet
+    audit.record(session, actor, AuditAction.ITEM_REVEAL, f"item:{item_id}", detail)
     return row
 
 

@@ -87,6 +87,9 @@ class Reveal(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # For a video item: which sampled frame of its contact sheet was revealed (None: the
+    # item itself). Each revealed frame is its own reveal, so each counts once.
+    frame: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_reveals_user_started", "user_id", "started_at"),)
 

@@ -24,11 +24,19 @@ from openhotline.matching.engine import MatchEngine
 from openhotline.matching.matcher import QueryHash, match
 from openhotline.matching.models import HashType
 from openhotline.matching.service import Match
+from openhotline.matching.video import match_video
 from openhotline.media import service as media_service
 from openhotline.media.decode import MediaError
 from openhotline.media.hashing import WEAK_QUALITY, crypto_hashes
-from openhotline.media.models import CaseItem, Item, ItemStatus
+from openhotline.media.models import CaseItem, Item, ItemStatus, ItemVideo, VideoState
 from openhotline.media.store import MediaStore
+from openhotline.media.video import (
+    VideoFrame,
+    VideoLimits,
+    VideoUnavailableError,
+    format_vpdq,
+    hash_video_bytes,
+)
 
 ACTOR = "crawler"
 
@@ -44,6 +52,11 @@ class HashedMedia:
     pdq: str | None = None
     pdq_quality: int | None = None
     queries: list[QueryHash] = field(default_factory=list)
+    # Videos: the vPDQ frame hashes, or why there are none (state off / failed).
+    video_state: VideoState | None = None
+    video_detail: str = ""
+    video_frames: list[VideoFrame] = field(default_factory=list)
+    video_guesses: dict[str, list[str]] = field(default_factory=dict)  # not stored
 
 
 @dataclass
@@ -64,8 +77,8 @@ class Matcher:
     banks: frozenset[str] | None = None
 
 
-def hash_media(media: CapturedMedia) -> HashedMedia:
-    """Cryptographic hashes always; PDQ and its robust query candidates for images (no DB)."""
+def hash_media(media: CapturedMedia, video_limits: VideoLimits | None = None) -> HashedMedia:
+    """Cryptographic hashes always; PDQ candidates for images, vPDQ frames for videos (no DB)."""
     c = crypto_hashes(media.body)
     out = HashedMedia(media, c.sha256, c.sha1, c.md5)
     out.queries = [
@@ -80,7 +93,24 @@ def hash_media(media: CapturedMedia) -> HashedMedia:
             return out  # undecodable or unsupported: exact hashes only
         out.pdq, out.pdq_quality = q.hashes.pdq, q.hashes.pdq_quality
         out.queries += [QueryHash(x.label, HashType.PDQ, x.pdq, x.quality) for x in q.candidates]
+    elif media.media_type.startswith("video/"):
+        hash_video_media(out, video_limits)
     return out
+
+
+def hash_video_media(out: HashedMedia, limits: VideoLimits | None) -> None:
+    """Add a video's vPDQ frame hashes, or record why there are none (stored either way)."""
+    try:
+        v = hash_video_bytes(out.media.body, limits)
+    except VideoUnavailableError as exc:
+        out.video_state, out.video_detail = VideoState.OFF, exc.message
+        return
+    except MediaError as exc:
+        out.video_state, out.video_detail = VideoState.FAILED, exc.message[:500]
+        return
+    out.video_state, out.video_frames, out.video_guesses = VideoState.HASHED, v.frames, v.guesses
+    if v.truncated:
+        out.video_detail = f"frame hashes kept for the first {len(v.frames)} samples only"
 
 
 def match_item(session: Session, matcher: Matcher | None, hashed: HashedMedia) -> list[Match]:
@@ -92,7 +122,13 @@ def match_item(session: Session, matcher: Matcher | None, hashed: HashedMedia) -
         return []
     banks = set(matcher.banks) if matcher.banks is not None else None
     per_bank = match(session, matcher.engine, hashed.queries, banks_only=banks)
-    return [m for ms in per_bank.values() for m in ms]
+    found = [m for ms in per_bank.values() for m in ms]
+    if hashed.video_frames:
+        videos = match_video(
+            session, matcher.engine, hashed.video_frames, banks, hashed.video_guesses
+        )
+        found += [v.as_match() for v in videos]
+    return found
 
 
 def upsert_item(
@@ -125,7 +161,25 @@ def upsert_item(
         ],
     )
     item = session.execute(select(Item).where(Item.sha256 == h.sha256)).scalar_one()
+    if h.video_state is not None:
+        record_video(session, item, h)
     return item, True
+
+
+def record_video(session: Session, item: Item, h: HashedMedia) -> None:
+    """Keep a video item's frame hashes (or that video matching was off / failed for it)."""
+    frames = h.video_frames
+    insert_ignore(
+        session,
+        ItemVideo,
+        [
+            {
+                "item_id": item.id, "state": h.video_state, "detail": h.video_detail[:2000],
+                "frame_count": len(frames), "duration": frames[-1].timestamp if frames else 0.0,
+                "frames": format_vpdq(frames), "created_at": db.now(session),
+            }
+        ],
+    )  # fmt: skip
 
 
 def match_new_item(
@@ -149,9 +203,19 @@ def match_new_item(
         "matcher",
         AuditAction.CAPTURE_AUTO_ASSESSED,
         f"item:{item.id}",
-        {"bank": best.bank, "by": best.algorithm, "distance": best.distance},
+        {
+            "bank": best.bank,
+            "by": best.algorithm,
+            "distance": best.distance,
+            "how": _how(matches, best.bank, best.value),
+        },
     )
     return best.bank
+
+
+def _how(matches: list[Match], bank: str, value: str) -> str:
+    """The words for how the winning match matched (e.g. "vPDQ, 87% of frames")."""
+    return next((m.query for m in matches if m.bank == bank and m.hash_value == value), "")
 
 
 def store_capture(

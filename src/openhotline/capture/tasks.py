@@ -11,6 +11,7 @@ from openhotline.capture.filter import MediaFilter, filter_media
 from openhotline.cases.models import Case
 from openhotline.db import transaction
 from openhotline.jobs import service as jobs
+from openhotline.media.video import VideoLimits
 
 if TYPE_CHECKING:
     from openhotline.bootstrap import Services
@@ -49,6 +50,17 @@ def media_filter(services: Services) -> MediaFilter:
     return MediaFilter(min_side=s.capture_min_image_side, min_bytes=s.capture_min_media_bytes)
 
 
+def video_limits(services: Services) -> VideoLimits:
+    """Bounds of a captured video's frame hashing (from settings)."""
+    s = services.settings
+    return VideoLimits(
+        seconds_per_hash=s.video_seconds_per_hash,
+        max_frames=s.video_max_frames,
+        max_seconds=s.video_max_seconds,
+        max_bytes=s.crawler_max_media_bytes,
+    )
+
+
 def matcher(services: Services) -> service.Matcher:
     """The process's match engine with the banks whose matches count for capture."""
     banks = services.settings.capture_match_banks
@@ -76,7 +88,8 @@ def capture_case(services: Services, payload: dict[str, Any]) -> None:
         return
     filtered = filter_media(result.media, media_filter(services))
     # CPU work outside the transaction.
-    hashed = [service.hash_media(m) for m in filtered.kept]
+    limits = video_limits(services)
+    hashed = [service.hash_media(m, limits) for m in filtered.kept]
     with transaction(services.sessionmaker) as session:
         case = session.get(Case, case_id)
         if case is not None:

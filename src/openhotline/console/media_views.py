@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from openhotline.accounts.deps import Principal, require
@@ -14,7 +14,13 @@ from openhotline.console.pages import NO_STORE, load_policy, render
 from openhotline.matching.api import get_engine
 from openhotline.media.deps import MediaStoreDep
 from openhotline.media.models import Item, ItemStatus
-from openhotline.media.preview import PreviewError, placeholder, render_preview
+from openhotline.media.preview import (
+    SHEET_GRID,
+    PreviewError,
+    placeholder,
+    render_contact_sheet,
+    render_preview,
+)
 from openhotline.media.store import MediaStoreError
 from openhotline.web.deps import DbDep, SettingsDep
 from openhotline.web.params import DbId
@@ -57,9 +63,13 @@ def preview(
             and not exposure.budget_of(session, principal.user_id, policy).exhausted
         )
         key = item.storage_key
+        video = item.media_type.startswith("video/")
+        frame = live.frame if live is not None and clear else None
     if key is None:
         return _jpeg(placeholder("media not kept"), 404)
     try:
+        if video:  # a blurred contact sheet; only a revealed frame is ever clear, no audio
+            return _jpeg(render_contact_sheet(store.get(key), clear_frame=frame))
         return _jpeg(render_preview(store.get(key), blurred=not clear))
     except (MediaStoreError, PreviewError):
         return _jpeg(placeholder("cannot preview"), 422)
@@ -67,9 +77,14 @@ def preview(
 
 @router.post("/items/{item_id}/reveal", response_class=HTMLResponse)
 def reveal(
-    request: Request, item_id: DbId, db: DbDep, settings: SettingsDep, principal: Revealer
+    request: Request,
+    item_id: DbId,
+    db: DbDep,
+    settings: SettingsDep,
+    principal: Revealer,
+    frame: Annotated[int | None, Form(ge=1, le=SHEET_GRID * SHEET_GRID)] = None,
 ) -> Response:
-    """Reveal one item (audited; counts toward today's exposure budget)."""
+    """Reveal one item, or one frame of a video (audited; each counts toward the budget)."""
     policy = load_policy(db, settings)
     error = ""
     with db.begin() as session:
@@ -81,6 +96,7 @@ def reveal(
                 principal.actor,
                 policy,
                 can_resolve=principal.can(Permission.DISPUTE_RESOLVE),
+                frame=None if frame is None else frame - 1,
             )
         except service.AssessmentError as exc:
             error = str(exc)  # the refusal itself is audited: commit

@@ -22,7 +22,9 @@ from openhotline.console.pages import actor_of, load_policy, render
 from openhotline.matching import service as bank_service
 from openhotline.matching.api import get_engine
 from openhotline.matching.policy import split_classification
-from openhotline.media.models import CaseItem, Item
+from openhotline.media.models import CaseItem, Item, ItemVideo
+from openhotline.media.preview import SHEET_GRID
+from openhotline.media.video import HOW_TO_ENABLE
 from openhotline.web.deps import DbDep, SettingsDep
 from openhotline.web.params import DbId, PageNumber
 
@@ -167,6 +169,7 @@ def item_page(
              if h.local_classification else ""}
             for h, name in bank_service.hints_for(session, item_id)
         ]  # fmt: skip
+        video = session.get(ItemVideo, item_id)
         audit.record(
             session, principal.actor, AuditAction.ITEM_VIEW, f"item:{item_id}", {"claimed": mine}
         )
@@ -174,6 +177,10 @@ def item_page(
         request,
         "console/item.html",
         principal,
+        video=video,
+        is_video=item.media_type.startswith("video/"),
+        video_help=HOW_TO_ENABLE,
+        sheet_frames=SHEET_GRID * SHEET_GRID,
         item=item,
         known=known,
         review=review,

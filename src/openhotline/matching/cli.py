@@ -312,6 +312,8 @@ def bank_export(
     except ValueError:
         _fail(f"unknown --format {fmt!r} or --type {hash_type!r}")
         return
+    if ht is HashType.VPDQ:
+        _fail("videos are exported with `openhotline bank export-video`")
     if ff is FileFormat.PLAIN and ht is None:
         _fail("a plain export needs --type (md5, sha1, sha256 or pdq)")
     out = sys.stdout
@@ -427,6 +429,7 @@ def video_command(
 ) -> None:
     """Hash a video with vPDQ (needs the video extra) and match its frames against banks."""
     from openhotline.matching.matcher import match_video
+    from openhotline.matching.video import match_video as vpdq_match
     from openhotline.media.decode import MediaError
     from openhotline.media.video import hash_video
 
@@ -445,6 +448,15 @@ def video_command(
         engine = services(ctx).matcher
         with factory() as session:
             res = match_video(session, engine, [(f.pdq, f.quality) for f in v.frames], set(bank))
+            videos = vpdq_match(session, engine, v.frames, set(bank))
+        # vpdq entries: whole videos matched by share of frames (the bank's thresholds).
+        out["videos"] = [
+            {"bank": m.bank, "hash": m.digest, "classification": m.classification,
+             "query_share": round(m.query_share, 4), "target_share": round(m.target_share, 4),
+             "matched_how": m.how}
+            for m in videos
+        ]  # fmt: skip
+        # pdq entries: single images among the frames.
         out["matches"] = [
             {"bank": r.bank, "frames_matched": r.frames_matched,
              "frames_total": r.frames_total, "share": round(r.share, 4),
@@ -461,6 +473,9 @@ def register(app: typer.Typer) -> None:
 
     app.command("scan")(scan_command)
     app.command("video")(video_command)
+    from openhotline.matching import cli_video
+
+    cli_video.register(bank_app)
     app.add_typer(bank_app, name="bank")
 
 

@@ -6,7 +6,7 @@ DOMAIN = Domain(
     "matching",
     module="hotline",
     models=("openhotline.matching.models",),
-    routers=("openhotline.matching.api:router",),
+    routers=("openhotline.matching.api:router", "openhotline.matching.video_api:router"),
     cli=((None, "openhotline.matching.cli:register"),),
     handlers={"bank.sync": "openhotline.matching.tasks:sync_job"},
     tick_hooks=("openhotline.matching.tasks:enqueue_due_syncs",),

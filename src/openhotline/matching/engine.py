@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -28,12 +29,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.matching.index import HashArray, PDQIndex, SegmentParts, hex_to_words
-from openhotline.matching.models import BankEntry, HashBank, HashType
+from openhotline.matching.models import BankEntry, BankVideoFrame, HashBank, HashType
 
 log = logging.getLogger("openhotline.matching")
 COMPACT_DELTA = 50_000  # compact when the delta holds more rows than this
 COMPACT_DEAD = 0.10  # ... or when more than this share of segment rows is removed
 LOAD_CHUNK = 200_000
+VPDQ_MIN_QUALITY = 50  # vPDQ's own threshold: weaker frames are not indexed
 
 
 @dataclass
@@ -97,12 +99,30 @@ class PDQHit:
 class MatchEngine:
     """Thread-safe PDQ matching over the enabled banks."""
 
-    def __init__(self, factory: sessionmaker[Session], index_dir: Path | None) -> None:
+    def __init__(
+        self, factory: sessionmaker[Session], index_dir: Path | None, *, frames: bool = False
+    ) -> None:
         self.factory = factory
         self.index_dir = index_dir
         self._banks: dict[int, _BankIndex] = {}
         self._lock = threading.Lock()
         self._compacting: set[int] = set()
+        # The same index serves two tables: PDQ bank entries, and (frames=True) the frame
+        # hashes of vpdq entries, so a video's frames are looked up in the multi-index too.
+        self._rows: Any = BankVideoFrame if frames else BankEntry
+        self._only: tuple[Any, ...] = (
+            (BankVideoFrame.quality >= VPDQ_MIN_QUALITY,)
+            if frames
+            else (BankEntry.hash_type == HashType.PDQ.value,)
+        )
+        self.video: MatchEngine | None = None
+        if not frames:
+            video_dir = None if index_dir is None else index_dir / "vpdq-frames"
+            self.video = MatchEngine(factory, video_dir, frames=True)
+
+    def _of(self, bank_id: int) -> list[Any]:
+        """The clauses selecting this engine's rows of one bank."""
+        return [self._rows.bank_id == bank_id, *self._only]
 
     def _folder(self, bank_id: int) -> Path | None:
         return None if self.index_dir is None else self.index_dir / f"bank-{bank_id}"
@@ -181,15 +201,13 @@ class MatchEngine:
         """The bank's live PDQ entries (id <= upto), ascending, in chunks of ids and words."""
         last = 0
         while True:
-            query = select(BankEntry.id, BankEntry.hash_value).where(
-                BankEntry.bank_id == bank_id,
-                BankEntry.hash_type == HashType.PDQ.value,
-                BankEntry.removed_at.is_(None),
-                BankEntry.id > last,
+            t = self._rows
+            query = select(t.id, t.hash_value).where(
+                *self._of(bank_id), t.removed_at.is_(None), t.id > last
             )
             if upto is not None:
-                query = query.where(BankEntry.id <= upto)
-            rows = session.execute(query.order_by(BankEntry.id).limit(LOAD_CHUNK)).all()
+                query = query.where(t.id <= upto)
+            rows = session.execute(query.order_by(t.id).limit(LOAD_CHUNK)).all()
             if not rows:
                 return
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -205,11 +223,7 @@ class MatchEngine:
         returned: the index must be rebuilt); index rows the database no longer has live
         (removed since the save, or lost with a restore) become tombstones.
         """
-        newest = session.scalar(
-            select(func.max(BankEntry.id)).where(
-                BankEntry.bank_id == bank_id, BankEntry.hash_type == HashType.PDQ.value
-            )
-        )
+        newest = session.scalar(select(func.max(self._rows.id)).where(*self._of(bank_id)))
         # After a restore the database may reuse ids above its newest one: catch-up must
         # start from there, and index rows above it are not in the database at all.
         state.max_id = min(state.max_id, int(newest or 0))
@@ -264,23 +278,16 @@ class MatchEngine:
         return int(
             session.scalar(
                 select(func.count())
-                .select_from(BankEntry)
-                .where(
-                    BankEntry.bank_id == bank_id,
-                    BankEntry.hash_type == HashType.PDQ.value,
-                    BankEntry.removed_at.is_not(None),
-                )
+                .select_from(self._rows)
+                .where(*self._of(bank_id), self._rows.removed_at.is_not(None))
             )
             or 0
         )
 
     def _catch_up(self, session: Session, bank_id: int, state: _BankIndex) -> None:
         rows = session.execute(
-            select(BankEntry.id, BankEntry.hash_value).where(
-                BankEntry.bank_id == bank_id,
-                BankEntry.hash_type == HashType.PDQ.value,
-                BankEntry.removed_at.is_(None),
-                BankEntry.id > state.max_id,
+            select(self._rows.id, self._rows.hash_value).where(
+                *self._of(bank_id), self._rows.removed_at.is_(None), self._rows.id > state.max_id
             )
         ).all()
         if rows:
@@ -289,11 +296,10 @@ class MatchEngine:
         removed = self._removed_count(session, bank_id)
         if removed != state.removed:
             gone = session.scalars(
-                select(BankEntry.id).where(
-                    BankEntry.bank_id == bank_id,
-                    BankEntry.hash_type == HashType.PDQ.value,
-                    BankEntry.removed_at.is_not(None),
-                    BankEntry.id <= state.max_id,
+                select(self._rows.id).where(
+                    *self._of(bank_id),
+                    self._rows.removed_at.is_not(None),
+                    self._rows.id <= state.max_id,
                 )
             ).all()
             state.index.remove(list(gone))
@@ -382,3 +388,5 @@ class MatchEngine:
         """Drop a bank's in-memory index (it is reloaded or rebuilt on next use)."""
         with self._lock:
             self._banks.pop(bank_id, None)
+        if self.video is not None:
+            self.video.forget(bank_id)

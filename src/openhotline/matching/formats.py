@@ -127,6 +127,11 @@ def bounded_lines(
 
 def parse_type(name: str) -> HashType:
     """Map a signal type name (HMA names accepted) to a HashType."""
+    if name.strip().lower() == HashType.VPDQ.value:
+        raise ValueError(
+            "vpdq hashes are a video's frame list: import them with "
+            "`openhotline bank import-video` (vPDQ hash files)"
+        )
     try:
         return SIGNAL_ALIASES[name.strip().lower()]
     except KeyError:
@@ -140,7 +145,8 @@ def detect_format(first_line: str) -> FileFormat:
     if "," in line and any(c in CSV_HASH_COLUMNS for c in head):
         return FileFormat.CSV
     first = line.split(None, 1)[0].lower() if line.split() else ""
-    if first in SIGNAL_ALIASES and len(line.split()) >= 2:
+    # "vpdq" too, so such a file is told where video hashes go rather than "unknown type".
+    if (first in SIGNAL_ALIASES or first == HashType.VPDQ.value) and len(line.split()) >= 2:
         return FileFormat.HMA
     return FileFormat.PLAIN
 

@@ -5,13 +5,28 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openhotline.db import Base, EnumString, UTCDateTime, utcnow
 from openhotline.matching.policy import BankPolicy, BankSource
 
 DEFAULT_PDQ_RADIUS = 31
+# vPDQ's recommended thresholds (python-threatexchange's VPDQ signal): a video matches when at
+# least this share of its (distinct, quality >= 50) frames match the bank video's frames ...
+DEFAULT_VPDQ_FRAME_SHARE = 0.8
+# ... and at least this share of the bank video's frames are matched (0: any part of it).
+DEFAULT_VPDQ_TARGET_SHARE = 0.0
 
 
 class HashType(StrEnum):
@@ -21,13 +36,20 @@ class HashType(StrEnum):
     MD5 = "md5"
     SHA1 = "sha1"
     SHA256 = "sha256"
+    # A video's frame hashes; the entry's hash_value is the SHA-256 of its canonical vPDQ
+    # text (matching/video.py), its frames are in bank_video_frames.
+    VPDQ = "vpdq"
 
+
+# The types a hash-list line can carry (a vpdq entry is a frame list: matching/video.py).
+LIST_HASH_TYPES = (HashType.PDQ, HashType.MD5, HashType.SHA1, HashType.SHA256)
 
 HEX_LENGTH: dict[HashType, int] = {
     HashType.PDQ: 64,
     HashType.MD5: 32,
     HashType.SHA1: 40,
     HashType.SHA256: 64,
+    HashType.VPDQ: 64,
 }
 
 
@@ -56,6 +78,13 @@ class HashBank(Base):
     # JSON object: the bank's classification code -> local "<scheme>:<code>".
     classification_map: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # vPDQ: the shares of frames a video match needs (query side, bank video side).
+    vpdq_frame_share: Mapped[float] = mapped_column(
+        Float, default=DEFAULT_VPDQ_FRAME_SHARE, server_default=str(DEFAULT_VPDQ_FRAME_SHARE)
+    )
+    vpdq_target_share: Mapped[float] = mapped_column(
+        Float, default=DEFAULT_VPDQ_TARGET_SHARE, server_default=str(DEFAULT_VPDQ_TARGET_SHARE)
+    )
     # The partner whose list this is: only that partner sees its entries' provenance.
     owner_org_id: Mapped[int | None] = mapped_column(
         ForeignKey("partner_orgs.id", ondelete="SET NULL")
@@ -130,3 +159,30 @@ class BankSubscription(Base):
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class BankVideoFrame(Base):
+    """One frame hash of a vpdq bank entry; indexed like PDQ entries (matching/engine.py).
+
+    Only usable frames are indexed (quality >= 50), all are kept for export. removed_at
+    follows the entry's, so the frame index drops a removed video's frames.
+    """
+
+    __tablename__ = "bank_video_frames"
+    __table_args__ = (
+        Index("ix_bank_video_frames_bank_removed", "bank_id", "removed_at"),
+        Index("ix_bank_video_frames_entry", "entry_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("hash_banks.id", ondelete="CASCADE"))
+    entry_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("bank_entries.id", ondelete="CASCADE"),
+    )
+    position: Mapped[int] = mapped_column(Integer)  # order within the video
+    hash_value: Mapped[str] = mapped_column(String(64))  # the frame's PDQ, lower-case hex
+    quality: Mapped[int] = mapped_column(Integer)
+    frame_number: Mapped[int] = mapped_column(Integer)
+    timestamp: Mapped[float] = mapped_column(Float)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -60,6 +60,8 @@ _CORNERS = {"tl": "top left", "tr": "top right", "bl": "bottom left", "br": "bot
 
 def describe(label: str, inliers: int | None = None) -> str:
     """Words for a query label: "pdq:region2" -> "PDQ, embedded region 2"."""
+    if label.startswith("vPDQ"):  # already words: "vPDQ, 87% of frames"
+        return label
     if label == "features" or label.startswith("features:"):
         return f"local features, {inliers} inliers"
     head, *parts = label.split(":")

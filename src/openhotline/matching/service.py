@@ -417,6 +417,8 @@ def iter_entries(
         )
         if hash_type is not None:
             q = q.where(BankEntry.hash_type == hash_type.value)
+        else:  # a vpdq entry is a frame list, exported as vPDQ files (export-video)
+            q = q.where(BankEntry.hash_type != HashType.VPDQ.value)
         rows = session.scalars(q.order_by(BankEntry.id).limit(chunk)).all()
         if not rows:
             return

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openhotline.db import Base, EnumString, UTCDateTime, utcnow
@@ -61,3 +70,28 @@ class CaseItem(Base):
     captured_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("case_id", "item_id", name="uq_case_items_case_item"),)
+
+
+class VideoState(StrEnum):
+    """What became of a video item's frame hashes."""
+
+    HASHED = "hashed"  # vPDQ frame hashes stored; matched by share of frames
+    OFF = "off"  # video matching is off here (vpdq not installed): exact hashes only
+    FAILED = "failed"  # the file could not be decoded as a video (detail says why)
+
+
+class ItemVideo(Base):
+    """A video item's vPDQ frame hashes (one hash a second, bounded), or why there are none."""
+
+    __tablename__ = "item_videos"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[VideoState] = mapped_column(EnumString(VideoState, 20), index=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    frame_count: Mapped[int] = mapped_column(Integer, default=0)
+    duration: Mapped[float] = mapped_column(Float, default=0.0)  # seconds, of the hashed part
+    # vPDQ's own hash-file lines, "frame_number,quality,pdq_hex,timestamp" (media/video.py).
+    frames: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -50,3 +50,82 @@ def placeholder(text: str = "no preview", size: int = 256) -> bytes:
     out = io.BytesIO()
     img.save(out, format="JPEG", quality=80)
     return out.getvalue()
+
+
+SHEET_GRID = 3  # a video's contact sheet: 3 x 3 frames sampled evenly
+SHEET_CELL = 170  # pixels per cell side (the sheet stays under MAX_SIDE)
+
+
+def sample_frames(data: bytes, count: int = SHEET_GRID * SHEET_GRID) -> list[Image.Image]:
+    """Up to `count` frames sampled evenly through a video (OpenCV's bundled FFmpeg; no audio).
+
+    Decoded in memory (media/video.py hands libav an in-memory file); raises PreviewError.
+    """
+    import cv2
+
+    from openhotline.media.video import bytes_as_path
+
+    frames: list[Image.Image] = []
+    with bytes_as_path(data) as path:
+        cap = cv2.VideoCapture(str(path))
+        try:
+            if not cap.isOpened():
+                raise PreviewError("not a video this system can decode")
+            total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+            width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
+            height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+            if width * height > MAX_SOURCE_PIXELS:
+                raise PreviewError(f"video too large to preview ({width}x{height})")
+            wanted = [int((i + 0.5) * total / count) for i in range(count)] if total else [0]
+            for pos in wanted:
+                cap.set(cv2.CAP_PROP_POS_FRAMES, pos)
+                ok, bgr = cap.read()
+                if not ok:
+                    continue
+                img = Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+                img.thumbnail((MAX_SIDE, MAX_SIDE))
+                frames.append(img)
+        finally:
+            cap.release()
+    if not frames:
+        raise PreviewError("no decodable frames in this video")
+    return frames
+
+
+def _blur(img: Image.Image) -> Image.Image:
+    radius = max(6.0, max(img.size) * BLUR_FRACTION)
+    return img.convert("L").filter(ImageFilter.GaussianBlur(radius)).convert("RGB")
+
+
+def _jpeg(img: Image.Image) -> bytes:
+    out = io.BytesIO()
+    img.save(out, format="JPEG", quality=80)
+    return out.getvalue()
+
+
+def render_contact_sheet(data: bytes, *, clear_frame: int | None = None) -> bytes:
+    """A JPEG grid of sampled frames, each greyscale and blurred; `clear_frame` (0-based) shown.
+
+    Only the frame an analyst revealed is ever clear; the rest of the sheet stays blurred.
+    """
+    frames = sample_frames(data)
+    sheet = Image.new("RGB", (SHEET_GRID * SHEET_CELL, SHEET_GRID * SHEET_CELL), (40, 40, 40))
+    draw = ImageDraw.Draw(sheet)
+    for i, frame in enumerate(frames):
+        cell = frame.copy()
+        cell.thumbnail((SHEET_CELL - 4, SHEET_CELL - 4))
+        if i != clear_frame:
+            cell = _blur(cell)
+        x, y = (i % SHEET_GRID) * SHEET_CELL, (i // SHEET_GRID) * SHEET_CELL
+        sheet.paste(cell, (x + (SHEET_CELL - cell.width) // 2, y + (SHEET_CELL - cell.height) // 2))
+        draw.text((x + 4, y + 2), str(i + 1), fill=(235, 235, 235))
+    return _jpeg(sheet)
+
+
+def render_video_frame(data: bytes, frame: int, *, blurred: bool = True) -> bytes:
+    """One sampled frame (0-based, as numbered on the contact sheet) as a JPEG."""
+    frames = sample_frames(data)
+    if not 0 <= frame < len(frames):
+        raise PreviewError(f"this video's contact sheet has {len(frames)} frames")
+    img = frames[frame]
+    return _jpeg(_blur(img) if blurred else img)
