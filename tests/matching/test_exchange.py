@@ -92,6 +92,8 @@ def test_threatexchange_client_follows_the_list(publisher: Publisher, tmp_path: 
     meta = first.updates["pdq", pdq_a]
     assert isinstance(meta, OpenhotlineSignalMetadata)
     assert (meta.classification, meta.provenance) == ("default:baseline", "Hotline AA")
+    (opinion,) = meta.get_as_opinions()
+    assert opinion.category.name == "POSITIVE_CLASS" and opinion.tags == {"default:baseline"}
 
     # The client's own in-memory store and PDQ index (what the threatexchange CLI does).
     held: dict[tuple[str, str], OpenhotlineSignalMetadata] = {}

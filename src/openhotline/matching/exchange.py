@@ -15,8 +15,9 @@ It needs the `exchange` extra; nothing else in openhotline imports this module, 
 deployment without threatexchange never loads it.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: the threatexchange CLI builds its
+# `config collab edit` options from the collaboration dataclass's field types, which must be
+# real types rather than strings.
 import logging
 import typing as t
 from collections.abc import Iterator, Sequence
@@ -84,6 +85,11 @@ class OpenhotlineSignalMetadata(state.FetchedSignalMetadata):
     classification: str = ""
     provenance: str = ""
 
+    def get_as_opinions(self) -> Sequence[state.SignalOpinion]:
+        """A published hash was confirmed by two analysts: a positive, tagged with its class."""
+        tags = {self.classification} if self.classification else set()
+        return [state.SignalOpinion(False, state.SignalOpinionCategory.POSITIVE_CLASS, tags)]
+
 
 @dataclass
 class OpenhotlineCheckpoint(state.FetchCheckpointBase):
@@ -149,7 +155,7 @@ class OpenhotlineSignalExchangeAPI(
         return OpenhotlineSignalMetadata
 
     @classmethod
-    def for_collab(cls, collab: OpenhotlineCollabConfig) -> OpenhotlineSignalExchangeAPI:
+    def for_collab(cls, collab: OpenhotlineCollabConfig) -> "OpenhotlineSignalExchangeAPI":
         """Authenticated from the collaboration's key file; HTTP to its list URL only.
 
         threatexchange builds its APIs itself, so this is the adapter's composition root
