@@ -57,6 +57,7 @@ class StubState:
     calls: list[str] = field(default_factory=list)
     fail_next: dict[str, int] = field(default_factory=dict)
     reject: set[str] = field(default_factory=set)
+    slow: dict[str, float] = field(default_factory=dict)  # seconds each call of a path takes
     next_report: int = 4564654
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -73,6 +74,7 @@ def make_app(state: StubState) -> FastAPI:
         return Response(text, status_code=status, media_type="application/xml")
 
     def gate(request: Request, path: str) -> Response | None:
+        time.sleep(state.slow.get(path, 0.0))  # a slow NCMEC: time to kill a worker mid-call
         with state.lock:
             state.calls.append(path)
             expected = base64.b64encode(f"{state.user}:{state.password}".encode()).decode()
@@ -228,9 +230,11 @@ def main() -> None:
     parser.add_argument("--user", default="esp-user")
     parser.add_argument("--password", default="esp-pass")
     parser.add_argument("--fail-upload", type=int, default=0, help="503 on the first N uploads")
+    parser.add_argument("--slow-upload", type=float, default=0.0, help="seconds per upload")
     args = parser.parse_args()
     stub = StubServer(args.user, args.password, args.port)
     stub.state.fail_next["/upload"] = args.fail_upload
+    stub.state.slow["/upload"] = args.slow_upload
     stub.start()
     print(f"NCMEC stub on {stub.base_url}", flush=True)
     try:
@@ -240,7 +244,7 @@ def main() -> None:
                 for r in stub.state.reports.values():
                     print(
                         f"report {r.report_id}: files {len(r.files)} finished {r.finished} "
-                        f"retracted {r.retracted}",
+                        f"retracted {r.retracted}; calls {stub.state.calls}",
                         flush=True,
                     )
     except KeyboardInterrupt:
