@@ -5,6 +5,11 @@ restart mid-flow, bad credentials, bad channel input, and what staff see (CLI, c
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -381,3 +386,56 @@ def test_config_check_masks_ncmec_credentials(
     assert "OPENHOTLINE_NCMEC_PASSWORD = (set)" in out.output
     assert "OPENHOTLINE_NCMEC_USERNAME = (set)" in out.output
     assert "OPENHOTLINE_NCMEC_BASE_URL = 'https://exttest.cybertip.org/ispws'" in out.output
+
+
+def _worker(nsettings: Settings) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "OPENHOTLINE_DATABASE_URL": nsettings.resolved_database_url(),
+        "OPENHOTLINE_DATA_DIR": str(nsettings.data_dir),
+        "OPENHOTLINE_NCMEC_BASE_URL": nsettings.ncmec_base_url,
+        "OPENHOTLINE_NCMEC_USERNAME": nsettings.ncmec_username,
+        "OPENHOTLINE_NCMEC_PASSWORD": nsettings.ncmec_password,
+        "OPENHOTLINE_CYBERTIP_EMAIL": nsettings.cybertip_email,
+        "OPENHOTLINE_JOBS_NAME": nsettings.jobs_name,
+        "OPENHOTLINE_JOB_BACKOFF_SECONDS": "1",
+        "OPENHOTLINE_JOBS_TICK_SECONDS": "1",
+    }
+    log = open(nsettings.data_dir / "worker.log", "ab")  # noqa: SIM115 - kept by the process
+    return subprocess.Popen(
+        [sys.executable, "-m", "openhotline", "worker"], env=env, stdout=log, stderr=log
+    )
+
+
+def _wait(what: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not what():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.5)
+
+
+@pytest.mark.slow
+def test_real_worker_killed_mid_upload_is_resumed_by_the_next(
+    nsettings: Settings, services: Services, stub: StubServer
+) -> None:
+    _case_id, ref_id, _ = _referral(services, files=2)
+    stub.state.slow["/upload"] = 6.0  # time to kill the worker while a file goes up
+    first = _worker(nsettings)
+    try:
+        _wait(lambda: stub.state.count("/upload") >= 1, 240)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+    stub.state.slow.clear()
+    assert _sub(services.sessionmaker).state == NcmecState.UPLOADING
+    second = _worker(nsettings)
+    try:
+        _wait(lambda: _sub(services.sessionmaker).state == NcmecState.FINISHED, 240)
+    finally:
+        second.terminate()
+        second.wait(30)
+    (report,) = stub.state.reports.values()
+    assert report.finished and stub.state.count("/submit") == 1
+    # The killed upload may have reached NCMEC: at most one extra copy, in the same report.
+    assert 2 <= len(report.files) <= 3
+    assert _ref(services.sessionmaker, ref_id).status == ReferralStatus.SENT
