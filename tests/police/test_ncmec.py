@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from openhotline.app import create_app
+from openhotline.audit.models import AuditAction, AuditEntry
 from openhotline.bootstrap import Services
 from openhotline.bootstrap import build as build_services
 from openhotline.cases.models import CaseEvent, CaseStatus
@@ -174,6 +175,11 @@ def test_full_submission_reaches_ncmec_once(services: Services, stub: StubServer
     assert f"NCMEC: report {report.report_id} opened" in steps
     assert sum("uploaded" in e for e in steps) == 2 and sum("details" in e for e in steps) == 2
     assert steps[-1].endswith("finished: the CyberTipline has it")
+    with services.sessionmaker() as s:
+        actions = [a.action for a in s.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    # What left the hotline is in the audit log: the documents, each file, the report.
+    assert actions.count(AuditAction.EXPORT_NCMEC_FILE) == 2
+    assert AuditAction.EXPORT_CYBERTIP in actions and AuditAction.EXPORT_NCMEC_REPORT in actions
 
     # Running the worker again changes nothing: no second report.
     _queue(services).drain()

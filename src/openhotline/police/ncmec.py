@@ -19,6 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openhotline import db
+from openhotline.audit import service as audit
+from openhotline.audit.models import AuditAction
 from openhotline.cases.models import CaseEventKind
 from openhotline.cases.service import record_event
 from openhotline.errors import ConflictError, DomainError, NotFoundError
@@ -240,6 +242,13 @@ def upload_done(
     files[index]["file_id"] = file_id
     sub.files = files  # a new list, so the JSON column is written
     sub.last_error = None
+    audit.record(
+        session,
+        ACTOR,
+        AuditAction.EXPORT_NCMEC_FILE,
+        f"case:{_referral(session, sub).case_id}",
+        {"sha256": files[index]["sha256"], "report": sub.ncmec_report_id, "file_id": file_id},
+    )
     _event(session, sub, f"file {index + 1} of {len(files)} uploaded (file id {file_id})")
     if index + 1 < len(files):
         _touch(session, sub)
@@ -320,6 +329,13 @@ def finish_done(session: Session, submission_id: int) -> None:
     ref.status = ReferralStatus.SENT
     ref.sent_at = now
     ref.detail = f"NCMEC CyberTipline report {sub.ncmec_report_id} ({len(sub.files)} file(s))"
+    audit.record(
+        session,
+        ACTOR,
+        AuditAction.EXPORT_NCMEC_REPORT,
+        f"case:{ref.case_id}",
+        {"referral": ref.id, "report": sub.ncmec_report_id, "files": len(sub.files)},
+    )
     _event(session, sub, f"report {sub.ncmec_report_id} finished: the CyberTipline has it")
 
 
