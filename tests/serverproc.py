@@ -48,8 +48,8 @@ class ServerProcess:
         self._log_from = 0
         self.log = data_dir / f"server-{self.port}.log"
 
-    def start(self, timeout: float = 30.0) -> None:
-        """Start the server and wait until it answers."""
+    def start(self, timeout: float = 90.0) -> None:
+        """Start the server and wait until it answers (slow on a loaded shared machine)."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self._log_from = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "ab") as log:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from openhotline.matching.subscriptions import ListFetcher
     from openhotline.media.store import MediaStore
     from openhotline.net.guard import AddressGuard, Resolver
+    from openhotline.police.cybertip_client import CybertipClient
     from openhotline.reportremove.store import OneItemStore
     from openhotline.signing.service import SigningKey
     from openhotline.takedown.mailer import Mailer
@@ -111,6 +112,19 @@ class Services:
         from openhotline.matching.subscriptions import HttpListFetcher
 
         return HttpListFetcher()
+
+    @cached_property
+    def cybertip_client(self) -> CybertipClient:
+        """NCMEC's CyberTipline Reporting API (only the configured base URL is ever called)."""
+        override: CybertipClient | None = self._overrides.get("cybertip_client")
+        if override is not None:
+            return override
+        from openhotline.police.cybertip_client import HttpCybertipClient
+
+        s = self.settings
+        return HttpCybertipClient(
+            s.ncmec_base_url, s.ncmec_username, s.ncmec_password, timeout=s.ncmec_timeout_seconds
+        )
 
     @cached_property
     def tracer(self) -> Tracer:
@@ -228,6 +242,7 @@ def build(
     tracer: Tracer | None = None,
     list_fetcher: ListFetcher | None = None,
     message_provider: MessageProvider | None = None,
+    cybertip_client: CybertipClient | None = None,
 ) -> Services:
     """Build the process's services; `check` refuses a database that is not migrated."""
     from openhotline.media.store import EncryptedFileStore
@@ -268,6 +283,8 @@ def build(
             overrides["list_fetcher"] = list_fetcher
         if message_provider is not None:
             overrides["message_provider"] = message_provider
+        if cybertip_client is not None:
+            overrides["cybertip_client"] = cybertip_client
         return Services(
             settings=settings,
             clock=clock,

@@ -274,6 +274,15 @@ class PartnerSettings(BaseModel):
     cybertip_email: str = ""
     cybertip_first_name: str = ""
     cybertip_last_name: str = ""
+    # NCMEC's CyberTipline Reporting API (police channels with delivery "ncmec"): base URL
+    # (NCMEC's test environment until NCMEC approves production, report.cybertip.org/ispws),
+    # the HTTP Basic credentials NCMEC issues, the time one request may take, and how many
+    # tries each submission step gets (with the job queue's back-off) before it gives up.
+    ncmec_base_url: str = "https://exttest.cybertip.org/ispws"
+    ncmec_username: str = ""
+    ncmec_password: str = ""
+    ncmec_timeout_seconds: float = Field(default=60.0, gt=0)
+    ncmec_max_attempts: int = Field(default=6, ge=1, le=50)
 
 
 class HelplineSettings(BaseModel):
@@ -418,7 +427,8 @@ class StatsSettings(BaseModel):
 # every variable keeps its OPENHOTLINE_<NAME> and a domain can be handed only its group.
 SECRET_FIELDS = frozenset(
     {"database_url", "media_key", "helpline_key", "smtp_password", "notice_link_key",
-     "federation_peers", "victimid_key", "helpline_provider_auth_token"}
+     "federation_peers", "victimid_key", "helpline_provider_auth_token",
+     "ncmec_username", "ncmec_password"}
 )  # fmt: skip
 GROUPS: dict[str, type[BaseModel]] = {
     "core": CoreSettings,

@@ -38,6 +38,8 @@ class AuditAction(StrEnum):
     CASE_VIEW = "case.view"
     EVIDENCE_UPLOAD = "evidence.upload"
     EXPORT_CYBERTIP = "export.cybertip"
+    EXPORT_NCMEC_FILE = "export.ncmec_file"  # a case's file uploaded to NCMEC's CyberTipline
+    EXPORT_NCMEC_REPORT = "export.ncmec_report"  # a CyberTipline report finished (submitted)
     EXPORT_POLICE = "export.police"
     HELPLINE_ANNUAL_EXPORTED = "helpline.annual.exported"
     HELPLINE_CHI_EXPORTED = "helpline.chi.exported"

@@ -442,6 +442,7 @@ def case_file_json(cf: CaseFile) -> dict[str, Any]:
                 "status": r.status.value,
                 "sent_at": at(r.sent_at),
                 "cleared_at": at(r.cleared_at),
+                "detail": r.detail,  # e.g. the NCMEC report id, or why delivery failed
             }
             for r in cf.referrals
         ]

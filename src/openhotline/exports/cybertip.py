@@ -3,7 +3,8 @@
 Produces the report document (incidentSummary, internetDetails/webPageIncident, reporter)
 and one fileDetails document per item with its hashes. NCMEC assigns reportId and fileId
 when a report is submitted, so fileDetails carry reportId 0 and a provisional fileId until
-then. Nothing is sent anywhere: submission is a separate, manual step.
+then. Nothing is sent from here: police/ncmec.py submits these documents, with the ids
+NCMEC assigned, for police channels whose delivery is "ncmec".
 """
 
 from __future__ import annotations
@@ -96,12 +97,14 @@ def report_xml(
     return _bytes(root)
 
 
-def file_details_xml(item: FileHashes, *, report_id: int = 0) -> bytes:
-    """One fileDetails document with the item's hashes."""
+def file_details_xml(
+    item: FileHashes, *, report_id: int = 0, file_id: str = "", file_name: str = ""
+) -> bytes:
+    """One fileDetails document with the item's hashes (ids as NCMEC assigned them, once known)."""
     root = ET.Element("fileDetails")
     _sub(root, "reportId", str(report_id))
-    _sub(root, "fileId", f"provisional-{item.sha256[:16]}")
-    _sub(root, "originalFileName", f"{item.sha256}.bin")
+    _sub(root, "fileId", file_id or f"provisional-{item.sha256[:16]}")
+    _sub(root, "originalFileName", file_name or f"{item.sha256}.bin")
     if item.media_url:
         _sub(root, "locationOfFile", item.media_url)
     _sub(root, "fileViewedByEsp", "true")

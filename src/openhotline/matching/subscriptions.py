@@ -118,6 +118,11 @@ class SyncResult:
     notes: list[str] = field(default_factory=list)
 
 
+def list_url(url: str) -> str:
+    """A publisher's hash-list URL, checked (InvalidError names what is wrong)."""
+    return _list_url(url)
+
+
 def _list_url(url: str) -> str:
     url = url.strip().rstrip("/")
     if not url.startswith(("http://", "https://")):
@@ -215,7 +220,7 @@ def due(session: Session) -> list[str]:
     return out
 
 
-def _fetch_signed(fetcher: ListFetcher, url: str, api_key: str, pinned: str) -> dict[str, Any]:
+def fetch_signed(fetcher: ListFetcher, url: str, api_key: str, pinned: str) -> dict[str, Any]:
     """Download a file and its .sig, verify against the pinned key, parse the JSON."""
     body = fetcher.get(url, api_key)
     signature = fetcher.get(url + ".sig", api_key).data.decode("ascii", "replace").strip()
@@ -232,7 +237,7 @@ def _fetch_signed(fetcher: ListFetcher, url: str, api_key: str, pinned: str) -> 
     return parsed
 
 
-def _entry_hashes(entry: Any, where: str) -> list[tuple[HashType, str]]:
+def entry_hashes(entry: Any, where: str) -> list[tuple[HashType, str]]:
     """The (type, value) pairs of one published row; InvalidError names what is wrong."""
     if not isinstance(entry, dict):
         raise SubscriptionInvalidError(f"{where}: an entry is not an object")
@@ -263,7 +268,7 @@ def _rows(entries: list[Any], where: str, added_by: str) -> list[Row]:
     """Check every entry first: a file with one bad row is refused whole."""
     rows: list[Row] = []
     for n, entry in enumerate(entries, start=1):
-        for hash_type, value in _entry_hashes(entry, f"{where} entry {n}"):
+        for hash_type, value in entry_hashes(entry, f"{where} entry {n}"):
             rows.append(
                 Row(
                     line=n,
@@ -357,23 +362,29 @@ def sync(session: Session, bank_name: str, fetcher: ListFetcher, actor: str) -> 
     return result
 
 
-def _sync(
-    session: Session, sub: BankSubscription, bank: HashBank, fetcher: ListFetcher, actor: str
-) -> SyncResult:
-    api_key = read_api_key(Path(sub.api_key_file))
-    info_raw = fetcher.get(sub.list_url, api_key).data
+def latest_version(fetcher: ListFetcher, list_url: str, api_key: str, pinned: str) -> int:
+    """The publisher's latest list version; refuses a publisher now signing with another key."""
+    info_raw = fetcher.get(list_url, api_key).data
     try:
         info = json.loads(info_raw)
         latest = int(info["version"])
         published_key = str(info.get("public_key", ""))
     except (ValueError, KeyError, TypeError) as exc:
-        raise PublisherUnavailableError(f"{sub.list_url}: not a list description") from exc
-    if published_key and published_key != sub.verify_key:
+        raise PublisherUnavailableError(f"{list_url}: not a list description") from exc
+    if published_key and published_key != pinned:
         # The publisher now signs with another key: never follow it silently.
         raise SubscriptionInvalidError(
             "the publisher's signing key differs from the pinned one; check with them and "
             "subscribe again with the new key"
         )
+    return latest
+
+
+def _sync(
+    session: Session, sub: BankSubscription, bank: HashBank, fetcher: ListFetcher, actor: str
+) -> SyncResult:
+    api_key = read_api_key(Path(sub.api_key_file))
+    latest = latest_version(fetcher, sub.list_url, api_key, sub.verify_key)
     start = sub.version
     result = SyncResult(bank.name, "unchanged", start, latest)
     if latest == start:
@@ -385,7 +396,7 @@ def _sync(
     who = f"subscription:{sub.id}"
     if start > 0:
         try:
-            delta = _fetch_signed(
+            delta = fetch_signed(
                 fetcher, f"{sub.list_url}/delta/{start}-{latest}.json", api_key, sub.verify_key
             )
         except MissingFileError:
@@ -402,7 +413,7 @@ def _sync(
             result.mode = "delta"
             sub.version = latest
             return result
-    snap = _fetch_signed(fetcher, f"{sub.list_url}/snapshot/{latest}.json", api_key, sub.verify_key)
+    snap = fetch_signed(fetcher, f"{sub.list_url}/snapshot/{latest}.json", api_key, sub.verify_key)
     if snap.get("version") != latest:
         raise SubscriptionInvalidError("the snapshot is not the version asked for")
     rows = _rows(_list(snap, "entries"), "snapshot", who)
@@ -412,6 +423,11 @@ def _sync(
     result.mode = "snapshot"
     sub.version = latest
     return result
+
+
+def entries_of(parsed: dict[str, Any], key: str) -> list[Any]:
+    """A signed file's list under key ("entries", "added", "removed")."""
+    return _list(parsed, key)
 
 
 def _list(parsed: dict[str, Any], key: str) -> list[Any]:

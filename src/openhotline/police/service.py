@@ -24,7 +24,7 @@ from openhotline.cases.models import Case, CaseEventKind
 from openhotline.cases.service import record_event
 from openhotline.errors import ConflictError, DomainError, InvalidError, NotFoundError
 from openhotline.partners.models import OrgKind, PartnerOrg
-from openhotline.police.models import PoliceChannel
+from openhotline.police.models import Delivery, PoliceChannel
 from openhotline.takedown.models import (
     Notice,
     NoticeStatus,
@@ -71,9 +71,14 @@ def add_channel(
     ack_hours: int = 24,
     decide_hours: int = 72,
     auto_release_hours: int | None = None,
+    delivery: str = Delivery.PACKAGE,
     actor: str,
 ) -> PoliceChannel:
     """Make a police partner the receiver of one referral destination (or update it)."""
+    if delivery not in tuple(Delivery):
+        raise PoliceInvalidError(
+            f"delivery {delivery!r} is not one of {', '.join(d.value for d in Delivery)}"
+        )
     org = session.scalar(select(PartnerOrg).where(PartnerOrg.name == org_name))
     if org is None:
         raise PoliceNotFoundError(f"no partner organisation named {org_name!r}")
@@ -102,6 +107,7 @@ def add_channel(
     channel.ack_hours = ack_hours
     channel.decide_hours = decide_hours
     channel.auto_release_hours = auto_release_hours
+    channel.delivery = Delivery(delivery)
     session.flush()
     audit.record(
         session,

@@ -93,6 +93,7 @@ class ReferralStatus(StrEnum):
 
     PENDING = "pending"
     SENT = "sent"
+    FAILED = "failed"  # delivery failed for good (e.g. NCMEC refused it); detail says why
 
 
 class Referral(Base):
