@@ -1,7 +1,7 @@
 """ncmec submissions: police channels delivered through NCMEC's CyberTipline API
 
 Revision ID: 1110
-Revises: 0910
+Revises: 1150
 Create Date: 2026-12-02 01:20:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from openhotline.db import UTCDateTime
 
 revision: str = "1110"
-down_revision: str | Sequence[str] | None = "0910"
+down_revision: str | Sequence[str] | None = "1150"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """video end to end: item vPDQ frames, vpdq bank entries' frames, per-bank shares, frame reveals
 
 Revision ID: 1150
-Revises: 0910
+Revises: 1160
 Create Date: 2026-12-02 01:20:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import openhotline.db
 
 revision: str = "1150"
-down_revision: str | Sequence[str] | None = "0910"
+down_revision: str | Sequence[str] | None = "1160"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
