@@ -82,6 +82,8 @@ class _Prepared:
     data: ReportIn
     urls: list[tuple[str, CanonicalURL]]
     receipt: str
+    # The language of the public form, for the feedback e-mail (None: the configured one).
+    language: str | None = None
 
 
 def _prepare(data: ReportIn, limits: IntakeLimits) -> _Prepared:
@@ -137,6 +139,7 @@ def _store(session: Session, items: list[tuple[_Prepared, str]]) -> None:
             "child_in_danger": p.data.child_in_danger,
             "contact_email": p.data.contact_email if p.data.contact_consent else None,
             "contact_consent": bool(p.data.contact_consent and p.data.contact_email),
+            "language": p.language if p.data.contact_consent and p.data.contact_email else None,
         }
         for p, source in items
     ]
