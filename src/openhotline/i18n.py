@@ -225,10 +225,12 @@ def public_msgids(template: Path | None = None) -> list[str]:
     return out
 
 
-def missing_translations(language: str, msgids: list[str] | None = None) -> list[str]:
+def missing_translations(
+    language: str, msgids: list[str] | None = None, locale_dir: Path | None = None
+) -> list[str]:
     """Public msgids ``language``'s catalog lacks, leaves empty or marks fuzzy (all forms)."""
     wanted = public_msgids() if msgids is None else msgids
-    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    path = (locale_dir or LOCALE_DIR) / language / "LC_MESSAGES" / f"{DOMAIN}.po"
     if not path.is_file():
         return list(wanted)
     with path.open("rb") as handle:
