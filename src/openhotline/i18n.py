@@ -245,7 +245,8 @@ def missing_translations(
         if found is None or found.fuzzy:
             missing.append(msgid)
             continue
-        strings = [found.string] if isinstance(found.string, str) else list(found.string)
+        value = found.string
+        strings = [value] if isinstance(value, str) else list(value or ())
         if not strings or not all(strings):
             missing.append(msgid)
     return missing
