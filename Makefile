@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 EXTRAS ?= dev
 PYTEST_ARGS ?=
 
-.PHONY: run worker test install lint migrate demo serve unit test-sqlite test-postgresql bench clean
+.PHONY: run worker test install lint migrate demo serve unit test-sqlite test-postgresql bench clean translations i18n-missing
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "openhotline needs Python 3.11 or newer")'
@@ -61,3 +61,23 @@ bench: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+# Languages (docs/languages.md): extract every marked string into messages.pot, then merge it
+# into each language's catalog (new msgids arrive empty, changed ones fuzzy, for translators).
+LOCALE := src/openhotline/locale
+TRANSLATED := fr de es nl ar
+translations: install
+	cd src/openhotline && ../../$(BIN)/pybabel extract -F ../../babel.cfg -k N_ -k pgettext:1c,2 \
+		--no-wrap --sort-by-file --project openhotline --copyright-holder "openhotline contributors" \
+		--msgid-bugs-address "" -o locale/messages.pot .
+	for lang in $(TRANSLATED); do \
+		if [ -f $(LOCALE)/$$lang/LC_MESSAGES/messages.po ]; then \
+			$(BIN)/pybabel update --no-wrap -i $(LOCALE)/messages.pot -d $(LOCALE) -l $$lang; \
+		else \
+			$(BIN)/pybabel init --no-wrap -i $(LOCALE)/messages.pot -d $(LOCALE) -l $$lang; \
+		fi; \
+	done
+
+# Public msgids without a (non-fuzzy) translation, per language; fails if there is any.
+i18n-missing: install
+	$(BIN)/python scripts/i18n_missing.py

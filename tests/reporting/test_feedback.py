@@ -16,6 +16,7 @@ from openhotline.bootstrap import build as build_services
 from openhotline.cases.models import Case, CaseStatus
 from openhotline.cli import app as cli_app
 from openhotline.config import Settings, get_settings
+from openhotline.i18n import LANGUAGES
 from openhotline.jobs.queue import build_queue
 from openhotline.reporting.feedback import feedback_languages
 from openhotline.reporting.models import Report, ReportURL
@@ -113,7 +114,7 @@ def test_one_email_when_done_then_the_address_is_erased(settings: Settings, mail
 
 
 def test_templates_in_every_notice_language() -> None:
-    assert feedback_languages() == ["de", "en", "fr"]
+    assert feedback_languages() == sorted(LANGUAGES)
 
 
 def test_supervisor_erases_an_address_found_by_itself(

@@ -86,6 +86,8 @@ class Appeal(Base):
     reason: Mapped[str] = mapped_column(Text)
     # Only what the appellant chose to give, to send them the outcome.
     contact_email: Mapped[str | None] = mapped_column(String(320))
+    # The language of the form, so the decision e-mail is written in it.
+    language: Mapped[str | None] = mapped_column(String(8))
     status: Mapped[AppealStatus] = mapped_column(
         EnumString(AppealStatus, 10), default=AppealStatus.PENDING
     )

@@ -20,7 +20,7 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from openhotline import db
+from openhotline import db, i18n
 from openhotline.assessment.banks import CONFIRMED_BANK
 from openhotline.audit.models import AuditAction
 from openhotline.audit.service import record
@@ -37,6 +37,7 @@ from openhotline.cases.models import Case, CaseStatus
 from openhotline.cases.service import move
 from openhotline.config import Settings
 from openhotline.errors import ConflictError, DomainError, ErrorKind, InvalidError, NotFoundError
+from openhotline.i18n import gettext as _
 from openhotline.jobs import service as jobs
 from openhotline.matching.models import BankEntry, HashBank, HashType
 from openhotline.media.models import Item
@@ -400,7 +401,14 @@ def listed_case(session: Session, url: str) -> Case | None:
     return session.execute(select(Case).where(Case.url_hash == key)).scalar_one_or_none()
 
 
-def file_appeal(session: Session, url: str, reason: str, contact_email: str | None) -> Appeal:
+def file_appeal(
+    session: Session,
+    url: str,
+    reason: str,
+    contact_email: str | None,
+    *,
+    language: str | None = None,
+) -> Appeal:
     """Record a site owner's appeal; every well-formed appeal is accepted.
 
     Whether the URL is listed is never told to the appellant (the list is confidential):
@@ -425,6 +433,7 @@ def file_appeal(session: Session, url: str, reason: str, contact_email: str | No
         case_id=case.id if case is not None else None,
         reason=reason,
         contact_email=contact_email or None,
+        language=i18n.normalise(language) if language and contact_email else None,
     )
     session.add(appeal)
     session.flush()
@@ -513,17 +522,17 @@ def appeal_reply(session: Session, appeal_id: int, sender: str) -> EmailMessage 
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = appeal.contact_email
-    msg["Subject"] = f"Your request {appeal.reference}"
-    outcome = (
-        "Your request was accepted: the address will not be on the next version of the list."
-        if appeal.status == AppealStatus.UPHELD
-        else "Your request was reviewed and not accepted."
-    )
+    # Written in the language of the form the appellant used.
+    with i18n.use_language(appeal.language or i18n.DEFAULT_LANGUAGE):
+        msg["Subject"] = _("Your request %(reference)s") % {"reference": appeal.reference}
+        outcome = (
+            _("Your request was accepted: the address will not be on the next version of the list.")
+            if appeal.status == AppealStatus.UPHELD
+            else _("Your request was reviewed and not accepted.")
+        )
+        intro = _("We reviewed your request %(reference)s about") % {"reference": appeal.reference}
     # Same wording whether or not the URL was ever listed: the reply is no oracle either.
-    msg.set_content(
-        f"We reviewed your request {appeal.reference} about\n{appeal.url}\n\n{outcome}\n\n"
-        f"{appeal.decision_note or ''}\n"
-    )
+    msg.set_content(f"{intro}\n{appeal.url}\n\n{outcome}\n\n{appeal.decision_note or ''}\n")
     return msg
 
 

@@ -20,6 +20,7 @@ from openhotline.helpline.case_models import Conversation, ConversationStatus
 from openhotline.helpline.service import ContactRejectedError, HelplineConflictError
 from openhotline.helpline.taxonomy import MODES
 from openhotline.i18n import gettext as _
+from openhotline.i18n import with_language
 from openhotline.web.deps import DbDep, services_of
 from openhotline.web.ratelimit import public_rate_limit
 from openhotline.web.templating import templates
@@ -77,7 +78,9 @@ def chat_start(request: Request, db: DbDep, mode: str, message: Message = "") ->
     except ContactRejectedError:
         errors = [_("Please write a message (up to 2000 characters).")]
         return _page(request, "helpline/chat_start.html", 400, mode=mode, errors=errors, text="")
-    return RedirectResponse(f"/helpline/chat/c/{token}", status_code=303, headers=NO_STORE)
+    return RedirectResponse(
+        with_language(f"/helpline/chat/c/{token}"), status_code=303, headers=NO_STORE
+    )
 
 
 def _lines(conv: Conversation, cipher: Any) -> list[dict[str, str]]:
@@ -135,7 +138,9 @@ def chat_send(request: Request, db: DbDep, token: str, message: Message = "") ->
         except HelplineConflictError:
             errors = [_("This conversation has ended. You can start a new one.")]
             return _chat_page(request, conv, token, 409, errors=errors)
-    return RedirectResponse(f"/helpline/chat/c/{token}", status_code=303, headers=NO_STORE)
+    return RedirectResponse(
+        with_language(f"/helpline/chat/c/{token}"), status_code=303, headers=NO_STORE
+    )
 
 
 @router.get("/c/{token}/messages")

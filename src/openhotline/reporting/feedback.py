@@ -86,7 +86,9 @@ def feedback_message(
     outcome = _outcome(session, report_id)
     if outcome is None:
         return None
-    lang = language if language in feedback_languages() else DEFAULT_LANGUAGE
+    # The language of the form the reporter used, else the configured one.
+    wanted = report.language or language
+    lang = wanted if wanted in feedback_languages() else DEFAULT_LANGUAGE
     text = _env.get_template(f"{lang}/feedback.txt.j2").render(
         receipt=format_receipt(report.receipt), hotline_name=hotline_name, outcome=outcome
     )

@@ -30,6 +30,8 @@ class Report(Base):
     # Only stored when the reporter explicitly consents (contact_consent).
     contact_email: Mapped[str | None] = mapped_column(String(320))
     contact_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The language of the form, kept only with a consented address: the one e-mail uses it.
+    language: Mapped[str | None] = mapped_column(String(8))
     # When the one feedback e-mail went; contact_email is erased at the same time.
     feedback_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

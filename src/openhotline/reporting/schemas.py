@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from openhotline.i18n import N_
+
 EMAIL_RE = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 
 
@@ -22,13 +24,14 @@ class Seen(StrEnum):
     OTHER = "other"
 
 
+# Marked for translation; the form shows them in the reporter's language.
 SEEN_LABELS: dict[Seen, str] = {
-    Seen.IMAGES: "Images",
-    Seen.VIDEOS: "Videos",
-    Seen.LIVESTREAM: "A live stream",
-    Seen.TEXT: "Text or chat",
-    Seen.LINKS: "Links to other sites",
-    Seen.OTHER: "Something else",
+    Seen.IMAGES: N_("Images"),
+    Seen.VIDEOS: N_("Videos"),
+    Seen.LIVESTREAM: N_("A live stream"),
+    Seen.TEXT: N_("Text or chat"),
+    Seen.LINKS: N_("Links to other sites"),
+    Seen.OTHER: N_("Something else"),
 }
 
 

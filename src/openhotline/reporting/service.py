@@ -44,7 +44,7 @@ _CASES = db.BulkInsert(
 _REPORTS = db.BulkInsert(
     cast(Table, Report.__table__),
     ("receipt", "created_at", "source", "external_id", "seen", "description", "found_where",
-     "child_in_danger", "contact_email", "contact_consent"),
+     "child_in_danger", "contact_email", "contact_consent", "language"),
 )  # fmt: skip
 _REPORTS_WITH_ID = db.BulkInsert(cast(Table, Report.__table__), ("id", *_REPORTS.columns))
 _REPORT_URLS = db.BulkInsert(
@@ -99,6 +99,8 @@ class _Prepared:
     data: ReportIn
     urls: list[tuple[str, CanonicalURL]]
     receipt: str
+    # The language of the public form, for the feedback e-mail (None: the configured one).
+    language: str | None = None
 
 
 def _prepare(data: ReportIn, limits: IntakeLimits) -> _Prepared:
@@ -173,6 +175,7 @@ def _store(session: Session, items: list[tuple[_Prepared, str]]) -> None:
             p.data.found_where, p.data.child_in_danger,
             p.data.contact_email if p.data.contact_consent else None,
             bool(p.data.contact_consent and p.data.contact_email),
+            p.language if p.data.contact_consent and p.data.contact_email else None,
         )
         for p, source in items
     ]  # fmt: skip

@@ -9,11 +9,14 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from openhotline.i18n import N_, current_language, with_language
+from openhotline.i18n import gettext as _
 from openhotline.reporting import service
 from openhotline.reporting.receipts import format_receipt, normalise_receipt
 from openhotline.reporting.schemas import SEEN_LABELS, ReportIn
 from openhotline.web.deps import CommitterDep, DbDep, SettingsDep
 from openhotline.web.errors import validation_details
+from openhotline.web.problems import URL_REASONS, url_reason
 from openhotline.web.ratelimit import public_rate_limit
 from openhotline.web.templating import templates
 
@@ -24,13 +27,14 @@ router = APIRouter(include_in_schema=False)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 # The form's own words for the fields the API names (a reporter never sees "urls[0]").
+# Marked with N_ and translated when shown, in the reporter's language.
 FIELD_LABELS = {
-    "urls": "Web address",
-    "description": "Anything else",
-    "seen": "What did you see",
-    "found_where": "Where did you find the link",
-    "contact_email": "Email address",
-    "contact_consent": "Feedback",
+    "urls": N_("Web address"),
+    "description": N_("Anything else"),
+    "seen": N_("What did you see"),
+    "found_where": N_("Where did you find the link"),
+    "contact_email": N_("Email address"),
+    "contact_consent": N_("Feedback"),
 }
 _URL_ITEM = re.compile(r"^urls(?:\[(\d+)\]|\.(\d+))\s*:\s*")
 
@@ -38,19 +42,31 @@ _URL_ITEM = re.compile(r"^urls(?:\[(\d+)\]|\.(\d+))\s*:\s*")
 def plain_problem(line: str) -> str:
     """One validation problem in the form's wording instead of the API's field names."""
     if "contact_consent" in line:
-        return (
+        return _(
             "Email address: we only keep it with your consent. Tick the box that lets us "
             "send you feedback, or leave the address empty to stay anonymous."
         )
     found = _URL_ITEM.match(line)
     if found:
         number = int(found.group(1) or found.group(2)) + 1
-        return f"Web address {number}: {line[found.end() :]}"
+        return _("Web address %(number)s: %(problem)s") % {
+            "number": number,
+            "problem": url_reason(line[found.end() :]),
+        }
     field, sep, rest = line.partition(":")
     if sep and field.strip() in FIELD_LABELS:
-        rest = rest.strip().replace("contact_email is", "it is")
-        return f"{FIELD_LABELS[field.strip()]}: {rest}"
-    return line.replace("contact_email", "email address")
+        rest = rest.strip()
+        if current_language() == "en" and rest not in URL_REASONS:
+            rest = rest.replace("contact_email is", "it is")
+        else:
+            rest = url_reason(rest)
+        return _("%(field)s: %(problem)s") % {
+            "field": _(FIELD_LABELS[field.strip()]),
+            "problem": rest,
+        }
+    if current_language() == "en":
+        return line.replace("contact_email", "email address")
+    return url_reason(line)
 
 
 def _form_page(request: Request, status: int = 200, **context: object) -> HTMLResponse:
@@ -118,10 +134,13 @@ def report_submit(
     except service.ReportRejectedError as exc:
         problems = [plain_problem(p) for p in [exc.message, *exc.detail]]
         return _form_page(request, 400, errors=problems, values=values)
+    prepared.language = current_language()
     receipt = committer.run(service.store_reports, (prepared, "public"))
     # Redirect after post: a refresh does not send the report twice.
     return RedirectResponse(
-        f"/report/thanks?receipt={format_receipt(receipt)}", status_code=303, headers=NO_STORE
+        with_language(f"/report/thanks?receipt={format_receipt(receipt)}"),
+        status_code=303,
+        headers=NO_STORE,
     )
 
 
@@ -130,7 +149,7 @@ def report_thanks(request: Request, receipt: str = "") -> Response:
     """The receipt after a report (shows only the code it is given; nothing is looked up)."""
     code = normalise_receipt(receipt[:64])
     if code is None:
-        return RedirectResponse("/report", status_code=303, headers=NO_STORE)
+        return RedirectResponse(with_language("/report"), status_code=303, headers=NO_STORE)
     return templates.TemplateResponse(
         request, "report/thanks.html", {"receipt": format_receipt(code)}, headers=NO_STORE
     )

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from openhotline import i18n
 from openhotline.db import OUTAGE_ERRORS
 from openhotline.errors import HTTP_STATUS, DomainError, ErrorKind, InvalidError, RejectedError
 from openhotline.web.templating import templates
@@ -24,21 +25,23 @@ from openhotline.web.templating import templates
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # The heading of the HTML error page for each kind (the message says the rest).
+# Marked here, translated when a page is rendered (in the request's language).
+N_ = i18n.N_
 HTML_TITLE: dict[ErrorKind, str] = {
-    ErrorKind.NOT_FOUND: "Not found",
-    ErrorKind.CONFLICT: "Not possible now",
-    ErrorKind.REJECTED: "That did not work",
-    ErrorKind.INVALID: "That did not work",
-    ErrorKind.FORBIDDEN: "Not allowed",
-    ErrorKind.UNAUTHENTICATED: "Log in first",
-    ErrorKind.UNAVAILABLE: "Please try again later",
+    ErrorKind.NOT_FOUND: N_("Not found"),
+    ErrorKind.CONFLICT: N_("Not possible now"),
+    ErrorKind.REJECTED: N_("That did not work"),
+    ErrorKind.INVALID: N_("That did not work"),
+    ErrorKind.FORBIDDEN: N_("Not allowed"),
+    ErrorKind.UNAUTHENTICATED: N_("Log in first"),
+    ErrorKind.UNAVAILABLE: N_("Please try again later"),
 }
 
 
 # How long a client should wait after a 503 before trying again (an outage usually ends in
 # seconds: a restart, a fail-over, space freed).
 OUTAGE_RETRY_AFTER = 5
-OUTAGE_MESSAGE = "the service is temporarily unavailable; please try again in a few seconds"
+OUTAGE_MESSAGE = N_("the service is temporarily unavailable; please try again in a few seconds")
 
 
 class ApiError(Exception):
@@ -124,7 +127,7 @@ def domain_error_response(request: Request, exc: DomainError) -> Response:
             request,
             "error.html",
             {
-                "title": HTML_TITLE[exc.kind],
+                "title": i18n.gettext(HTML_TITLE[exc.kind]),
                 "message": exc.message,
                 "detail": exc.detail,
                 "console": console,
@@ -149,8 +152,8 @@ def outage_response(request: Request) -> Response:
             request,
             "error.html",
             {
-                "title": HTML_TITLE[ErrorKind.UNAVAILABLE],
-                "message": OUTAGE_MESSAGE,
+                "title": i18n.gettext(HTML_TITLE[ErrorKind.UNAVAILABLE]),
+                "message": i18n.gettext(OUTAGE_MESSAGE),
                 "detail": [],
                 "console": console,
                 "back": "/console/" if console else "/",
@@ -203,8 +206,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 # Plain wording for the routing errors a person can meet in a browser.
 HTTP_MESSAGES = {
-    404: "There is no such page.",
-    405: "This page does not accept that kind of request.",
+    404: N_("There is no such page."),
+    405: N_("This page does not accept that kind of request."),
 }
 
 
@@ -223,8 +226,10 @@ def _answer(
             request,
             "error.html",
             {
-                "title": "Not found" if status == 404 else "That did not work",
-                "message": message,
+                "title": i18n.gettext(
+                    HTML_TITLE[ErrorKind.NOT_FOUND if status == 404 else ErrorKind.REJECTED]
+                ),
+                "message": i18n.gettext(message),
                 "detail": detail,
                 "console": console,
                 "back": "/console/" if console else "/",

@@ -131,7 +131,12 @@ class SecurityHeadersMiddleware:
 
 
 class LocaleMiddleware:
-    """Set the request's language: ?lang=, then the lang cookie, then Accept-Language."""
+    """Set the request's language: ?lang=, then Accept-Language, then the default.
+
+    No cookie: the public pages promise to store none, so a chosen language travels in the
+    links and forms of the pages instead (``i18n.with_language``). Console and API paths are
+    offered in ``i18n.CONSOLE_LANGUAGES`` only. Every answer varies by Accept-Language.
+    """
 
     def __init__(self, app: ASGIApp, default_language: str) -> None:
         self.app = app
@@ -142,26 +147,47 @@ class LocaleMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        language = choose_language(scope, self.default_language)
+        offered = i18n.offered_languages(scope.get("path", ""))
+        default = self.default_language if self.default_language in offered else offered[0]
+        chosen = chosen_language(scope, offered)
+        language = chosen or i18n.negotiate(_header(scope, b"accept-language"), default, offered)
         scope.setdefault("state", {})["language"] = language
+
+        async def send_with_vary(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                for index, (name, value) in enumerate(headers):
+                    if name.lower() == b"vary":
+                        if b"accept-language" not in value.lower():
+                            headers[index] = (name, value + b", Accept-Language")
+                        break
+                else:
+                    headers.append((b"vary", b"Accept-Language"))
+                message = {**message, "headers": headers}
+            await send(message)
+
         token = i18n.set_language(language)
+        chosen_token = i18n.set_chosen(chosen)
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_with_vary)
         finally:
+            i18n.reset_chosen(chosen_token)
             i18n.reset_language(token)
 
 
-def choose_language(scope: Scope, default: str) -> str:
-    """Return the language a request asks for, by query, cookie or header, else ``default``."""
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return ""
+
+
+def chosen_language(scope: Scope, offered: tuple[str, ...] = i18n.LANGUAGES) -> str | None:
+    """The offered language a request names with ?lang=, else None (then negotiate)."""
     query = scope.get("query_string", b"").decode("latin-1")
     for pair in query.split("&"):
         key, _, value = pair.partition("=")
         if key == "lang" and value:
-            return i18n.normalise(value, default)
-    headers = dict(scope.get("headers", []))
-    for cookie in headers.get(b"cookie", b"").decode("latin-1").split(";"):
-        key, _, value = cookie.strip().partition("=")
-        if key == "lang" and value:
-            return i18n.normalise(value, default)
-    accept = headers.get(b"accept-language", b"").decode("latin-1")
-    return i18n.negotiate(accept, default)
+            code = i18n.normalise(value, default="", offered=offered)
+            return code or None
+    return None

@@ -43,3 +43,7 @@ templates.env.install_gettext_callables(  # type: ignore[attr-defined]
 templates.env.globals["current_language"] = i18n.current_language
 templates.env.globals["text_direction"] = i18n.text_direction
 templates.env.globals["languages"] = i18n.LANGUAGES
+templates.env.globals["language_names"] = i18n.LANGUAGE_NAMES
+# Links and forms of the public pages carry a chosen ?lang= on (no cookie remembers it).
+templates.env.globals["lang_url"] = i18n.with_language
+templates.env.globals["chosen_language"] = i18n.chosen_language
