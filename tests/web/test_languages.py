@@ -44,6 +44,9 @@ NOT_PAGES = {
     ("GET", "/metrics"),
     ("POST", "/helpline/webhooks/sms"),
     ("POST", "/helpline/webhooks/whatsapp"),
+    # TwiML for the provider; the spoken greeting is a setting in the helpline's language.
+    ("POST", "/helpline/webhooks/voice"),
+    ("POST", "/helpline/webhooks/voice/status"),
 }
 # Names that stay the same in every language.
 SAME_EVERYWHERE = {"openhotline", *i18n.LANGUAGE_NAMES.values()}
