@@ -411,7 +411,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="use only the first N photos")
     ap.add_argument("--transforms", nargs="*", default=None)
-    ap.add_argument("--decoy-crops", type=int, default=5, help="crops per decoy (0-5)")
+    ap.add_argument("--decoy-crops", type=int, default=5, help="crops per decoy (0-10)")
     ap.add_argument(
         "--legacy-gate",
         action="store_true",
@@ -452,6 +452,12 @@ def main() -> None:
         (0, 0.4, 0.6, 1),
         (0.4, 0.4, 1, 1),
         (0.2, 0.2, 0.8, 0.8),
+        # --decoy-crops 10: five more, to reach millions of unrelated pairs with fewer queries
+        (0, 0, 0.75, 1),
+        (0.25, 0, 1, 1),
+        (0, 0, 1, 0.75),
+        (0, 0.25, 1, 1),
+        (0.1, 0.1, 0.9, 0.9),
     ]
     for p in manifest["decoys"]:
         src = args.photos / "decoys" / p["file"]

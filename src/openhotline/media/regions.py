@@ -228,3 +228,60 @@ def inset_boxes(box: Box) -> list[Box]:
         if b - t > 4 * dy and r - left > 4 * dx:
             out.append((t + dy, b - dy, left + dx, r - dx))
     return out
+
+
+BACKGROUND_TOLERANCE = 10  # per channel: the page colour after JPEG (ringing aside)
+MAX_BLOCKS = 3
+
+
+def _background_components(rgb: RGBArray, min_area: float) -> list[Box]:
+    """Bounding boxes of the largest connected areas that are not the dominant border colour.
+
+    A screenshot's photo is separated from the bars, panels and text around it by at least a
+    few pixels of page background; the page colour is the commonest colour along the
+    image's outer ring (coarse bins, then the median of the pixels in the winning bin).
+    """
+    h, w = rgb.shape[:2]
+    ring = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]).astype(np.int32)
+    bins = ring // 16
+    keys = bins[:, 0] * 256 + bins[:, 1] * 16 + bins[:, 2]
+    values, counts = np.unique(keys, return_counts=True)
+    top = values[int(np.argmax(counts))]
+    if counts.max() < 0.3 * len(keys):
+        return []  # no dominant border colour: not a page around a photo
+    colour = np.median(ring[keys == top], axis=0)
+    diff = np.abs(rgb.astype(np.int32) - colour.astype(np.int32)).max(axis=2)
+    fore = (diff > BACKGROUND_TOLERANCE).astype(np.uint8)
+    fore = cv2.morphologyEx(fore, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    _n, _labels, stats, _c = cv2.connectedComponentsWithStats(fore, connectivity=4)
+    out = []
+    for k in np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:MAX_BLOCKS] + 1:
+        x, y, bw, bh = (int(v) for v in stats[k, :4])
+        if bw * bh < min_area * h * w or bw * bh > 0.95 * h * w:
+            continue
+        out.append((y, y + bh, x, x + bw))
+    return out
+
+
+def background_blocks(rgb: RGBArray) -> list[Box]:
+    """Photo-sized areas set off from a screenshot's page background (and, one level down,
+    from the panel or message bubble that holds them), largest first."""
+    h, w = rgb.shape[:2]
+    if h < 32 or w < 32:
+        return []
+    out: list[Box] = []
+    for box in _background_components(rgb, MIN_AREA):
+        t, b, left, r = box
+        inner = _background_components(np.ascontiguousarray(rgb[t:b, left:r]), 0.3)
+        for it, ib, il, ir in inner:
+            out.append((t + it, t + ib, left + il, left + ir))
+        out.append(box)
+    found = []
+    for box in out:
+        t, b, left, r = box
+        bh, bw = b - t, r - left
+        if bh < MIN_SIDE_SHARE * h or bw < MIN_SIDE_SHARE * w or max(bh / bw, bw / bh) > MAX_ASPECT:
+            continue
+        if box not in found:
+            found.append(box)
+    return found[:MAX_BLOCKS]

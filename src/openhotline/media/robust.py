@@ -19,7 +19,13 @@ from PIL import Image
 from openhotline.media.decode import RGBArray
 from openhotline.media.hashing import bits_to_hex
 from openhotline.media.pdqfast import DIHEDRAL_NAMES, dihedral_pdq, pdq_from_rgb
-from openhotline.media.regions import Box, find_regions, inset_boxes, snap_box
+from openhotline.media.regions import (
+    Box,
+    background_blocks,
+    find_regions,
+    inset_boxes,
+    snap_box,
+)
 
 BORDER_TOLERANCE = 12  # max per-channel difference from the border colour
 # A second, strict pass: a dark photo's own edge rows are within 12 of a black border, so
@@ -115,6 +121,10 @@ def candidates(rgb: RGBArray, full_size: tuple[int, int], regions: bool = True) 
                 if extra not in seen:
                     seen.add(extra)
                     out.append(_hashed(rgb, extra, full_size, f"pdq:region{k}:{name}"))
+        # Blocks set off from the page background by colour: a dark photo on a dark page
+        # whose own flat margins the XY-cut takes for gutters.
+        for k, box in enumerate(background_blocks(rgb), start=1):
+            out.append(_hashed(rgb, box, full_size, f"pdq:block{k}"))
     return out
 
 
