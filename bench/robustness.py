@@ -7,6 +7,9 @@ should match its own bank entry, and any other (query, bank entry) pair is unrel
 bank also holds decoys: the decoy photos and 5 crops of each (quadrants, centre), which are
 never queried and only raise the number of unrelated pairs.
 
+The known photos are split again: "dev" (index % 4 == 0) is what the query code was tuned
+on, "held" (index % 4 == 2) was never looked at while tuning; each row reports both.
+
 Columns (one run, same queries):
 - plain: pdqhash at full resolution, query vs the known photo's hash, distance <= 31.
 - dihedral: the query's 8 rotations/mirrors (pdqhash.compute_dihedral), any within 31.
@@ -127,13 +130,13 @@ def _meme(img: Image.Image, i: int) -> Image.Image:
     return out
 
 
-def _screenshot(img: Image.Image, i: int) -> Image.Image:
-    """The photo at ~70% of the canvas width inside a browser-like window."""
+def _screenshot(img: Image.Image, i: int, share: float = 0.7) -> Image.Image:
+    """The photo at `share` of the canvas width inside a browser-like window."""
     dark = i % 2 == 1
     bg, fg, panel = ((32, 33, 36), (230, 230, 230), (45, 46, 50)) if dark else (
         (255, 255, 255), (30, 30, 30), (242, 242, 242))  # fmt: skip
     pw = img.width
-    cw = round(pw / 0.7)
+    cw = round(pw / share)
     title, address, caption = round(cw * 0.025), round(cw * 0.035), round(cw * 0.06)
     ch = title + address + img.height + caption + round(cw * 0.04)
     out = Image.new("RGB", (cw, ch), bg)
@@ -149,7 +152,7 @@ def _screenshot(img: Image.Image, i: int) -> Image.Image:
                         fill=bg, outline=(160, 160, 160))  # fmt: skip
     d.text((cw * 0.12, title + address * 0.25), "https://forum.example.test/thread/8841",
            fill=fg, font=_font(max(10, address // 2)))  # fmt: skip
-    side = cw - pw - round(cw * 0.06)
+    side = max(0, cw - pw - round(cw * 0.06))
     left_side = i % 4 < 2
     sx = 0 if left_side else cw - side
     d.rectangle([sx, title + address, sx + side, ch], fill=panel)
@@ -161,6 +164,76 @@ def _screenshot(img: Image.Image, i: int) -> Image.Image:
     out.paste(img, (px, py))
     d.text((px, py + img.height + caption // 4), "Posted by user123 - look at this view!",
            fill=fg, font=_font(max(10, caption // 3)))  # fmt: skip
+    return out
+
+
+def _mobile(img: Image.Image, i: int) -> Image.Image:
+    """A phone app screenshot: status bar and app header above the full-width photo, a row of
+    action icons, a comment and a comment bar below (light and dark themes)."""
+    dark = i % 2 == 0
+    bg, fg, sub = ((0, 0, 0), (245, 245, 245), (150, 150, 150)) if dark else (
+        (255, 255, 255), (20, 20, 20), (110, 110, 110))  # fmt: skip
+    w = img.width
+    status, header = round(w * 0.06), round(w * 0.14)
+    actions, comment, bar = round(w * 0.12), round(w * 0.16), round(w * 0.13)
+    h = status + header + img.height + actions + comment + bar
+    out = Image.new("RGB", (w, h), bg)
+    d = ImageDraw.Draw(out)
+    small, big = _font(max(9, w // 40)), _font(max(10, w // 28))
+    d.text((w * 0.05, status * 0.2), "9:41", fill=fg, font=small)
+    d.rectangle([w * 0.85, status * 0.3, w * 0.93, status * 0.7], outline=fg)
+    r = header // 3
+    d.ellipse([w * 0.04, status + header / 2 - r, w * 0.04 + 2 * r, status + header / 2 + r],
+              fill=(200, 120, 60))  # fmt: skip
+    d.text((w * 0.04 + 2.6 * r, status + header * 0.3), "traveller_42", fill=fg, font=big)
+    d.text((w * 0.9, status + header * 0.25), "...", fill=fg, font=big)
+    y = status + header
+    out.paste(img, (0, y))
+    y += img.height
+    for k in range(4):
+        x = w * 0.04 + k * w * 0.1
+        d.ellipse([x, y + actions * 0.25, x + actions * 0.5, y + actions * 0.75], outline=fg,
+                  width=2)  # fmt: skip
+    y += actions
+    d.text((w * 0.04, y), "1,024 likes", fill=fg, font=big)
+    d.text((w * 0.04, y + comment * 0.45), "traveller_42 what a day out there", fill=sub,
+           font=small)  # fmt: skip
+    y += comment
+    d.rectangle([0, y, w, h], fill=(28, 28, 30) if dark else (245, 245, 245))
+    d.rounded_rectangle([w * 0.04, y + bar * 0.2, w * 0.8, y + bar * 0.8], radius=bar // 3,
+                        outline=sub)  # fmt: skip
+    d.text((w * 0.07, y + bar * 0.35), "Add a comment...", fill=sub, font=small)
+    return out
+
+
+def _chat(img: Image.Image, i: int) -> Image.Image:
+    """A desktop chat client: contact list on the left, a header, the photo at ~50% of the
+    window width inside a coloured message bubble, an input bar at the bottom."""
+    dark = i % 2 == 1
+    bg, fg, panel, bubble = ((24, 26, 31), (225, 225, 230), (36, 39, 46), (52, 80, 130)) if dark \
+        else ((236, 229, 221), (25, 25, 25), (255, 255, 255), (215, 245, 200))  # fmt: skip
+    cw = round(img.width / 0.5)
+    contacts = round(cw * 0.28)
+    header, inp, pad = round(cw * 0.05), round(cw * 0.06), max(4, round(cw * 0.006))
+    ch = header + round(cw * 0.03) + img.height + 2 * pad + round(cw * 0.05) + inp
+    out = Image.new("RGB", (cw, ch), bg)
+    d = ImageDraw.Draw(out)
+    font = _font(max(9, cw // 80))
+    d.rectangle([0, 0, contacts, ch], fill=panel)
+    for k in range(14):
+        y = round(cw * 0.01) + k * max(20, ch // 14)
+        d.ellipse([8, y, 8 + max(12, ch // 30), y + max(12, ch // 30)], fill=(120, 140, 170))
+        d.text((16 + max(12, ch // 30), y), f"Friend {k + 1}", fill=fg, font=font)
+    d.rectangle([contacts, 0, cw, header], fill=panel)
+    d.text((contacts + 12, header * 0.3), "Friend 1 - online", fill=fg, font=font)
+    bx = contacts + round(cw * 0.04)
+    by = header + round(cw * 0.03)
+    d.rounded_rectangle([bx, by, bx + img.width + 2 * pad, by + img.height + 2 * pad + cw * 0.03],
+                        radius=3 * pad, fill=bubble)  # fmt: skip
+    out.paste(img, (bx + pad, by + pad))
+    d.text((bx + pad, by + pad + img.height + 2), "12:04", fill=fg, font=font)
+    d.rectangle([contacts, ch - inp, cw, ch], fill=panel)
+    d.text((contacts + 12, ch - inp * 0.7), "Type a message", fill=fg, font=font)
     return out
 
 
@@ -201,6 +274,15 @@ TRANSFORMS: dict[str, Transform] = {
     "meme caption": lambda im, i, o: jpeg(_meme(im, i)),
     "screenshot": lambda im, i, o: jpeg(_screenshot(im, i)),
     "collage 2x2": lambda im, i, o: jpeg(_collage(im, o, i)),
+    # Amounts and layouts the query code was not tuned on (issue 13: the hidden benchmark
+    # uses other photos and other amounts), reported separately.
+    "border 3%": lambda im, i, o: jpeg(_border(im, 0.03, i + 1)),
+    "border 7%": lambda im, i, o: jpeg(_border(im, 0.07, i + 5)),
+    "border 15%": lambda im, i, o: jpeg(_border(im, 0.15, i + 2)),
+    "screenshot 55%": lambda im, i, o: jpeg(_screenshot(im, i + 1, 0.55)),
+    "screenshot 85%": lambda im, i, o: jpeg(_screenshot(im, i, 0.85)),
+    "mobile app": lambda im, i, o: jpeg(_mobile(im, i)),
+    "chat window": lambda im, i, o: jpeg(_chat(im, i)),
 }
 
 # ---- worker side -------------------------------------------------------------------------
@@ -329,19 +411,24 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="use only the first N photos")
     ap.add_argument("--transforms", nargs="*", default=None)
-    ap.add_argument("--decoy-crops", type=int, default=5, help="crops per decoy (0-5)")
+    ap.add_argument("--decoy-crops", type=int, default=5, help="crops per decoy (0-10)")
     ap.add_argument(
         "--legacy-gate",
         action="store_true",
         help="refuse every weak (quality < 50) candidate, as before issue 13",
     )
     ap.add_argument("--no-features", action="store_true", help="skip the local-feature signal")
+    ap.add_argument(
+        "--imported-only",
+        action="store_true",
+        help="skip the own-item variants (their bank side is most of the setup time)",
+    )
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "robustness.jsonl")
     args = ap.parse_args()  # fmt: skip
     from openhotline.matching.rules import max_distance
     from openhotline.media import service  # noqa: F401 - loaded once, inherited by the workers
 
-    features = not args.no_features
+    features = not args.no_features and not args.imported_only
     if features:
         try:
             from openhotline.matching import features as feat_mod
@@ -365,6 +452,12 @@ def main() -> None:
         (0, 0.4, 0.6, 1),
         (0.4, 0.4, 1, 1),
         (0.2, 0.2, 0.8, 0.8),
+        # --decoy-crops 10: five more, to reach millions of unrelated pairs with fewer queries
+        (0, 0, 0.75, 1),
+        (0.25, 0, 1, 1),
+        (0, 0, 1, 0.75),
+        (0, 0.25, 1, 1),
+        (0.1, 0.1, 0.9, 0.9),
     ]
     for p in manifest["decoys"]:
         src = args.photos / "decoys" / p["file"]
@@ -378,8 +471,9 @@ def main() -> None:
                     f, "JPEG", quality=90
                 )
             decoy_files.append(str(f))  # fmt: skip
-    bank_inputs = [(i, photo_files[i], True) for i in known]
-    bank_inputs += [(-1, f, True) for f in decoy_files]
+    own = not args.imported_only
+    bank_inputs = [(i, photo_files[i], own) for i in known]
+    bank_inputs += [(-1, f, own) for f in decoy_files]
     nb = len(bank_inputs)
     with Pool(args.workers, _init, (photo_files, features)) as pool:
         banked = pool.map(bank_job, bank_inputs, chunksize=8)
@@ -390,8 +484,9 @@ def main() -> None:
     bank_plain = words([b["plain"] for b in banked])
     own_h, own_o = [], []
     for e, b in enumerate(banked):
-        own_h.extend(b["own"])
-        own_o.extend([e] * len(b["own"]))
+        # --imported-only: no stored variants, so the "own" columns repeat the imported ones
+        own_h.extend(b.get("own", [b["plain"]]))
+        own_o.extend([e] * len(b.get("own", [b["plain"]])))
     bank_own = words(own_h)
     bank_own_owner = np.asarray(own_o)
     fidx = None
@@ -506,6 +601,11 @@ def main() -> None:
                          ("own_features", acc_feat)):  # fmt: skip
             hits = [bool(acc[qi, entry_of_photo[qi]]) for qi in known]
             rate[col] = round(float(np.mean(hits)), 4)
+            # The query code was developed on the "dev" half of the known photos only
+            # (index % 4 == 0); "held" (index % 4 == 2) was never looked at while tuning.
+            for part, rest in (("dev", 0), ("held", 2)):
+                sub = [h for qi, h in zip(known, hits, strict=True) if qi % 4 == rest]
+                rate[f"{col}_{part}"] = round(float(np.mean(sub)), 4) if sub else 0.0
         for th in (10, 16, 20):
             rate[f"own_features_at{th}"] = round(float(np.mean(
                 [inl[qi, entry_of_photo[qi]] >= th for qi in known])), 4)  # fmt: skip
@@ -532,6 +632,7 @@ def main() -> None:
         "unrelated_pairs": totals["pairs"],
         "false_positives": {k[3:]: v for k, v in totals.items() if k.startswith("fp_")},
         "closest_unrelated_pdq": closest, "legacy_gate": args.legacy_gate,
+        "imported_only": args.imported_only,
         "query_image_ms_median": round(float(np.median(seconds_ours)) * 1000, 1),
         "features_extract_ms_median": round(float(np.median(seconds_feat)) * 1000, 1),
         "features_search_ms_median": round(float(np.median(seconds_search or [0])) * 1000, 1),

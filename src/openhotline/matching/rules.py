@@ -54,6 +54,10 @@ _PARTS = {
     "rot-5": "rotation guess (-5 degrees)",
     "rot+5": "rotation guess (+5 degrees)",
     "uncrop5": "crop guess (5% per side)",
+    "sym": "symmetric",
+    "snap": "edges snapped to the page",
+    "inset1": "inset 1%",
+    "inset2": "inset 2.5%",
 }
 _CORNERS = {"tl": "top left", "tr": "top right", "bl": "bottom left", "br": "bottom right"}
 
@@ -71,6 +75,8 @@ def describe(label: str, inliers: int | None = None) -> str:
         p = parts[i]
         if p.startswith("region") and p[6:].isdigit():
             words.append(f"embedded region {p[6:]}")
+        elif p.startswith("block") and p[5:].isdigit():
+            words.append(f"block on the page background {p[5:]}")
         elif p.startswith("frame") and p[5:].isdigit():
             words.append(f"animation frame {p[5:]}")
         elif p == "uncrop10" and i + 1 < len(parts) and parts[i + 1] in _CORNERS:

@@ -12,6 +12,7 @@ false-positive count of bench/robustness.py covers them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -33,8 +34,18 @@ MIN_DENSITY = 0.04  # a photo block has edges in at least this share of its pixe
 MAX_ASPECT = 4.0
 MAX_REGIONS = 8
 MAX_DEPTH = 6
+# Snapping: a dark photo's own flat margin (night sky) looks like a gutter to the XY-cut, so
+# the block stops inside the photo; a side is moved outward over flat lines of the grey level
+# that dominates the block's edge when that run ends (at the page) within SNAP_MAX of the size.
+SNAP_TOLERANCE = 8.0
+SNAP_MAX = 0.25
+# Insets: a block that still holds a few pixels of UI (a frame line, a bubble's rim, a row of
+# a toolbar) hashes far from the photo; the same block shrunk by these shares per side often
+# does not (a 1-3% crop moves PDQ far less than a strip of foreign pixels does).
+INSETS = (0.01, 0.025)
 
 Box = tuple[int, int, int, int]  # top, bottom, left, right (bottom/right exclusive)
+_Line = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
@@ -122,6 +133,17 @@ def _cut(lines: _Lines, box: Box, depth: int, out: list[Box]) -> None:
             for s, e in runs:
                 child = (t + s, t + e, left, r) if axis == 1 else (t, b, left + s, left + e)
                 _cut(lines, child, depth + 1, out)
+            # A dark photo's own flat rows (night sky) split it like gutters do, at the same
+            # level as a UI bar or caption beside it: the runs without the first, without the
+            # last, and without both are blocks too (the photo whole, its bar or caption cut).
+            spans = [(1, len(runs)), (0, len(runs) - 1)] if len(runs) >= 3 else []
+            spans += [(1, len(runs) - 1)] if len(runs) >= 4 else []
+            for i, j in spans:
+                s, e = runs[i][0], runs[j - 1][1]
+                child = (t + s, t + e, left, r) if axis == 1 else (t, b, left + s, left + e)
+                joined = _tighten(lines, child)
+                if joined is not None:
+                    out.append(joined)
             return
 
 
@@ -161,3 +183,105 @@ def find_regions(rgb: RGBArray, max_regions: int = MAX_REGIONS) -> list[Region]:
         found.append(Region(box, bh * bw / (h * w) * density))
     found.sort(key=lambda g: -g.score)
     return found[:max_regions]
+
+
+def _line_flat(line: npt.NDArray[np.float32]) -> tuple[bool, float]:
+    """Whether a line of grey levels is (nearly) one level, and that level."""
+    med = float(np.median(line))
+    return bool((np.abs(line - med) <= FLAT_TOLERANCE).mean() >= 0.97), med
+
+
+def snap_box(rgb: RGBArray, box: Box) -> Box:
+    """The box with each side moved outward over its photo's own flat margin."""
+    grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    h, w = grey.shape
+    t, b, left, r = box
+    max_v, max_h = round((b - t) * SNAP_MAX), round((r - left) * SNAP_MAX)
+
+    def walk(edge: int, step: int, most: int, line_at: Callable[[int], _Line]) -> int:
+        # Over flat lines of the grey level that dominates the box's own edge (the photo's
+        # dark sky continuing); a run that reaches the image's edge or SNAP_MAX is a border
+        # or the page, not the photo's margin.
+        inside = np.concatenate([line_at(edge - step * j) for j in range(3)])
+        level = float(np.median(inside))
+        k = edge
+        for _ in range(most):
+            f, lv = _line_flat(line_at(k + step))
+            if not f or abs(lv - level) > SNAP_TOLERANCE:
+                return k
+            k += step
+        return edge
+
+    top = walk(t, -1, min(t, max_v), lambda y: grey[y, left:r])
+    bottom = walk(b - 1, 1, min(h - b, max_v), lambda y: grey[y, left:r]) + 1
+    lft = walk(left, -1, min(left, max_h), lambda x: grey[t:b, x])
+    rgt = walk(r - 1, 1, min(w - r, max_h), lambda x: grey[t:b, x]) + 1
+    return top, bottom, lft, rgt
+
+
+def inset_boxes(box: Box) -> list[Box]:
+    """The box shrunk by each of INSETS per side (smallest first)."""
+    t, b, left, r = box
+    out = []
+    for share in INSETS:
+        dy, dx = max(1, round((b - t) * share)), max(1, round((r - left) * share))
+        if b - t > 4 * dy and r - left > 4 * dx:
+            out.append((t + dy, b - dy, left + dx, r - dx))
+    return out
+
+
+BACKGROUND_TOLERANCE = 10  # per channel: the page colour after JPEG (ringing aside)
+MAX_BLOCKS = 3
+
+
+def _background_components(rgb: RGBArray, min_area: float) -> list[Box]:
+    """Bounding boxes of the largest connected areas that are not the dominant border colour.
+
+    A screenshot's photo is separated from the bars, panels and text around it by at least a
+    few pixels of page background; the page colour is the commonest colour along the
+    image's outer ring (coarse bins, then the median of the pixels in the winning bin).
+    """
+    h, w = rgb.shape[:2]
+    ring = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]).astype(np.int32)
+    bins = ring // 16
+    keys = bins[:, 0] * 256 + bins[:, 1] * 16 + bins[:, 2]
+    values, counts = np.unique(keys, return_counts=True)
+    top = values[int(np.argmax(counts))]
+    if counts.max() < 0.3 * len(keys):
+        return []  # no dominant border colour: not a page around a photo
+    colour = np.median(ring[keys == top], axis=0)
+    diff = np.abs(rgb.astype(np.int32) - colour.astype(np.int32)).max(axis=2)
+    fore = (diff > BACKGROUND_TOLERANCE).astype(np.uint8)
+    fore = cv2.morphologyEx(fore, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    _n, _labels, stats, _c = cv2.connectedComponentsWithStats(fore, connectivity=4)
+    out = []
+    for k in np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:MAX_BLOCKS] + 1:
+        x, y, bw, bh = (int(v) for v in stats[k, :4])
+        if bw * bh < min_area * h * w or bw * bh > 0.95 * h * w:
+            continue
+        out.append((y, y + bh, x, x + bw))
+    return out
+
+
+def background_blocks(rgb: RGBArray) -> list[Box]:
+    """Photo-sized areas set off from a screenshot's page background (and, one level down,
+    from the panel or message bubble that holds them), largest first."""
+    h, w = rgb.shape[:2]
+    if h < 32 or w < 32:
+        return []
+    out: list[Box] = []
+    for box in _background_components(rgb, MIN_AREA):
+        t, b, left, r = box
+        inner = _background_components(np.ascontiguousarray(rgb[t:b, left:r]), 0.3)
+        for it, ib, il, ir in inner:
+            out.append((t + it, t + ib, left + il, left + ir))
+        out.append(box)
+    found = []
+    for box in out:
+        t, b, left, r = box
+        bh, bw = b - t, r - left
+        if bh < MIN_SIDE_SHARE * h or bw < MIN_SIDE_SHARE * w or max(bh / bw, bw / bh) > MAX_ASPECT:
+            continue
+        if box not in found:
+            found.append(box)
+    return found[:MAX_BLOCKS]

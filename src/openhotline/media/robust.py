@@ -19,7 +19,13 @@ from PIL import Image
 from openhotline.media.decode import RGBArray
 from openhotline.media.hashing import bits_to_hex
 from openhotline.media.pdqfast import DIHEDRAL_NAMES, dihedral_pdq, pdq_from_rgb
-from openhotline.media.regions import find_regions
+from openhotline.media.regions import (
+    Box,
+    background_blocks,
+    find_regions,
+    inset_boxes,
+    snap_box,
+)
 
 BORDER_TOLERANCE = 12  # max per-channel difference from the border colour
 # A second, strict pass: a dark photo's own edge rows are within 12 of a black border, so
@@ -27,6 +33,7 @@ BORDER_TOLERANCE = 12  # max per-channel difference from the border colour
 STRICT_TOLERANCE = 4
 BORDER_MIN_SHARE = 0.98  # share of a line's pixels that must match the border colour
 CANDIDATE_RADIUS_MARGIN = 0  # candidates match at bank radius minus this
+REFINED_REGIONS = 4  # the most photo-like regions also get snapped and inset variants
 
 
 @dataclass(frozen=True)
@@ -82,23 +89,59 @@ def candidates(rgb: RGBArray, full_size: tuple[int, int], regions: bool = True) 
     """
     out: list[Candidate] = []
     out.extend(_dihedral(rgb, full_size, "pdq"))
-    boxes = []
+    boxes: list[Box] = []
     for tolerance, label in ((BORDER_TOLERANCE, "pdq:trim"), (STRICT_TOLERANCE, "pdq:trim2")):
         box = trim_box(rgb, tolerance)
         if box is not None and box not in boxes:
             boxes.append(box)
             out.extend(_dihedral(_sub(rgb, box), _sub_full(rgb, box, full_size), label))
+    for box, label in zip(list(boxes), ("pdq:trim:sym", "pdq:trim2:sym"), strict=False):
+        sym = symmetric_box(box, rgb.shape[0], rgb.shape[1])
+        if sym not in boxes:
+            boxes.append(sym)
+            out.append(_hashed(rgb, sym, full_size, label))
     if regions:
         for k, region in enumerate(find_regions(rgb), start=1):
-            sub = _sub(rgb, region.box)
-            sub_full = _sub_full(rgb, region.box, full_size)
+            box = region.box
+            sub = _sub(rgb, box)
             inner = trim_box(sub)
             if inner is not None:
-                sub_full = _sub_full(sub, inner, sub_full)
-                sub = _sub(sub, inner)
-            bits, quality = pdq_coefficients_bits(sub, sub_full)
-            out.append(Candidate(f"pdq:region{k}", bits, quality))
+                box = (box[0] + inner[0], box[0] + inner[1], box[2] + inner[2], box[2] + inner[3])
+            out.append(_hashed(rgb, box, full_size, f"pdq:region{k}"))
+            if k > REFINED_REGIONS:
+                continue
+            # The same block snapped outward over a dark photo's own flat margin, and
+            # slightly inset (a few pixels of UI left in the block).
+            seen = {box}
+            snapped = snap_box(rgb, region.box)
+            for extra, name in (
+                (snapped, "snap"),
+                *((b, f"inset{i}") for i, b in enumerate(inset_boxes(box), start=1)),
+            ):
+                if extra not in seen:
+                    seen.add(extra)
+                    out.append(_hashed(rgb, extra, full_size, f"pdq:region{k}:{name}"))
+        # Blocks set off from the page background by colour: a dark photo on a dark page
+        # whose own flat margins the XY-cut takes for gutters.
+        for k, box in enumerate(background_blocks(rgb), start=1):
+            out.append(_hashed(rgb, box, full_size, f"pdq:block{k}"))
     return out
+
+
+def symmetric_box(box: Box, h: int, w: int) -> Box:
+    """A trim box made symmetric: each side trimmed by the smaller of the two opposite trims.
+
+    Borders and letterbox bars are added evenly; a dark photo inside a dark border is
+    trimmed into on the side where its own edge is dark, not on the other side.
+    """
+    top, bottom, left, right = box
+    v, hz = min(top, h - bottom), min(left, w - right)
+    return v, h - v, hz, w - hz
+
+
+def _hashed(rgb: RGBArray, box: Box, full_size: tuple[int, int], label: str) -> Candidate:
+    bits, quality = pdq_coefficients_bits(_sub(rgb, box), _sub_full(rgb, box, full_size))
+    return Candidate(label, bits, quality)
 
 
 def _sub(rgb: RGBArray, box: tuple[int, int, int, int]) -> RGBArray:
