@@ -1,7 +1,8 @@
 """The confirmed hash bank, behind one function pair, on top of openhotline.matching.
 
 admit_item_hashes() puts a four-eyes-confirmed item's hashes (SHA-256, MD5, SHA-1 and, when
-not weak, PDQ) into the own bank named "confirmed". find_confirmed_match() looks an item up
+not weak, PDQ) into the own bank named "confirmed", and queues the job that stores its
+local features (matching/tasks.py). find_confirmed_match() looks an item up
 in the banks allowed to assess automatically (by default only "confirmed"): exact for the
 cryptographic hashes, PDQ within each bank's radius when a match engine is given.
 Entries carry the classification as "<scheme>:<code>".
@@ -85,6 +86,8 @@ def admit_item_hashes(
                 added_by=added_by,
             )
             added += 1
+    if item.pdq:  # an image: its local features are computed by a job after the commit
+        matching.queue_item_features(session, bank, item.id)
     return added
 
 
