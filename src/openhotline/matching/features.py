@@ -33,7 +33,8 @@ from openhotline.media.regions import find_regions
 
 WORK_SIDE = 640  # longest side the features are computed at
 MAX_KEYPOINTS = 300  # per query image (and region)
-ITEM_KEYPOINTS = 300  # stored per own item (bench/features.py: bytes and recall)
+ITEM_KEYPOINTS = 300  # stored per own item (bench/features.py: 150 halves bytes, loses recall)
+DETECT_KEYPOINTS = 5000  # ORB's detection budget, before the per-cell choice
 DESCRIPTOR_RADIUS = DEFAULT_FEATURE_RADIUS  # Hamming radius (of 256) for a descriptor match
 MIN_INLIERS = DEFAULT_FEATURE_MIN_INLIERS  # inliers needed (bench/features.py: the margin)
 MIN_CANDIDATE_MATCHES = 8  # descriptor matches needed to try RANSAC on an item
@@ -78,8 +79,10 @@ _ORB: Any = None
 def _orb() -> Any:
     global _ORB
     if _ORB is None:
-        # A low FAST threshold: dark, low-contrast photos still get keypoints.
-        _ORB = cv2.ORB.create(nfeatures=4 * MAX_KEYPOINTS, fastThreshold=7, edgeThreshold=15)
+        # A low FAST threshold: dark, low-contrast photos still get keypoints. A large
+        # detection budget: with 1,200 a watermark's strong corners crowded out the photo's
+        # own before _spread could pick per cell (bench/features.py: ~30 -> ~90 inliers).
+        _ORB = cv2.ORB.create(nfeatures=DETECT_KEYPOINTS, fastThreshold=7, edgeThreshold=15)
     return _ORB
 
 
