@@ -32,9 +32,9 @@ import numpy as np
 from PIL import Image, ImageOps
 
 sys.path.insert(0, str(Path(__file__).parent))
-from robustness import _collage, _corner_crop, _rotate, _screenshot, _watermark, jpeg  # noqa: E402
+from robustness import _collage, _corner_crop, _rotate, _screenshot, _watermark, jpeg
 
-from openhotline.matching import features as F  # noqa: E402
+from openhotline.matching import features as lf
 
 PHOTOS = Path(__file__).parent / "out" / "photos"
 RESULTS = Path(__file__).parent / "features-results.jsonl"
@@ -62,14 +62,14 @@ def _item_job(job: tuple[str, bool, int]) -> bytes:
     img = _load(name)
     if mirror:
         img = ImageOps.mirror(img)
-    return F.extract(jpeg(img, 92), None, keypoints).to_bytes()
+    return lf.extract(jpeg(img, 92), None, keypoints).to_bytes()
 
 
 def _init_search(bank: list[bytes], radius: int) -> None:
     """Each search worker builds its own index (the index kernels' threads rule out fork)."""
-    index = F.FeatureIndex()
+    index = lf.FeatureIndex()
     for i, raw in enumerate(bank):
-        index.add(i, F.Features.from_bytes(raw))
+        index.add(i, lf.Features.from_bytes(raw))
     index.nbytes()
     _G.update(index=index, radius=radius)
 
@@ -78,13 +78,13 @@ def _query_job(job: tuple[int, str, str, list[str]]) -> tuple[int, str, list[tup
     qid, name, transform, others = job
     img = _load(name)
     data = TRANSFORMS[transform](img, qid, [_load(o) for o in others])
-    return qid, transform, [(lbl, f.to_bytes()) for lbl, f in F.query_features(data)]
+    return qid, transform, [(lbl, f.to_bytes()) for lbl, f in lf.query_features(data)]
 
 
 def _search_job(job: tuple[int, list[tuple[str, bytes]]]) -> tuple[int, dict[int, int], float]:
     """Best inliers per item over the query's labels, for every verified candidate."""
     qid, feats = job
-    index: F.FeatureIndex = _G["index"]
+    index: lf.FeatureIndex = _G["index"]
     seen: dict[int, int] = {}
 
     def note(item: int, inliers: int) -> None:
@@ -92,7 +92,7 @@ def _search_job(job: tuple[int, list[tuple[str, bytes]]]) -> tuple[int, dict[int
 
     t0 = time.perf_counter()
     for _lbl, raw in feats:
-        index.search(F.Features.from_bytes(raw), F.MIN_CANDIDATE_MATCHES, _G["radius"], note)
+        index.search(lf.Features.from_bytes(raw), lf.MIN_CANDIDATE_MATCHES, _G["radius"], note)
     return qid, seen, time.perf_counter() - t0
 
 
@@ -100,16 +100,16 @@ def _load_avg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def _jitter(f: F.Features, rng: np.random.Generator, bits: int = 8) -> F.Features:
+def _jitter(f: lf.Features, rng: np.random.Generator, bits: int = 8) -> lf.Features:
     """Another item like f: positions moved a few pixels, ~bits bits flipped per descriptor."""
     n = len(f)
     pts = np.clip(f.points.astype(np.int32) + rng.integers(-3, 4, (n, 2)), 0, 65535)
     flips = rng.random((n, 256)) < bits / 256
     mask = np.packbits(flips, axis=1)
-    return F.Features(pts.astype(np.uint16), np.bitwise_xor(f.descriptors, mask))
+    return lf.Features(pts.astype(np.uint16), np.bitwise_xor(f.descriptors, mask))
 
 
-def scale(bank: list[F.Features], queries: list[list[tuple[str, bytes]]], sizes: list[int],
+def scale(bank: list[lf.Features], queries: list[list[tuple[str, bytes]]], sizes: list[int],
           radius: int, n_queries: int) -> list[dict[str, Any]]:  # fmt: skip
     """Bytes, index memory, build time and query latency at synthetic bank sizes."""
     import resource
@@ -120,7 +120,7 @@ def scale(bank: list[F.Features], queries: list[list[tuple[str, bytes]]], sizes:
         items = [_jitter(bank[i % len(bank)], rng) for i in range(n)]
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         t0 = time.perf_counter()
-        idx = F.FeatureIndex()
+        idx = lf.FeatureIndex()
         for i, f in enumerate(items):
             idx.add(i, f)
         idx.nbytes()  # builds
@@ -130,10 +130,11 @@ def scale(bank: list[F.Features], queries: list[list[tuple[str, bytes]]], sizes:
         for q in queries[:n_queries]:
             t0 = time.perf_counter()
             for _lbl, raw in q:
-                idx.search(F.Features.from_bytes(raw), F.MIN_INLIERS, radius)
+                idx.search(lf.Features.from_bytes(raw), lf.MIN_INLIERS, radius)
             lat.append(time.perf_counter() - t0)
         out.append({
-            "items": n, "descriptors": len(idx), "stored_bytes": sum(len(f.to_bytes()) for f in items),
+            "items": n, "descriptors": len(idx),
+            "stored_bytes": sum(len(f.to_bytes()) for f in items),
             "index_bytes": idx.nbytes(), "max_rss_growth_bytes": (rss1 - rss0) * 1024,
             "build_s": round(build, 2), "query_p50_ms": round(statistics.median(lat) * 1000, 1),
             "query_max_ms": round(max(lat) * 1000, 1), "queries": len(lat),
@@ -146,8 +147,8 @@ def scale(bank: list[F.Features], queries: list[list[tuple[str, bytes]]], sizes:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--item-keypoints", type=int, default=F.ITEM_KEYPOINTS)
-    ap.add_argument("--radius", type=int, default=F.DESCRIPTOR_RADIUS)
+    ap.add_argument("--item-keypoints", type=int, default=lf.ITEM_KEYPOINTS)
+    ap.add_argument("--radius", type=int, default=lf.DESCRIPTOR_RADIUS)
     ap.add_argument("--mirror-decoys", action="store_true")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="only this many photos (a quick run)")
@@ -170,13 +171,13 @@ def main() -> None:
         raw_bank = pool.map(
             _item_job, [(n, m, args.item_keypoints) for n, m in bank_jobs], chunksize=8
         )
-    bank = [F.Features.from_bytes(b) for b in raw_bank]
+    bank = [lf.Features.from_bytes(b) for b in raw_bank]
     result: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.node()} {os.cpu_count()} cpus {platform.machine()}",
-        "python": platform.python_version(), "opencv": F.cv2.__version__,
+        "python": platform.python_version(), "opencv": lf.cv2.__version__,
         "item_keypoints": args.item_keypoints, "radius": args.radius,
-        "min_inliers": F.MIN_INLIERS, "bank_items": len(bank),
+        "min_inliers": lf.MIN_INLIERS, "bank_items": len(bank),
         "stored_bytes_per_item": round(sum(len(f.to_bytes()) for f in bank) / len(bank), 1),
         "load_start": _load_avg(),
     }  # fmt: skip
@@ -193,7 +194,7 @@ def main() -> None:
             done = sorted(pool.map(_query_job, jobs, chunksize=4))
         queries = [q for _, _, q in done]
     if not args.no_pairs:
-        index = F.FeatureIndex()
+        index = lf.FeatureIndex()
         for i, f in enumerate(bank):
             index.add(i, f)
         result["index_bytes"] = index.nbytes()
@@ -213,7 +214,7 @@ def main() -> None:
             if mine is not None:
                 recall[t][1] += 1
                 got = seen.get(mine, 0)
-                if got >= F.MIN_INLIERS:
+                if got >= lf.MIN_INLIERS:
                     recall[t][0] += 1
                 inliers_of_hits[t].append(got)
             for item, n in seen.items():
@@ -229,7 +230,7 @@ def main() -> None:
         result.update({
             "query_images": len(jobs), "unrelated_pairs": pairs,
             "unrelated_pairs_verified": verified,
-            "unrelated_max_inliers": top, "margin": F.MIN_INLIERS - top,
+            "unrelated_max_inliers": top, "margin": lf.MIN_INLIERS - top,
             "unrelated_inlier_histogram": {str(k): int(v) for k, v in enumerate(hist) if v},
             "worst_unrelated": sorted(worst, reverse=True)[:10],
             "recall": {t: {"hit": r[0], "of": r[1], "share": round(r[0] / max(r[1], 1), 3),

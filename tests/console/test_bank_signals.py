@@ -72,7 +72,9 @@ def test_admin_changes_feature_settings_audited(
     own = _row(admin.get("/console/banks").text, "own-items")
     assert 'value="25"' in own and 'value="24"' in own and " checked" not in own
     with session_factory() as s:
-        trail = [(e.actor, e.target, audit.details_of(e)) for e in audit.recent(s, action_prefix="bank.")]
+        trail = [
+            (e.actor, e.target, audit.details_of(e)) for e in audit.recent(s, action_prefix="bank.")
+        ]
         bank = service.get_bank(s, "own-items")
         assert (bank.features_enabled, bank.features_min_inliers, bank.features_radius) == (
             False, 25, 24,

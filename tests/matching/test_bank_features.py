@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from tests.media.photo_like import jpeg, photo
 from typer.testing import CliRunner
 
 from openhotline.audit import service as audit
@@ -23,7 +24,6 @@ from openhotline.matching.features import Features, item_features, query_feature
 from openhotline.matching.matcher import QueryHash, match
 from openhotline.matching.models import BankFeatures, HashType
 from openhotline.migrate import upgrade
-from tests.media.photo_like import jpeg, photo
 
 pytestmark = pytest.mark.db
 
@@ -137,8 +137,7 @@ def test_settings_are_honoured_audited_and_checked(
         service.set_feature_settings(s, service.get_bank(s, "own"), "admin:2", radius=0)
     with factory() as s:
         trail = [
-            (e.actor, audit.details_of(e))
-            for e in audit.recent(s, action_prefix="bank.settings")
+            (e.actor, audit.details_of(e)) for e in audit.recent(s, action_prefix="bank.settings")
         ]
     assert sorted(trail, key=str) == sorted(
         [
@@ -225,9 +224,7 @@ def test_add_image_stores_features_and_scan_reports_them(cli: CliRunner, tmp_pat
     assert r.exit_code == 1
 
 
-def test_admission_queues_a_job_that_stores_the_features(
-    settings: object, tmp_path: Path
-) -> None:
+def test_admission_queues_a_job_that_stores_the_features(settings: object, tmp_path: Path) -> None:
     from openhotline.assessment import banks
     from openhotline.bootstrap import build
     from openhotline.jobs.models import Job
