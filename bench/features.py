@@ -152,6 +152,9 @@ def main() -> None:
     ap.add_argument("--mirror-decoys", action="store_true")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="only this many photos (a quick run)")
+    ap.add_argument(
+        "--query-photos", type=int, default=0, help="query only this many photos (bank: all)"
+    )
     ap.add_argument("--scale", default="", help="synthetic bank sizes, e.g. 10000,100000")
     ap.add_argument("--scale-queries", type=int, default=8)
     ap.add_argument("--no-pairs", action="store_true", help="skip recall / unrelated pairs")
@@ -162,6 +165,10 @@ def main() -> None:
     if args.limit:
         photos, decoys = photos[: args.limit], decoys[: args.limit]
     known, unknown = photos[0::2], photos[1::2]
+    asked = known + unknown
+    if args.query_photos:
+        half = args.query_photos // 2
+        asked = known[:half] + unknown[:half]
     bank_jobs = [(p, False) for p in known] + [(d, False) for d in decoys]
     if args.mirror_decoys:
         bank_jobs += [(d, True) for d in decoys]
@@ -184,7 +191,7 @@ def main() -> None:
     queries: list[list[tuple[str, bytes]]] = []
     if not args.no_pairs or args.scale:
         jobs = []
-        for qid, name in enumerate(known + unknown):
+        for qid, name in enumerate(asked):
             others = [u for u in unknown if u != name][qid % 7 : qid % 7 + 3]
             for t in TRANSFORMS:
                 jobs.append((len(jobs), name, t, others))
