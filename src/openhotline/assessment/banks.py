@@ -1,7 +1,8 @@
 """The confirmed hash bank, behind one function pair, on top of openhotline.matching.
 
 admit_item_hashes() puts a four-eyes-confirmed item's hashes (SHA-256, MD5, SHA-1 and, when
-not weak, PDQ; a video's vPDQ frames as a vpdq entry) into the own bank named "confirmed".
+not weak, PDQ; a video's vPDQ frames as a vpdq entry) into the own bank named "confirmed",
+and queues the job that stores an image's local features (matching/tasks.py).
 find_confirmed_match() looks an item up in the banks allowed to assess automatically (by
 default only "confirmed"): exact for the cryptographic hashes, PDQ within each bank's radius
 when a match engine is given.
@@ -89,6 +90,8 @@ def admit_item_hashes(
             )
             added += 1
     added += _admit_video(session, bank, item, f"{scheme}:{classification}", added_by)
+    if item.pdq:  # an image: its local features are computed by a job after the commit
+        matching.queue_item_features(session, bank, item.id)
     return added
 
 

@@ -28,6 +28,7 @@ class AuditAction(StrEnum):
     BANK_ADMIT = "bank.admit"
     BANK_MAPPING = "bank.mapping"
     BANK_POLICY = "bank.policy"
+    BANK_SETTINGS = "bank.settings"
     BANK_SUBSCRIBE = "bank.subscribe"
     BANK_SYNC = "bank.sync"
     CAPTURE_AUTO_ASSESSED = "capture.auto_assessed"

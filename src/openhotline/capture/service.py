@@ -6,6 +6,7 @@ Services never commit: the caller owns the transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,8 +22,9 @@ from openhotline.cases.models import Case, CaseEventKind, CaseStatus
 from openhotline.cases.service import move, record_event
 from openhotline.db import insert_ignore
 from openhotline.matching.engine import MatchEngine
-from openhotline.matching.matcher import QueryHash, match
+from openhotline.matching.matcher import FeatureSource, QueryHash, match
 from openhotline.matching.models import HashType
+from openhotline.matching.rules import describe
 from openhotline.matching.service import Match
 from openhotline.matching.video import match_video
 from openhotline.media import service as media_service
@@ -37,6 +39,9 @@ from openhotline.media.video import (
     format_vpdq,
     hash_video_bytes,
 )
+
+if TYPE_CHECKING:
+    from openhotline.matching.features import Features
 
 ACTOR = "crawler"
 
@@ -121,7 +126,9 @@ def match_item(session: Session, matcher: Matcher | None, hashed: HashedMedia) -
     if matcher is None:
         return []
     banks = set(matcher.banks) if matcher.banks is not None else None
-    per_bank = match(session, matcher.engine, hashed.queries, banks_only=banks)
+    per_bank = match(
+        session, matcher.engine, hashed.queries, banks_only=banks, features=_features_of(hashed)
+    )
     found = [m for ms in per_bank.values() for m in ms]
     if hashed.video_frames:
         videos = match_video(
@@ -129,6 +136,22 @@ def match_item(session: Session, matcher: Matcher | None, hashed: HashedMedia) -
         )
         found += [v.as_match() for v in videos]
     return found
+
+
+def _features_of(hashed: HashedMedia) -> FeatureSource | None:
+    """An image's local features, computed only when PDQ found nothing in a bank that has some."""
+    if hashed.pdq is None:
+        return None  # not an image PDQ could read
+
+    def compute() -> list[tuple[str, Features]]:
+        from openhotline.matching.features import query_features
+
+        try:
+            return query_features(hashed.media.body)
+        except MediaError:
+            return []
+
+    return compute
 
 
 def upsert_item(
@@ -198,17 +221,17 @@ def match_new_item(
     best = assessment.assess_automatically(session, item, matches)
     if best is None:
         return None
+    how = next(
+        (describe(m.query, m.inliers) for m in matches
+         if m.bank == best.bank and m.hash_value == best.value),
+        "",
+    )  # fmt: skip
     audit.record(
         session,
         "matcher",
         AuditAction.CAPTURE_AUTO_ASSESSED,
         f"item:{item.id}",
-        {
-            "bank": best.bank,
-            "by": best.algorithm,
-            "distance": best.distance,
-            "how": _how(matches, best.bank, best.value),
-        },
+        {"bank": best.bank, "by": best.algorithm, "distance": best.distance, "how": how},
     )
     return best.bank
 

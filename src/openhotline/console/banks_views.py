@@ -1,4 +1,5 @@
-"""HTML routes: hash banks with their policy, source, size and last sync; admins set policy."""
+"""HTML routes: hash banks with their policy, source, size, last sync, per-signal settings and
+subscription status; admins set the policy and the signal settings (both audited)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
 from openhotline.console.pages import render
 from openhotline.errors import InvalidError
-from openhotline.matching import service
-from openhotline.matching.models import HashBank
+from openhotline.matching import service, subscriptions
+from openhotline.matching.models import BankSubscription, HashBank
 from openhotline.matching.policy import BankPolicy, parse_policy
 from openhotline.matching.video import check_shares, set_vpdq_shares, video_entry_counts
 from openhotline.media.video import HOW_TO_ENABLE, video_available
@@ -42,18 +43,41 @@ def _page(
             }
             for bank, size in service.list_banks(session)
         ]  # fmt: skip
+        with_features = service.feature_counts(session)
+        subs = {name: sub for sub, name in subscriptions.subscriptions(session)}
+        signals = [
+            {
+                "id": bank.id, "name": bank.name, "pdq_radius": bank.pdq_radius,
+                "features_enabled": bank.features_enabled,
+                "features_min_inliers": bank.features_min_inliers,
+                "features_radius": bank.features_radius,
+                "feature_items": with_features.get(bank.id, 0),
+                "subscription": _subscription(subs.get(bank.name)),
+            }
+            for bank, _size in service.list_banks(session)
+        ]  # fmt: skip
     return render(
         request,
         "console/banks.html",
         principal,
         status,
         banks=rows,
+        signals=signals,
         policies=[p.value for p in BankPolicy],
         can_manage=principal.can(Permission.BANKS_MANAGE),
         error=error,
         video_on=video_available(),
         video_help=HOW_TO_ENABLE,
     )
+
+
+def _subscription(sub: BankSubscription | None) -> dict[str, object] | None:
+    if sub is None:
+        return None
+    return {
+        "url": sub.list_url, "version": sub.version, "last_success_at": sub.last_success_at,
+        "last_attempt_at": sub.last_attempt_at, "last_error": sub.last_error,
+    }  # fmt: skip
 
 
 @router.get("/banks", response_class=HTMLResponse)
@@ -111,4 +135,39 @@ def change_vpdq_shares(
             {"vpdq_frame_share": bank.vpdq_frame_share,
              "vpdq_target_share": bank.vpdq_target_share},
         )  # fmt: skip
+    return RedirectResponse("/console/banks?msg=bank_updated", status_code=303)
+
+
+def _number(raw: str, what: str) -> int | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 6:
+        raise InvalidError(f"{what} must be a whole number")
+    return int(raw)
+
+
+@router.post("/banks/{bank_id}/settings", response_class=HTMLResponse)
+def change_settings(
+    request: Request,
+    bank_id: DbId,
+    db: DbDep,
+    principal: Manager,
+    features_enabled: Annotated[str, Form(max_length=5)] = "",
+    min_inliers: Annotated[str, Form(max_length=20)] = "",
+    feature_radius: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Set a bank's local-feature settings (audited as bank.settings)."""
+    try:
+        inliers = _number(min_inliers, "the minimum inliers")
+        radius = _number(feature_radius, "the descriptor radius")
+        with db.begin() as session:
+            bank = session.get(HashBank, bank_id)
+            if bank is None:
+                return _page(request, db, principal, 404, error="No such bank.")
+            service.set_feature_settings(
+                session, bank, principal.actor, features_enabled == "1", inliers, radius
+            )
+    except InvalidError as exc:
+        return _page(request, db, principal, 400, error=exc.message)
     return RedirectResponse("/console/banks?msg=bank_updated", status_code=303)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from openhotline.errors import InvalidError, RejectedError
 from openhotline.matching.engine import MatchEngine
-from openhotline.matching.matcher import QueryHash, match
+from openhotline.matching.matcher import FeatureSource, QueryHash, match
 from openhotline.matching.models import HashType
 from openhotline.matching.rules import describe
 from openhotline.matching.schemas import BankMatchesOut, MatchIn, MatchOut, MatchResultOut
@@ -24,6 +24,9 @@ from openhotline.media.schemas import HashesOut
 from openhotline.partners.deps import MatchPartnerDep
 from openhotline.web.deps import services_of
 from openhotline.web.errors import validation_details
+
+if TYPE_CHECKING:
+    from openhotline.matching.features import Features
 
 router = APIRouter(prefix="/api/v1", tags=["matching"])
 
@@ -64,7 +67,8 @@ def _result(
                     classification=m.classification,
                     source=m.source if name in owned else None,
                     matched_by=m.query,
-                    matched_how=describe(m.query),
+                    matched_how=describe(m.query, m.inliers),
+                    inliers=m.inliers,
                 )
                 for m in ms
             ],
@@ -75,10 +79,29 @@ def _result(
 
 
 def _run(
-    factory: sessionmaker[Session], engine: MatchEngine, queries: list[QueryHash], org: int | None
+    factory: sessionmaker[Session],
+    engine: MatchEngine,
+    queries: list[QueryHash],
+    org: int | None,
+    image: bytes | None = None,
 ) -> tuple[dict[str, list[Match]], set[str]]:
+    features = None if image is None else _features_of(image)
     with factory() as session:
-        return match(session, engine, queries), owned_banks(session, org)
+        return match(session, engine, queries, features=features), owned_banks(session, org)
+
+
+def _features_of(image: bytes) -> FeatureSource:
+    """The uploaded image's local features, computed only if a bank needs them."""
+
+    def compute() -> list[tuple[str, Features]]:
+        from openhotline.matching.features import query_features
+
+        try:
+            return query_features(image)
+        except MediaError:
+            return []  # it was decoded for PDQ already; nothing more to find
+
+    return compute
 
 
 @router.post(
@@ -94,6 +117,7 @@ async def match_route(request: Request, partner: MatchPartnerDep) -> MatchResult
     factory = services_of(request).sessionmaker
     ctype = request.headers.get("content-type", "").lower()
     hashes_out: HashesOut | None = None
+    image: bytes | None = None
     if "json" in ctype:
         raw = await request.body()
         try:
@@ -114,10 +138,11 @@ async def match_route(request: Request, partner: MatchPartnerDep) -> MatchResult
             raise media_error(exc) from exc
         h = q.hashes
         hashes_out = HashesOut.of(h)
+        image = data
         queries = [
             QueryHash("md5", HashType.MD5, h.md5),
             QueryHash("sha1", HashType.SHA1, h.sha1),
             QueryHash("sha256", HashType.SHA256, h.sha256),
         ] + [QueryHash(c.label, HashType.PDQ, c.pdq, c.quality) for c in q.candidates]
-    per_bank, owned = await run_in_threadpool(_run, factory, engine, queries, partner.org_id)
+    per_bank, owned = await run_in_threadpool(_run, factory, engine, queries, partner.org_id, image)
     return _result(per_bank, hashes_out, owned)

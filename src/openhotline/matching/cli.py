@@ -103,9 +103,14 @@ def bank_list(ctx: typer.Context) -> None:
     with _factory(ctx)() as session:
         for bank, count in service.list_banks(session):
             state = "enabled" if bank.enabled else "disabled"
+            feats = (
+                f"features min {bank.features_min_inliers} inliers, radius {bank.features_radius}"
+                if bank.features_enabled
+                else "features off"
+            )
             typer.echo(
                 f"{bank.name}\t{count} entries\t{state}\tradius {bank.pdq_radius}"
-                f"\t{bank.source.value}\t{bank.policy.value}"
+                f"\t{bank.source.value}\t{bank.policy.value}\t{feats}"
             )
 
 
@@ -128,6 +133,41 @@ def bank_policy(
     typer.echo(f"bank {name!r}: {policy}" + ("" if changed else " (unchanged)"))
     if policy.strip().lower() == "auto_assess" and unmapped:
         err.print("note: no classification mapping yet; matches stay hints until one is set")
+
+
+@bank_app.command("settings")
+def bank_settings(
+    ctx: typer.Context,
+    name: str,
+    features: bool | None = typer.Option(
+        None, "--features/--no-features", help="Search the bank's local features."
+    ),
+    min_inliers: int | None = typer.Option(
+        None, "--min-inliers", help="Keypoints that must agree for a local-features match."
+    ),
+    feature_radius: int | None = typer.Option(
+        None, "--feature-radius", help="Hamming radius (of 256 bits) for a descriptor match."
+    ),
+    actor: str = typer.Option("cli", help="Who changes it (recorded in the audit log)."),
+) -> None:
+    """Show or change a bank's per-signal settings (local features; audited)."""
+    from openhotline.cli_support import domain_errors
+    from openhotline.db import transaction
+    from openhotline.matching import service
+
+    with domain_errors(), transaction(_factory(ctx)) as session:
+        bank = service.get_bank(session, name)
+        changes = service.set_feature_settings(
+            session, bank, actor, features, min_inliers, feature_radius
+        )
+        line = (
+            f"bank {name!r}: PDQ radius {bank.pdq_radius}; local features "
+            + ("on" if bank.features_enabled else "off")
+            + f", min inliers {bank.features_min_inliers}"
+            + f", descriptor radius {bank.features_radius}"
+        )
+    changed = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in changes.items())
+    typer.echo(line + (f" (changed: {changed})" if changed else ""))
 
 
 @bank_app.command("subscribe")
@@ -373,10 +413,14 @@ def bank_add_image(
     files: list[Path] = typer.Argument(..., help="Confirmed images to add."),
     classification: str = typer.Option("", help="e.g. 'category A'"),
     variants: bool = typer.Option(True, help="Also store crop/rotation variant hashes."),
+    features: bool = typer.Option(
+        True, help="Also store local features (ORB keypoints: crops, rotations, screenshots)."
+    ),
 ) -> None:
-    """Add own confirmed images: MD5, SHA-256, PDQ and (by default) PDQ variants."""
+    """Add own confirmed images: MD5, SHA-256, PDQ, PDQ variants and local features."""
     from openhotline.db import transaction
     from openhotline.matching import service
+    from openhotline.matching.features import item_features
     from openhotline.media.decode import MediaError
     from openhotline.media.hashing import WEAK_QUALITY
     from openhotline.media.service import item_variants
@@ -384,7 +428,9 @@ def bank_add_image(
     failed = 0
     for path in files:
         try:
-            h, extra = item_variants(path.read_bytes())
+            data = path.read_bytes()
+            h, extra = item_variants(data)
+            feats = item_features(data) if features else None
         except (OSError, MediaError) as exc:
             failed += 1
             err.print(f"[red]{path}[/red]: {getattr(exc, 'message', exc)}", highlight=False)
@@ -395,11 +441,14 @@ def bank_add_image(
             with transaction(_factory(ctx)) as session:
                 bank = service.get_bank(session, name)
                 entries = service.add_item(
-                    session, bank, h.md5, h.sha256, pdq, pairs, classification, "cli"
-                )
+                    session, bank, h.md5, h.sha256, pdq, pairs, classification, "cli",
+                    features=None if feats is None else feats.to_bytes(),
+                    keypoints=0 if feats is None else len(feats),
+                )  # fmt: skip
         except service.BankError as exc:
             _fail(str(exc))
-        typer.echo(f"{path}: {len(entries)} entries (sha256 {h.sha256})")
+        kps = f", {len(feats)} keypoints" if feats is not None else ""
+        typer.echo(f"{path}: {len(entries)} entries{kps} (sha256 {h.sha256})")
     if failed:
         raise typer.Exit(1)
 

@@ -8,6 +8,9 @@ DOMAIN = Domain(
     models=("openhotline.matching.models",),
     routers=("openhotline.matching.api:router", "openhotline.matching.video_api:router"),
     cli=((None, "openhotline.matching.cli:register"),),
-    handlers={"bank.sync": "openhotline.matching.tasks:sync_job"},
+    handlers={
+        "bank.sync": "openhotline.matching.tasks:sync_job",
+        "bank.features": "openhotline.matching.tasks:item_features_job",
+    },
     tick_hooks=("openhotline.matching.tasks:enqueue_due_syncs",),
 )

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,7 +29,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.matching.index import HashArray, PDQIndex, SegmentParts, hex_to_words
-from openhotline.matching.models import BankEntry, BankVideoFrame, HashBank, HashType
+from openhotline.matching.models import BankEntry, BankFeatures, BankVideoFrame, HashBank, HashType
+
+if TYPE_CHECKING:  # features.py imports OpenCV: only loaded once a bank has features
+    from openhotline.matching.features import FeatureIndex, Features
 
 log = logging.getLogger("openhotline.matching")
 COMPACT_DELTA = 50_000  # compact when the delta holds more rows than this
@@ -96,8 +99,40 @@ class PDQHit:
     distance: int
 
 
+@dataclass
+class _FeatureState:
+    """A bank's local features in memory: kept in step with bank_features like the PDQ index."""
+
+    index: FeatureIndex  # keyed by bank_features.id
+    version: int
+    max_id: int
+    removed: int  # removed rows already applied
+    entry_of: dict[int, int]  # bank_features.id -> the item's SHA-256 entry id
+
+
+@dataclass(frozen=True)
+class FeatureBank:
+    """A bank with local features to search, and its settings."""
+
+    bank_id: int
+    name: str
+    min_inliers: int
+    radius: int
+
+
+@dataclass(frozen=True)
+class FeatureHit:
+    """An item whose local features agreed with a query's: which query, bank, entry, inliers."""
+
+    query: str
+    bank_id: int
+    bank: str
+    entry_id: int
+    inliers: int
+
+
 class MatchEngine:
-    """Thread-safe PDQ matching over the enabled banks."""
+    """Thread-safe PDQ matching over the enabled banks (and local features of own items)."""
 
     def __init__(
         self, factory: sessionmaker[Session], index_dir: Path | None, *, frames: bool = False
@@ -107,6 +142,8 @@ class MatchEngine:
         self._banks: dict[int, _BankIndex] = {}
         self._lock = threading.Lock()
         self._compacting: set[int] = set()
+        self._features: dict[int, _FeatureState] = {}
+        self._flock = threading.Lock()
         # The same index serves two tables: PDQ bank entries, and (frames=True) the frame
         # hashes of vpdq entries, so a video's frames are looked up in the multi-index too.
         self._rows: Any = BankVideoFrame if frames else BankEntry
@@ -390,3 +427,108 @@ class MatchEngine:
             self._banks.pop(bank_id, None)
         if self.video is not None:
             self.video.forget(bank_id)
+        with self._flock:
+            self._features.pop(bank_id, None)
+
+    def sync_features(
+        self, session: Session, banks_only: set[str] | None = None
+    ) -> list[FeatureBank]:
+        """Bring the local features of enabled banks up to date; those that hold any.
+
+        Built lazily on first use; then, like the PDQ index, one small query per call when
+        the bank's version is unchanged, and rows added or removed by any process (a higher
+        id, a removed_at) are applied when it moved on. A version that went back (a restored
+        database) means a reload.
+        """
+        query = select(
+            HashBank.id, HashBank.name, HashBank.features_min_inliers,
+            HashBank.features_radius, HashBank.version,
+        ).where(HashBank.enabled.is_(True), HashBank.features_enabled.is_(True))  # fmt: skip
+        if banks_only is not None:
+            query = query.where(HashBank.name.in_(banks_only))
+        out: list[FeatureBank] = []
+        with self._flock:
+            for bank_id, name, min_inliers, radius, version in session.execute(query).all():
+                state = self._features.get(bank_id)
+                if state is None or version < state.version:
+                    state = self._load_features(session, bank_id, version)
+                    self._features[bank_id] = state
+                elif state.version != version:
+                    self._features_catch_up(session, bank_id, state)
+                    state.version = version
+                if state.index.items():
+                    out.append(FeatureBank(bank_id, name, min_inliers, radius))
+        return out
+
+    def _load_features(self, session: Session, bank_id: int, version: int) -> _FeatureState:
+        from openhotline.matching.features import FeatureIndex
+
+        state = _FeatureState(FeatureIndex(), version, 0, 0, {})
+        self._features_catch_up(session, bank_id, state)
+        return state
+
+    def _features_catch_up(self, session: Session, bank_id: int, state: _FeatureState) -> None:
+        from openhotline.matching.features import Features
+
+        while True:
+            rows = session.execute(
+                select(BankFeatures.id, BankFeatures.entry_id, BankFeatures.features)
+                .where(
+                    BankFeatures.bank_id == bank_id,
+                    BankFeatures.removed_at.is_(None),
+                    BankFeatures.id > state.max_id,
+                )
+                .order_by(BankFeatures.id)
+                .limit(LOAD_CHUNK // 20)
+            ).all()
+            if not rows:
+                break
+            for row_id, entry_id, blob in rows:
+                try:
+                    feats = Features.from_bytes(bytes(blob))
+                except ValueError as exc:  # one damaged row must not stop matching
+                    log.warning("local features %s of bank %s unreadable: %s", row_id, bank_id, exc)
+                    continue
+                state.index.add(int(row_id), feats)
+                state.entry_of[int(row_id)] = int(entry_id)
+            state.max_id = int(rows[-1][0])
+        removed = int(
+            session.scalar(
+                select(func.count())
+                .select_from(BankFeatures)
+                .where(BankFeatures.bank_id == bank_id, BankFeatures.removed_at.is_not(None))
+            )
+            or 0
+        )
+        if removed != state.removed:
+            gone = session.scalars(
+                select(BankFeatures.id).where(
+                    BankFeatures.bank_id == bank_id,
+                    BankFeatures.removed_at.is_not(None),
+                    BankFeatures.id <= state.max_id,
+                )
+            ).all()
+            for row_id in gone:
+                if state.entry_of.pop(int(row_id), None) is not None:
+                    state.index.remove(int(row_id))
+            state.removed = removed
+
+    def match_features(
+        self, queries: list[tuple[str, Features]], banks: list[FeatureBank]
+    ) -> list[FeatureHit]:
+        """Items of these banks whose keypoints agree with a query's, best query per entry."""
+        best: dict[tuple[int, int], FeatureHit] = {}
+        for bank in banks:
+            with self._flock:
+                state = self._features.get(bank.bank_id)
+                if state is None:
+                    continue
+                for label, feats in queries:
+                    for row_id, inliers in state.index.search(feats, bank.min_inliers, bank.radius):
+                        entry = state.entry_of.get(row_id)
+                        if entry is None:
+                            continue
+                        key = (bank.bank_id, entry)
+                        if key not in best or inliers > best[key].inliers:
+                            best[key] = FeatureHit(label, bank.bank_id, bank.name, entry, inliers)
+        return sorted(best.values(), key=lambda h: (h.bank, -h.inliers, h.entry_id))

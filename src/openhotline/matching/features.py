@@ -6,8 +6,11 @@ itself confirms we also keep binary local features: up to MAX_KEYPOINTS ORB desc
 (256 bits each, OpenCV) with their positions. Descriptors are 256-bit strings like PDQ
 hashes, so they go into the same multi-index (matching/index.PDQIndex) and are searched by
 exact Hamming radius. An item is reported only when its matched keypoints agree on one
-geometric transform: a RANSAC homography with at least `min_inliers` inliers. PDQ stays the
-fast first pass; this is the second signal ("local features, N inliers").
+geometric transform, checked strictly (`_verify`): a RANSAC similarity transform (rotation,
+uniform scale, shift: what crops, rotations, screenshots and collages do) with at least
+`min_inliers` inliers, a scale between MIN_SCALE and MAX_SCALE, inliers whose convex hull
+covers a real share of both pictures and that fall into several cells of the item. PDQ stays
+the fast first pass; this is the second signal ("local features, N inliers").
 
 Storage per item: 2 + MAX_KEYPOINTS * (4 + 32) bytes at most (positions as uint16 in a
 frame of WORK_SIDE pixels); bench/robustness.py reports the measured average.
@@ -24,15 +27,23 @@ import numpy as np
 import numpy.typing as npt
 
 from openhotline.matching.index import PDQIndex
+from openhotline.matching.models import DEFAULT_FEATURE_MIN_INLIERS, DEFAULT_FEATURE_RADIUS
 from openhotline.media.decode import Limits, decode
 from openhotline.media.regions import find_regions
 
 WORK_SIDE = 640  # longest side the features are computed at
-MAX_KEYPOINTS = 300
-DESCRIPTOR_RADIUS = 28  # Hamming radius (of 256) for a descriptor match
-MIN_INLIERS = 20  # RANSAC inliers needed (bench: an unrelated pair reached 16, see RESULTS)
+MAX_KEYPOINTS = 300  # per query image (and region)
+ITEM_KEYPOINTS = 300  # stored per own item (bench/features.py: 150 halves bytes, loses recall)
+DETECT_KEYPOINTS = 5000  # ORB's detection budget, before the per-cell choice
+DESCRIPTOR_RADIUS = DEFAULT_FEATURE_RADIUS  # Hamming radius (of 256) for a descriptor match
+MIN_INLIERS = DEFAULT_FEATURE_MIN_INLIERS  # inliers needed (bench/features.py: the margin)
 MIN_CANDIDATE_MATCHES = 8  # descriptor matches needed to try RANSAC on an item
 RANSAC_PIXELS = 6.0  # reprojection error allowed, in WORK_SIDE pixels
+MIN_SCALE, MAX_SCALE = 0.2, 5.0  # a copy is not shrunk or blown up beyond this
+MIN_ITEM_HULL = 0.08  # inliers' convex hull / the item's keypoint extent
+MIN_QUERY_HULL = 0.02  # the same on the query (the item may be small in a screenshot)
+GRID = 4  # the item's extent split GRID x GRID for the spread check
+MIN_CELLS = 4  # inliers must fall into at least this many cells
 
 
 @dataclass(frozen=True)
@@ -68,12 +79,14 @@ _ORB: Any = None
 def _orb() -> Any:
     global _ORB
     if _ORB is None:
-        # A low FAST threshold: dark, low-contrast photos still get keypoints.
-        _ORB = cv2.ORB.create(nfeatures=4 * MAX_KEYPOINTS, fastThreshold=7, edgeThreshold=15)
+        # A low FAST threshold: dark, low-contrast photos still get keypoints. A large
+        # detection budget: with 1,200 a watermark's strong corners crowded out the photo's
+        # own before _spread could pick per cell (bench/features.py: ~30 -> ~90 inliers).
+        _ORB = cv2.ORB.create(nfeatures=DETECT_KEYPOINTS, fastThreshold=7, edgeThreshold=15)
     return _ORB
 
 
-def _spread(kps: Any, w: int, h: int, grid: int = 4) -> list[Any]:
+def _spread(kps: Any, w: int, h: int, limit: int, grid: int = 4) -> list[Any]:
     """The strongest keypoints taken in turn from each cell of a grid x grid split.
 
     Text (captions, UI, watermarks) has the strongest corners of all; without this, a
@@ -88,14 +101,14 @@ def _spread(kps: Any, w: int, h: int, grid: int = 4) -> list[Any]:
     out: list[Any] = []
     queues = list(cells.values())
     depth = 0
-    while len(out) < MAX_KEYPOINTS and queues:
+    while len(out) < limit and queues:
         queues = [q for q in queues if len(q) > depth]
-        out.extend(q[depth] for q in queues[: MAX_KEYPOINTS - len(out)])
+        out.extend(q[depth] for q in queues[: limit - len(out)])
         depth += 1
     return out
 
 
-def extract_rgb(rgb: npt.NDArray[np.uint8]) -> Features:
+def extract_rgb(rgb: npt.NDArray[np.uint8], limit: int = MAX_KEYPOINTS) -> Features:
     """ORB features of an RGB array (resized so its longest side is WORK_SIDE)."""
     h, w = rgb.shape[:2]
     scale = WORK_SIDE / max(h, w)
@@ -103,7 +116,7 @@ def extract_rgb(rgb: npt.NDArray[np.uint8]) -> Features:
     if scale != 1:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
-    kps = _spread(_orb().detect(grey, None), grey.shape[1], grey.shape[0])
+    kps = _spread(_orb().detect(grey, None), grey.shape[1], grey.shape[0], limit)
     kps, desc = _orb().compute(grey, kps)
     if desc is None or not kps:
         return Features(np.zeros((0, 2), np.uint16), np.zeros((0, 32), np.uint8))
@@ -111,10 +124,15 @@ def extract_rgb(rgb: npt.NDArray[np.uint8]) -> Features:
     return Features(np.round(pts).astype(np.uint16), np.ascontiguousarray(desc, np.uint8))
 
 
-def extract(data: bytes, limits: Limits | None = None) -> Features:
+def extract(data: bytes, limits: Limits | None = None, limit: int = MAX_KEYPOINTS) -> Features:
     """ORB features of an image file (raises MediaError subclasses for bad input)."""
     img = decode(data, limits, min_side=WORK_SIDE // 2)
-    return extract_rgb(img.frames[0])
+    return extract_rgb(img.frames[0], limit)
+
+
+def item_features(data: bytes, limits: Limits | None = None) -> Features:
+    """The features stored for an own confirmed item (ITEM_KEYPOINTS of them)."""
+    return extract(data, limits, ITEM_KEYPOINTS)
 
 
 def query_features(
@@ -145,21 +163,42 @@ def _words(desc: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
     return np.ascontiguousarray(desc).view(">u8").reshape(-1, 4).astype(np.uint64)
 
 
+def _extent(points: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """(min x, min y, max x, max y) of a point set: the part of the picture with keypoints."""
+    return np.concatenate([points.min(axis=0), points.max(axis=0)]).astype(np.float32)
+
+
 class FeatureIndex:
     """Descriptors of many items in one multi-index; search verifies geometry per item."""
 
-    def __init__(self) -> None:
+    def __init__(self, delta_limit: int = 50_000) -> None:
         self._pending: list[tuple[int, Features]] = []
         self._index = PDQIndex()
         self._owner = np.zeros(0, np.int64)
         self._points = np.zeros((0, 2), np.float32)
+        self._ranges: dict[int, tuple[int, int]] = {}  # item -> (first descriptor id, count)
+        self._extents: dict[int, npt.NDArray[np.float32]] = {}
+        self._delta_limit = delta_limit
         self._built = False
 
     def add(self, item_id: int, feats: Features) -> None:
         """Add an item's features (visible to the next search)."""
         if len(feats):
             self._pending.append((item_id, feats))
+            self._extents[item_id] = _extent(feats.points.astype(np.float32))
             self._built = False
+
+    def remove(self, item_id: int) -> None:
+        """Remove an item's features (visible to the next search)."""
+        self._pending = [(i, f) for i, f in self._pending if i != item_id]
+        span = self._ranges.pop(item_id, None)
+        if span is not None:
+            self._index.remove(np.arange(span[0], span[0] + span[1], dtype=np.int64))
+        self._extents.pop(item_id, None)
+
+    def items(self) -> int:
+        """Number of items held."""
+        return len(self._extents)
 
     def _build(self) -> None:
         if self._built:
@@ -170,30 +209,40 @@ class FeatureIndex:
             pts = np.concatenate([f.points.astype(np.float32) for _, f in self._pending])
             start = len(self._owner)
             ids = np.arange(start, start + len(desc), dtype=np.int64)
+            at = start
+            for item, f in self._pending:
+                self._ranges[item] = (at, len(f))
+                at += len(f)
             if start == 0:
                 self._index = PDQIndex.build(_words(desc), ids)
             else:
                 self._index.add(_words(desc), ids)
+                if self._index.delta_size() > self._delta_limit:
+                    self._index.compact(full=False)  # the delta is scanned linearly
             self._owner = np.concatenate([self._owner, owner])
             self._points = np.concatenate([self._points, pts])
             self._pending = []
         self._built = True
 
     def __len__(self) -> int:
-        """Number of descriptors held."""
-        return len(self._owner) + sum(len(f) for _, f in self._pending)
+        """Number of live descriptors held."""
+        self._build()
+        return len(self._index)
 
     def nbytes(self) -> int:
         """Memory of the index and its per-descriptor arrays."""
         self._build()
         return self._index.nbytes() + self._owner.nbytes + self._points.nbytes
 
-    def search(
-        self, feats: Features, min_inliers: int = MIN_INLIERS, radius: int = DESCRIPTOR_RADIUS
-    ) -> list[tuple[int, int]]:
-        """(item id, inliers) of every item whose keypoints agree on one homography."""
+    def candidates(
+        self, feats: Features, radius: int = DESCRIPTOR_RADIUS
+    ) -> list[tuple[int, npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+        """(item, query keypoint rows, item descriptor ids) per item with any descriptor hit.
+
+        Per item, each query keypoint keeps its closest descriptor.
+        """
         self._build()
-        if len(feats) < MIN_CANDIDATE_MATCHES or len(self._owner) == 0:
+        if len(feats) == 0 or len(self._owner) == 0:
             return []
         hits = self._index.search_batch(_words(feats.descriptors), radius)
         sizes = [len(row) for row in hits]
@@ -203,36 +252,93 @@ class FeatureIndex:
         flat = np.asarray([h for row in hits for h in row], np.int64).reshape(-1, 2)
         rid, dist = flat[:, 0], flat[:, 1]
         owner = self._owner[rid]
-        # Per item, each query keypoint keeps its closest descriptor.
         order = np.lexsort((dist, q_of, owner))
         owner, q_of, rid = owner[order], q_of[order], rid[order]
         first = np.ones(len(owner), bool)
         first[1:] = (owner[1:] != owner[:-1]) | (q_of[1:] != q_of[:-1])
         owner, q_of, rid = owner[first], q_of[first], rid[first]
         items, starts, counts = np.unique(owner, return_index=True, return_counts=True)
+        return [
+            (item, q_of[s0 : s0 + c], rid[s0 : s0 + c])
+            for item, s0, c in zip(items.tolist(), starts.tolist(), counts.tolist(), strict=True)
+        ]
+
+    def search(
+        self,
+        feats: Features,
+        min_inliers: int = MIN_INLIERS,
+        radius: int = DESCRIPTOR_RADIUS,
+        on_verify: Any = None,
+    ) -> list[tuple[int, int]]:
+        """(item id, inliers) of every item whose keypoints agree on one transform.
+
+        on_verify(item, inliers), when given, sees every candidate that went through
+        verification (bench/features.py: the unrelated-pair distribution).
+        """
+        if len(feats) < MIN_CANDIDATE_MATCHES:
+            return []
         out = []
         qpts = feats.points.astype(np.float32)
+        q_extent = _extent(qpts)
         need = max(MIN_CANDIDATE_MATCHES, min_inliers)
-        for item, s0, c in zip(items.tolist(), starts.tolist(), counts.tolist(), strict=True):
-            if c < need:
+        for item, q_rows, rid in self.candidates(feats, radius):
+            if len(q_rows) < need or item not in self._extents:
                 continue
-            inliers = _inliers(qpts[q_of[s0 : s0 + c]], self._points[rid[s0 : s0 + c]])
+            inliers = _verify(qpts[q_rows], self._points[rid], q_extent, self._extents[item])
+            if on_verify is not None:
+                on_verify(item, inliers)
             if inliers >= min_inliers:
                 out.append((item, inliers))
         out.sort(key=lambda x: (-x[1], x[0]))
         return out
 
 
-def _inliers(src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32]) -> int:
-    """Inliers of a RANSAC homography from query to item points (0 if degenerate)."""
-    h, mask = cv2.findHomography(src, dst, cv2.RANSAC, RANSAC_PIXELS, maxIters=500)
-    if h is None or mask is None:
+def _area(box: npt.NDArray[np.float32]) -> float:
+    return float(max(box[2] - box[0], 1.0) * max(box[3] - box[1], 1.0))
+
+
+def _hull_area(points: npt.NDArray[np.float32]) -> float:
+    if len(points) < 3:
+        return 0.0
+    return float(cv2.contourArea(cv2.convexHull(points.reshape(-1, 1, 2))))
+
+
+def _verify(
+    src: npt.NDArray[np.float32],
+    dst: npt.NDArray[np.float32],
+    src_extent: npt.NDArray[np.float32],
+    dst_extent: npt.NDArray[np.float32],
+) -> int:
+    """Inliers of a similarity transform from query to item points; 0 when not a real copy.
+
+    A copy of an item (cropped, rotated, scaled, inside a screenshot) maps onto it by a
+    rotation, a uniform scale and a shift: a full homography has 4 more degrees of freedom
+    for chance agreement to use. Chance agreement also tends to be small (a few keypoints
+    on one textured patch) or degenerate (everything shrunk to a point), so the inliers must
+    span a share of both pictures and several cells of the item.
+    """
+    m, mask = cv2.estimateAffinePartial2D(
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PIXELS, maxIters=1000,
+        confidence=0.995,
+    )  # fmt: skip
+    if m is None or mask is None:
         return 0
-    # A homography that folds or collapses the image is chance agreement, not a copy.
-    det = float(np.linalg.det(h[:2, :2]))
-    if not 1 / 64 < abs(det) < 64 or det < 0:
+    scale = float(np.hypot(m[0, 0], m[1, 0]))
+    if not MIN_SCALE <= scale <= MAX_SCALE:
         return 0
+    keep = mask.ravel().astype(bool)
     # Inliers counted once per item point: many query points on one item point is a
     # repeated texture, not geometry.
-    used = {tuple(p) for p in dst[mask.ravel().astype(bool)].tolist()}
-    return len(used)
+    pts, first = np.unique(dst[keep], axis=0, return_index=True)
+    n = len(pts)
+    if n < MIN_CANDIDATE_MATCHES:
+        return 0
+    if _hull_area(pts) < MIN_ITEM_HULL * _area(dst_extent):
+        return 0
+    if _hull_area(src[keep][first]) < MIN_QUERY_HULL * _area(src_extent):
+        return 0
+    size = np.maximum(dst_extent[2:] - dst_extent[:2], 1.0)
+    cells = np.clip(((pts - dst_extent[:2]) / size * GRID).astype(np.int64), 0, GRID - 1)
+    if len({(int(x), int(y)) for x, y in cells}) < MIN_CELLS:
+        return 0
+    return n

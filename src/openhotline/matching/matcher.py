@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -12,6 +14,13 @@ from openhotline.matching.rules import max_distance
 from openhotline.matching.service import Match, entries_by_id, exact_matches
 from openhotline.matching.snapshot import BankSnapshot
 from openhotline.media.hashing import WEAK_QUALITY
+
+if TYPE_CHECKING:
+    from openhotline.matching.features import Features
+
+# A query image's local features, computed only when some bank needs them (labels
+# "features", "features:region1" ...: matching/features.query_features).
+FeatureSource = Callable[[], "list[tuple[str, Features]]"]
 
 
 @dataclass(frozen=True)
@@ -30,12 +39,15 @@ def match(
     queries: list[QueryHash],
     candidate_margin: int = 0,
     banks_only: set[str] | None = None,
+    features: FeatureSource | None = None,
 ) -> dict[str, list[Match]]:
     """Matches per bank name, best (smallest distance) per entry, sorted by distance.
 
     Weak PDQ hashes (quality < 50) match only an identical bank hash; query candidates other
     than the plain hashes (labels with a ':') match at the bank radius minus
-    candidate_margin (matching/rules.py).
+    candidate_margin (matching/rules.py). PDQ is the fast first pass: a bank it found
+    nothing in that holds local features is then searched with the query image's
+    features (computed only then), at the bank's minimum inliers and descriptor radius.
     """
     found: list[Match] = []
     for q in queries:
@@ -58,7 +70,41 @@ def match(
                     source=entry.source, query=pdq[h.query].label,
                 )
             )  # fmt: skip
+    if features is not None:
+        found.extend(_feature_matches(session, engine, features, found, banks_only))
     return _best(found, banks_only)
+
+
+def _feature_matches(
+    session: Session,
+    engine: MatchEngine,
+    features: FeatureSource,
+    found: list[Match],
+    banks_only: set[str] | None,
+) -> list[Match]:
+    """Local-feature matches in the banks with features where nothing matched yet."""
+    matched = {m.bank for m in found}
+    banks = [b for b in engine.sync_features(session, banks_only) if b.name not in matched]
+    if not banks:
+        return []
+    queries = features()
+    if not queries:
+        return []
+    hits = engine.match_features(queries, banks)
+    entries = entries_by_id(session, sorted({h.entry_id for h in hits}))
+    out: list[Match] = []
+    for h in hits:
+        if h.entry_id not in entries:
+            continue
+        entry, bank = entries[h.entry_id]
+        out.append(
+            Match(
+                bank=bank, entry_id=entry.id, hash_type="features", hash_value=entry.hash_value,
+                distance=0, classification=entry.classification, source=entry.source,
+                query=h.query, inliers=h.inliers,
+            )
+        )  # fmt: skip
+    return out
 
 
 def match_frozen(

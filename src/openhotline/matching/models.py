@@ -12,9 +12,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -27,6 +29,10 @@ DEFAULT_PDQ_RADIUS = 31
 DEFAULT_VPDQ_FRAME_SHARE = 0.8
 # ... and at least this share of the bank video's frames are matched (0: any part of it).
 DEFAULT_VPDQ_TARGET_SHARE = 0.0
+
+# Local-feature defaults of a bank (matching/features.py measures and explains them).
+DEFAULT_FEATURE_MIN_INLIERS = 20
+DEFAULT_FEATURE_RADIUS = 28
 
 
 class HashType(StrEnum):
@@ -89,6 +95,15 @@ class HashBank(Base):
     owner_org_id: Mapped[int | None] = mapped_column(
         ForeignKey("partner_orgs.id", ondelete="SET NULL")
     )
+    # Local features (own items, matching/features.py): tried when PDQ finds nothing.
+    features_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    features_min_inliers: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_FEATURE_MIN_INLIERS,
+        server_default=str(DEFAULT_FEATURE_MIN_INLIERS),
+    )  # fmt: skip
+    features_radius: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_FEATURE_RADIUS, server_default=str(DEFAULT_FEATURE_RADIUS)
+    )
 
 
 class BankEntry(Base):
@@ -116,6 +131,35 @@ class BankEntry(Base):
     hash_value: Mapped[str] = mapped_column(String(64))  # lower-case hex
     source: Mapped[str] = mapped_column(String(200), default="")
     classification: Mapped[str] = mapped_column(String(100), default="")
+    added_by: Mapped[str] = mapped_column(String(100), default="")
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removed_by: Mapped[str] = mapped_column(String(100), default="")
+
+
+class BankFeatures(Base):
+    """The local features (ORB keypoints) of one own item in a bank; removed rows stay."""
+
+    __tablename__ = "bank_features"
+    __table_args__ = (
+        Index(
+            "uq_bank_features_live",
+            "bank_id",
+            "item_sha256",
+            unique=True,
+            sqlite_where=text("removed_at IS NULL"),
+            postgresql_where=text("removed_at IS NULL"),
+        ),
+        Index("ix_bank_features_bank_removed", "bank_id", "removed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("hash_banks.id", ondelete="CASCADE"))
+    # The item's SHA-256 entry in the same bank: a features match reports it (classification).
+    entry_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    item_sha256: Mapped[str] = mapped_column(String(64))
+    keypoints: Mapped[int] = mapped_column(Integer, default=0)
+    features: Mapped[bytes] = mapped_column(LargeBinary)  # features.Features.to_bytes()
     added_by: Mapped[str] = mapped_column(String(100), default="")
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -30,7 +30,13 @@ from openhotline.matching import scan_ray
 from openhotline.matching.cli_common import _factory, _fail, err
 from openhotline.matching.engine import MatchEngine
 from openhotline.matching.matcher import match
-from openhotline.matching.scan_file import ScanOptions, _scan_one, queries_of, record_of
+from openhotline.matching.scan_file import (
+    ScanOptions,
+    _scan_one,
+    feature_source,
+    queries_of,
+    record_of,
+)
 from openhotline.matching.service import Match
 from openhotline.matching.snapshot import take_snapshot
 
@@ -153,10 +159,17 @@ def scan_command(
             except service.BankError as exc:
                 _fail(str(exc))
     engine = services(ctx).matcher
+    with factory() as session:
+        # Local features cost a second pass per file: only when a bank scanned has some.
+        with_features = bool(engine.sync_features(session, set(bank)))
+    if with_features and ray:
+        err.print("note: local features are not searched on Ray (PDQ and exact hashes are)")
+        with_features = False
     paths = list(_walk(directory, follow_links))
     opts = ScanOptions(
-        tuple(bank), geometric, regions, None if follow_links else os.path.realpath(directory)
-    )
+        tuple(bank), geometric, regions, None if follow_links else os.path.realpath(directory),
+        with_features,
+    )  # fmt: skip
     done: dict[str, dict[str, Any]] = {}
     journal = None
     if checkpoint is not None:
@@ -226,15 +239,19 @@ def _scan_local(
     n = workers or os.cpu_count() or 1
     mp = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "forkserver")
     work = functools.partial(
-        _scan_one, geometric=opts.geometric, regions=opts.regions, root=opts.root
-    )
+        _scan_one, geometric=opts.geometric, regions=opts.regions, root=opts.root,
+        features=opts.features,
+    )  # fmt: skip
     batch: list[dict[str, Any]] = []
     flushed = time.monotonic()
     with mp.Pool(n) as pool, factory() as session:
         for res in pool.imap_unordered(work, paths, chunksize=4):
             per_bank: dict[str, list[Match]] = {}
             if res.status == "ok":
-                per_bank = match(session, engine, queries_of(res), banks_only=set(opts.banks))
+                per_bank = match(
+                    session, engine, queries_of(res), banks_only=set(opts.banks),
+                    features=feature_source(res),
+                )  # fmt: skip
             batch.append(record_of(res, per_bank))
             if len(batch) >= 64 or time.monotonic() - flushed > 1.0:
                 yield batch

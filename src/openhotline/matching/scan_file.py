@@ -18,7 +18,7 @@ from openhotline.matching.models import HashType
 from openhotline.matching.rules import describe
 
 if TYPE_CHECKING:
-    from openhotline.matching.matcher import QueryHash
+    from openhotline.matching.matcher import FeatureSource, QueryHash
     from openhotline.matching.service import Match
     from openhotline.matching.snapshot import BankSnapshot
 
@@ -33,13 +33,19 @@ class _Scanned:
     pdq: str = ""
     quality: int = 0
     candidates: list[tuple[str, str, int]] = field(default_factory=list)
+    # Local features per query label (Features.to_bytes()), when a bank scanned holds any.
+    features: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 MAX_SCAN_BYTES = 64 * 1024 * 1024
 
 
 def _scan_one(
-    path: str, geometric: bool = True, regions: bool = True, root: str | None = None
+    path: str,
+    geometric: bool = True,
+    regions: bool = True,
+    root: str | None = None,
+    features: bool = False,
 ) -> _Scanned:
     from openhotline.media.decode import MediaError, UnsupportedFormatError
     from openhotline.media.service import query_image
@@ -67,7 +73,21 @@ def _scan_one(
         return _Scanned(path, "unreadable", f"unexpected error: {type(exc).__name__}")
     h = q.hashes
     cands = [(c.label, c.pdq, c.quality) for c in q.candidates]
-    return _Scanned(path, "ok", "", h.md5, h.sha256, h.pdq, h.pdq_quality, cands)
+    res = _Scanned(path, "ok", "", h.md5, h.sha256, h.pdq, h.pdq_quality, cands)
+    if features:
+        res.features = _features_of(data)
+    return res
+
+
+def _features_of(data: bytes) -> list[tuple[str, bytes]]:
+    """The file's local features per label; none when they cannot be computed."""
+    from openhotline.matching.features import query_features
+    from openhotline.media.decode import MediaError
+
+    try:
+        return [(label, f.to_bytes()) for label, f in query_features(data)]
+    except MediaError:
+        return []  # PDQ could read it; features add nothing here
 
 
 def _inside(real: str, root: str) -> bool:
@@ -82,6 +102,7 @@ class ScanOptions:
     geometric: bool = True
     regions: bool = True
     root: str | None = None  # links out of this folder are skipped (None: followed)
+    features: bool = False  # compute local features (a bank scanned holds some)
 
 
 def queries_of(res: _Scanned) -> list[QueryHash]:
@@ -104,10 +125,21 @@ def record_of(res: _Scanned, per_bank: dict[str, list[Match]]) -> dict[str, Any]
         obj["matches"] = [
             {"bank": m.bank, "entry_id": m.entry_id, "hash_type": m.hash_type,
              "distance": m.distance, "matched_by": m.query,
-             "matched_how": describe(m.query), "classification": m.classification}
+             "matched_how": describe(m.query, m.inliers), "inliers": m.inliers,
+             "classification": m.classification}
             for ms in per_bank.values() for m in ms
         ]  # fmt: skip
     return obj
+
+
+def feature_source(res: _Scanned) -> FeatureSource | None:
+    """The scanned file's local features, for the matcher (None when not computed)."""
+    if not res.features:
+        return None
+    from openhotline.matching.features import Features
+
+    decoded = [(label, Features.from_bytes(raw)) for label, raw in res.features]
+    return lambda: decoded
 
 
 def scan_frozen(path: str, opts: ScanOptions, snapshot: BankSnapshot) -> dict[str, Any]:

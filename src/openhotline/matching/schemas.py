@@ -64,6 +64,9 @@ class MatchOut(BaseModel):
     matched_how: str = Field(
         "", description="the same in words, e.g. 'PDQ, embedded region 2', 'PDQ, border trimmed'"
     )
+    inliers: int | None = Field(
+        None, description="a local-features match (hash_type 'features'): keypoints that agreed"
+    )
 
 
 class BankMatchesOut(BaseModel):

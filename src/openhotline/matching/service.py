@@ -20,10 +20,12 @@ from openhotline import db
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
 from openhotline.errors import ConflictError, DomainError, ErrorKind, InvalidError, NotFoundError
+from openhotline.jobs import service as jobs
 from openhotline.matching.formats import BadRow, Row, normalise_hash
 from openhotline.matching.models import (
     DEFAULT_PDQ_RADIUS,
     BankEntry,
+    BankFeatures,
     BankHint,
     HashBank,
     HashType,
@@ -152,6 +154,45 @@ def set_bank_options(
             raise BankInvalidError("pdq_radius must be between 0 and 128")
         bank.pdq_radius = pdq_radius
     _bump(session, bank.id)
+
+
+MAX_MIN_INLIERS = 300
+MAX_FEATURE_RADIUS = 64
+
+
+def set_feature_settings(
+    session: Session,
+    bank: HashBank,
+    actor: str,
+    enabled: bool | None = None,
+    min_inliers: int | None = None,
+    radius: int | None = None,
+) -> dict[str, list[object]]:
+    """Change a bank's local-feature settings (audited as bank.settings); returns the changes.
+
+    min_inliers below 8 would let chance agreement through (bench/features.py), above the
+    keypoints stored it could never match; a descriptor radius past 64 bits of 256 matches
+    nearly any descriptor.
+    """
+    if min_inliers is not None and not 8 <= min_inliers <= MAX_MIN_INLIERS:
+        raise BankInvalidError(f"min_inliers must be between 8 and {MAX_MIN_INLIERS}")
+    if radius is not None and not 0 <= radius <= MAX_FEATURE_RADIUS:
+        raise BankInvalidError(f"the descriptor radius must be between 0 and {MAX_FEATURE_RADIUS}")
+    wanted = {
+        "features_enabled": enabled,
+        "features_min_inliers": min_inliers,
+        "features_radius": radius,
+    }
+    changes: dict[str, list[object]] = {}
+    for name, value in wanted.items():
+        if value is not None and getattr(bank, name) != value:
+            changes[name] = [getattr(bank, name), value]
+            setattr(bank, name, value)
+    if changes:
+        audit.record(session, actor, AuditAction.BANK_SETTINGS, f"bank:{bank.name}", changes)
+        _bump(session, bank.id)
+        session.flush()
+    return changes
 
 
 def set_policy(session: Session, bank: HashBank, policy: BankPolicy, actor: str) -> bool:
@@ -302,9 +343,97 @@ def remove_entry(
         .values(removed_at=db.now(session), removed_by=removed_by[:100])
     )
     n = int(getattr(result, "rowcount", 0) or 0)
+    if n and hash_type is HashType.SHA256:
+        # The item leaves the bank: its local features go with it.
+        remove_features(session, bank, value, removed_by)
     if n:
         _bump(session, bank.id)
     return n
+
+
+def add_features(
+    session: Session, bank: HashBank, entry: BankEntry, features: bytes, keypoints: int,
+    added_by: str = "",
+) -> BankFeatures | None:  # fmt: skip
+    """Store an own item's local features (Features.to_bytes()) against its SHA-256 entry.
+
+    One live row per item and bank: an item already there keeps its row. None when the
+    item has no keypoints (a flat picture): there is nothing to match it by.
+    """
+    if entry.hash_type != HashType.SHA256.value or entry.bank_id != bank.id:
+        raise BankInvalidError("local features belong to an item's SHA-256 entry in the bank")
+    if keypoints == 0:
+        return None
+    existing = session.scalar(
+        select(BankFeatures).where(
+            BankFeatures.bank_id == bank.id,
+            BankFeatures.item_sha256 == entry.hash_value,
+            BankFeatures.removed_at.is_(None),
+        )
+    )
+    if existing is not None:
+        return existing
+    row = BankFeatures(
+        bank_id=bank.id, entry_id=entry.id, item_sha256=entry.hash_value, keypoints=keypoints,
+        features=features, added_by=added_by[:100], added_at=db.now(session), removed_by="",
+    )  # fmt: skip
+    session.add(row)
+    session.flush()
+    _bump(session, bank.id)
+    return row
+
+
+FEATURES_JOB = "bank.features"  # handled by matching/tasks.py:item_features_job
+
+
+def queue_item_features(session: Session, bank: HashBank, item_id: int) -> None:
+    """Queue the local features of an item just admitted to an own bank (same transaction).
+
+    They need the decrypted bytes and OpenCV, so a job computes them after the commit.
+    """
+    jobs.enqueue(
+        session, FEATURES_JOB, {"bank": bank.name, "item_id": item_id},
+        dedupe_key=f"bank-features:{bank.id}:{item_id}",
+    )  # fmt: skip
+
+
+def live_entry(session: Session, bank: HashBank, sha256: str) -> BankEntry | None:
+    """The live SHA-256 entry of an item in a bank, if any."""
+    return session.scalar(
+        select(BankEntry).where(
+            BankEntry.bank_id == bank.id,
+            BankEntry.hash_type == HashType.SHA256.value,
+            BankEntry.hash_value == sha256.lower(),
+            BankEntry.removed_at.is_(None),
+        )
+    )
+
+
+def remove_features(session: Session, bank: HashBank, sha256: str, removed_by: str = "") -> int:
+    """Retire an item's live local features in a bank (kept as a trace); returns 0 or 1."""
+    result = session.execute(
+        update(BankFeatures)
+        .where(
+            BankFeatures.bank_id == bank.id,
+            BankFeatures.item_sha256 == sha256.lower(),
+            BankFeatures.removed_at.is_(None),
+        )
+        .values(removed_at=db.now(session), removed_by=removed_by[:100])
+    )
+    n = int(getattr(result, "rowcount", 0) or 0)
+    if n:
+        _bump(session, bank.id)
+    return n
+
+
+def feature_counts(session: Session) -> dict[int, int]:
+    """Live items with local features, per bank id."""
+    rows = session.execute(
+        select(BankFeatures.bank_id, func.count())
+        .where(BankFeatures.removed_at.is_(None))
+        .group_by(BankFeatures.bank_id)
+    ).all()
+    return {int(b): int(n) for b, n in rows}
 
 
 def add_item(
@@ -316,11 +445,14 @@ def add_item(
     variants: list[tuple[str, str]],
     classification: str = "",
     added_by: str = "",
+    features: bytes | None = None,
+    keypoints: int = 0,
 ) -> list[BankEntry]:
-    """Add an own confirmed item: its MD5, SHA-256, PDQ and stored PDQ variants.
+    """Add an own confirmed item: its MD5, SHA-256, PDQ, stored PDQ variants and features.
 
     variants are (label, pdq) pairs; each is recorded with source "variant:<label> of
-    <sha256>", so a match on one says which item and which variant it came from.
+    <sha256>", so a match on one says which item and which variant it came from. features
+    (Features.to_bytes(), `keypoints` of them) are kept against the SHA-256 entry.
     """
     rows = [
         (HashType.MD5, md5, f"item {sha256}"),
@@ -329,10 +461,13 @@ def add_item(
     if pdq is not None:
         rows.append((HashType.PDQ, pdq, f"item {sha256}"))
         rows.extend((HashType.PDQ, h, f"{label} of {sha256}") for label, h in variants)
-    return [
+    entries = [
         add_entry(session, bank, ht, value, source[:200], classification, added_by)
         for ht, value, source in rows
     ]
+    if features is not None:
+        add_features(session, bank, entries[1], features, keypoints, added_by)
+    return entries
 
 
 def import_rows(
@@ -437,7 +572,8 @@ class Match:
     distance: int
     classification: str
     source: str
-    query: str  # which query hash matched (e.g. "pdq", "pdq:mirror", "md5")
+    query: str  # which query hash matched (e.g. "pdq", "pdq:mirror", "md5", "features")
+    inliers: int | None = None  # a local-features match: keypoints that agreed
 
 
 def exact_matches(session: Session, queries: dict[HashType, str], label: str = "") -> list[Match]:

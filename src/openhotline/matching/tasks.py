@@ -1,4 +1,4 @@
-"""Matching jobs: scheduled syncs of subscribed banks."""
+"""Matching jobs: scheduled syncs of subscribed banks, local features of admitted items."""
 
 from __future__ import annotations
 
@@ -15,6 +15,38 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("openhotline.matching")
 SYNC_JOB = "bank.sync"
+
+
+def item_features_job(services: Services, payload: dict[str, Any]) -> None:
+    """Job-queue handler: store the local features of an item admitted to an own bank.
+
+    Idempotent (one live row per item and bank). The item's bytes come from the encrypted
+    media store; an item whose media is gone (erased by retention) keeps its hashes only.
+    """
+    from openhotline.matching import service
+    from openhotline.matching.features import item_features
+    from openhotline.media.decode import MediaError
+    from openhotline.media.models import Item
+
+    with transaction(services.sessionmaker) as session:
+        item = session.get(Item, int(payload["item_id"]))
+        if item is None or not item.storage_key or item.media_erased_at is not None:
+            log.info("no media for item %s: no local features", payload["item_id"])
+            return
+        try:
+            bank = service.get_bank(session, str(payload["bank"]))
+        except service.BankError:
+            log.info("bank %s is gone: no local features", payload["bank"])
+            return
+        entry = service.live_entry(session, bank, item.sha256)
+        if entry is None:
+            return  # removed from the bank meanwhile
+        try:
+            feats = item_features(services.media_store.get(item.storage_key))
+        except (MediaError, OSError, KeyError) as exc:
+            log.warning("item %s: no local features (%s)", item.id, exc)
+            return
+        service.add_features(session, bank, entry, feats.to_bytes(), len(feats), "four-eyes")
 
 
 def sync_job(services: Services, payload: dict[str, Any]) -> None:
