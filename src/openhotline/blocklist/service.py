@@ -179,7 +179,7 @@ def _normalised(desired: Source) -> Iterable[Row]:
     return desired
 
 
-def _batches(rows: Iterable[Row], digest: Any) -> Iterator[list[Row]]:
+def _batches(rows: Iterable[Row], digest: hashlib._Hash) -> Iterator[list[Row]]:
     """Rows in batches, checked to rise strictly by key, fed to `digest` as they pass."""
     it = iter(rows)
     prev: list[Any] = [""]
@@ -208,7 +208,7 @@ def source_digest(kind: ListKind, desired: Source) -> str:
     return digest.hexdigest()
 
 
-def _new_digest(kind: ListKind) -> Any:
+def _new_digest(kind: ListKind) -> hashlib._Hash:
     return hashlib.sha256(f"openhotline list source v1 {kind.value}\n".encode())
 
 
@@ -524,8 +524,8 @@ def _cached(
     bytes). Without a cache directory the file is rendered in a temporary one and returned
     in memory."""
     if cache_dir is None:
-        with tempfile.TemporaryDirectory(prefix="openhotline-list-") as tmp:
-            made = _cached(Path(tmp), name, key, write)
+        with tempfile.TemporaryDirectory(prefix="openhotline-list-") as scratch:
+            made = _cached(Path(scratch), name, key, write)
             return SignedFile(name, made.signature, made.key_id, content=made.data)
     path = cache_dir / key.key_id / name
     sig_path = path.with_name(name + ".sig")
