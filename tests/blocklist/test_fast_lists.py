@@ -161,6 +161,7 @@ def test_a_version_from_before_digests_learns_its_digest(
         (lambda r: [r[1], r[0], *r[2:]], "rising key order"),
         (lambda r: [r[0], r[0], *r[1:]], "rising key order"),
         (lambda r: [r[0][:4], *r[1:]], "7-tuples"),
+        (lambda r: [(r[0][0].upper(), *r[0][1:]), *r[1:]], "SHA-256 hex"),
     ],
 )
 def test_a_malformed_source_is_refused_and_publishes_nothing(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 import operator
+import re
 import secrets
 import tempfile
 from array import array
@@ -166,6 +167,7 @@ def get_version(session: Session, kind: ListKind, version: int) -> ListVersion:
 # a fresh stream), or a Contents dict (sorted here; fine for lists that fit in memory).
 Source = Contents | Iterable[Row]
 DIGEST_BATCH = 10000
+_HEX = re.compile(r"[0-9a-f]*")
 
 
 def _normalised(desired: Source) -> Iterable[Row]:
@@ -179,19 +181,34 @@ def _normalised(desired: Source) -> Iterable[Row]:
     return desired
 
 
-def _batches(rows: Iterable[Row], digest: hashlib._Hash) -> Iterator[list[Row]]:
-    """Rows in batches, checked to rise strictly by key, fed to `digest` as they pass."""
+def _batches(
+    rows: Iterable[Row], digest: hashlib._Hash, *, hex_keys: bool = True
+) -> Iterator[list[Row]]:
+    """Rows in batches, checked to rise strictly by key, fed to `digest` as they pass.
+
+    hex_keys=False skips the key-alphabet check: for a digest alone (a source matching a
+    published digest is the source that was checked when that version was written).
+    """
     it = iter(rows)
     prev: list[Any] = [""]
     while batch := list(islice(it, DIGEST_BATCH)):
         keys = prev + [row[0] for row in batch]
         # C-level checks (map over operator.lt): a per-row Python test doubled the cost.
-        if not all(map(operator.lt, keys, islice(keys, 1, None))) or any(
-            map((7).__ne__, map(len, batch))
+        # Keys are SHA-256 hex: then Python's order is every database collation's order,
+        # which the sorted-stream diff relies on.
+        if (
+            not all(map(operator.lt, keys, islice(keys, 1, None)))
+            or any(map((7).__ne__, map(len, batch)))
+            or (
+                hex_keys
+                and not (
+                    all(map((64).__eq__, map(len, keys[1:]))) and _HEX.fullmatch("".join(keys[1:]))
+                )
+            )
         ):
             raise BlocklistInvalidError(
-                "list source rows must be 7-tuples in strictly rising key order "
-                f"(near {str(batch[0])[:120]})"
+                "list source rows must be 7-tuples with SHA-256 hex keys in strictly rising "
+                f"key order (near {str(batch[0])[:120]})"
             )
         prev = keys[-1:]
         # marshal format 0 is content-only (no sharing or interning marks): equal rows,
@@ -203,7 +220,7 @@ def _batches(rows: Iterable[Row], digest: hashlib._Hash) -> Iterator[list[Row]]:
 def source_digest(kind: ListKind, desired: Source) -> str:
     """SHA-256 over a source's rows in key order (what a version remembers of its source)."""
     digest = _new_digest(kind)
-    for _batch in _batches(_normalised(desired), digest):
+    for _batch in _batches(_normalised(desired), digest, hex_keys=False):
         pass
     return digest.hexdigest()
 
