@@ -6,7 +6,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 
 from openhotline.accounts.deps import Principal, require
 from openhotline.accounts.permissions import Permission
@@ -58,6 +58,8 @@ def _serve(file: service.SignedFile, sig: bool, fmt: str) -> Response:
     }
     if sig:
         return Response(file.signature + "\n", media_type="text/plain", headers=headers)
+    if file.path is not None:  # streamed from the cache file, never loaded whole
+        return FileResponse(file.path, media_type=MEDIA[fmt], headers=headers)
     return Response(file.data, media_type=MEDIA[fmt], headers=headers)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import typer
@@ -47,7 +48,13 @@ def export_command(
 
     svc = services(ctx)
     key = svc.signer
-    with domain_errors(), svc.sessionmaker() as s:
+    out.mkdir(parents=True, exist_ok=True)
+    # Rendered beside its destination and moved in: a large list never passes through memory.
+    with (
+        domain_errors(),
+        svc.sessionmaker() as s,
+        tempfile.TemporaryDirectory(dir=out, prefix=".export-") as tmp,
+    ):
         parsed = service.parse_kind(kind)
         if version == 0:
             row = service.latest(s, parsed)
@@ -55,10 +62,10 @@ def export_command(
                 raise service.BlocklistNotFoundError("nothing published yet")
             version = row.version
         if since >= 0:
-            file = service.delta_file(s, parsed, since, version, fmt, key, None)
+            file = service.delta_file(s, parsed, since, version, fmt, key, Path(tmp))
         else:
-            file = service.snapshot_file(s, parsed, version, fmt, key, None)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / file.name).write_bytes(file.data)
+            file = service.snapshot_file(s, parsed, version, fmt, key, Path(tmp))
+        assert file.path is not None  # noqa: S101 - rendered into tmp
+        file.path.replace(out / file.name)
     (out / (file.name + ".sig")).write_text(file.signature + "\n")
     typer.echo(f"wrote {out / file.name} and .sig (key {file.key_id})")

@@ -38,6 +38,9 @@ class ListVersion(Base):
     entry_count: Mapped[int] = mapped_column(Integer, default=0)
     added_count: Mapped[int] = mapped_column(Integer, default=0)
     removed_count: Mapped[int] = mapped_column(Integer, default=0)
+    # SHA-256 of the source's rows in key order when this version was (last) confirmed
+    # current: an unchanged source is recognised without diffing (None before 1120).
+    source_digest: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (UniqueConstraint("kind", "version", name="uq_list_versions_kind_version"),)
 

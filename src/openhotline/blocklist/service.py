@@ -10,14 +10,21 @@ Report Remove's "self-generated" bank).
 
 from __future__ import annotations
 
+import hashlib
+import marshal
+import operator
+import re
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+import tempfile
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
+from itertools import islice
 from pathlib import Path
-from typing import Any, cast
+from typing import IO, Any, cast
 
-from sqlalchemy import Table, and_, insert, or_, select, update
+from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from openhotline import db, i18n
@@ -28,8 +35,8 @@ from openhotline.blocklist.formats import (
     DELTA_FORMATS,
     FORMATS,
     Row,
-    render_delta,
-    render_snapshot,
+    write_delta,
+    write_snapshot,
 )
 from openhotline.blocklist.models import Appeal, AppealStatus, ListEntry, ListKind, ListVersion
 from openhotline.cases.lifecycle import LISTABLE
@@ -156,68 +163,270 @@ def get_version(session: Session, kind: ListKind, version: int) -> ListVersion:
     return row
 
 
-def _at(values: tuple[str | None, ...], i: int) -> str | None:
-    return values[i] if len(values) > i else None
+# A source: rows (key, url, md5, sha1, pdq, classification, provenance) in strictly rising
+# key order that can be iterated more than once (a list, or an object whose __iter__ starts
+# a fresh stream), or a Contents dict (sorted here; fine for lists that fit in memory).
+Source = Contents | Iterable[Row]
+DIGEST_BATCH = 10000
+_HEX = re.compile(r"[0-9a-f]*")
+
+
+def _normalised(desired: Source) -> Iterable[Row]:
+    if isinstance(desired, dict):
+        return [
+            cast(Row, (k, *v[:6], *(None,) * (6 - len(v[:6])))) for k, v in sorted(desired.items())
+        ]
+    if iter(desired) is desired:
+        # A generator would be empty on the second pass and unpublish everything.
+        raise TypeError("a list source must be re-iterable (a list or an object with __iter__)")
+    return desired
+
+
+def _batches(
+    rows: Iterable[Row], digest: hashlib._Hash, *, hex_keys: bool = True
+) -> Iterator[list[Row]]:
+    """Rows in batches, checked to rise strictly by key, fed to `digest` as they pass.
+
+    hex_keys=False skips the key-alphabet check: for a digest alone (a source matching a
+    published digest is the source that was checked when that version was written).
+    """
+    it = iter(rows)
+    prev: list[Any] = [""]
+    while batch := list(islice(it, DIGEST_BATCH)):
+        keys = prev + [row[0] for row in batch]
+        # C-level checks (map over operator.lt): a per-row Python test doubled the cost.
+        # Keys are SHA-256 hex: then Python's order is every database collation's order,
+        # which the sorted-stream diff relies on.
+        if (
+            not all(map(operator.lt, keys, islice(keys, 1, None)))
+            or any(map((7).__ne__, map(len, batch)))
+            or (
+                hex_keys
+                and not (
+                    all(map((64).__eq__, map(len, keys[1:]))) and _HEX.fullmatch("".join(keys[1:]))
+                )
+            )
+        ):
+            raise BlocklistInvalidError(
+                "list source rows must be 7-tuples with SHA-256 hex keys in strictly rising "
+                f"key order (near {str(batch[0])[:120]})"
+            )
+        prev = keys[-1:]
+        # marshal format 0 is content-only (no sharing or interning marks): equal rows,
+        # equal bytes, at C speed; a format change would only cost one full diff.
+        digest.update(marshal.dumps(batch, 0))
+        yield batch
+
+
+def source_digest(kind: ListKind, desired: Source) -> str:
+    """SHA-256 over a source's rows in key order (what a version remembers of its source)."""
+    digest = _new_digest(kind)
+    for _batch in _batches(_normalised(desired), digest, hex_keys=False):
+        pass
+    return digest.hexdigest()
+
+
+def _new_digest(kind: ListKind) -> hashlib._Hash:
+    return hashlib.sha256(f"openhotline list source v1 {kind.value}\n".encode())
+
+
+_COLUMNS = "kind, key, url, md5, sha1, pdq, classification, provenance, added_version"
+
+
+def _insert_rows(session: Session, kind: ListKind, number: int, rows: Iterable[Row]) -> None:
+    """Append entries with the driver's bulk path: COPY on PostgreSQL, executemany on SQLite."""
+    conn = session.connection()
+    raw: Any = conn.connection.driver_connection
+    values = ((kind.value, *r, number) for r in rows)
+    if conn.dialect.name == "postgresql":
+        with (
+            raw.cursor() as cur,
+            cur.copy(f"COPY list_entries ({_COLUMNS}) FROM STDIN") as copy,
+        ):
+            for v in values:
+                copy.write_row(v)
+    else:
+        cur = raw.cursor()
+        try:
+            cur.executemany(
+                f"INSERT INTO list_entries ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                values,
+            )
+        finally:
+            cur.close()
+
+
+def _mark_removed(session: Session, number: int, ids: Sequence[int]) -> None:
+    for start in range(0, len(ids), CHUNK):
+        session.execute(
+            update(_ENTRIES)
+            .where(_ENTRIES.c.id.in_(list(ids[start : start + CHUNK])))
+            .values(removed_version=number)
+        )
+
+
+def _active(session: Session, kind: ListKind, upto: int) -> Iterator[tuple[Any, ...]]:
+    """(id, key, url, md5, sha1, pdq, classification, provenance) of live entries by key.
+
+    Only entries added by version `upto` or earlier: rows this publish inserts meanwhile
+    must not reappear in the scan.
+    """
+    conn = session.connection()
+    raw: Any = conn.connection.driver_connection
+    cols = "id, key, url, md5, sha1, pdq, classification, provenance"
+    if conn.dialect.name == "postgresql":
+        # A server-side cursor streams in its own snapshot; inserts in between stay unseen.
+        with raw.cursor(name="openhotline_list_active") as cur:
+            cur.itersize = 20000
+            cur.execute(
+                f"SELECT {cols} FROM list_entries WHERE kind = %s AND removed_version IS NULL"  # noqa: S608
+                " AND added_version <= %s ORDER BY key",
+                (kind.value, upto),
+            )
+            yield from cur
+        return
+    cur = raw.cursor()
+    try:
+        cur.execute(
+            f"SELECT {cols} FROM list_entries INDEXED BY ix_list_entries_kind_key"  # noqa: S608
+            " WHERE kind = ? AND removed_version IS NULL AND added_version <= ? ORDER BY key",
+            (kind.value, upto),
+        )
+        while chunk := cur.fetchmany(20000):
+            yield from chunk
+    finally:
+        cur.close()
+
+
+def _table_empty(session: Session) -> bool:
+    return session.execute(select(_ENTRIES.c.id).limit(1)).first() is None
+
+
+def _bulk_first(session: Session, kind: ListKind, number: int, batches: Iterable[list[Row]]) -> int:
+    """Stream a whole list into an empty table, building its indexes afterwards."""
+    conn = session.connection()
+    sqlite = conn.dialect.name == "sqlite"
+    count = 0
+
+    def counted() -> Iterator[Row]:
+        nonlocal count
+        for batch in batches:
+            count += len(batch)
+            yield from batch
+
+    empty = _table_empty(session)
+    if empty:
+        for index in _ENTRIES.indexes:
+            index.drop(conn)
+    old_cache = conn.exec_driver_sql("PRAGMA cache_size").scalar() if sqlite else None
+    if sqlite:  # index builds sort in the page cache: 128 MB instead of 2 MB
+        conn.exec_driver_sql("PRAGMA cache_size=-131072")
+    try:
+        _insert_rows(session, kind, number, counted())
+        if empty:
+            for index in _ENTRIES.indexes:
+                index.create(conn)
+    finally:
+        if sqlite:
+            conn.exec_driver_sql(f"PRAGMA cache_size={int(old_cache or -2000)}")
+    return count
+
+
+def _merge(
+    session: Session, kind: ListKind, number: int, upto: int, batches: Iterable[list[Row]]
+) -> tuple[int, int, int]:
+    """Diff the sorted source against the live entries (both by key) in one pass.
+
+    New keys are inserted as they come (in chunks); a key whose published columns changed
+    is replaced (removed, then added again); live keys missing from the source are removed.
+    Returns (entries, added, removed).
+    """
+    active = _active(session, kind, upto)
+    removed: array[int] = array("q")
+    pending: list[Row] = []
+    count = added = 0
+    current = next(active, None)
+    for batch in batches:
+        count += len(batch)
+        for row in batch:
+            key = row[0]
+            while current is not None and current[1] < key:
+                removed.append(current[0])
+                current = next(active, None)
+            if current is not None and current[1] == key:
+                if tuple(current[1:]) != row:
+                    removed.append(current[0])
+                    pending.append(row)
+                current = next(active, None)
+            else:
+                pending.append(row)
+        if len(pending) >= CHUNK:
+            _insert_rows(session, kind, number, pending)
+            added += len(pending)
+            pending = []
+    while current is not None:
+        removed.append(current[0])
+        current = next(active, None)
+    if pending:
+        _insert_rows(session, kind, number, pending)
+        added += len(pending)
+    _mark_removed(session, number, removed)
+    return count, added, len(removed)
+
+
+def _has_active(session: Session, kind: ListKind) -> bool:
+    return (
+        session.execute(
+            select(_ENTRIES.c.id)
+            .where(_ENTRIES.c.kind == kind, _ENTRIES.c.removed_version.is_(None))
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def publish_list(
-    session: Session, kind: ListKind, desired: Contents, *, actor: str = "system"
+    session: Session, kind: ListKind, desired: Source, *, actor: str = "system"
 ) -> ListVersion:
-    """Make `desired` the next version of a list; without any change, return the latest."""
+    """Make `desired` the next version of a list; without any change, return the latest.
+
+    An unchanged source is recognised by its digest alone (one read of the source, no
+    query); otherwise the source is diffed against the live entries as two sorted streams.
+    """
+    rows = _normalised(desired)
     current = latest(session, kind)
-    active: dict[str, int] = dict(
-        session.execute(
-            select(ListEntry.key, ListEntry.id).where(
-                ListEntry.kind == kind, ListEntry.removed_version.is_(None)
-            )
-        ).all()
-    )
-    added = [k for k in desired if k not in active]
-    removed_ids = [i for k, i in active.items() if k not in desired]
-    if current is not None and not added and not removed_ids:
-        return current
+    first: str | None = None
+    if current is not None and current.source_digest is not None:
+        first = source_digest(kind, rows)
+        if first == current.source_digest:
+            return current
     number = (current.version if current else 0) + 1
-    version = ListVersion(
-        kind=kind,
-        version=number,
-        created_at=db.now(session),
-        entry_count=len(desired),
-        added_count=len(added),
-        removed_count=len(removed_ids),
-    )
-    session.add(version)
+    digest = _new_digest(kind)
+    version = ListVersion(kind=kind, version=number, created_at=db.now(session))
+    if current is None or not _has_active(session, kind):
+        session.add(version)
+        session.flush()
+        count = _bulk_first(session, kind, number, _batches(rows, digest))
+        added, removed = count, 0
+    else:
+        batches = _batches(rows, digest)
+        count, added, removed = _merge(session, kind, number, current.version, batches)
+        if first is not None and digest.hexdigest() != first:
+            raise BlocklistConflictError("the list source changed while publishing; try again")
+        if not added and not removed:  # same entries (a digest from before 1120): remember it
+            current.source_digest = digest.hexdigest()
+            session.flush()
+            return current
+        session.add(version)
+    version.entry_count, version.added_count, version.removed_count = count, added, removed
+    version.source_digest = digest.hexdigest()
     session.flush()
-    for start in range(0, len(added), CHUNK):
-        session.execute(
-            insert(_ENTRIES),
-            [
-                {
-                    "kind": kind,
-                    "key": k,
-                    "url": desired[k][0],
-                    "md5": desired[k][1],
-                    "sha1": desired[k][2],
-                    "pdq": desired[k][3],
-                    "classification": _at(desired[k], 4),
-                    "provenance": _at(desired[k], 5),
-                    "added_version": number,
-                    "removed_version": None,
-                }
-                for k in added[start : start + CHUNK]
-            ],
-        )
-    for start in range(0, len(removed_ids), CHUNK):
-        session.execute(
-            update(_ENTRIES)
-            .where(_ENTRIES.c.id.in_(removed_ids[start : start + CHUNK]))
-            .values(removed_version=number)
-        )
     record(
         session,
         actor,
         AuditAction.LIST_PUBLISH,
         f"list:{kind}:v{number}",
-        {"entries": len(desired), "added": len(added), "removed": len(removed_ids)},
+        {"entries": count, "added": added, "removed": removed},
     )
     return version
 
@@ -295,12 +504,30 @@ def delta_rows(
 
 @dataclass(frozen=True)
 class SignedFile:
-    """A rendered list file, its detached signature and the signing key's id."""
+    """A rendered list file (on disk, or in memory when no cache was given), its detached
+    signature and the signing key's id."""
 
     name: str
-    data: bytes
     signature: str
     key_id: str
+    path: Path | None = None
+    content: bytes | None = None
+
+    @property
+    def data(self) -> bytes:
+        """The file's bytes (reads the file: meant for small files and tests)."""
+        if self.content is not None:
+            return self.content
+        assert self.path is not None  # noqa: S101 - one of the two is always set
+        return self.path.read_bytes()
+
+    @property
+    def size(self) -> int:
+        """The file's length in bytes."""
+        if self.content is not None:
+            return len(self.content)
+        assert self.path is not None  # noqa: S101
+        return self.path.stat().st_size
 
 
 def _check_format(fmt: str, allowed: tuple[str, ...] = FORMATS) -> None:
@@ -309,23 +536,33 @@ def _check_format(fmt: str, allowed: tuple[str, ...] = FORMATS) -> None:
 
 
 def _cached(
-    cache_dir: Path | None, name: str, key: SigningKey, make: Callable[[], bytes]
+    cache_dir: Path | None, name: str, key: SigningKey, write: Callable[[IO[bytes]], None]
 ) -> SignedFile:
-    """Render once, sign once; later calls read the files (same version = same bytes)."""
-    if cache_dir is not None:
-        path = cache_dir / key.key_id / name
-        sig_path = path.with_name(name + ".sig")
-        if path.exists() and sig_path.exists():
-            return SignedFile(name, path.read_bytes(), sig_path.read_text(), key.key_id)
-    data = make()
-    signature = key.sign(data)
-    if cache_dir is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{name}.{secrets.token_hex(4)}")
-        tmp.write_bytes(data)
+    """Render once to a file, sign it in chunks; later calls reuse both (same version, same
+    bytes). Without a cache directory the file is rendered in a temporary one and returned
+    in memory."""
+    if cache_dir is None:
+        with tempfile.TemporaryDirectory(prefix="openhotline-list-") as scratch:
+            made = _cached(Path(scratch), name, key, write)
+            return SignedFile(name, made.signature, made.key_id, content=made.data)
+    path = cache_dir / key.key_id / name
+    sig_path = path.with_name(name + ".sig")
+    if path.exists() and sig_path.exists():
+        return SignedFile(name, sig_path.read_text(), key.key_id, path=path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{name}.{secrets.token_hex(4)}")
+    try:
+        with tmp.open("wb", buffering=1 << 20) as fh:
+            write(fh)
+        signature = key.sign_file(tmp)
+        tmp_sig = sig_path.with_name(f".{sig_path.name}.{secrets.token_hex(4)}")
+        tmp_sig.write_text(signature)
+        # The file first: a reader sees the pair only once the signature lands too.
         tmp.replace(path)
-        sig_path.write_text(signature)
-    return SignedFile(name, data, signature, key.key_id)
+        tmp_sig.replace(sig_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return SignedFile(name, signature, key.key_id, path=path)
 
 
 def snapshot_file(
@@ -346,7 +583,8 @@ def snapshot_file(
         cache_dir,
         name,
         key,
-        lambda: render_snapshot(
+        lambda out: write_snapshot(
+            out,
             kind.value,
             version,
             row.created_at,
@@ -375,11 +613,11 @@ def delta_file(
         get_version(session, kind, since)
     name = f"{kind}-v{since}-v{version}.{fmt}"
 
-    def make() -> bytes:
+    def write(out: IO[bytes]) -> None:
         added, removed = delta_rows(session, kind, since, version)
-        return render_delta(kind.value, since, version, row.created_at, added, removed, fmt)
+        write_delta(out, kind.value, since, version, row.created_at, added, removed, fmt)
 
-    return _cached(cache_dir, name, key, make)
+    return _cached(cache_dir, name, key, write)
 
 
 def listed_case(session: Session, url: str) -> Case | None:
