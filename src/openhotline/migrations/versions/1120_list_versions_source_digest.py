@@ -1,7 +1,7 @@
 """blocklist: list versions remember the digest of the source they were published from
 
 Revision ID: 1120
-Revises: 0910
+Revises: 1140
 Create Date: 2026-12-02 01:10:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "1120"
-down_revision: str | Sequence[str] | None = "0910"
+down_revision: str | Sequence[str] | None = "1140"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
