@@ -202,6 +202,8 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         # anonymous web chat pages (a random token in the URL is the only handle).
         ("POST", "/helpline/webhooks/sms"),
         ("POST", "/helpline/webhooks/whatsapp"),
+        ("POST", "/helpline/webhooks/voice"),
+        ("POST", "/helpline/webhooks/voice/status"),
         ("GET", "/helpline/chat/{mode}"),
         ("POST", "/helpline/chat/{mode}"),
         ("GET", "/helpline/chat/c/{token}"),
