@@ -112,6 +112,24 @@ def _add_message(
     return message
 
 
+def _waiting(
+    session: Session, candidates: list[str], channel: str, mode: str, now: datetime
+) -> Conversation:
+    """A new conversation in the inbox, joined to the caller's case when there is one."""
+    case = cases.case_for_caller(session, candidates)
+    conversation = Conversation(
+        ref=secrets.token_hex(16),
+        mode=case.mode if case is not None else mode,
+        channel=channel,
+        status=ConversationStatus.WAITING,
+        started_at=now,
+        waiting_since=now,
+        case_id=case.id if case is not None else None,
+    )
+    session.add(conversation)
+    return conversation
+
+
 def receive_provider_message(
     session: Session,
     *,
@@ -152,17 +170,7 @@ def receive_provider_message(
     )
     created = conversation is None
     if conversation is None:
-        case = cases.case_for_caller(session, candidates)
-        conversation = Conversation(
-            ref=secrets.token_hex(16),
-            mode=case.mode if case is not None else mode,
-            channel=channel,
-            status=ConversationStatus.WAITING,
-            started_at=now,
-            waiting_since=now,
-            case_id=case.id if case is not None else None,
-        )
-        session.add(conversation)
+        conversation = _waiting(session, candidates, channel, mode, now)
     conversation.caller_key = candidates[0]
     conversation.reply_to_enc = cipher.encrypt(reply_to, _reply_ctx(conversation))
     _add_message(session, conversation, "in", text, cipher, dedupe_key=dedupe)
@@ -196,20 +204,10 @@ def receive_call(
         return Inbound(seen, new_conversation=False, duplicate=True)
     now = db.now(session)
     candidates = keys.candidates(identity, now.year)
-    case = cases.case_for_caller(session, candidates)
-    conversation = Conversation(
-        ref=secrets.token_hex(16),
-        mode=case.mode if case is not None else mode,
-        channel=PHONE,
-        status=ConversationStatus.WAITING,
-        started_at=now,
-        waiting_since=now,
-        case_id=case.id if case is not None else None,
-        caller_key=candidates[0],
-        provider_ref=ref,
-        call_status="queued",
-    )
-    session.add(conversation)
+    conversation = _waiting(session, candidates, PHONE, mode, now)
+    conversation.caller_key = candidates[0]
+    conversation.provider_ref = ref
+    conversation.call_status = "queued"
     session.flush()
     return Inbound(conversation, new_conversation=True, duplicate=False)
 

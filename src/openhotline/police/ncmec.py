@@ -308,14 +308,19 @@ def fileinfo_done(session: Session, submission_id: int, index: int, policy: Step
 # -- finish -------------------------------------------------------------------------------
 
 
-def begin_finish(session: Session, submission_id: int) -> int | None:
-    """The report id to POST to /finish, or None when it is finished (or being retracted)."""
+def _begin_report_step(session: Session, submission_id: int, state: NcmecState) -> int | None:
+    """Count an attempt at a whole-report step; the report id, or None if not in `state`."""
     sub = _sub(session, submission_id)
-    if sub.state != NcmecState.FINISHING or sub.ncmec_report_id is None:
+    if sub.state != state or sub.ncmec_report_id is None:
         return None
     sub.attempts += 1
     _touch(session, sub)
     return sub.ncmec_report_id
+
+
+def begin_finish(session: Session, submission_id: int) -> int | None:
+    """The report id to POST to /finish, or None when it is finished (or being retracted)."""
+    return _begin_report_step(session, submission_id, NcmecState.FINISHING)
 
 
 def finish_done(session: Session, submission_id: int) -> None:
@@ -344,12 +349,7 @@ def finish_done(session: Session, submission_id: int) -> None:
 
 def begin_retract(session: Session, submission_id: int) -> int | None:
     """The report id to POST to /retract, or None when there is nothing to retract."""
-    sub = _sub(session, submission_id)
-    if sub.state != NcmecState.RETRACTING or sub.ncmec_report_id is None:
-        return None
-    sub.attempts += 1
-    _touch(session, sub)
-    return sub.ncmec_report_id
+    return _begin_report_step(session, submission_id, NcmecState.RETRACTING)
 
 
 def retract_done(session: Session, submission_id: int) -> None:
