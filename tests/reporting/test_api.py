@@ -194,3 +194,22 @@ def test_openapi_lists_the_report_endpoints(client: TestClient) -> None:
     assert "/api/v1/reports" in spec["paths"]
     assert "/api/v1/reports/batch" in spec["paths"]
     assert "requestBody" in spec["paths"]["/api/v1/reports"]["post"]
+
+
+def test_domain_routes_sit_flat_on_the_app(client: TestClient) -> None:
+    """Every domain's routes are the app's own (no per-request router resolution), in order.
+
+    FastAPI 0.137+ keeps an included router as a node resolved on every request; with ~45
+    routers that cost more than the whole intake path, so create_app puts the routes up.
+    """
+    from fastapi.routing import APIRoute
+    from starlette.routing import Mount, Route
+
+    app = client.app
+    routes = app.router.routes  # type: ignore[attr-defined]
+    assert all(isinstance(r, APIRoute | Route | Mount) for r in routes), [
+        type(r).__name__ for r in routes if not isinstance(r, APIRoute | Route | Mount)
+    ]
+    # Order and methods are kept: the batch POST still reaches its own route (a partner key
+    # is asked for), not the receipt look-up's GET /reports/{receipt} beside it.
+    assert client.post("/api/v1/reports/batch", json={"reports": []}).status_code == 401

@@ -8,12 +8,13 @@ tests/reporting/test_durability.py.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from openhotline.db import GroupCommitter, make_engine, make_sessionmaker
+from openhotline.db import GroupCommitter, WriterGate, make_engine, make_sessionmaker
 from openhotline.reporting import service
 from openhotline.reporting.idempotency import idempotency_key
 from openhotline.reporting.models import IntakeIdempotencyKey, Report
@@ -65,3 +66,37 @@ def test_two_processes_writers_neither_fail_nor_duplicate(
         keys = s.execute(select(func.count()).select_from(IntakeIdempotencyKey)).scalar_one()
     # 4 threads x 40 reports per process; the 80 shared keys are filed once, not twice.
     assert len(answers) == stored == keys == 2 * 4 * 20 + 4 * 20
+
+
+def test_writer_gate_is_one_lock_file_per_sqlite_database(tmp_path: Path) -> None:
+    """Two processes' committers on one SQLite file share its gate; other databases get none."""
+    file_factory = make_sessionmaker(make_engine(f"sqlite:///{tmp_path / 'a.sqlite'}"))
+    gate = WriterGate.for_factory(file_factory)
+    assert gate is not None and gate.path == tmp_path / "a.sqlite.writers"
+    memory = sessionmaker(bind=create_engine("sqlite://"))
+    assert WriterGate.for_factory(memory) is None
+    postgres = sessionmaker(bind=create_engine("postgresql+psycopg://u@127.0.0.1:1/x"))
+    assert WriterGate.for_factory(postgres) is None
+
+
+def test_writer_gate_holds_back_a_second_writer_until_released(tmp_path: Path) -> None:
+    """A second holder (its own open file, as another process has) waits for the first."""
+    first, second = WriterGate(tmp_path / "db.writers"), WriterGate(tmp_path / "db.writers")
+    order: list[str] = []
+    entered = threading.Event()
+
+    def other() -> None:
+        with second.held():
+            order.append("second")
+        entered.set()
+
+    with first.held():
+        thread = threading.Thread(target=other)
+        thread.start()
+        # The second writer cannot get in while the first holds the gate.
+        assert not entered.wait(0.3)
+        order.append("first done")
+    thread.join(timeout=10)
+    assert order == ["first done", "second"]
+    first.close()
+    second.close()
