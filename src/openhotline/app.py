@@ -25,7 +25,7 @@ from openhotline.web.middleware import (
     LocaleMiddleware,
     SecurityHeadersMiddleware,
 )
-from openhotline.web.ratelimit import TokenBucketLimiter
+from openhotline.web.ratelimit import make_limiter
 from openhotline.web.templating import STATIC_DIR
 
 BATCH_BODY_LIMIT = 16 * 1024 * 1024
@@ -79,8 +79,8 @@ def create_app(
     app.state.services = services
     app.state.committer = GroupCommitter(services.sessionmaker)
     app.state.outages = OutageMonitor(services.engine, services.clock)
-    app.state.public_limiter = TokenBucketLimiter(
-        settings.public_rate_per_minute, settings.public_rate_burst
+    app.state.public_limiter = make_limiter(
+        settings.public_rate_per_minute, settings.public_rate_burst, settings.shared_rate_table
     )
 
     install_error_handlers(app)

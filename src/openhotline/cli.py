@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from typing import TYPE_CHECKING
@@ -119,7 +120,6 @@ def apikey_new() -> None:
 def config_check() -> None:
     """Show the effective settings by domain (secrets masked); flag unknown OPENHOTLINE_* names."""
     import difflib
-    import os
 
     from dotenv import dotenv_values
     from pydantic import ValidationError
@@ -172,16 +172,28 @@ def serve(
     if workers is None:
         workers = built.settings.workers
     state(ctx).close()
-    uvicorn.run(
-        "openhotline.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-    )
+    table = None
+    if workers > 1 and os.name == "posix":
+        from openhotline.web.ratelimit import SharedTokenBucketLimiter
+
+        # One rate limit for the server, not one per process: the processes read the
+        # table's path from the environment they inherit.
+        table = SharedTokenBucketLimiter.create()
+        os.environ["OPENHOTLINE_SHARED_RATE_TABLE"] = str(table)
+    try:
+        uvicorn.run(
+            "openhotline.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+        )
+    finally:
+        if table is not None:
+            table.unlink(missing_ok=True)
 
 
 @app.command("worker")

@@ -52,6 +52,8 @@ class CoreSettings(BaseModel):
     # Server processes `openhotline serve` starts (sharing one listening socket); each has
     # its own group-commit writer. Two use both cores of a small machine.
     workers: int = Field(default=1, ge=1, le=64)
+    # Set by `serve` for its own processes (the shared rate-limit table): leave it empty.
+    shared_rate_table: str = ""
 
     @field_validator("default_language")
     @classmethod
