@@ -46,3 +46,22 @@ def test_typing_variants_normalise() -> None:
 def test_normalise_never_raises(text: str) -> None:
     out = normalise_receipt(text)
     assert out is None or (len(out) == 20 and set(out) <= set(ALPHABET))
+
+
+def test_a_forked_child_does_not_reuse_the_parents_random_bytes() -> None:
+    """Receipts come from a buffer of OS random bytes; a child process must not inherit it."""
+    import os
+
+    if not hasattr(os, "fork"):
+        return
+    new_receipt()  # the parent now holds buffered bytes
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next receipt and leave at once
+        os.write(write, new_receipt().encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.waitpid(pid, 0)
+    os.close(read)
+    assert child != new_receipt()
