@@ -27,6 +27,7 @@ T = TypeVar("T")
 E = TypeVar("E", bound=StrEnum)
 log = logging.getLogger("openhotline.db")
 ItemT = TypeVar("ItemT")
+RawT = TypeVar("RawT")
 
 
 def utcnow() -> datetime:
@@ -322,7 +323,7 @@ class BulkInsert:
 
 
 class _Job:
-    __slots__ = ("callback", "error", "fn", "future", "item", "loop", "result")
+    __slots__ = ("callback", "error", "fn", "future", "item", "loop", "prepare", "result")
 
     def __init__(
         self,
@@ -338,6 +339,8 @@ class _Job:
         self.callback = callback
         self.loop = loop
         self.future = future
+        # CPU-only work the writer thread does before the write transaction (and the gate).
+        self.prepare: Callable[[Any], Any] | None = None
         self.result: Any = None
         self.error: BaseException | None = None
 
@@ -441,9 +444,32 @@ class GroupCommitter:
 
     async def run_async(self, fn: Callable[[Session, list[ItemT]], list[T]], item: ItemT) -> T:
         """Like run(), without blocking the event loop."""
+        return await self._run_async(fn, item, None)
+
+    async def run_prepared_async(
+        self,
+        prepare: Callable[[RawT], ItemT],
+        raw: RawT,
+        fn: Callable[[Session, list[ItemT]], list[T]],
+    ) -> T:
+        """Like run_async(), with `prepare(raw)` (CPU only) run by the writer thread first.
+
+        The writer does it before it opens the transaction and takes the SQLite gate: CPU
+        work stays on one thread per process (no GIL fight among request threads) while
+        the other server processes keep writing. An error in `prepare` fails this job only.
+        """
+        return await self._run_async(fn, raw, prepare)
+
+    async def _run_async(
+        self,
+        fn: Callable[[Session, list[Any]], list[T]],
+        item: Any,
+        prepare: Callable[[Any], Any] | None,
+    ) -> T:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         job = _Job(fn, item, loop=loop, future=future)
+        job.prepare = prepare
         self._put(job)
         await future
         if job.error is not None:
@@ -511,7 +537,30 @@ class GroupCommitter:
                     raise
                 log.warning("database locked by another writer; retrying (%d)", attempt + 1)
 
+    @staticmethod
+    def _prepare(jobs: list[_Job]) -> list[_Job]:
+        """Run each job's CPU-only preparation; answer the ones that fail, keep the rest."""
+        ready: list[_Job] = []
+        failed: list[_Job] = []
+        for job in jobs:
+            if job.prepare is not None:
+                try:
+                    job.item = job.prepare(job.item)
+                except Exception as exc:
+                    job.error = exc
+                    failed.append(job)
+                    continue
+                job.prepare = None
+            ready.append(job)
+        if failed:
+            _notify(failed)
+        return ready
+
     def _run_group(self, jobs: list[_Job]) -> None:
+        if any(job.prepare is not None for job in jobs):
+            jobs = self._prepare(jobs)
+            if not jobs:
+                return
         if len(jobs) > 1:
             try:
                 self._commit(jobs)

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -100,3 +101,49 @@ def test_writer_gate_holds_back_a_second_writer_until_released(tmp_path: Path) -
     assert order == ["first done", "second"]
     first.close()
     second.close()
+
+
+def test_batch_items_are_validated_before_the_gate_is_taken(db_url: str, tmp_path: Path) -> None:
+    """The writer prepares a job (CPU work) while other processes may hold the write gate."""
+    import asyncio
+    import fcntl
+    import os
+
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the gate is SQLite's")
+    engine = make_engine(db_url)
+    committer = GroupCommitter(make_sessionmaker(engine))
+    gate = WriterGate.for_factory(make_sessionmaker(engine))
+    assert gate is not None
+    seen: list[bool] = []
+
+    def prepare(raw: int) -> int:
+        if raw < 0:
+            raise ValueError("bad item")
+        # Another holder (its own open file, as another process) gets the gate at once.
+        fd = os.open(gate.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            seen.append(True)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except BlockingIOError:
+            seen.append(False)
+        finally:
+            os.close(fd)
+        return raw * 2
+
+    def store(_session: Session, items: list[int]) -> list[int]:
+        return [i + 1 for i in items]
+
+    async def go() -> tuple[int, BaseException | None]:
+        good = committer.run_prepared_async(prepare, 20, store)
+        bad = committer.run_prepared_async(prepare, -1, store)
+        results = await asyncio.gather(good, bad, return_exceptions=True)
+        return results[0], results[1]  # type: ignore[return-value]
+
+    good, bad = asyncio.run(go())
+    committer.close()
+    engine.dispose()
+    assert good == 41
+    assert isinstance(bad, ValueError)  # only its own job failed
+    assert seen == [True]

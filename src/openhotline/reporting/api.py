@@ -127,19 +127,15 @@ async def create_batch(
     key = idempotency.idempotency_key(
         idempotency_key, partner.source, body, settings.idempotency_key_hours
     )
-    if key is not None:
-        answer, replayed = await committer.run_async(
-            service.prepare_and_store_batches_once,
-            (batch.reports, _limits(settings), partner.source, key),
-        )
-        if replayed:
-            response.headers[REPLAYED] = "true"
-        return BatchOut.model_validate(answer)
-    results = await committer.run_async(
-        service.prepare_and_store_batches, (batch.reports, _limits(settings), partner.source)
+    # The writer thread validates the items before it takes the write lock (see db.py).
+    answer, replayed = await committer.run_prepared_async(
+        service.prepare_batch_job,
+        (batch.reports, _limits(settings), partner.source, key),
+        service.store_batches_once,
     )
-    accepted = sum(1 for r in results if r.accepted)
-    return BatchOut(accepted=accepted, rejected=len(results) - accepted, results=results)
+    if replayed:
+        response.headers[REPLAYED] = "true"
+    return BatchOut.model_validate(answer)
 
 
 class EraseContactIn(BaseModel):

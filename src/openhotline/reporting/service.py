@@ -267,23 +267,31 @@ def store_reports_once(
     return out
 
 
-def prepare_and_store_batches_once(
-    session: Session,
-    batches: list[tuple[list[Any], IntakeLimits, str, IdempotencyKey]],
-) -> list[tuple[dict[str, Any], bool]]:
-    """Validate and store partner batches, each at most once per Idempotency-Key."""
-    out: list[tuple[dict[str, Any], bool]] = []
-    for items, limits, source, key in batches:
+def prepare_batch_job(
+    job: tuple[list[Any], IntakeLimits, str, IdempotencyKey | None],
+) -> tuple[PreparedBatch, str, IdempotencyKey | None]:
+    """A partner batch's job before it is stored: its items validated (CPU only)."""
+    items, limits, source, key = job
+    return prepare_batch(items, limits), source, key
 
-        def produce(
-            items: list[Any] = items, limits: IntakeLimits = limits, source: str = source
-        ) -> dict[str, Any]:
-            results = store_batch(session, prepare_batch(items, limits), source)
+
+def store_batches_once(
+    session: Session, batches: list[tuple[PreparedBatch, str, IdempotencyKey | None]]
+) -> list[tuple[dict[str, Any], bool]]:
+    """Store prepared partner batches, each at most once per Idempotency-Key (when it has one).
+
+    Answers (the batch's JSON answer, replayed); without a key nothing is ever replayed.
+    """
+    out: list[tuple[dict[str, Any], bool]] = []
+    for batch, source, key in batches:
+
+        def produce(batch: PreparedBatch = batch, source: str = source) -> dict[str, Any]:
+            results = store_batch(session, batch, source)
             accepted = sum(1 for r in results if r.accepted)
             answer = BatchOut(accepted=accepted, rejected=len(results) - accepted, results=results)
             return answer.model_dump(mode="json")
 
-        out.append(run_once(session, key, produce))
+        out.append((produce(), False) if key is None else run_once(session, key, produce))
     return out
 
 
@@ -302,27 +310,6 @@ def prepare_batch(items: list[Any], limits: IntakeLimits | None = None) -> Prepa
             msg = "; ".join([exc.message, *exc.detail])
             results[i] = BatchItemOut(index=i, accepted=False, error=msg)
     return PreparedBatch(results=results, prepared=prepared)
-
-
-def store_batches(
-    session: Session, batches: list[tuple[PreparedBatch, str]]
-) -> list[list[BatchItemOut]]:
-    """Store several prepared batches (group commit), each with its source."""
-    return [store_batch(session, batch, source) for batch, source in batches]
-
-
-def prepare_and_store_batches(
-    session: Session, batches: list[tuple[list[Any], IntakeLimits, str]]
-) -> list[list[BatchItemOut]]:
-    """Validate and store raw partner batches in one go (run by the single intake writer).
-
-    Validating in the writer thread, not in many request threads, keeps CPU-bound work on
-    one thread: with dozens of threads validating at once the GIL starves the writer.
-    """
-    return [
-        store_batch(session, prepare_batch(items, limits), source)
-        for items, limits, source in batches
-    ]
 
 
 def store_batch(session: Session, batch: PreparedBatch, source: str) -> list[BatchItemOut]:
