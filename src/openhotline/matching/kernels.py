@@ -232,6 +232,15 @@ def _search_one(
                 budget_arr[k] = radii[t] - _popcount64(np.uint64(mask))
                 k += 1
     nprobes = k
+    # Read the first entry of every bucket in a loop of its own: independent loads with no
+    # unpredictable branch between them, so the core keeps many in flight (a software
+    # prefetch); phase 2, whose filter branches flush the pipeline, then finds them cached.
+    first = np.empty(nprobes, dtype=np.uint32)
+    for k in range(nprobes):
+        if tab_arr[k] == primary:
+            first[k] = np.uint32(hashes[lo_arr[k], 0] & np.uint64(0xFFFFFFFF))
+        else:
+            first[k] = perms[lo_arr[k]]
     # Phase 2: rows whose kept residual bits are within the table radius, verified in
     # blocks so the hash reads overlap. The primary table's buckets are rows of the hash
     # array itself (stored in its order): every row of the bucket is a candidate, read
@@ -258,8 +267,9 @@ def _search_one(
         rmask = np.uint32((1 << kept[t]) - 1)
         qr = qres[t]
         budget = budget_arr[k]
-        for j in range(lo_arr[k], hi_arr[k]):
-            v = perms[j]
+        lo = lo_arr[k]
+        for j in range(lo, hi_arr[k]):
+            v = first[k] if j == lo else perms[j]
             if kp > 0 and _popcount64(np.uint64((v & rmask) ^ qr)) > budget:
                 continue
             rows[c] = np.int64(v >> kp)
