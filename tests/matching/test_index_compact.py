@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
-from openhotline.matching import kernels
+from openhotline.db import transaction
+from openhotline.matching import kernels, service
+from openhotline.matching.engine import MatchEngine
+from openhotline.matching.formats import parse_lines
 from openhotline.matching.index import (
     FORMAT_VERSION,
     IndexDamagedError,
@@ -170,3 +175,30 @@ def test_parts_round_trip_keeps_the_id_base() -> None:
     index = PDQIndex.build(h, ids)
     copy = PDQIndex.from_parts(index.to_parts())
     assert copy.search(h[17], 0) == [(7_000_000_017, 0)]
+
+
+@pytest.mark.db
+def test_the_engine_rebuilds_a_version_3_index_with_one_log_line_saying_so(
+    factory: sessionmaker[Session], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An index saved by the previous release is not used: rebuilt from the database, one
+    warning naming the format, then saved in format 4 and loaded quietly by the next run."""
+    hashes = [np.random.default_rng(8).bytes(32).hex() for _ in range(3000)]
+    with transaction(factory) as s:
+        bank = service.create_bank(s, "confirmed")
+        service.import_rows(s, bank, parse_lines([f"pdq {h}\n" for h in hashes]))
+    with factory() as s:
+        MatchEngine(factory, tmp_path / "index").match_pdq(s, hashes[:1])
+    (folder,) = [p for p in (tmp_path / "index").iterdir() if p.is_dir() and "bank" in p.name]
+    _rewrite_as_version_3(folder)
+    caplog.set_level(logging.WARNING, logger="openhotline.matching")
+    with factory() as s:
+        hits = MatchEngine(factory, tmp_path / "index").match_pdq(s, hashes[:50])
+    assert sorted(h.query for h in hits if h.distance == 0) == list(range(50))
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "version 3" in warnings[0] and "rebuilding" in warnings[0]
+    assert json.loads((folder / "manifest.json").read_text())["body"]["format"] == 4
+    caplog.clear()
+    with factory() as s:
+        assert len(MatchEngine(factory, tmp_path / "index").match_pdq(s, hashes[:5])) >= 5
+    assert caplog.records == []
