@@ -5,8 +5,9 @@ Each engine runs in its own subprocess on the same cached data set, so build tim
 
     .venv/bin/python bench/match.py --sizes 1000000 10000000 --sets random clustered
 
-Engine "old" is our index as it was at --old-rev (its index.py and kernels.py taken from git
-into bench/out/), for same-run before/after ratios on a shared machine.
+Engine "old" is our index as it was at OLD_REV (env OPENHOTLINE_BENCH_OLD_REV; its index.py
+and kernels.py taken from git into bench/out/), for same-run before/after ratios on a shared
+machine.
 
 Needs the bench extra (threatexchange, faiss-cpu). Results: one JSON line per run on stdout,
 and a Markdown table with --markdown.
@@ -31,7 +32,9 @@ OUT = Path(__file__).resolve().parent / "out"
 ROOT = Path(__file__).resolve().parent.parent
 RADIUS = 31
 FLIPS = 10
-OLD_REV = "7c93f0a"  # the index before issue 18 (11 tables, int64 ids, 2**24-row segments)
+# The index before this round of issue 18 (format 3: rows in id order, 10 tables at 100M);
+# 7c93f0a is the one before issue 18 (11 tables, int64 ids, 2**24-row segments).
+OLD_REV = os.environ.get("OPENHOTLINE_BENCH_OLD_REV", "a423f7e")
 CHUNK = 5_000_000  # rows generated at a time: the 100M set is written to disk as it is made
 
 
@@ -180,10 +183,16 @@ def run_engine(engine: str, paths: tuple[Path, ...], nlat: int, ntruth: int) -> 
         from openhotline.matching.index import PDQIndex
 
         index_cls: Any = old_index_module().PDQIndex if engine == "old" else PDQIndex  # type: ignore[attr-defined]
-        index_cls.build(data[:5000], ids[:5000]).search_batch(hits[:4], RADIUS)  # JIT warm-up
+        # Ours takes the loaded array over (reordered in place, no copy); the old index
+        # kept it as it was when the ids were ascending. Either way memory counts it below.
+        handover = {"own": True} if engine == "ours" else {}
+        warm = index_cls.build(data[:5000].copy(), ids[:5000], **handover)  # JIT warm-up
+        warm.search_batch(hits[:4], RADIUS)
+        warm.remove(ids[:1], *([data[:1]] if engine == "ours" else []))
+        del warm
         before = rss_bytes()
         t = time.perf_counter()
-        index = index_cls.build(data, ids)
+        index = index_cls.build(data, ids, **handover)
         build = time.perf_counter() - t  # the input stays alive: memory is the index's own
 
         def query(q: np.ndarray, qhex: str) -> set[int]:
@@ -196,8 +205,8 @@ def run_engine(engine: str, paths: tuple[Path, ...], nlat: int, ntruth: int) -> 
     result: dict = {"engine": engine, "n": n, "build_s": build, "mem_bytes": mem}
     if engine in ("ours", "old"):
         result["index_nbytes"] = index.nbytes()
-        # The new index keeps the caller's hash array when it is already in id order (no
-        # second copy): count those bytes too, so memory is the index's whole footprint.
+        # The index keeps the caller's hash array (no second copy): count those bytes too,
+        # so memory is the index's whole footprint.
         shared = sum(s.hashes.nbytes for s in index.segments if np.shares_memory(s.hashes, data))
         result["rss_growth_bytes"] = mem
         result["shared_input_bytes"] = shared
@@ -239,7 +248,7 @@ def run_engine(engine: str, paths: tuple[Path, ...], nlat: int, ntruth: int) -> 
         seen = index.search(new[0], RADIUS)
         result["add_visible_ms"] = (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
-        index.remove([10**12])
+        index.remove([10**12], *([new] if engine == "ours" else []))  # ours: as the engine
         gone = index.search(new[0], RADIUS)
         result["remove_visible_ms"] = (time.perf_counter() - t) * 1e3
         assert seen and not gone

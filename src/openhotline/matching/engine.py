@@ -269,7 +269,8 @@ class MatchEngine:
         missing = 0
         for ids, words in self._live_entries(session, bank_id, upto=state.max_id):
             digest.update(ids, words)
-            found, held = state.index.lookup(ids)
+            # Found through each entry's hash (its bucket), not a scan of the id column.
+            found, held = state.index.lookup(ids, words)
             missing += int(np.count_nonzero(~found | np.any(held != words, axis=1)))
             seen.append(ids)
         live = np.concatenate(seen) if seen else np.zeros(0, dtype=np.int64)
@@ -306,7 +307,12 @@ class MatchEngine:
             ids.append(chunk_ids)
             words.append(chunk_words)
         last = int(ids[-1][-1]) if ids else 0
-        index = PDQIndex.build(np.concatenate(words), np.concatenate(ids)) if ids else PDQIndex()
+        # The concatenation is ours alone: the index reorders and keeps it (no copy).
+        index = (
+            PDQIndex.build(np.concatenate(words), np.concatenate(ids), own=True)
+            if ids
+            else PDQIndex()
+        )
         state = _BankIndex(index, -1, last, removed)
         self._save(bank_id, state, locked=locked)
         return state
@@ -332,14 +338,17 @@ class MatchEngine:
             state.max_id = max(state.max_id, max(int(r[0]) for r in rows))
         removed = self._removed_count(session, bank_id)
         if removed != state.removed:
-            gone = session.scalars(
-                select(self._rows.id).where(
+            gone = session.execute(
+                select(self._rows.id, self._rows.hash_value).where(
                     *self._of(bank_id),
                     self._rows.removed_at.is_not(None),
                     self._rows.id <= state.max_id,
                 )
             ).all()
-            state.index.remove(list(gone))
+            if gone:
+                # With their hashes the rows are found through their buckets (the index's
+                # rows are not in id order; by id alone it would scan the id column).
+                state.index.remove([int(r[0]) for r in gone], hex_to_words([r[1] for r in gone]))
             state.removed = removed
 
     def _save(self, bank_id: int, state: _BankIndex, *, locked: bool = False) -> None:
@@ -355,11 +364,12 @@ class MatchEngine:
             return
         try:
             # The checkpoint describes what the index holds, to be proved again at load.
-            ids = state.index.live_ids()
-            _, words = state.index.lookup(ids)
             digest = _Digest()
-            digest.update(ids, words)
-            checkpoint = _Checkpoint(state.max_id, len(ids), digest.hexdigest())
+            live = 0
+            for ids, words in state.index.live_entries():
+                digest.update(ids, words)
+                live += len(ids)
+            checkpoint = _Checkpoint(state.max_id, live, digest.hexdigest())
             state.index.save(folder, stamp=checkpoint.dump())
         except OSError as exc:  # the index still works from memory
             log.warning("could not persist index of bank %s: %s", bank_id, exc)

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,17 +24,20 @@ HashArray = npt.NDArray[np.uint64]  # shape (N, 4)
 # A segment as plain values: hashes, ids, layout, directory offsets, permutations, alive,
 # and the base the ids are stored from (uint32 offsets; int64 ids when they span more).
 SegmentParts = tuple[Any, Any, "Layout | None", Any, Any, Any, int]
-# 3: ids stored as uint32 offsets from a base, segments up to 2**27 rows (version 2 files,
-# int64 ids and segments up to 2**24 rows, still load as they are; version 1 is rebuilt).
-FORMAT_VERSION = 3
-READABLE_FORMATS = (2, 3)
+# 4: rows stored in the order of one substring table (the primary, which then needs no
+# permutation), alive flags as a bitset, entries keeping only the residual bits that fit.
+# Versions 2 and 3 (rows in id order) are refused with a message to rebuild: the engine
+# rebuilds a bank's index from the database when its saved copy cannot be used.
+FORMAT_VERSION = 4
+READABLE_FORMATS = (4,)
 ARRAYS = ("hashes", "ids", "alive", "dir_offsets", "perms")
 MAX_DIR_BITS = 22  # directory of 2**22 uint32 offsets = 16 MiB per table at most
 BRUTE_FORCE_BELOW = 2048  # segments smaller than this are scanned linearly
 # perm entries pack (row << shift) | residual bits in 32 bits: rows need 27 bits at most,
 # which leaves up to 5 residual bits for the biggest segments (Layout.for_size keeps to it).
 MAX_SEGMENT_ROWS = 1 << 27
-LARGE_SEGMENT = 1 << 26  # segments above this use 10 substring tables (see Layout.for_size)
+ENTRY_BITS = 32  # a permutation entry: row number, then as many residual bits as fit
+LARGE_SEGMENT = 1 << 26  # segments above this use 9 substring tables (see Layout.for_size)
 
 
 def hex_to_words(hexes: list[str]) -> HashArray:
@@ -63,6 +67,7 @@ class Layout:
     offsets: tuple[int, ...]
     lengths: tuple[int, ...]
     shifts: tuple[int, ...]  # low bits not in the directory (checked on the row instead)
+    primary: int  # the table whose order the rows are stored in (it has no permutation)
 
     @classmethod
     def for_size(cls, n: int, max_dir_bits: int = MAX_DIR_BITS) -> Layout:
@@ -73,12 +78,10 @@ class Layout:
         d = min(max_dir_bits, max(8, round(math.log2(max(n, 2)))))
         m = max(11, round(256 / (d + 3)), math.ceil(256 / (d + 8)))
         if n > LARGE_SEGMENT:
-            # From 64M rows on, the hash reads of candidates dominate: 10 longer substrings
-            # (two of them probed at radius 3) halve the candidates and save a table.
-            m = 10
-        # The row number and the residual bits share one 32-bit permutation entry.
-        while max(0, -(-256 // m) - d) + row_bits(n) > 32:
-            d += 1
+            # From 64M rows on memory decides (issue 18: 100M rows in 7 GB): 9 substrings of
+            # 28-29 bits, 8 permutations of 4 bytes a row (the primary table has none); the
+            # entries keep 5 of the 6-7 residual bits beside a 27-bit row number.
+            m = 9
         return cls.with_tables(m, d)
 
     @classmethod
@@ -95,7 +98,9 @@ class Layout:
         shifts = [max(0, ln - max_dir_bits) for ln in lengths]
         if max(shifts) > 8:
             raise ValueError("directory too small for these substrings")
-        return cls(tuple(offsets), tuple(lengths), tuple(shifts))
+        # The last table is the primary: one probed at the smallest radius (the longest
+        # tables get the extra units, see radii), so fewest rows of hashes are read in full.
+        return cls(tuple(offsets), tuple(lengths), tuple(shifts), m - 1)
 
     def radii(self, radius: int) -> npt.NDArray[np.int64]:
         """Per-table radii from the pigeonhole bound: sum(r_i + 1) >= radius + 1."""
@@ -124,22 +129,46 @@ def row_bits(n: int) -> int:
 
 
 def check_entry_bits(layout: Layout, n: int) -> None:
-    """Raise ValueError unless row numbers of n rows fit beside the residual bits."""
-    if max(layout.shifts) + row_bits(n) > 32:
-        raise ValueError("too many rows for this layout's residual bits (32-bit entries)")
+    """Raise ValueError unless row numbers of n rows fit in a 32-bit entry."""
+    if row_bits(n) > 32 or n > MAX_SEGMENT_ROWS:
+        raise ValueError("too many rows for 32-bit permutation entries")
+
+
+def kept_bits(layout: Layout, n: int) -> npt.NDArray[np.int64]:
+    """Residual bits each table's entries keep beside a row number of a segment of n rows:
+    all of them when they fit in 32 bits, else the top ones that fit (the rest are checked
+    on the candidate's hash)."""
+    room = ENTRY_BITS - row_bits(n)
+    return np.asarray([max(0, min(sh, room)) for sh in layout.shifts], dtype=np.int64)
 
 
 def compact_ids(ids: npt.NDArray[np.int64]) -> tuple[npt.NDArray[Any], int]:
-    """Ascending ids as (uint32 offsets, base) when they span less than 2**32, else as they
-    are (int64, base 0): half the memory of the id column for any realistic bank."""
-    if len(ids) and int(ids[-1]) - int(ids[0]) < (1 << 32):
-        base = int(ids[0])
+    """Ids as (uint32 offsets from the smallest, base) when they span less than 2**32, else
+    as they are (int64, base 0): half the memory of the id column for any realistic bank."""
+    if len(ids) and int(ids.max()) - int(ids.min()) < (1 << 32):
+        base = int(ids.min())
         return (ids - base).astype(np.uint32), base
     return ids.astype(np.int64), 0
 
 
+def pack_alive(flags: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
+    """Alive flags as a bitset (bit i of byte i // 8, little bit order): 1 bit a row."""
+    return np.packbits(np.asarray(flags, dtype=np.bool_), bitorder="little")
+
+
+def unpack_alive(bits: npt.NDArray[np.uint8], n: int) -> npt.NDArray[np.bool_]:
+    """The bitset of pack_alive as n booleans."""
+    return np.unpackbits(np.asarray(bits), count=n, bitorder="little").astype(np.bool_)
+
+
 class Segment:
-    """An immutable multi-index over a block of hashes, with ids sorted ascending."""
+    """An immutable multi-index over a block of hashes.
+
+    With a layout, the rows (hashes, ids, alive bits) are stored in the order of the
+    layout's primary table, whose directory then points into the rows themselves (no
+    permutation: 4 bytes a row less); the other tables have one. A brute-force segment
+    (no layout) keeps its rows in id order.
+    """
 
     def __init__(
         self,
@@ -148,7 +177,7 @@ class Segment:
         layout: Layout | None,
         dir_offsets: npt.NDArray[np.uint32],
         perms: npt.NDArray[np.uint32],
-        alive: npt.NDArray[np.bool_],
+        alive: npt.NDArray[np.uint8],
         id_base: int = 0,
     ) -> None:
         self.hashes = hashes
@@ -157,68 +186,117 @@ class Segment:
         self.layout = layout
         self.dir_offsets = dir_offsets
         self.perms = perms
-        self.alive = alive
+        self.alive = alive  # packed bitset, see pack_alive
+        self._live: int | None = None
+        n = len(ids)
         if layout is not None:
             dir_sizes = [
                 (1 << (ln - sh)) + 1 for ln, sh in zip(layout.lengths, layout.shifts, strict=True)
             ]
             self._dir_starts = np.concatenate([[0], np.cumsum(dir_sizes)[:-1]]).astype(np.int64)
-            n = len(ids)
-            self._perm_starts = np.arange(len(layout.lengths), dtype=np.int64) * n
+            m = len(layout.lengths)
+            # The k-th table other than the primary has the k-th block of n entries.
+            slot = [t - (t > layout.primary) for t in range(m)]
+            self._perm_starts = np.asarray(
+                [0 if t == layout.primary else slot[t] * n for t in range(m)], dtype=np.int64
+            )
             self._offs = np.asarray(layout.offsets, dtype=np.int64)
             self._lens = np.asarray(layout.lengths, dtype=np.int64)
             self._shifts = np.asarray(layout.shifts, dtype=np.int64)
+            self._kept = kept_bits(layout, n)
         self._plans: dict[int, tuple[Any, ...]] = {}
 
     @classmethod
     def build(
-        cls, hashes: HashArray, ids: npt.NDArray[np.int64], layout: Layout | None = None
+        cls,
+        hashes: HashArray,
+        ids: npt.NDArray[np.int64],
+        layout: Layout | None = None,
+        *,
+        own: bool = False,
     ) -> Segment:
-        """Build the tables (counting sort per substring, O(N) each)."""
+        """Build the tables (counting sort per substring, O(N) each).
+
+        With own=True the caller hands `hashes` over: it is reordered in place and kept
+        (no second copy of the biggest array); otherwise it is left untouched.
+        """
         ids = np.asarray(ids, dtype=np.int64)
         n = len(ids)
         if n > MAX_SEGMENT_ROWS:
             raise ValueError(f"a segment holds at most {MAX_SEGMENT_ROWS} rows")
-        if n < 2 or bool(np.all(ids[1:] > ids[:-1])):
-            # Already in order (the engine and compaction build from ascending ids): keep
-            # the caller's array when it is contiguous uint64, no second copy of the hashes.
-            hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
-        else:
-            order = np.argsort(ids, kind="stable")
-            ids = ids[order]
-            hashes = np.ascontiguousarray(hashes[order], dtype=np.uint64)
-            del order
-        stored_ids, id_base = compact_ids(ids)
-        del ids
-        alive = np.ones(n, dtype=np.bool_)
+        if len(hashes) != n:
+            raise ValueError("as many ids as hashes are needed")
+        mine = own and isinstance(hashes, np.ndarray) and hashes.dtype == np.uint64
+        mine = mine and hashes.flags.c_contiguous and hashes.flags.writeable
+        alive = pack_alive(np.ones(n, dtype=np.bool_))
         if layout is None and n < BRUTE_FORCE_BELOW:
+            order = np.argsort(ids, kind="stable")
+            stored_ids, id_base = compact_ids(ids[order])
+            rows = np.ascontiguousarray(np.asarray(hashes, dtype=np.uint64)[order])
             empty = np.zeros(0, dtype=np.uint32)
-            return cls(hashes, stored_ids, None, empty, empty, alive, id_base)
+            return cls(rows, stored_ids, None, empty, empty, alive, id_base)
         layout = layout or Layout.for_size(n)
         check_entry_bits(layout, n)
-        dir_sizes = [
-            (1 << (ln - sh)) + 1 for ln, sh in zip(layout.lengths, layout.shifts, strict=True)
-        ]
+        offs = np.asarray(layout.offsets, np.int64)
+        lens = np.asarray(layout.lengths, np.int64)
+        shifts = np.asarray(layout.shifts, np.int64)
+        dir_sizes = [(1 << (ln - sh)) + 1 for ln, sh in zip(lens, shifts, strict=True)]
         dir_starts = np.concatenate([[0], np.cumsum(dir_sizes)[:-1]]).astype(np.int64)
         dir_offsets = np.empty(sum(dir_sizes), dtype=np.uint32)
-        perms = np.empty(n * len(layout.lengths), dtype=np.uint32)
+        # The primary table: rows grouped by its directory key, id order within a bucket.
+        p = layout.primary
+        src = np.ascontiguousarray(hashes, dtype=np.uint64)
+        keys = kernels.extract_keys(src, offs[p], lens[p], shifts[p])
+        prim_dir, order = kernels.counting_sort(keys, 1 << int(lens[p] - shifts[p]))
+        del keys
+        dir_offsets[dir_starts[p] : dir_starts[p] + dir_sizes[p]] = prim_dir
+        stored_ids, id_base = compact_ids(ids[order])
+        if mine:
+            kernels.permute_rows(hashes, order)
+            rows = hashes
+        else:
+            rows = src[order]
+        del order
+        others = np.asarray([t for t in range(len(lens)) if t != p], dtype=np.int64)
+        perms = np.empty(n * len(others), dtype=np.uint32)
         kernels.build_tables(
-            hashes,
-            np.asarray(layout.offsets, np.int64),
-            np.asarray(layout.lengths, np.int64),
-            np.asarray(layout.shifts, np.int64),
-            dir_starts,
-            dir_offsets,
+            rows, offs, lens, shifts, kept_bits(layout, n), others, dir_starts, dir_offsets,
             perms,
-        )
-        return cls(hashes, stored_ids, layout, dir_offsets, perms, alive, id_base)
+        )  # fmt: skip
+        return cls(rows, stored_ids, layout, dir_offsets, perms, alive, id_base)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def live_count(self) -> int:
         """Rows not removed."""
-        return int(self.alive.sum())
+        if self._live is None:
+            self._live = int(np.bitwise_count(np.asarray(self.alive)).sum(dtype=np.int64))
+        return self._live
+
+    def alive_flags(self) -> npt.NDArray[np.bool_]:
+        """The alive flags as one boolean a row."""
+        return unpack_alive(self.alive, len(self))
+
+    def kill(self, pos: npt.NDArray[np.int64]) -> int:
+        """Mark rows dead (tombstones); returns how many of them were alive."""
+        pos = np.unique(np.asarray(pos, dtype=np.int64))
+        if not len(pos):
+            return 0
+        if not self.alive.flags.writeable:
+            self.alive = np.array(self.alive)
+        live = self.live_count()  # counted before the bits change
+        byte, bit = pos >> 3, (pos & 7).astype(np.uint8)
+        was = int(((self.alive[byte] >> bit) & 1).sum())
+        np.bitwise_and.at(self.alive, byte, ~(np.uint8(1) << bit))
+        self._live = live - was
+        return was
+
+    def is_alive(self, pos: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Whether the rows at these positions are alive."""
+        pos = np.asarray(pos, dtype=np.int64)
+        bits = (np.asarray(self.alive)[pos >> 3] >> (pos & 7).astype(np.uint8)) & 1
+        return np.asarray(bits, dtype=np.bool_)
 
     def _plan(self, radius: int) -> tuple[Any, ...]:
         if radius not in self._plans:
@@ -243,10 +321,11 @@ class Segment:
 
     def _args(self, radius: int) -> tuple[Any, ...]:
         radii, masks, mstarts, mcounts = self._plan(radius)
+        assert self.layout is not None  # noqa: S101 (planned segments have one)
         return (
-            self.hashes, self.alive, self._offs, self._lens, self._shifts, radii,
-            self.dir_offsets, self._dir_starts, self.perms, self._perm_starts,
-            masks, mstarts, mcounts, radius,
+            self.hashes, self.alive, self._offs, self._lens, self._shifts, self._kept,
+            self.layout.primary, radii, self.dir_offsets, self._dir_starts, self.perms,
+            self._perm_starts, masks, mstarts, mcounts, radius,
         )  # fmt: skip
 
     def search(
@@ -254,7 +333,7 @@ class Segment:
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
         """Ids and distances of live rows within radius of one query (4 uint64 words)."""
         if self.layout is None:
-            pos, dist = kernels.brute_force(q, self.hashes, self.alive, radius)
+            pos, dist = kernels.brute_force_bits(q, self.hashes, self.alive, radius)
         else:
             pos, dist = kernels.search_one(q, *self._args(radius), 64)
         return self.id_values(pos), dist
@@ -279,19 +358,60 @@ class Segment:
                 out.append((self.id_values(pos[i, :c]), dist[i, :c]))
         return out
 
-    def positions_of(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        """Positions of the given ids in this segment (-1 where absent)."""
-        ids = np.asarray(ids, dtype=np.int64)
-        if len(self.ids) == 0:
-            return np.full(len(ids), -1, dtype=np.int64)
+    def _keys(self, ids: npt.NDArray[np.int64]) -> tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]:
+        """Ids as stored values (offsets from the base), and which can be here at all."""
         keys = ids - self.id_base
         inside = np.ones(len(ids), dtype=np.bool_)
         if self.ids.dtype == np.uint32:  # offsets: ids outside [base, base + 2**32) are absent
             inside = (keys >= 0) & (keys < (1 << 32))
-            keys = np.where(inside, keys, 0).astype(np.uint32)
-        pos = np.minimum(np.searchsorted(self.ids, keys), len(self.ids) - 1)
-        ok = inside & (self.ids[pos] == keys)
-        return np.where(ok, pos, -1)
+            return np.where(inside, keys, 0).astype(np.uint32), inside
+        return keys, inside
+
+    def positions_of(
+        self, ids: npt.NDArray[np.int64], words: HashArray | None = None
+    ) -> npt.NDArray[np.int64]:
+        """Positions of the given ids in this segment (-1 where absent).
+
+        With their hashes (words) a row is found through its primary-table bucket, a few
+        rows read; without them the id column is scanned once (the rows are not in id
+        order). Given words, a row holding the id with another hash counts as absent.
+        """
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        if len(self.ids) == 0 or len(ids) == 0:
+            return np.full(len(ids), -1, dtype=np.int64)
+        keys, inside = self._keys(ids)
+        if self.layout is None:  # id order
+            pos = np.minimum(np.searchsorted(self.ids, keys), len(self.ids) - 1)
+            ok = inside & (self.ids[pos] == keys)
+            pos = np.where(ok, pos, -1)
+            if words is not None:
+                w = np.asarray(words, dtype=np.uint64).reshape(-1, 4)
+                same = np.all(np.asarray(self.hashes)[np.maximum(pos, 0)] == w, axis=1)
+                pos = np.where(same, pos, -1)
+            return pos
+        if words is not None:
+            lay = self.layout
+            p = lay.primary
+            d0 = int(self._dir_starts[p])
+            size = (1 << (lay.lengths[p] - lay.shifts[p])) + 1
+            return np.asarray(
+                kernels.rows_by_hash(
+                    np.ascontiguousarray(words, dtype=np.uint64).reshape(-1, 4),
+                    keys,
+                    inside,
+                    self.hashes,
+                    self.ids,
+                    lay.offsets[p],
+                    lay.lengths[p],
+                    lay.shifts[p],
+                    self.dir_offsets[d0 : d0 + size],
+                )
+            )
+        uniq, back = np.unique(keys[inside], return_inverse=True)
+        found = kernels.rows_by_scan(self.ids, uniq.astype(self.ids.dtype))
+        out = np.full(len(ids), -1, dtype=np.int64)
+        out[inside] = found[back]
+        return out
 
     def nbytes(self) -> int:
         """Memory held by the arrays of this segment."""
@@ -315,6 +435,7 @@ class Segment:
                 "offsets": self.layout.offsets,
                 "lengths": self.layout.lengths,
                 "shifts": self.layout.shifts,
+                "primary": self.layout.primary,
             }
         _write_file(folder / "segment.json", json.dumps(meta).encode())
 
@@ -333,6 +454,7 @@ class Segment:
                 tuple(int(x) for x in lay["offsets"]),
                 tuple(int(x) for x in lay["lengths"]),
                 tuple(int(x) for x in lay["shifts"]),
+                int(lay["primary"]),
             )
             _check_layout(layout)  # before the constructor sizes anything from it
         arrays: dict[str, Any] = {}
@@ -357,26 +479,27 @@ class Segment:
         _expect(self.hashes.dtype == np.uint64 and self.hashes.shape == (n, 4), "hashes")
         _expect(self.ids.dtype in (np.int64, np.uint32) and self.ids.shape == (n,), "ids")
         _expect(self.ids.dtype == np.uint32 or self.id_base == 0, "id base")
-        _expect(self.alive.dtype == np.bool_ and self.alive.shape == (n,), "alive")
+        _expect(self.alive.dtype == np.uint8 and self.alive.shape == ((n + 7) // 8,), "alive")
         _expect(n <= MAX_SEGMENT_ROWS, "segment size")
-        _expect(n < 2 or bool(np.all(self.ids[1:] > self.ids[:-1])), "ids not ascending")
         _expect(self.dir_offsets.dtype == np.uint32 and self.perms.dtype == np.uint32, "dtypes")
         lay = self.layout
         if lay is None:
+            _expect(n < 2 or bool(np.all(self.ids[1:] > self.ids[:-1])), "ids not ascending")
             _expect(len(self.dir_offsets) == 0 and len(self.perms) == 0, "brute-force tables")
             return
         _check_layout(lay)
         m = len(lay.lengths)
         dir_sizes = [(1 << (ln - sh)) + 1 for ln, sh in zip(lay.lengths, lay.shifts, strict=True)]
         _expect(self.dir_offsets.shape == (sum(dir_sizes),), "directory size")
-        _expect(self.perms.shape == (n * m,), "permutation size")
+        _expect(self.perms.shape == (n * (m - 1),), "permutation size")
         start = 0
-        for t, (size, sh) in enumerate(zip(dir_sizes, lay.shifts, strict=True)):
+        for t, (size, kept) in enumerate(zip(dir_sizes, self._kept, strict=True)):
             d = np.asarray(self.dir_offsets[start : start + size], dtype=np.int64)
             start += size
             _expect(d[0] == 0 and d[-1] == n and bool(np.all(d[1:] >= d[:-1])), "directory")
-            if n:
-                rows = np.asarray(self.perms[t * n : (t + 1) * n]) >> np.uint32(sh)
+            if n and t != lay.primary:
+                k = int(self._perm_starts[t])
+                rows = np.asarray(self.perms[k : k + n]) >> np.uint32(kept)
                 _expect(int(rows.max()) < n, "permutation row out of range")
 
 
@@ -396,22 +519,31 @@ class PDQIndex:
         self._delta_cache = None
         self._lock = threading.RLock()
         self._compact_lock = threading.Lock()
-        self._removed_during: list[int] | None = None
+        # Removals made while a compaction builds: (ids, their hashes or None) to replay.
+        self._removed_during: list[tuple[Any, Any]] | None = None
 
     @classmethod
     def build(
-        cls, hashes: HashArray, ids: npt.NDArray[np.int64], layout: Layout | None = None
+        cls,
+        hashes: HashArray,
+        ids: npt.NDArray[np.int64],
+        layout: Layout | None = None,
+        *,
+        own: bool = False,
     ) -> PDQIndex:
         """Build an index over the given rows (one segment per 2**27 of them).
 
-        When the ids are already ascending the index keeps `hashes` itself rather than a copy
-        (half the peak memory of a 100M build): the caller must not modify it afterwards.
+        With own=True the caller hands `hashes` over (a contiguous uint64 array it will not
+        use again): the index reorders and keeps it instead of a copy, half the peak memory
+        of a 100M build. Otherwise `hashes` is left as it was.
         """
         index = cls()
         ids = np.asarray(ids, np.int64)
+        if len(hashes) != len(ids):
+            raise ValueError("as many ids as hashes are needed")
         for start in range(0, len(ids), MAX_SEGMENT_ROWS):
             part = slice(start, start + MAX_SEGMENT_ROWS)
-            index.segments.append(Segment.build(hashes[part], ids[part], layout))
+            index.segments.append(Segment.build(hashes[part], ids[part], layout, own=own))
         return index
 
     def __len__(self) -> int:
@@ -426,23 +558,35 @@ class PDQIndex:
             self._delta_ids.extend(int(i) for i in ids)
             self._delta_cache = None
 
-    def remove(self, ids: npt.NDArray[np.int64] | list[int]) -> int:
-        """Remove rows by id (tombstones in segments); returns how many were live."""
+    def remove(
+        self, ids: npt.NDArray[np.int64] | list[int], hashes: HashArray | None = None
+    ) -> int:
+        """Remove rows by id (tombstones in segments); returns how many were live.
+
+        With the rows' hashes (the engine has them from the database) each row is found
+        through its bucket; without them each segment's id column is scanned once. Given
+        hashes, a row holding one of the ids with another hash is not removed.
+        """
         ids_arr = np.asarray(ids, dtype=np.int64).reshape(-1)
+        words = None if hashes is None else np.asarray(hashes, np.uint64).reshape(-1, 4)
+        if words is not None and len(words) != len(ids_arr):
+            raise ValueError("as many hashes as ids are needed")
         removed = 0
         with self._lock:
             if self._removed_during is not None:
-                self._removed_during.extend(ids_arr.tolist())
+                self._removed_during.append((ids_arr, words))
             for seg in self.segments:
-                pos = seg.positions_of(ids_arr)
-                pos = pos[pos >= 0]
-                if len(pos):
-                    if not seg.alive.flags.writeable:
-                        seg.alive = np.array(seg.alive)
-                    removed += int(seg.alive[pos].sum())
-                    seg.alive[pos] = False
-            wanted = set(ids_arr.tolist())
-            keep = [i for i, x in enumerate(self._delta_ids) if x not in wanted]
+                pos = seg.positions_of(ids_arr, words)
+                removed += seg.kill(pos[pos >= 0])
+            if words is None:
+                wanted: set[Any] = set(ids_arr.tolist())
+            else:
+                wanted = {(x, w.tobytes()) for x, w in zip(ids_arr.tolist(), words, strict=True)}
+            keep = [
+                i
+                for i, x in enumerate(self._delta_ids)
+                if (x if words is None else (x, self._delta_hashes[i].tobytes())) not in wanted
+            ]
             removed += len(self._delta_ids) - len(keep)
             self._delta_hashes = [self._delta_hashes[i] for i in keep]
             self._delta_ids = [self._delta_ids[i] for i in keep]
@@ -502,9 +646,14 @@ class PDQIndex:
                 n_delta = len(di)
                 old = [s for s in self.segments if full or len(s) < 4 * max(n_delta, 1)]
                 self._removed_during = []
-            parts_h = [dh] + [np.asarray(s.hashes)[s.alive] for s in old]
-            parts_i = [di] + [s.id_values()[s.alive] for s in old]
-            new = PDQIndex.build(np.concatenate(parts_h), np.concatenate(parts_i)).segments
+            flags = [s.alive_flags() for s in old]
+            parts_h = [dh] + [np.asarray(s.hashes)[f] for s, f in zip(old, flags, strict=True)]
+            parts_i = [di] + [s.id_values()[f] for s, f in zip(old, flags, strict=True)]
+            del flags
+            # The concatenation is this method's own array: the new segment keeps it.
+            rows = np.concatenate(parts_h)
+            del parts_h
+            new = PDQIndex.build(rows, np.concatenate(parts_i), own=True).segments
             with self._lock:
                 self.segments = [s for s in self.segments if s not in old] + new
                 done = set(di.tolist())
@@ -514,8 +663,8 @@ class PDQIndex:
                 self._delta_cache = None
                 replay = self._removed_during
                 self._removed_during = None
-            if replay:
-                self.remove(np.asarray(replay, dtype=np.int64))
+            for ids, words in replay or []:
+                self.remove(ids, words)
 
     def dead_fraction(self) -> float:
         """Share of segment rows that are tombstones."""
@@ -532,32 +681,64 @@ class PDQIndex:
         """Memory held by the index arrays."""
         return sum(s.nbytes() for s in self.segments) + 40 * len(self._delta_ids)
 
-    def lookup(self, ids: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.bool_], HashArray]:
-        """For each id: whether a live row holds it, and that row's hash (zeros if none)."""
+    def lookup(
+        self, ids: npt.NDArray[np.int64], expect: HashArray | None = None
+    ) -> tuple[npt.NDArray[np.bool_], HashArray]:
+        """For each id: whether a live row holds it, and that row's hash (zeros if none).
+
+        With the expected hashes (`expect`), a row counts only if it holds exactly that
+        hash, and is found through its bucket (fast); without, by one scan of the ids.
+        """
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        want = None if expect is None else np.asarray(expect, np.uint64).reshape(-1, 4)
         found = np.zeros(len(ids), dtype=np.bool_)
         words = np.zeros((len(ids), 4), dtype=np.uint64)
         with self._lock:
             segments = list(self.segments)
             dh, di, _ = self._delta()
         for seg in segments:
-            pos = seg.positions_of(ids)
+            pos = seg.positions_of(ids, want)
             hit = pos >= 0
-            hit[hit] = np.asarray(seg.alive)[pos[hit]]
+            hit[hit] = seg.is_alive(pos[hit])
             words[hit] = np.asarray(seg.hashes)[pos[hit]]
             found |= hit
         if len(di):
             where = {int(x): i for i, x in enumerate(di.tolist())}
             for k, x in enumerate(ids.tolist()):
-                if x in where:
+                if x in where and (want is None or np.array_equal(dh[where[x]], want[k])):
                     found[k] = True
                     words[k] = dh[where[x]]
         return found, words
 
+    def live_entries(
+        self, chunk: int = 1 << 20
+    ) -> Iterator[tuple[npt.NDArray[np.int64], HashArray]]:
+        """Every live (id, hash), ascending by id, in chunks (rows are not stored in id
+        order: one sort of the ids, then the hashes are gathered a chunk at a time)."""
+        with self._lock:
+            segments = list(self.segments)
+            dh, di, _ = self._delta()
+        sources: list[Any] = [np.asarray(s.hashes) for s in segments] + [dh]
+        rows = [np.flatnonzero(s.alive_flags()) for s in segments] + [np.arange(len(di))]
+        ids = np.concatenate([s.id_values(r) for s, r in zip(segments, rows, strict=False)] + [di])
+        src = np.repeat(np.arange(len(sources), dtype=np.int16), [len(r) for r in rows])
+        pos = np.concatenate(rows)
+        del rows
+        order = np.argsort(ids, kind="stable")
+        for start in range(0, len(order), chunk):
+            sel = order[start : start + chunk]
+            out = np.empty((len(sel), 4), dtype=np.uint64)
+            where, at = src[sel], pos[sel]
+            for k, hashes in enumerate(sources):
+                mine = where == k
+                if mine.any():
+                    out[mine] = hashes[at[mine]]
+            yield ids[sel], out
+
     def live_ids(self) -> npt.NDArray[np.int64]:
         """Ids of every live row, ascending."""
         with self._lock:
-            parts = [s.id_values()[np.asarray(s.alive)] for s in self.segments]
+            parts = [s.id_values()[s.alive_flags()] for s in self.segments]
             parts.append(np.asarray(self._delta_ids, dtype=np.int64))
         return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
@@ -655,7 +836,8 @@ class PDQIndex:
             if body.get("format") not in READABLE_FORMATS:
                 raise IndexDamagedError(
                     f"index format version {body.get('format')!r} is not readable by this "
-                    f"version (it reads {', '.join(map(str, READABLE_FORMATS))}): rebuild it"
+                    f"version (it reads {', '.join(map(str, READABLE_FORMATS))}; version 4 "
+                    "stores rows in a substring table's order): rebuild it"
                 )
             index = cls()
             for k, digest in enumerate(body["segments"]):
@@ -676,6 +858,7 @@ class IndexDamagedError(ValueError):
 def _check_layout(lay: Layout) -> None:
     m = len(lay.lengths)
     _expect(m > 0 and len(lay.offsets) == m and len(lay.shifts) == m, "layout")
+    _expect(0 <= lay.primary < m, "layout")
     for off, ln, sh in zip(lay.offsets, lay.lengths, lay.shifts, strict=True):
         _expect(off >= 0 and 0 < ln <= 32 and off + ln <= 256 and 0 <= sh <= 8, "layout")
         _expect(sh < ln, "layout")

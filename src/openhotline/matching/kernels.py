@@ -105,6 +105,12 @@ def flip_masks(nbits: int, radius: int) -> Any:
 VERIFY_BLOCK = 2048  # candidates gathered before their hashes are read (independent loads)
 
 
+@njit(cache=True, inline="always")
+def _is_alive(alive: Any, row: Any) -> Any:
+    """Bit `row` of a packed (little bit order) alive bitset."""
+    return (alive[row >> 3] >> (row & 7)) & 1
+
+
 @njit(cache=True)
 def _verify(
     q: Any,
@@ -139,10 +145,16 @@ def _verify(
         )
         if d > radius:
             continue
-        if not alive[row]:
+        if not _is_alive(alive, row):
+            continue
+        # A candidate of the primary table (every row of a bucket) or one whose residual
+        # bits were only partly checked may not qualify in its table: then another table
+        # reports it (the pigeonhole bound guarantees one does).
+        t = rtab[c]
+        kt = _extract(h0, h1, h2, h3, offs[t], lens[t])
+        if _popcount64(kt ^ qkeys[t]) > radii[t]:
             continue
         # Report only from the first table where the row qualifies (no duplicates).
-        t = rtab[c]
         dup = False
         for u in range(t):
             if radii[u] < 0:
@@ -168,6 +180,8 @@ def _search_one(
     offs: Any,
     lens: Any,
     shifts: Any,
+    kept: Any,
+    primary: int,
     radii: Any,
     dir_offsets: Any,
     dir_starts: Any,
@@ -183,8 +197,12 @@ def _search_one(
     q0, q1, q2, q3 = q[0], q[1], q[2], q[3]
     ntables = offs.shape[0]
     qkeys = np.empty(ntables, dtype=np.uint64)
+    qres = np.empty(ntables, dtype=np.uint32)
     for t in range(ntables):
         qkeys[t] = _extract(q0, q1, q2, q3, offs[t], lens[t])
+        # The residual bits an entry keeps: the top kept[t] of the shifts[t] below the key.
+        low = qkeys[t] & np.uint64((1 << shifts[t]) - 1)
+        qres[t] = np.uint32(low >> np.uint64(shifts[t] - kept[t]))
     # Phase 1: directory look-ups of every probe (independent loads, good memory parallelism).
     nprobes = 0
     for t in range(ntables):
@@ -214,23 +232,47 @@ def _search_one(
                 budget_arr[k] = radii[t] - _popcount64(np.uint64(mask))
                 k += 1
     nprobes = k
-    # Phase 2: rows whose whole substring is within the table radius (the residual bits are
-    # packed in the permutation entry), verified in blocks so the hash reads overlap.
+    # Read the first entry of every bucket in a loop of its own: independent loads with no
+    # unpredictable branch between them, so the core keeps many in flight (a software
+    # prefetch); phase 2, whose filter branches flush the pipeline, then finds them cached.
+    first = np.empty(nprobes, dtype=np.uint32)
+    for k in range(nprobes):
+        if tab_arr[k] == primary:
+            first[k] = np.uint32(hashes[lo_arr[k], 0] & np.uint64(0xFFFFFFFF))
+        else:
+            first[k] = perms[lo_arr[k]]
+    # Phase 2: rows whose kept residual bits are within the table radius, verified in
+    # blocks so the hash reads overlap. The primary table's buckets are rows of the hash
+    # array itself (stored in its order): every row of the bucket is a candidate, read
+    # sequentially.
     rows = np.empty(VERIFY_BLOCK, dtype=np.int64)
     rtab = np.empty(VERIFY_BLOCK, dtype=np.int32)
     c = 0
     found = 0
     for k in range(nprobes):
         t = tab_arr[k]
-        sh = np.uint32(shifts[t])
-        rmask = np.uint32((1 << shifts[t]) - 1)
-        qres = np.uint32(qkeys[t]) & rmask
+        if t == primary:
+            for row in range(lo_arr[k], hi_arr[k]):
+                rows[c] = row
+                rtab[c] = t
+                c += 1
+                if c == VERIFY_BLOCK:
+                    found = _verify(
+                        q, qkeys, hashes, alive, offs, lens, radii, radius, rows, rtab, c,
+                        out_pos, out_dist, found,
+                    )  # fmt: skip
+                    c = 0
+            continue
+        kp = np.uint32(kept[t])
+        rmask = np.uint32((1 << kept[t]) - 1)
+        qr = qres[t]
         budget = budget_arr[k]
-        for j in range(lo_arr[k], hi_arr[k]):
-            v = perms[j]
-            if sh > 0 and _popcount64(np.uint64((v & rmask) ^ qres)) > budget:
+        lo = lo_arr[k]
+        for j in range(lo, hi_arr[k]):
+            v = first[k] if j == lo else perms[j]
+            if kp > 0 and _popcount64(np.uint64((v & rmask) ^ qr)) > budget:
                 continue
-            rows[c] = np.int64(v >> sh)
+            rows[c] = np.int64(v >> kp)
             rtab[c] = t
             c += 1
             if c == VERIFY_BLOCK:
@@ -253,6 +295,8 @@ def search_one(
     offs: Any,
     lens: Any,
     shifts: Any,
+    kept: Any,
+    primary: int,
     radii: Any,
     dir_offsets: Any,
     dir_starts: Any,
@@ -269,8 +313,9 @@ def search_one(
         out_pos = np.empty(cap, dtype=np.int64)
         out_dist = np.empty(cap, dtype=np.int32)
         n = _search_one(
-            q, hashes, alive, offs, lens, shifts, radii, dir_offsets, dir_starts, perms,
-            perm_starts, masks, mask_starts, mask_counts, radius, out_pos, out_dist,
+            q, hashes, alive, offs, lens, shifts, kept, primary, radii, dir_offsets,
+            dir_starts, perms, perm_starts, masks, mask_starts, mask_counts, radius, out_pos,
+            out_dist,
         )  # fmt: skip
         if n <= cap:
             return out_pos[:n], out_dist[:n]
@@ -285,6 +330,8 @@ def search_batch(
     offs: Any,
     lens: Any,
     shifts: Any,
+    kept: Any,
+    primary: int,
     radii: Any,
     dir_offsets: Any,
     dir_starts: Any,
@@ -303,8 +350,9 @@ def search_batch(
     dist = np.empty((nq, cap), dtype=np.int32)
     for i in prange(nq):
         counts[i] = _search_one(
-            queries[i], hashes, alive, offs, lens, shifts, radii, dir_offsets, dir_starts,
-            perms, perm_starts, masks, mask_starts, mask_counts, radius, pos[i], dist[i],
+            queries[i], hashes, alive, offs, lens, shifts, kept, primary, radii, dir_offsets,
+            dir_starts, perms, perm_starts, masks, mask_starts, mask_counts, radius, pos[i],
+            dist[i],
         )  # fmt: skip
     return counts, pos, dist
 
@@ -331,6 +379,100 @@ def brute_force(q: Any, hashes: Any, alive: Any, radius: int) -> Any:
     return tmp_pos[:k].copy(), tmp_dist[:k].copy()
 
 
+@njit(cache=True)
+def brute_force_bits(q: Any, hashes: Any, alive: Any, radius: int) -> Any:
+    """As brute_force, with the alive flags as a packed bitset (a segment's)."""
+    n = hashes.shape[0]
+    q0, q1, q2, q3 = q[0], q[1], q[2], q[3]
+    tmp_pos = np.empty(n, dtype=np.int64)
+    tmp_dist = np.empty(n, dtype=np.int32)
+    k = 0
+    for i in range(n):
+        d = (
+            _popcount64(hashes[i, 0] ^ q0)
+            + _popcount64(hashes[i, 1] ^ q1)
+            + _popcount64(hashes[i, 2] ^ q2)
+            + _popcount64(hashes[i, 3] ^ q3)
+        )
+        if d <= radius and _is_alive(alive, i):
+            tmp_pos[k] = i
+            tmp_dist[k] = d
+            k += 1
+    return tmp_pos[:k].copy(), tmp_dist[:k].copy()
+
+
+@njit(cache=True)
+def rows_by_hash(
+    words: Any,
+    keys: Any,
+    valid: Any,
+    hashes: Any,
+    ids: Any,
+    off: int,
+    length: int,
+    shift: int,
+    dir_offsets: Any,
+) -> Any:
+    """Row of each (id key, hash) pair, found through its primary-table bucket (-1 if none)."""
+    out = np.full(words.shape[0], -1, dtype=np.int64)
+    for i in range(words.shape[0]):
+        if not valid[i]:
+            continue
+        w0, w1, w2, w3 = words[i, 0], words[i, 1], words[i, 2], words[i, 3]
+        b = _extract(w0, w1, w2, w3, off, length) >> np.uint64(shift)
+        for row in range(np.int64(dir_offsets[b]), np.int64(dir_offsets[b + 1])):
+            if (
+                ids[row] == keys[i]
+                and hashes[row, 0] == w0
+                and hashes[row, 1] == w1
+                and hashes[row, 2] == w2
+                and hashes[row, 3] == w3
+            ):
+                out[i] = row
+                break
+    return out
+
+
+@njit(cache=True)
+def rows_by_scan(ids: Any, sorted_keys: Any) -> Any:
+    """Row of each of sorted_keys (unique, ascending) in an unordered id column, -1 if none:
+    one pass over the column (look-ups by id alone, without the hash)."""
+    out = np.full(sorted_keys.shape[0], -1, dtype=np.int64)
+    m = sorted_keys.shape[0]
+    if m == 0:
+        return out
+    for row in range(ids.shape[0]):
+        x = ids[row]
+        if x < sorted_keys[0] or x > sorted_keys[m - 1]:
+            continue
+        j = np.searchsorted(sorted_keys, x)
+        if j < m and sorted_keys[j] == x:
+            out[j] = row
+    return out
+
+
+@njit(cache=True)
+def permute_rows(hashes: Any, order: Any) -> None:
+    """Reorder the rows of hashes in place: row i becomes the old row order[i] (cycles are
+    followed with a bitset of done rows, so no second copy of the array is made)."""
+    n = hashes.shape[0]
+    done = np.zeros((n + 7) >> 3, dtype=np.uint8)
+    for i in range(n):
+        if (done[i >> 3] >> (i & 7)) & 1:
+            continue
+        t0, t1, t2, t3 = hashes[i, 0], hashes[i, 1], hashes[i, 2], hashes[i, 3]
+        j: Any = i
+        while True:
+            done[j >> 3] |= np.uint8(1 << (j & 7))
+            k = np.int64(order[j])
+            if k == i:
+                hashes[j, 0], hashes[j, 1], hashes[j, 2], hashes[j, 3] = t0, t1, t2, t3
+                break
+            hashes[j, 0], hashes[j, 1] = hashes[k, 0], hashes[k, 1]
+            hashes[j, 2], hashes[j, 3] = hashes[k, 2], hashes[k, 3]
+            j = k
+
+
 @njit(cache=True, parallel=True)
 def pairwise_min_within(a: Any, b: Any, radius: int) -> Any:
     """For each row of a, the number of rows of b within radius (for false-positive counts)."""
@@ -353,15 +495,16 @@ def pairwise_min_within(a: Any, b: Any, radius: int) -> Any:
 
 
 @njit(cache=True)
-def _sort_table(full_keys: Any, shift: int, nbits: int, offsets: Any, perm: Any) -> None:
+def _sort_table(full_keys: Any, shift: int, kept: int, nbits: int, offsets: Any, perm: Any) -> None:
     """Two-level counting sort (top 8 bits first) so both scatters stay cache friendly.
 
-    perm[i] packs (row << shift) | the key's low `shift` bits, so a probe can check the full
-    substring without touching the row.
+    perm[i] packs (row << kept) | the top `kept` of the key's low `shift` bits, so a probe
+    can check (most of) the substring without touching the row.
     """
     n = full_keys.shape[0]
     keys = full_keys >> np.uint32(shift)
     rmask = np.uint32((1 << shift) - 1)
+    drop = np.uint32(shift - kept)
     hi_bits = min(8, nbits)
     lo_bits = nbits - hi_bits
     nhi = 1 << hi_bits
@@ -391,20 +534,31 @@ def _sort_table(full_keys: Any, shift: int, nbits: int, offsets: Any, perm: Any)
         for i in range(hcount[hb], hcount[hb + 1]):
             k = tmp_keys[i] - hb * nlo
             row = tmp_rows[i]
-            perm[pos[k]] = (row << np.uint32(shift)) | (full_keys[row] & rmask)
+            perm[pos[k]] = (row << np.uint32(kept)) | ((full_keys[row] & rmask) >> drop)
             pos[k] += 1
 
 
 @njit(cache=True, parallel=True)
 def build_tables(
-    hashes: Any, offs: Any, lens: Any, shifts: Any, dir_starts: Any, dir_offsets: Any, perms: Any
+    hashes: Any,
+    offs: Any,
+    lens: Any,
+    shifts: Any,
+    kept: Any,
+    tables: Any,
+    dir_starts: Any,
+    dir_offsets: Any,
+    perms: Any,
 ) -> None:
-    """Fill the directory and permutation of every table (tables in parallel)."""
+    """Fill the directory and permutation of the given tables (in parallel); the k-th of
+    them gets the k-th block of n entries of perms."""
     n = hashes.shape[0]
-    for t in prange(offs.shape[0]):
+    for k in prange(tables.shape[0]):
+        t = tables[k]
         keys = extract_keys(hashes, offs[t], lens[t], 0)
         nb = lens[t] - shifts[t]
         d0 = dir_starts[t]
         _sort_table(
-            keys, shifts[t], nb, dir_offsets[d0 : d0 + (1 << nb) + 1], perms[t * n : (t + 1) * n]
-        )
+            keys, shifts[t], kept[t], nb, dir_offsets[d0 : d0 + (1 << nb) + 1],
+            perms[k * n : (k + 1) * n],
+        )  # fmt: skip
