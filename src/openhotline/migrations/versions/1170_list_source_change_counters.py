@@ -40,15 +40,15 @@ HASHES = "UPDATE list_source_changes SET hashes = hashes + 1 WHERE id = 1"
 
 
 # Every piece below is a constant of this file or "OLD"/"NEW": no input reaches the SQL.
+# Each condition comes in two parts: one on the row alone (a trigger's WHEN on both
+# databases, so an irrelevant row, e.g. a new case at intake, never even calls a function)
+# and one that needs a subquery (PostgreSQL refuses those in WHEN: tested in the function).
 def _listable_case(ref: str) -> str:
     return f"EXISTS (SELECT 1 FROM cases WHERE id = {ref}.case_id AND status IN {LISTABLE})"  # noqa: S608
 
 
-def _bank_entry(ref: str) -> str:
-    return (
-        f"({ref}.hash_type = 'sha256' AND {ref}.bank_id IN "  # noqa: S608
-        f"(SELECT id FROM hash_banks WHERE name IN {BANKS}))"
-    )
+def _bank_of_lists(ref: str) -> str:
+    return f"{ref}.bank_id IN (SELECT id FROM hash_banks WHERE name IN {BANKS})"  # noqa: S608
 
 
 def _banked_item(ref: str) -> str:
@@ -58,30 +58,43 @@ def _banked_item(ref: str) -> str:
     )
 
 
-def _shared(ref: str) -> str:
-    return f"{ref}.shared_at IS NOT NULL"
+Condition = Callable[[str], str] | None
 
-
-# (table, columns whose update matters, bump, condition on a row reference): one trigger
-# per event; an UPDATE fires when the old OR the new row qualifies.
-WATCHED: list[tuple[str, str, str, Callable[[str], str]]] = [
-    ("cases", "id, status, canonical_url", URLS, lambda r: f"{r}.status IN {LISTABLE}"),
-    ("hosting_traces", "id, case_id, country", URLS, _listable_case),
-    ("hash_banks", "id, name", HASHES, lambda r: f"{r}.name IN {BANKS}"),
+# (table, columns whose update matters, bump, row condition, subquery condition): one
+# trigger per event; an UPDATE fires when the old OR the new row qualifies.
+WATCHED: list[tuple[str, str, str, Condition, Condition]] = [
+    ("cases", "id, status, canonical_url", URLS, lambda r: f"{r}.status IN {LISTABLE}", None),
+    ("hosting_traces", "id, case_id, country", URLS, None, _listable_case),
+    ("hash_banks", "id, name", HASHES, lambda r: f"{r}.name IN {BANKS}", None),
     (
         "bank_entries",
         "bank_id, hash_type, hash_value, classification, removed_at",
         HASHES,
-        _bank_entry,
+        lambda r: f"{r}.hash_type = 'sha256'",
+        _bank_of_lists,
     ),
-    ("items", "id, sha256, md5, sha1, pdq, weak", HASHES, _banked_item),
+    ("items", "id, sha256, md5, sha1, pdq, weak", HASHES, None, _banked_item),
     (
         "removal_requests",
         "sha256, md5, sha1, pdq, pdq_quality, shared_at",
         HASHES,
-        _shared,
+        lambda r: f"{r}.shared_at IS NOT NULL",
+        None,
     ),
 ]
+
+
+def _both(plain: Condition, sub: Condition, ref: str) -> str:
+    parts = [f"({c(ref)})" for c in (plain, sub) if c is not None]
+    return " AND ".join(parts)
+
+
+def _on_rows(cond: Condition, refs: tuple[str, ...]) -> str | None:
+    if cond is None:
+        return None
+    return " OR ".join(f"({cond(r)})" for r in refs)
+
+
 EVENTS = ("insert", "update", "delete")
 
 
@@ -102,36 +115,34 @@ def upgrade() -> None:
     with op.batch_alter_table("list_versions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("source_token", sa.String(length=100), nullable=True))
     postgres = op.get_bind().dialect.name == "postgresql"
-    for table, columns, bump, cond in WATCHED:
+    for table, columns, bump, plain, sub in WATCHED:
         for event in EVENTS:
             name = f"list_source_{table}_{event}"
-            if event == "insert":
-                condition, on = cond("NEW"), "INSERT"
-            elif event == "delete":
-                condition, on = cond("OLD"), "DELETE"
-            else:
-                condition = f"({cond('OLD')}) OR ({cond('NEW')})"
-                on = f"UPDATE OF {columns}"
+            refs = {"insert": ("NEW",), "delete": ("OLD",), "update": ("OLD", "NEW")}[event]
+            on = f"UPDATE OF {columns}" if event == "update" else event.upper()
+            whole = " OR ".join(f"({_both(plain, sub, r)})" for r in refs)
             if postgres:
-                # PostgreSQL refuses subqueries in a trigger's WHEN: test inside the function.
+                when = _on_rows(plain, refs)
+                test = whole if sub is not None else "TRUE"
                 op.execute(
                     f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                    f"IF {condition} THEN {bump}; END IF; RETURN NULL; END; $$"
+                    f"IF {test} THEN {bump}; END IF; RETURN NULL; END; $$"
                 )
                 op.execute(
-                    f"CREATE TRIGGER {name} AFTER {on} ON {table} "
-                    f"FOR EACH ROW EXECUTE FUNCTION {name}()"
+                    f"CREATE TRIGGER {name} AFTER {on} ON {table} FOR EACH ROW "
+                    + (f"WHEN ({when}) " if when else "")
+                    + f"EXECUTE FUNCTION {name}()"
                 )
             else:
                 op.execute(
                     f"CREATE TRIGGER {name} AFTER {on} ON {table} FOR EACH ROW "
-                    f"WHEN {condition} BEGIN {bump}; END"
+                    f"WHEN {whole} BEGIN {bump}; END"
                 )
 
 
 def downgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
-    for table, _columns, _bump, _cond in WATCHED:
+    for table, _columns, _bump, _plain, _sub in WATCHED:
         for event in EVENTS:
             name = f"list_source_{table}_{event}"
             if postgres:
