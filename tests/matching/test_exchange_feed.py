@@ -5,6 +5,7 @@ library's own local-file and sample exchanges, openhotline's list through the ad
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,9 +25,12 @@ from threatexchange.signal_type.sha256 import VideoSHA256Signal
 from typer.testing import CliRunner
 
 from openhotline.audit.models import AuditEntry
+from openhotline.bootstrap import build as build_services
 from openhotline.cli import app
-from openhotline.config import get_settings
+from openhotline.config import Settings, get_settings
 from openhotline.db import transaction
+from openhotline.jobs.models import Job
+from openhotline.jobs.queue import build_queue
 from openhotline.matching import exchange_feed
 from openhotline.matching.models import BankEntry, BankExchangeFeed, HashBank
 from openhotline.matching.subscriptions import (
@@ -34,6 +38,7 @@ from openhotline.matching.subscriptions import (
     PublisherUnavailableError,
     SubscriptionInvalidError,
 )
+from openhotline.matching.tasks import enqueue_due_syncs
 from openhotline.migrate import upgrade
 
 Factory = sessionmaker[Session]
@@ -149,6 +154,26 @@ def test_a_bank_follows_another_openhotline_through_the_exchange_interface(
     with session_factory() as s:
         feed = s.execute(select(BankExchangeFeed)).scalar_one()
         assert '"version": 3' in feed.checkpoint
+
+
+def test_the_tick_queues_a_due_feed_and_a_worker_syncs_it(
+    session_factory: Factory, settings: Settings, tmp_path: Path
+) -> None:
+    signals = tmp_path / "signals.txt"
+    signals.write_text(f"pdq {PDQ_1}\n")
+    with transaction(session_factory) as s:
+        exchange_feed.subscribe(s, "tx", "local_file", {"filename": str(signals)}, actor="t")
+    rt = build_services(settings)
+    try:
+        enqueue_due_syncs(rt)
+        build_queue(rt, name=f"t{uuid.uuid4().hex[:8]}").drain()
+        assert _live(session_factory, "tx") == {("pdq", PDQ_1)}
+        enqueue_due_syncs(rt)  # synced a moment ago: not due again within its interval
+        with session_factory() as s:
+            queued = s.scalars(select(Job.kind).where(Job.kind == "bank.exchange_sync")).all()
+        assert len(queued) == 1
+    finally:
+        rt.close()
 
 
 @pytest.fixture
