@@ -4,7 +4,9 @@ Builds each list in a fresh database (synthetic example.test URLs and random hex
 media), then times: publishing version 1 (bulk load), rendering and signing the CSV and JSON
 snapshots into the cache directory (as the API does), verifying a signature (in a separate
 process, as a partner would), publishing version 2 after 1% churn (1% removed, 1% added),
-rendering + signing the delta, and publishing version 3 from the unchanged source. Prints a
+rendering + signing the delta, and publishing version 3 from the unchanged source twice in
+the same run: the old way (digest of the whole source) and the new (the change token kept by
+the database's triggers, migration 1170; the source is not read). Prints a
 Markdown table with the peak memory of the benchmark process (and of the verifier).
 
 Sources are what `publish_list` takes: rows in key order, re-iterable. They are kept as
@@ -38,7 +40,7 @@ from sqlalchemy import text
 
 from openhotline.blocklist import service
 from openhotline.blocklist.formats import Row
-from openhotline.blocklist.models import ListKind
+from openhotline.blocklist.models import ListKind, ListVersion
 from openhotline.db import make_engine, make_sessionmaker, transaction
 from openhotline.migrate import upgrade
 from openhotline.signing.service import load_or_create
@@ -56,8 +58,8 @@ def timed(label: str, fn: Callable[[], T]) -> T:
     start, cpu = time.perf_counter(), time.process_time()
     out = fn()
     elapsed, used = time.perf_counter() - start, time.process_time() - cpu
-    rows.append((label, f"{elapsed:.2f} s", f"{used:.2f} s", ""))
-    print(f"{label}: {elapsed:.2f} s (cpu {used:.2f} s)", file=sys.stderr, flush=True)
+    rows.append((label, f"{elapsed:.3f} s", f"{used:.3f} s", ""))
+    print(f"{label}: {elapsed:.3f} s (cpu {used:.3f} s)", file=sys.stderr, flush=True)
     return out
 
 
@@ -190,8 +192,11 @@ def run_list(
     )
     changed = make_changed()
     with transaction(factory) as s:
+        # As publish_lists does: the change token is read before the source; v2 stores it.
+        token = service.source_token(s, kind)
         v2 = timed(
-            f"{label}: publish v2 (1% churn)", lambda: service.publish_list(s, kind, changed)
+            f"{label}: publish v2 (1% churn)",
+            lambda: service.publish_list(s, kind, changed, token=token),
         )
         note(f"{label}: v2 change", f"+{v2.added_count:,} -{v2.removed_count:,}")
     with transaction(factory) as s:
@@ -203,8 +208,19 @@ def run_list(
             note(f"{label}: delta {fmt} size", f"{d.size / 1e6:.2f} MB")
     with transaction(factory) as s:
         v3 = timed(
-            f"{label}: publish v3 (no change)", lambda: service.publish_list(s, kind, changed)
+            f"{label}: publish v3 (no change), old: source digest",
+            lambda: service.publish_list(s, kind, changed),
         )
+        assert v3.version == 2, "an unchanged source must not make a version"
+    with transaction(factory) as s:
+
+        def by_token() -> ListVersion:
+            # What publish_lists does when no source row changed: read the counters,
+            # compare, never build the source (the function below is not called).
+            now = service.source_token(s, kind)
+            return service.publish_list(s, kind, lambda: changed, token=now)
+
+        v3 = timed(f"{label}: publish v3 (no change), new: change token", by_token)
         assert v3.version == 2, "an unchanged source must not make a version"
     timed(
         f"{label}: of which reading the source alone (rows from the arrays)",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openhotline.db import Base, EnumString, UTCDateTime, utcnow
@@ -41,8 +41,29 @@ class ListVersion(Base):
     # SHA-256 of the source's rows in key order when this version was (last) confirmed
     # current: an unchanged source is recognised without diffing (None before 1120).
     source_digest: Mapped[str | None] = mapped_column(String(64))
+    # The source's change token (see ListSourceChanges) when this version was (last)
+    # confirmed current: an equal token means the source was not even read (1170).
+    source_token: Mapped[str | None] = mapped_column(String(100))
 
     __table_args__ = (UniqueConstraint("kind", "version", name="uq_list_versions_kind_version"),)
+
+
+class ListSourceChanges(Base):
+    """Change counters of the lists' sources: one row (id 1), moved by database triggers.
+
+    Migration 1170 installs a trigger on every table a list's source reads (cases, hosting
+    traces, banks and their entries, items, Report Remove requests) that moves the list's
+    counter when a row that is or was relevant changes, in the writer's transaction. The
+    triggers, not the services, keep it: a bulk update or raw SQL cannot slip past.
+    """
+
+    __tablename__ = "list_source_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Random per row: a re-created row never repeats a token an old version stored.
+    epoch: Mapped[str] = mapped_column(String(32))
+    urls: Mapped[int] = mapped_column(BigInteger, default=0)
+    hashes: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ListEntry(Base):

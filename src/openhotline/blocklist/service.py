@@ -24,7 +24,7 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any, cast
 
-from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy import Table, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from openhotline import db, i18n
@@ -38,7 +38,14 @@ from openhotline.blocklist.formats import (
     write_delta,
     write_snapshot,
 )
-from openhotline.blocklist.models import Appeal, AppealStatus, ListEntry, ListKind, ListVersion
+from openhotline.blocklist.models import (
+    Appeal,
+    AppealStatus,
+    ListEntry,
+    ListKind,
+    ListSourceChanges,
+    ListVersion,
+)
 from openhotline.cases.lifecycle import LISTABLE
 from openhotline.cases.models import Case, CaseStatus
 from openhotline.cases.service import move
@@ -385,20 +392,61 @@ def _has_active(session: Session, kind: ListKind) -> bool:
     )
 
 
+# Part of every token: bump it when a source function starts reading something new (and
+# give the triggers of migration 1170 that table), so old tokens stop matching.
+TOKEN_SCHEME = "t1"  # noqa: S105 - a format tag, not a secret
+
+
+def source_token(session: Session, kind: ListKind, params: str = "") -> str:
+    """The change token of a list's source: equal tokens mean no source row changed.
+
+    Read it BEFORE reading the source: a write committed after this read moves the counter
+    past it, one committed before is in the source read. `params` are the source
+    function's arguments (excluded countries, provenance): they change the rows too.
+    """
+    # Columns, not the ORM object: a row already in the session's identity map would be
+    # returned as it was first loaded, blind to a trigger's update since.
+    query = select(ListSourceChanges.epoch, ListSourceChanges.urls, ListSourceChanges.hashes).where(
+        ListSourceChanges.id == 1
+    )
+    row = session.execute(query).first()
+    if row is None:
+        # The row is gone (a truncated table): a fresh epoch, so no stored token matches.
+        session.execute(
+            insert(ListSourceChanges).values(id=1, epoch=secrets.token_hex(16), urls=0, hashes=0)
+        )
+        row = session.execute(query).one()
+    epoch, urls, hashes = row
+    counter = urls if kind is ListKind.URLS else hashes
+    extra = hashlib.sha256(params.encode()).hexdigest()[:16]
+    return f"{TOKEN_SCHEME}:{epoch}:{counter}:{extra}"
+
+
 def publish_list(
-    session: Session, kind: ListKind, desired: Source, *, actor: str = "system"
+    session: Session,
+    kind: ListKind,
+    desired: Source | Callable[[], Source],
+    *,
+    actor: str = "system",
+    token: str | None = None,
 ) -> ListVersion:
     """Make `desired` the next version of a list; without any change, return the latest.
 
-    An unchanged source is recognised by its digest alone (one read of the source, no
-    query); otherwise the source is diffed against the live entries as two sorted streams.
+    With a `token` (from `source_token`, read before the source) equal to the one the
+    latest version stored, nothing is read: `desired` may be a function that builds the
+    source and is then never called. Otherwise an unchanged source is recognised by its
+    digest (one read of the source, no query), and a changed one is diffed against the
+    live entries as two sorted streams.
     """
-    rows = _normalised(desired)
     current = latest(session, kind)
+    if token is not None and current is not None and current.source_token == token:
+        return current
+    rows = _normalised(desired() if callable(desired) else desired)
     first: str | None = None
     if current is not None and current.source_digest is not None:
         first = source_digest(kind, rows)
         if first == current.source_digest:
+            _remember(session, current, first, token)
             return current
     number = (current.version if current else 0) + 1
     digest = _new_digest(kind)
@@ -414,12 +462,12 @@ def publish_list(
         if first is not None and digest.hexdigest() != first:
             raise BlocklistConflictError("the list source changed while publishing; try again")
         if not added and not removed:  # same entries (a digest from before 1120): remember it
-            current.source_digest = digest.hexdigest()
-            session.flush()
+            _remember(session, current, digest.hexdigest(), token)
             return current
         session.add(version)
     version.entry_count, version.added_count, version.removed_count = count, added, removed
     version.source_digest = digest.hexdigest()
+    version.source_token = token
     session.flush()
     record(
         session,
@@ -429,6 +477,14 @@ def publish_list(
         {"entries": count, "added": added, "removed": removed},
     )
     return version
+
+
+def _remember(session: Session, current: ListVersion, digest: str, token: str | None) -> None:
+    """The latest version is still current: keep its digest and, if given, the new token."""
+    current.source_digest = digest
+    if token is not None:
+        current.source_token = token
+    session.flush()
 
 
 def excluded_countries(settings: Settings) -> list[str]:
@@ -449,12 +505,18 @@ def publish_lists(
     exclude_countries: URLs hosted there stay off the URL list (normally own_countries).
     """
     out: dict[ListKind, ListVersion] = {}
+    excluded = sorted({c.upper() for c in exclude_countries})
     for kind in kinds:
+        desired: Callable[[], Source]
         if kind is ListKind.URLS:
-            desired = url_list_source(session, exclude_countries)
+            params = ",".join(excluded)
+            desired = lambda: url_list_source(session, excluded)  # noqa: E731
         else:
-            desired = hash_list_source(session, provenance)
-        out[kind] = publish_list(session, kind, desired, actor=actor)
+            params = provenance[:100]
+            desired = lambda: hash_list_source(session, provenance)  # noqa: E731
+        # The token first: see source_token.
+        token = source_token(session, kind, params)
+        out[kind] = publish_list(session, kind, desired, actor=actor, token=token)
     return out
 
 

@@ -10,6 +10,7 @@ DOMAIN = Domain(
     cli=((None, "openhotline.matching.cli:register"),),
     handlers={
         "bank.sync": "openhotline.matching.tasks:sync_job",
+        "bank.exchange_sync": "openhotline.matching.tasks:exchange_sync_job",
         "bank.features": "openhotline.matching.tasks:item_features_job",
     },
     tick_hooks=("openhotline.matching.tasks:enqueue_due_syncs",),

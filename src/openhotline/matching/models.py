@@ -205,6 +205,30 @@ class BankSubscription(Base):
     last_error: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
+class BankExchangeFeed(Base):
+    """A bank fed through a python-threatexchange SignalExchangeAPI (matching/exchange_feed.py).
+
+    `api` names the exchange; `collab` holds its collaboration settings as JSON (no secrets:
+    APIs that need a key read it from a file or the environment themselves); `checkpoint`
+    is the API's own checkpoint as JSON, "" before the first fetch.
+    """
+
+    __tablename__ = "bank_exchange_feeds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bank_id: Mapped[int] = mapped_column(
+        ForeignKey("hash_banks.id", ondelete="CASCADE"), unique=True
+    )
+    api: Mapped[str] = mapped_column(String(200))
+    collab: Mapped[str] = mapped_column(Text, default="{}")
+    checkpoint: Mapped[str] = mapped_column(Text, default="")
+    interval_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
 class BankVideoFrame(Base):
     """One frame hash of a vpdq bank entry; indexed like PDQ entries (matching/engine.py).
 

@@ -312,6 +312,18 @@ def _remove(
     return removed
 
 
+def remove_pairs(
+    session: Session, bank: HashBank, pairs: Iterable[tuple[HashType, str]], by: str
+) -> int:
+    """Mark these live entries of a bank removed (a trace stays); returns how many."""
+    return _remove(session, bank, pairs, by)
+
+
+def live_pairs(session: Session, bank: HashBank) -> set[tuple[HashType, str]]:
+    """The (type, value) of every live entry of a bank."""
+    return _live_pairs(session, bank)
+
+
 def _chunks(values: list[str], size: int) -> Iterator[list[str]]:
     for i in range(0, len(values), size):
         yield values[i : i + size]

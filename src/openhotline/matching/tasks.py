@@ -1,20 +1,25 @@
-"""Matching jobs: scheduled syncs of subscribed banks, local features of admitted items."""
+"""Matching jobs: scheduled syncs of subscribed and exchange-fed banks, local features."""
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from openhotline import db
 from openhotline.db import transaction
 from openhotline.jobs import service as jobs
 from openhotline.matching import subscriptions
+from openhotline.matching.models import BankExchangeFeed, HashBank
 
 if TYPE_CHECKING:
     from openhotline.bootstrap import Services
 
 log = logging.getLogger("openhotline.matching")
 SYNC_JOB = "bank.sync"
+EXCHANGE_SYNC_JOB = "bank.exchange_sync"
 
 
 def item_features_job(services: Services, payload: dict[str, Any]) -> None:
@@ -73,6 +78,52 @@ def sync_job(services: Services, payload: dict[str, Any]) -> None:
     )  # fmt: skip
 
 
+def exchange_sync_job(services: Services, payload: dict[str, Any]) -> None:
+    """Job-queue handler: sync one exchange-fed bank; the error stays on the feed."""
+    try:
+        from openhotline.matching import exchange_feed
+    except ImportError:
+        # The extra went away after the feed was made: retrying cannot help.
+        log.warning("exchange feed %s: python-threatexchange is not installed", payload["bank"])
+        return
+    name = str(payload["bank"])
+    session = services.sessionmaker()
+    try:
+        feed = exchange_feed.feed_for(session, name)
+        api = exchange_feed.build_api(feed, name, services.list_fetcher)
+        result = exchange_feed.sync(session, name, api, actor="system:sync")
+        session.commit()
+    except subscriptions.PublisherUnavailableError:
+        session.commit()  # keep last_error; the queue retries with back-off
+        raise
+    except subscriptions.SubscriptionError as exc:
+        session.commit()
+        log.warning("exchange feed %s refused: %s", name, exc)
+        return
+    finally:
+        session.close()
+    log.info(
+        "exchange feed %s: %s, %d batches, +%d -%d",
+        name, result.mode, result.batches, result.added, result.removed,
+    )  # fmt: skip
+
+
+def _due_feeds(session: Session) -> list[str]:
+    """Banks whose exchange feed is due (the model only: no threatexchange import here)."""
+    now = db.now(session)
+    rows = session.execute(
+        select(BankExchangeFeed, HashBank.name).join(
+            HashBank, HashBank.id == BankExchangeFeed.bank_id
+        )
+    ).all()
+    return [
+        name
+        for feed, name in rows
+        if feed.last_attempt_at is None
+        or (now - feed.last_attempt_at).total_seconds() >= feed.interval_minutes * 60
+    ]
+
+
 def enqueue_due_syncs(services: Services) -> None:
     """Queue a sync for every subscription whose interval has passed (deduplicated)."""
     if "hotline" not in services.settings.modules:
@@ -86,5 +137,13 @@ def enqueue_due_syncs(services: Services) -> None:
                 {"bank": name},
                 # One queued sync per bank and interval slot, however often the tick runs.
                 dedupe_key=f"bank-sync:{name}:{now:%Y-%m-%dT%H}:{now.minute // 5}",
+                max_attempts=services.settings.job_max_attempts,
+            )
+        for name in _due_feeds(session):
+            jobs.enqueue(
+                session,
+                EXCHANGE_SYNC_JOB,
+                {"bank": name},
+                dedupe_key=f"bank-exchange-sync:{name}:{now:%Y-%m-%dT%H}:{now.minute // 5}",
                 max_attempts=services.settings.job_max_attempts,
             )
