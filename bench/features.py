@@ -128,7 +128,9 @@ def _jitter(f: lf.Features, rng: np.random.Generator, bits: int = 8) -> lf.Featu
     return lf.Features(pts.astype(np.uint16), np.bitwise_xor(f.descriptors, mask))
 
 
-def _synthetic(bank: list[lf.Features], n: int, keypoints: int, seed: int = 7) -> Any:
+def _synthetic(
+    bank: list[lf.Features], n: int, keypoints: int, mmap_dir: str = "", seed: int = 7
+) -> Any:
     """n items like _jitter's (item i from bank photo i mod len(bank), its first keypoints),
     as flat arrays (ids, counts, positions, descriptors) built in chunks: at 1M items a list
     of Features plus the index would not fit."""
@@ -138,7 +140,11 @@ def _synthetic(bank: list[lf.Features], n: int, keypoints: int, seed: int = 7) -
     base = [(f.points[:keypoints], f.descriptors[:keypoints]) for f in bank]
     counts = np.asarray([len(base[i % len(base)][0]) for i in range(n)], np.int64)
     total = int(counts.sum())
-    desc = np.empty((total, 32), np.uint8)
+    if mmap_dir:  # descriptors in a file: the page cache holds them, not the heap
+        path = Path(mmap_dir) / f"descriptors-{n}.u8"
+        desc = np.memmap(path, np.uint8, "w+", shape=(total, 32))
+    else:
+        desc = np.empty((total, 32), np.uint8)
     pts = np.empty((total, 2), np.uint16)
     at = 0
     step = len(base)
@@ -156,9 +162,17 @@ def _synthetic(bank: list[lf.Features], n: int, keypoints: int, seed: int = 7) -
     return np.arange(n, dtype=np.int64), counts, pts, desc
 
 
-def _rss() -> int:
+def _rss(anon: bool = False) -> int:
+    """Resident bytes now (anon: less the file-backed pages, e.g. a memmap's)."""
     with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        f = [int(x) for x in fh.read().split()]
+    return (f[1] - f[2] if anon else f[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _peak_rss() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _latency(idx: Any, queries: list[list[tuple[str, bytes]]]) -> dict[str, Any]:
@@ -183,11 +197,12 @@ def scale(bank: list[lf.Features], queries: list[list[tuple[str, bytes]]], sizes
     _G["radius"] = args.radius
     qs = queries[: args.scale_queries]
     for n in sizes:
-        ids, counts, pts, desc = _synthetic(bank, n, args.item_keypoints)
+        ids, counts, pts, desc = _synthetic(bank, n, args.item_keypoints, args.mmap_dir)
         row: dict[str, Any] = {
             "items": n, "keypoints_per_item": args.item_keypoints, "descriptors": len(desc),
             "stored_bytes": int((2 + 36 * counts).sum()), "tables": args.tables,
             "probe": not args.no_probe, "max_verify": args.max_verify,
+            "descriptors_in": "memmap file" if args.mmap_dir else "heap",
             "load_before": _load_avg(),
         }  # fmt: skip
         rss0 = _rss()
@@ -199,6 +214,7 @@ def scale(bank: list[lf.Features], queries: list[list[tuple[str, bytes]]], sizes
             "build_s": round(time.perf_counter() - t0, 2), "index_bytes": idx.nbytes(),
             "index_bytes_per_item": round(idx.nbytes() / n, 1),
             "rss_growth_bytes": _rss() - rss0, "rss_bytes": _rss(),
+            "anon_rss_bytes": _rss(anon=True), "peak_rss_bytes": _peak_rss(),
         }  # fmt: skip
         del pts, desc  # the index holds them
         row["new"].update(_latency(idx, qs))
@@ -290,6 +306,8 @@ def main() -> None:
     ap.add_argument("--old-queries", type=int, default=8, help="--scale queries for --old")
     ap.add_argument("--tables", type=int, default=lf.TABLES)
     ap.add_argument("--no-probe", action="store_true")
+    ap.add_argument("--mmap-dir", default="", help="--scale descriptors in a file here")
+    ap.add_argument("--table-variants", default="", help="recall also with these table counts")
     ap.add_argument("--max-verify", type=int, default=lf.MAX_VERIFY)
     args = ap.parse_args()
     manifest = json.loads((PHOTOS / "manifest.json").read_text())
@@ -337,6 +355,9 @@ def main() -> None:
         kinds: dict[str, Any] = {"new": partial(_new_index, args)}
         if args.old:
             kinds["old"] = OldFeatureIndex
+        for t in filter(None, args.table_variants.split(",")):
+            kinds[f"new-{t}-tables"] = partial(lf.FeatureIndex, int(t), not args.no_probe,
+                                               args.max_verify)  # fmt: skip
         for kind, make in kinds.items():
             index = make()
             for i, f in enumerate(bank):
