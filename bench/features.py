@@ -11,6 +11,10 @@ inlier count of each unrelated pair that reached it is recorded.
 
     PYTHONPATH=src .venv/bin/python bench/features.py --item-keypoints 150
     PYTHONPATH=src .venv/bin/python bench/features.py --scale 10000,100000 --no-pairs
+    PYTHONPATH=src .venv/bin/python bench/features.py --old --mirror-decoys --query-photos 64
+
+--old also runs the index before the LSH tables (bench/feature_index_old.py) in the same
+run: recall and unrelated pairs of both, and at --scale its figures up to --old-max items.
 
 Prints one JSON object and appends it to bench/features-results.jsonl.
 """
@@ -24,6 +28,7 @@ import platform
 import statistics
 import sys
 import time
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -32,6 +37,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 sys.path.insert(0, str(Path(__file__).parent))
+from feature_index_old import OldFeatureIndex
 from robustness import _collage, _corner_crop, _rotate, _screenshot, _watermark, jpeg
 
 from openhotline.matching import features as lf
@@ -65,13 +71,21 @@ def _item_job(job: tuple[str, bool, int]) -> bytes:
     return lf.extract(jpeg(img, 92), None, keypoints).to_bytes()
 
 
-def _init_search(bank: list[bytes], radius: int) -> None:
-    """Each search worker builds its own index (the index kernels' threads rule out fork)."""
-    index = lf.FeatureIndex()
-    for i, raw in enumerate(bank):
-        index.add(i, lf.Features.from_bytes(raw))
-    index.nbytes()
-    _G.update(index=index, radius=radius)
+def _new_index(args: Any) -> lf.FeatureIndex:
+    return lf.FeatureIndex(args.tables, not args.no_probe, args.max_verify)
+
+
+def _init_search(bank: list[bytes], radius: int, kinds: dict[str, Any]) -> None:
+    """Each search worker builds its own indexes (the index kernels' threads rule out fork)."""
+    built = {}
+    for kind, make in kinds.items():
+        index = make()
+        for i, raw in enumerate(bank):
+            index.add(i, lf.Features.from_bytes(raw))
+        index.nbytes()
+        index.search(lf.Features.from_bytes(bank[0]))  # numba compiles (or loads) first
+        built[kind] = index
+    _G.update(indexes=built, radius=radius)
 
 
 def _query_job(job: tuple[int, str, str, list[str]]) -> tuple[int, str, list[tuple[str, bytes]]]:
@@ -81,19 +95,24 @@ def _query_job(job: tuple[int, str, str, list[str]]) -> tuple[int, str, list[tup
     return qid, transform, [(lbl, f.to_bytes()) for lbl, f in lf.query_features(data)]
 
 
-def _search_job(job: tuple[int, list[tuple[str, bytes]]]) -> tuple[int, dict[int, int], float]:
-    """Best inliers per item over the query's labels, for every verified candidate."""
+def _search_job(
+    job: tuple[int, list[tuple[str, bytes]]],
+) -> tuple[int, dict[str, tuple[dict[int, int], float]]]:
+    """Per index kind: best inliers per item over the query's labels (every verified
+    candidate) and the seconds taken."""
     qid, feats = job
-    index: lf.FeatureIndex = _G["index"]
-    seen: dict[int, int] = {}
+    out = {}
+    for kind, index in _G["indexes"].items():
+        seen: dict[int, int] = {}
 
-    def note(item: int, inliers: int) -> None:
-        seen[item] = max(seen.get(item, 0), inliers)
+        def note(item: int, inliers: int, seen: dict[int, int] = seen) -> None:
+            seen[item] = max(seen.get(item, 0), inliers)
 
-    t0 = time.perf_counter()
-    for _lbl, raw in feats:
-        index.search(lf.Features.from_bytes(raw), lf.MIN_CANDIDATE_MATCHES, _G["radius"], note)
-    return qid, seen, time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for _lbl, raw in feats:
+            index.search(lf.Features.from_bytes(raw), lf.MIN_CANDIDATE_MATCHES, _G["radius"], note)
+        out[kind] = (seen, time.perf_counter() - t0)
+    return qid, out
 
 
 def _load_avg() -> str:
@@ -109,40 +128,164 @@ def _jitter(f: lf.Features, rng: np.random.Generator, bits: int = 8) -> lf.Featu
     return lf.Features(pts.astype(np.uint16), np.bitwise_xor(f.descriptors, mask))
 
 
-def scale(bank: list[lf.Features], queries: list[list[tuple[str, bytes]]], sizes: list[int],
-          radius: int, n_queries: int) -> list[dict[str, Any]]:  # fmt: skip
-    """Bytes, index memory, build time and query latency at synthetic bank sizes."""
+def _synthetic(
+    bank: list[lf.Features], n: int, keypoints: int, mmap_dir: str = "", seed: int = 7
+) -> Any:
+    """n items like _jitter's (item i from bank photo i mod len(bank), its first keypoints),
+    as flat arrays (ids, counts, positions, descriptors) built in chunks: at 1M items a list
+    of Features plus the index would not fit."""
+    rng = np.random.default_rng(seed)
+    # ~8 of 256 bits flipped per descriptor, drawn from a pool of masks (fast at 150M rows).
+    pool = np.packbits(rng.random((1 << 16, 256), dtype=np.float32) < 8 / 256, axis=1)
+    base = [(f.points[:keypoints], f.descriptors[:keypoints]) for f in bank]
+    counts = np.asarray([len(base[i % len(base)][0]) for i in range(n)], np.int64)
+    total = int(counts.sum())
+    if mmap_dir:  # descriptors in a file: the page cache holds them, not the heap
+        path = Path(mmap_dir) / f"descriptors-{n}.u8"
+        desc = np.memmap(path, np.uint8, "w+", shape=(total, 32))
+    else:
+        desc = np.empty((total, 32), np.uint8)
+    pts = np.empty((total, 2), np.uint16)
+    at = 0
+    step = len(base)
+    for c0 in range(0, n, step):
+        for i in range(c0, min(n, c0 + step)):
+            p, d = base[i % len(base)]
+            desc[at : at + len(d)] = d
+            pts[at : at + len(d)] = p
+            at += len(d)
+        lo = at - sum(len(base[i % len(base)][1]) for i in range(c0, min(n, c0 + step)))
+        m = at - lo
+        desc[lo:at] ^= pool[rng.integers(0, len(pool), m)]
+        moved = pts[lo:at].astype(np.int32) + rng.integers(-3, 4, (m, 2), dtype=np.int32)
+        pts[lo:at] = np.clip(moved, 0, 65535)
+    return np.arange(n, dtype=np.int64), counts, pts, desc
+
+
+def _rss(anon: bool = False) -> int:
+    """Resident bytes now (anon: less the file-backed pages, e.g. a memmap's)."""
+    with open("/proc/self/statm") as fh:
+        f = [int(x) for x in fh.read().split()]
+    return (f[1] - f[2] if anon else f[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _peak_rss() -> int:
     import resource
 
-    out = []
-    rng = np.random.default_rng(7)
-    for n in sizes:
-        items = [_jitter(bank[i % len(bank)], rng) for i in range(n)]
-        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _latency(idx: Any, queries: list[list[tuple[str, bytes]]]) -> dict[str, Any]:
+    idx.search(lf.Features.from_bytes(queries[0][0][1]))  # numba compiles (or loads) first
+    lat = []
+    for q in queries:
         t0 = time.perf_counter()
-        idx = lf.FeatureIndex()
-        for i, f in enumerate(items):
-            idx.add(i, f)
-        idx.nbytes()  # builds
-        build = time.perf_counter() - t0
-        rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        lat = []
-        for q in queries[:n_queries]:
+        for _lbl, raw in q:
+            idx.search(lf.Features.from_bytes(raw), lf.MIN_INLIERS, _G["radius"])
+        lat.append(time.perf_counter() - t0)
+    return {
+        "query_p50_ms": round(float(np.percentile(lat, 50)) * 1000, 1),
+        "query_p99_ms": round(float(np.percentile(lat, 99)) * 1000, 1),
+        "query_max_ms": round(max(lat) * 1000, 1), "queries": len(lat),
+    }  # fmt: skip
+
+
+def scale(bank: list[lf.Features], queries: list[list[tuple[str, bytes]]], sizes: list[int],
+          args: Any) -> list[dict[str, Any]]:  # fmt: skip
+    """Bytes, index memory, build time and query latency at synthetic bank sizes."""
+    out = []
+    _G["radius"] = args.radius
+    qs = queries[: args.scale_queries]
+    for n in sizes:
+        ids, counts, pts, desc = _synthetic(bank, n, args.item_keypoints, args.mmap_dir)
+        row: dict[str, Any] = {
+            "items": n, "keypoints_per_item": args.item_keypoints, "descriptors": len(desc),
+            "stored_bytes": int((2 + 36 * counts).sum()), "tables": args.tables,
+            "probe": not args.no_probe, "max_verify": args.max_verify,
+            "descriptors_in": "memmap file" if args.mmap_dir else "heap",
+            "load_before": _load_avg(),
+        }  # fmt: skip
+        rss0 = _rss()
+        t0 = time.perf_counter()
+        idx = _new_index(args)
+        idx.add_many(ids, counts, pts, desc)
+        idx.nbytes()
+        row["new"] = {
+            "build_s": round(time.perf_counter() - t0, 2), "index_bytes": idx.nbytes(),
+            "index_bytes_per_item": round(idx.nbytes() / n, 1),
+            "rss_growth_bytes": _rss() - rss0, "rss_bytes": _rss(),
+            "anon_rss_bytes": _rss(anon=True), "peak_rss_bytes": _peak_rss(),
+        }  # fmt: skip
+        del pts, desc  # the index holds them
+        row["new"].update(_latency(idx, qs))
+        row["new"]["load"] = _load_avg()
+        print(json.dumps(row), file=sys.stderr, flush=True)
+        del idx
+        if args.old and n <= args.old_max:
+            ids, counts, pts, desc = _synthetic(bank, n, args.item_keypoints)
+            rss0 = _rss()
             t0 = time.perf_counter()
-            for _lbl, raw in q:
-                idx.search(lf.Features.from_bytes(raw), lf.MIN_INLIERS, radius)
-            lat.append(time.perf_counter() - t0)
-        out.append({
-            "items": n, "descriptors": len(idx),
-            "stored_bytes": sum(len(f.to_bytes()) for f in items),
-            "index_bytes": idx.nbytes(), "max_rss_growth_bytes": (rss1 - rss0) * 1024,
-            "build_s": round(build, 2), "query_p50_ms": round(statistics.median(lat) * 1000, 1),
-            "query_max_ms": round(max(lat) * 1000, 1), "queries": len(lat),
-            "load": _load_avg(),
-        })  # fmt: skip
-        print(json.dumps(out[-1]), file=sys.stderr, flush=True)
-        del idx, items
+            old = OldFeatureIndex()
+            starts = np.concatenate([[0], np.cumsum(counts)])
+            for i in range(n):
+                s0, s1 = starts[i], starts[i + 1]
+                old.add(int(ids[i]), lf.Features(pts[s0:s1], desc[s0:s1]))
+            old.nbytes()
+            row["old"] = {
+                "build_s": round(time.perf_counter() - t0, 2), "index_bytes": old.nbytes(),
+                "rss_growth_bytes": _rss() - rss0,
+            }  # fmt: skip
+            del pts, desc
+            row["old"].update(_latency(old, qs[: args.old_queries]))
+            row["old"]["load"] = _load_avg()
+            print(json.dumps(row), file=sys.stderr, flush=True)
+            del old
+        out.append(row)
     return out
+
+
+def _pairs(kind: str, searched: list[Any], jobs: list[Any], known: list[str],
+           owner: dict[str, int], bank_items: int) -> dict[str, Any]:  # fmt: skip
+    """Recall per transform and the unrelated pairs' inliers of one index kind."""
+    recall: dict[str, list[int]] = {t: [0, 0] for t in TRANSFORMS}
+    inliers_of_hits: dict[str, list[int]] = {t: [] for t in TRANSFORMS}
+    unrelated: list[int] = []
+    worst: list[tuple[int, str, str, int]] = []
+    verified = 0
+    lat = []
+    for qid, per_kind in searched:
+        seen, secs = per_kind[kind]
+        _, name, t, _o = jobs[qid]
+        lat.append(secs)
+        mine = owner.get(name) if name in known else None
+        if mine is not None:
+            recall[t][1] += 1
+            got = seen.get(mine, 0)
+            if got >= lf.MIN_INLIERS:
+                recall[t][0] += 1
+            inliers_of_hits[t].append(got)
+        for item, n in seen.items():
+            if item == mine:
+                continue
+            verified += 1
+            unrelated.append(n)
+            if n >= 10:
+                worst.append((n, name, t, item))
+    pairs = len(jobs) * bank_items - sum(r[1] for r in recall.values())
+    hist = np.bincount(np.asarray(unrelated or [0]), minlength=1)
+    top = max(unrelated) if unrelated else 0
+    return {
+        "query_images": len(jobs), "unrelated_pairs": pairs,
+        "unrelated_pairs_verified": verified,
+        "unrelated_max_inliers": top, "margin": lf.MIN_INLIERS - top,
+        "unrelated_inlier_histogram": {str(k): int(v) for k, v in enumerate(hist) if v},
+        "worst_unrelated": sorted(worst, reverse=True)[:10],
+        "recall": {t: {"hit": r[0], "of": r[1], "share": round(r[0] / max(r[1], 1), 3),
+                       "median_inliers": statistics.median(inliers_of_hits[t] or [0])}
+                   for t, r in recall.items()},
+        "query_p50_ms": round(statistics.median(lat) * 1000, 1),
+        "query_p99_ms": round(float(np.percentile(lat, 99)) * 1000, 1),
+    }  # fmt: skip
 
 
 def main() -> None:
@@ -158,6 +301,14 @@ def main() -> None:
     ap.add_argument("--scale", default="", help="synthetic bank sizes, e.g. 10000,100000")
     ap.add_argument("--scale-queries", type=int, default=8)
     ap.add_argument("--no-pairs", action="store_true", help="skip recall / unrelated pairs")
+    ap.add_argument("--old", action="store_true", help="also the index before LSH, same run")
+    ap.add_argument("--old-max", type=int, default=100_000, help="largest --scale size for --old")
+    ap.add_argument("--old-queries", type=int, default=8, help="--scale queries for --old")
+    ap.add_argument("--tables", type=int, default=lf.TABLES)
+    ap.add_argument("--no-probe", action="store_true")
+    ap.add_argument("--mmap-dir", default="", help="--scale descriptors in a file here")
+    ap.add_argument("--table-variants", default="", help="recall also with these table counts")
+    ap.add_argument("--max-verify", type=int, default=lf.MAX_VERIFY)
     args = ap.parse_args()
     manifest = json.loads((PHOTOS / "manifest.json").read_text())
     photos = ["photos/" + p["file"] for p in manifest["photos"]]
@@ -196,61 +347,33 @@ def main() -> None:
             for t in TRANSFORMS:
                 jobs.append((len(jobs), name, t, others))
         if args.no_pairs:
-            jobs = jobs[: args.scale_queries * len(TRANSFORMS)]
+            jobs = jobs[: args.scale_queries]
         with ctx.Pool(args.workers) as pool:
             done = sorted(pool.map(_query_job, jobs, chunksize=4))
         queries = [q for _, _, q in done]
     if not args.no_pairs:
-        index = lf.FeatureIndex()
-        for i, f in enumerate(bank):
-            index.add(i, f)
-        result["index_bytes"] = index.nbytes()
-        with ctx.Pool(args.workers, _init_search, (raw_bank, args.radius)) as pool:
+        kinds: dict[str, Any] = {"new": partial(_new_index, args)}
+        if args.old:
+            kinds["old"] = OldFeatureIndex
+        for t in filter(None, args.table_variants.split(",")):
+            kinds[f"new-{t}-tables"] = partial(lf.FeatureIndex, int(t), not args.no_probe,
+                                               args.max_verify)  # fmt: skip
+        for kind, make in kinds.items():
+            index = make()
+            for i, f in enumerate(bank):
+                index.add(i, f)
+            result[f"{kind}_index_bytes"] = index.nbytes()
+        result.update(tables=args.tables, probe=not args.no_probe, max_verify=args.max_verify)
+        with ctx.Pool(args.workers, _init_search, (raw_bank, args.radius, kinds)) as pool:
             searched = pool.map(_search_job, list(enumerate(queries)), chunksize=4)
         owner = {name: i for i, (name, _m) in enumerate(bank_jobs) if not _m}
-        recall: dict[str, list[int]] = {t: [0, 0] for t in TRANSFORMS}
-        inliers_of_hits: dict[str, list[int]] = {t: [] for t in TRANSFORMS}
-        unrelated: list[int] = []
-        worst: list[tuple[int, str, str, int]] = []
-        verified = 0
-        lat = []
-        for qid, seen, secs in searched:
-            _, name, t, _o = jobs[qid]
-            lat.append(secs)
-            mine = owner.get(name) if name in known else None
-            if mine is not None:
-                recall[t][1] += 1
-                got = seen.get(mine, 0)
-                if got >= lf.MIN_INLIERS:
-                    recall[t][0] += 1
-                inliers_of_hits[t].append(got)
-            for item, n in seen.items():
-                if item == mine:
-                    continue
-                verified += 1
-                unrelated.append(n)
-                if n >= 10:
-                    worst.append((n, name, t, item))
-        pairs = len(jobs) * len(bank) - sum(r[1] for r in recall.values())
-        hist = np.bincount(np.asarray(unrelated or [0]), minlength=1)
-        top = max(unrelated) if unrelated else 0
-        result.update({
-            "query_images": len(jobs), "unrelated_pairs": pairs,
-            "unrelated_pairs_verified": verified,
-            "unrelated_max_inliers": top, "margin": lf.MIN_INLIERS - top,
-            "unrelated_inlier_histogram": {str(k): int(v) for k, v in enumerate(hist) if v},
-            "worst_unrelated": sorted(worst, reverse=True)[:10],
-            "recall": {t: {"hit": r[0], "of": r[1], "share": round(r[0] / max(r[1], 1), 3),
-                           "median_inliers": statistics.median(inliers_of_hits[t] or [0])}
-                       for t, r in recall.items()},
-            "query_p50_ms": round(statistics.median(lat) * 1000, 1),
-            "load_after_pairs": _load_avg(),
-        })  # fmt: skip
-        print(json.dumps({k: v for k, v in result.items() if k != "worst_unrelated"}),
-              file=sys.stderr, flush=True)  # fmt: skip
+        for kind in kinds:
+            result[kind] = _pairs(kind, searched, jobs, known, owner, len(bank))
+            print(json.dumps({kind: result[kind]}), file=sys.stderr, flush=True)
+        result["load_after_pairs"] = _load_avg()
     if args.scale:
         sizes = [int(x) for x in args.scale.split(",")]
-        result["scale"] = scale(bank, queries, sizes, args.radius, args.scale_queries)
+        result["scale"] = scale(bank, queries, sizes, args)
     result["load_end"] = _load_avg()
     result["seconds"] = round(time.time() - t_start, 1)
     line = json.dumps(result)

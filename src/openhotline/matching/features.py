@@ -1,16 +1,17 @@
-"""Local features for own confirmed items: ORB keypoints, a multi-index, RANSAC verification.
+"""Local features for own confirmed items: ORB keypoints, LSH tables, RANSAC verification.
 
 PDQ describes the whole picture, so a crop of 20%, a rotation of 15 degrees or a photo
 shown small inside a screenshot moves it far from the original. For the items the hotline
 itself confirms we also keep binary local features: up to MAX_KEYPOINTS ORB descriptors
-(256 bits each, OpenCV) with their positions. Descriptors are 256-bit strings like PDQ
-hashes, so they go into the same multi-index (matching/index.PDQIndex) and are searched by
-exact Hamming radius. An item is reported only when its matched keypoints agree on one
-geometric transform, checked strictly (`_verify`): a RANSAC similarity transform (rotation,
-uniform scale, shift: what crops, rotations, screenshots and collages do) with at least
-`min_inliers` inliers, a scale between MIN_SCALE and MAX_SCALE, inliers whose convex hull
-covers a real share of both pictures and that fall into several cells of the item. PDQ stays
-the fast first pass; this is the second signal ("local features, N inliers").
+(256 bits each, OpenCV) with their positions. Descriptors go into LSH tables keyed by
+24-bit substrings (matching/feature_index.py; the exact multi-index of PDQ took 22 s a query
+at 100k items) and candidates are checked on their full Hamming distance; the items with the
+most matched keypoints are verified. An item is reported only when its matched keypoints
+agree on one geometric transform, checked strictly (`_verify`): a RANSAC similarity
+transform (rotation, uniform scale, shift: what crops, rotations, screenshots and collages
+do) with at least `min_inliers` inliers, a scale between MIN_SCALE and MAX_SCALE, inliers
+whose convex hull covers a real share of both pictures and that fall into several cells of
+the item. PDQ stays the fast first pass; this is the second signal ("local features, N inliers").
 
 Storage per item: 2 + MAX_KEYPOINTS * (4 + 32) bytes at most (positions as uint16 in a
 frame of WORK_SIDE pixels); bench/robustness.py reports the measured average.
@@ -26,7 +27,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from openhotline.matching.index import PDQIndex
+from openhotline.matching.feature_index import PROBE, TABLES, DescriptorIndex
 from openhotline.matching.models import DEFAULT_FEATURE_MIN_INLIERS, DEFAULT_FEATURE_RADIUS
 from openhotline.media.decode import Limits, decode
 from openhotline.media.regions import find_regions
@@ -44,6 +45,7 @@ MIN_ITEM_HULL = 0.08  # inliers' convex hull / the item's keypoint extent
 MIN_QUERY_HULL = 0.02  # the same on the query (the item may be small in a screenshot)
 GRID = 4  # the item's extent split GRID x GRID for the spread check
 MIN_CELLS = 4  # inliers must fall into at least this many cells
+MAX_VERIFY = 32  # items verified per query, most matched keypoints first (bench/features.py)
 
 
 @dataclass(frozen=True)
@@ -159,109 +161,77 @@ def query_features(
     return out
 
 
-def _words(desc: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
-    return np.ascontiguousarray(desc).view(">u8").reshape(-1, 4).astype(np.uint64)
-
-
 def _extent(points: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """(min x, min y, max x, max y) of a point set: the part of the picture with keypoints."""
     return np.concatenate([points.min(axis=0), points.max(axis=0)]).astype(np.float32)
 
 
 class FeatureIndex:
-    """Descriptors of many items in one multi-index; search verifies geometry per item."""
+    """Descriptors of many items in LSH tables (matching/feature_index.py); search verifies
+    geometry on the items with the most matched keypoints."""
 
-    def __init__(self, delta_limit: int = 50_000) -> None:
-        self._pending: list[tuple[int, Features]] = []
-        self._index = PDQIndex()
-        self._owner = np.zeros(0, np.int64)
-        self._points = np.zeros((0, 2), np.float32)
-        self._ranges: dict[int, tuple[int, int]] = {}  # item -> (first descriptor id, count)
-        self._extents: dict[int, npt.NDArray[np.float32]] = {}
-        self._delta_limit = delta_limit
-        self._built = False
+    def __init__(
+        self, tables: int = TABLES, probe: bool = PROBE, max_verify: int = MAX_VERIFY
+    ) -> None:
+        self._index = DescriptorIndex(tables, probe)
+        self.max_verify = max_verify
 
     def add(self, item_id: int, feats: Features) -> None:
-        """Add an item's features (visible to the next search)."""
+        """Add (or replace) an item's features (visible to the next search)."""
         if len(feats):
-            self._pending.append((item_id, feats))
-            self._extents[item_id] = _extent(feats.points.astype(np.float32))
-            self._built = False
+            self._index.add(item_id, feats.points, feats.descriptors)
+        else:
+            self._index.remove(item_id)
+
+    def add_many(
+        self,
+        item_ids: npt.NDArray[np.int64],
+        counts: npt.NDArray[np.int64],
+        points: npt.NDArray[np.uint16],
+        descriptors: npt.NDArray[np.uint8],
+    ) -> None:
+        """Add many new items at once (bulk loads: no per-item copies)."""
+        self._index.add_many(item_ids, counts, points, descriptors)
 
     def remove(self, item_id: int) -> None:
         """Remove an item's features (visible to the next search)."""
-        self._pending = [(i, f) for i, f in self._pending if i != item_id]
-        span = self._ranges.pop(item_id, None)
-        if span is not None:
-            self._index.remove(np.arange(span[0], span[0] + span[1], dtype=np.int64))
-        self._extents.pop(item_id, None)
+        self._index.remove(item_id)
 
     def items(self) -> int:
         """Number of items held."""
-        return len(self._extents)
-
-    def _build(self) -> None:
-        if self._built:
-            return
-        if self._pending:
-            desc = np.concatenate([f.descriptors for _, f in self._pending])
-            owner = np.concatenate([np.full(len(f), i, np.int64) for i, f in self._pending])
-            pts = np.concatenate([f.points.astype(np.float32) for _, f in self._pending])
-            start = len(self._owner)
-            ids = np.arange(start, start + len(desc), dtype=np.int64)
-            at = start
-            for item, f in self._pending:
-                self._ranges[item] = (at, len(f))
-                at += len(f)
-            if start == 0:
-                self._index = PDQIndex.build(_words(desc), ids)
-            else:
-                self._index.add(_words(desc), ids)
-                if self._index.delta_size() > self._delta_limit:
-                    self._index.compact(full=False)  # the delta is scanned linearly
-            self._owner = np.concatenate([self._owner, owner])
-            self._points = np.concatenate([self._points, pts])
-            self._pending = []
-        self._built = True
+        return self._index.items()
 
     def __len__(self) -> int:
         """Number of live descriptors held."""
-        self._build()
         return len(self._index)
 
     def nbytes(self) -> int:
-        """Memory of the index and its per-descriptor arrays."""
-        self._build()
-        return self._index.nbytes() + self._owner.nbytes + self._points.nbytes
+        """Memory of the index's arrays (descriptors, positions, tables)."""
+        return self._index.nbytes()
 
     def candidates(
-        self, feats: Features, radius: int = DESCRIPTOR_RADIUS
-    ) -> list[tuple[int, npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
-        """(item, query keypoint rows, item descriptor ids) per item with any descriptor hit.
+        self, feats: Features, radius: int = DESCRIPTOR_RADIUS, need: int = 1
+    ) -> list[tuple[int, npt.NDArray[np.int64], npt.NDArray[np.float32]]]:
+        """(item, query keypoint rows, item positions) of the items with the most matches.
 
-        Per item, each query keypoint keeps its closest descriptor.
+        Per item, each query keypoint keeps its closest descriptor; items with fewer than
+        `need` matched keypoints are left out, the rest ranked by that count (ties: item id)
+        and cut at max_verify: at 1M items many carry a few chance matches, and the copy
+        being looked for has tens (bench/features.py: its rank at the recall run).
         """
-        self._build()
-        if len(feats) == 0 or len(self._owner) == 0:
+        if len(feats) == 0:
             return []
-        hits = self._index.search_batch(_words(feats.descriptors), radius)
-        sizes = [len(row) for row in hits]
-        if not sum(sizes):
+        m = self._index.matches(feats.descriptors, radius)
+        if not len(m.items):
             return []
-        q_of = np.repeat(np.arange(len(hits)), sizes)
-        flat = np.asarray([h for row in hits for h in row], np.int64).reshape(-1, 2)
-        rid, dist = flat[:, 0], flat[:, 1]
-        owner = self._owner[rid]
-        order = np.lexsort((dist, q_of, owner))
-        owner, q_of, rid = owner[order], q_of[order], rid[order]
-        first = np.ones(len(owner), bool)
-        first[1:] = (owner[1:] != owner[:-1]) | (q_of[1:] != q_of[:-1])
-        owner, q_of, rid = owner[first], q_of[first], rid[first]
-        items, starts, counts = np.unique(owner, return_index=True, return_counts=True)
-        return [
-            (item, q_of[s0 : s0 + c], rid[s0 : s0 + c])
-            for item, s0, c in zip(items.tolist(), starts.tolist(), counts.tolist(), strict=True)
-        ]
+        items, starts, counts = np.unique(m.items, return_index=True, return_counts=True)
+        keep = np.flatnonzero(counts >= need)
+        keep = keep[np.lexsort((items[keep], -counts[keep]))][: self.max_verify]
+        out = []
+        for k in keep.tolist():
+            s0, c = int(starts[k]), int(counts[k])
+            out.append((int(items[k]), m.q_rows[s0 : s0 + c], m.points[s0 : s0 + c]))
+        return out
 
     def search(
         self,
@@ -281,10 +251,8 @@ class FeatureIndex:
         qpts = feats.points.astype(np.float32)
         q_extent = _extent(qpts)
         need = max(MIN_CANDIDATE_MATCHES, min_inliers)
-        for item, q_rows, rid in self.candidates(feats, radius):
-            if len(q_rows) < need or item not in self._extents:
-                continue
-            inliers = _verify(qpts[q_rows], self._points[rid], q_extent, self._extents[item])
+        for item, q_rows, pts in self.candidates(feats, radius, need):
+            inliers = _verify(qpts[q_rows], pts, q_extent, self._index.extent(item))
             if on_verify is not None:
                 on_verify(item, inliers)
             if inliers >= min_inliers:
