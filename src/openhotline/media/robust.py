@@ -22,6 +22,8 @@ from openhotline.media.pdqfast import DIHEDRAL_NAMES, dihedral_pdq, pdq_from_rgb
 from openhotline.media.regions import (
     Box,
     background_blocks,
+    extend_box,
+    grow_box,
     find_regions,
     inset_boxes,
     snap_box,
@@ -114,8 +116,10 @@ def candidates(rgb: RGBArray, full_size: tuple[int, int], regions: bool = True) 
             # slightly inset (a few pixels of UI left in the block).
             seen = {box}
             snapped = snap_box(rgb, region.box)
+            grown = _grown(rgb, box)
             for extra, name in (
                 (snapped, "snap"),
+                *grown,
                 *((b, f"inset{i}") for i, b in enumerate(inset_boxes(box), start=1)),
             ):
                 if extra not in seen:
@@ -125,6 +129,22 @@ def candidates(rgb: RGBArray, full_size: tuple[int, int], regions: bool = True) 
         # whose own flat margins the XY-cut takes for gutters.
         for k, box in enumerate(background_blocks(rgb), start=1):
             out.append(_hashed(rgb, box, full_size, f"pdq:block{k}"))
+            for extra, name in _grown(rgb, box):
+                if extra != box:
+                    out.append(_hashed(rgb, extra, full_size, f"pdq:block{k}:{name}"))
+    return out
+
+
+def _grown(rgb: RGBArray, box: Box) -> list[tuple[Box, str]]:
+    """A block grown over a dark photo's faint edge to the page ("grow"), then over the
+    page to the next UI element ("extend"): the photo ends at one of the two."""
+    out: list[tuple[Box, str]] = []
+    grown = grow_box(rgb, box) or box
+    if grown != box:
+        out.append((grown, "grow"))
+    extended = extend_box(rgb, grown)
+    if extended is not None:
+        out.append((extended, "extend"))
     return out
 
 
