@@ -35,6 +35,7 @@ BORDER_TOLERANCE = 12  # max per-channel difference from the border colour
 STRICT_TOLERANCE = 4
 BORDER_MIN_SHARE = 0.98  # share of a line's pixels that must match the border colour
 CANDIDATE_RADIUS_MARGIN = 0  # candidates match at bank radius minus this
+UPSCALE_MAX_SIDE = 1024  # queries this small (larger side, pixels) may be halved copies
 REFINED_REGIONS = 4  # the most photo-like regions also get snapped and inset variants
 
 
@@ -91,6 +92,12 @@ def candidates(rgb: RGBArray, full_size: tuple[int, int], regions: bool = True) 
     """
     out: list[Candidate] = []
     out.extend(_dihedral(rgb, full_size, "pdq"))
+    if max(full_size) <= UPSCALE_MAX_SIDE:
+        # A halved copy: PDQ's box-filter window scales with the image's size, so the small
+        # copy is blurred less than the original was; hashing the same pixels as standing
+        # for an image twice the size uses the original's window (no resampling needed).
+        bits, quality = pdq_from_rgb(rgb, 2 * full_size[0], 2 * full_size[1])
+        out.append(Candidate("pdq:up2", bits_to_hex(bits), quality))
     boxes: list[Box] = []
     for tolerance, label in ((BORDER_TOLERANCE, "pdq:trim"), (STRICT_TOLERANCE, "pdq:trim2")):
         box = trim_box(rgb, tolerance)
