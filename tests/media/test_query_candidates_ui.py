@@ -92,19 +92,28 @@ def test_photo_in_a_chat_bubble_matches_through_a_block() -> None:
     assert any(c.label.startswith("pdq:block") for c in ok)
 
 
-def test_dark_photo_with_black_margins_in_a_dark_phone_app_matches() -> None:
-    # The photo's own black margins are the page's colour: no block reaches its edge, only a
-    # grown or extended one does.
-    sky = np.asarray(_night(400, 400, seed=7, margin=0)).astype(np.int16)
-    noise = np.random.default_rng(7).integers(0, 14, sky.shape)  # sensor noise: not the page
-    sky = np.maximum(sky, noise)
-    sky[:50], sky[-50:], sky[:, :50], sky[:, -50:] = 0, 0, 0, 0  # its own black margins
-    pic = Image.fromarray(sky.astype(np.uint8))
+def test_photo_with_black_margins_in_a_dark_phone_app_matches_through_extend() -> None:
+    # The photo's own black bars are the page's colour: no block reaches its edge, only the
+    # block extended over the page to the UI elements (6 px away) does.
+    inner = np.asarray(photo(400, 300, seed=7))
+    bars = np.zeros((60, 400, 3), np.uint8)
+    pic = Image.fromarray(np.concatenate([bars, inner, bars]))
     shot, _ = _app(pic)
     q = query_image(jpeg(shot))
     dist = {c.label: hamming_hex(c.pdq, _pdq(pic)) for c in q.candidates}
     ok = {lbl for lbl, d in dist.items() if d <= 31}
-    assert ok and all(lbl.endswith((":grow", ":extend")) for lbl in ok), dist
+    assert ok and all(lbl.endswith(":extend") for lbl in ok), dist
+
+
+def test_dark_photo_grows_over_its_faint_sky_to_the_page() -> None:
+    sky = np.asarray(_night(400, 400, seed=7, margin=0)).astype(np.int16)
+    sky = np.maximum(sky, np.random.default_rng(7).integers(0, 14, sky.shape))  # sensor noise
+    sky[:50], sky[-50:], sky[:, :50], sky[:, -50:] = 0, 0, 0, 0  # its own black margins
+    shot, _ = _app(Image.fromarray(sky.astype(np.uint8)))
+    a = np.asarray(shot)
+    blocks = background_blocks(a)
+    assert blocks and all(_iou(b, (140, 440, 50, 350)) < 0.6 for b in blocks)  # the cloud only
+    assert _iou(grow_box(a, blocks[0]) or blocks[0], (140, 440, 50, 350)) > 0.97
 
 
 def test_halved_copy_matches_through_the_upscaled_window_candidate() -> None:

@@ -327,7 +327,9 @@ def _trim_container(rgb: RGBArray, box: Box) -> Box:
     return t + int(rows[0]), t + int(rows[-1]) + 1, left + int(cols[0]), left + int(cols[-1]) + 1
 
 
-def _page_lines(rgb: RGBArray, box: Box) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]] | None:
+def _page_lines(
+    rgb: RGBArray, box: Box
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]] | None:
     """(rows, cols): which lines across the box's span are exactly the page colour."""
     colour = page_colour(rgb)
     if colour is None:

@@ -23,8 +23,8 @@ from openhotline.media.regions import (
     Box,
     background_blocks,
     extend_box,
-    grow_box,
     find_regions,
+    grow_box,
     inset_boxes,
     snap_box,
 )
