@@ -283,6 +283,16 @@ TRANSFORMS: dict[str, Transform] = {
     "screenshot 85%": lambda im, i, o: jpeg(_screenshot(im, i, 0.85)),
     "mobile app": lambda im, i, o: jpeg(_mobile(im, i)),
     "chat window": lambda im, i, o: jpeg(_chat(im, i)),
+    # Added with branch s22-robust and never looked at while tuning it: a border colour not
+    # in BORDER_COLOURS, and the other theme of the phone-app and chat layouts (the known
+    # photos have even indices, so "mobile app" is always dark and "chat window" light).
+    "border 12% teal": lambda im, i, o: jpeg(
+        ImageOps.expand(
+            im, border=(round(im.width * 0.12), round(im.height * 0.12)), fill=(0, 128, 128)
+        )
+    ),
+    "mobile app light": lambda im, i, o: jpeg(_mobile(im, i + 1)),
+    "chat window dark": lambda im, i, o: jpeg(_chat(im, i + 1)),
 }
 
 # ---- worker side -------------------------------------------------------------------------

@@ -26,3 +26,15 @@ def test_descriptions_say_which_candidate_matched() -> None:
     assert describe("pdq:flip_h") == "PDQ, mirrored"
     assert describe("pdq:uncrop10:tl") == "PDQ, crop guess (10%, top left)"
     assert describe("features", 143) == "local features, 143 inliers"
+
+
+def test_new_candidates_are_guesses_for_the_weak_gate_and_are_described() -> None:
+    # up2 (halved copy), grow and extend are guesses: a weak image's only match identical
+    # bank hashes; a strong image's match at the bank radius like the other guesses.
+    for label in ("pdq:up2", "pdq:region1:grow", "pdq:block2:extend"):
+        assert max_distance(label, 42, 31) == 0
+        assert max_distance(label, 80, 31) == 31
+    assert describe("pdq:block2:extend") == (
+        "PDQ, block on the page background 2, extended over the page to the next UI element"
+    )
+    assert describe("pdq:up2") == "PDQ, hashed as a halved copy of a twice larger image"

@@ -58,6 +58,9 @@ _PARTS = {
     "snap": "edges snapped to the page",
     "inset1": "inset 1%",
     "inset2": "inset 2.5%",
+    "up2": "hashed as a halved copy of a twice larger image",
+    "grow": "grown over a dark edge to the page",
+    "extend": "extended over the page to the next UI element",
 }
 _CORNERS = {"tl": "top left", "tr": "top right", "bl": "bottom left", "br": "bottom right"}
 

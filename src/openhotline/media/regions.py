@@ -231,25 +231,41 @@ def inset_boxes(box: Box) -> list[Box]:
 
 
 BACKGROUND_TOLERANCE = 10  # per channel: the page colour after JPEG (ringing aside)
-MAX_BLOCKS = 3
+MAX_BLOCKS = 4
+CONTAINER_SHARE = 0.85  # a line this much of its container's colour is the container's (text)
+EXTEND_TOLERANCE = 3  # per channel: a line of the page, exactly (a photo's dark sky is noisier)
+BORDER_SHARE = 0.99  # share of a line's pixels of the page colour for a page line
+EXTEND_GAP = 0.08  # lines of the photo's faint edge crossed before the page run
+RING_INSET = 2  # lines
+EXTEND_MAX = 0.6  # a side moves outward over page lines by at most this share of the box
 
 
-def _background_components(rgb: RGBArray, min_area: float) -> list[Box]:
-    """Bounding boxes of the largest connected areas that are not the dominant border colour.
+def page_colour(rgb: RGBArray) -> npt.NDArray[np.int32] | None:
+    """The commonest colour of the image's outer ring (the page), or None if none dominates.
 
-    A screenshot's photo is separated from the bars, panels and text around it by at least a
-    few pixels of page background; the page colour is the commonest colour along the
-    image's outer ring (coarse bins, then the median of the pixels in the winning bin).
+    Coarse bins, then the median of the ring's pixels in the winning bin.
     """
-    h, w = rgb.shape[:2]
     ring = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]).astype(np.int32)
     bins = ring // 16
     keys = bins[:, 0] * 256 + bins[:, 1] * 16 + bins[:, 2]
     values, counts = np.unique(keys, return_counts=True)
     top = values[int(np.argmax(counts))]
     if counts.max() < 0.3 * len(keys):
-        return []  # no dominant border colour: not a page around a photo
-    colour = np.median(ring[keys == top], axis=0)
+        return None  # no dominant border colour: not a page around a photo
+    colour: npt.NDArray[np.int32] = np.median(ring[keys == top], axis=0).astype(np.int32)
+    return colour
+
+
+def _background_components(rgb: RGBArray, min_area: float) -> list[Box]:
+    """Bounding boxes of the largest connected areas that are not the dominant border colour.
+
+    A screenshot's photo is separated from the bars, panels and text around it by at least a
+    few pixels of page background (see page_colour).
+    """
+    h, w = rgb.shape[:2]
+    colour = page_colour(rgb)
+    if colour is None:
+        return []
     diff = np.abs(rgb.astype(np.int32) - colour.astype(np.int32)).max(axis=2)
     fore = (diff > BACKGROUND_TOLERANCE).astype(np.uint8)
     fore = cv2.morphologyEx(fore, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
@@ -274,6 +290,16 @@ def background_blocks(rgb: RGBArray) -> list[Box]:
         t, b, left, r = box
         inner = _background_components(np.ascontiguousarray(rgb[t:b, left:r]), 0.3)
         for it, ib, il, ir in inner:
+            # Two levels down: a photo inside a message bubble inside a chat pane; the
+            # bubble's own text (a time, a name) is trimmed off as lines mostly of its colour.
+            # The block's outermost lines are often still the page (JPEG ringing at its edge),
+            # so the bubble's colour is read RING_INSET lines in.
+            y0, x0 = t + it + RING_INSET, left + il + RING_INSET
+            sub = np.ascontiguousarray(rgb[y0 : t + ib - RING_INSET, x0 : left + ir - RING_INSET])
+            if min(sub.shape[:2]) >= 32:
+                for jt, jb, jl, jr in _background_components(sub, 0.5):
+                    deep = _trim_container(sub, (jt, jb, jl, jr))
+                    out.append((y0 + deep[0], y0 + deep[1], x0 + deep[2], x0 + deep[3]))
             out.append((t + it, t + ib, left + il, left + ir))
         out.append(box)
     found = []
@@ -285,3 +311,88 @@ def background_blocks(rgb: RGBArray) -> list[Box]:
         if box not in found:
             found.append(box)
     return found[:MAX_BLOCKS]
+
+
+def _trim_container(rgb: RGBArray, box: Box) -> Box:
+    """The box without its outer lines that are mostly the container's colour (a caption)."""
+    colour = page_colour(rgb)
+    if colour is None:
+        return box
+    t, b, left, r = box
+    same = np.abs(rgb[t:b, left:r].astype(np.int32) - colour).max(axis=2) <= BACKGROUND_TOLERANCE
+    rows = np.flatnonzero(same.mean(axis=1) < CONTAINER_SHARE)
+    cols = np.flatnonzero(same.mean(axis=0) < CONTAINER_SHARE)
+    if len(rows) < (b - t) // 2 or len(cols) < (r - left) // 2:
+        return box
+    return t + int(rows[0]), t + int(rows[-1]) + 1, left + int(cols[0]), left + int(cols[-1]) + 1
+
+
+def _page_lines(
+    rgb: RGBArray, box: Box
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]] | None:
+    """(rows, cols): which lines across the box's span are exactly the page colour."""
+    colour = page_colour(rgb)
+    if colour is None:
+        return None
+    t, b, left, r = box
+    page = np.abs(rgb.astype(np.int32) - colour).max(axis=2) <= EXTEND_TOLERANCE
+    return page[:, left:r].mean(axis=1) >= BORDER_SHARE, page[t:b].mean(axis=0) >= BORDER_SHARE
+
+
+def grow_box(rgb: RGBArray, box: Box) -> Box | None:
+    """The box with each side moved outward up to the first line of exactly the page colour.
+
+    A dark photo's faint sky is flat to the XY-cut, which stops at its first stars, but it
+    is not the page: JPEG noise and faint stars leave a few pixels of every line off the
+    page colour, up to the photo's edge. None when no side moves.
+    """
+    lines = _page_lines(rgb, box)
+    if lines is None:
+        return None
+    rows, cols = lines
+    t, b, left, r = box
+    max_v, max_h = round((b - t) * EXTEND_MAX), round((r - left) * EXTEND_MAX)
+
+    def walk(lines: npt.NDArray[np.bool_], edge: int, step: int, most: int) -> int:
+        k = edge
+        while 0 <= k + step < len(lines) and not lines[k + step] and abs(k + step - edge) <= most:
+            k += step
+        return k if abs(k - edge) < most else edge  # no page line in reach: not a page
+
+    out = (walk(rows, t, -1, max_v), walk(rows, b - 1, 1, max_v) + 1,
+           walk(cols, left, -1, max_h), walk(cols, r - 1, 1, max_h) + 1)  # fmt: skip
+    return out if out != box else None
+
+
+def extend_box(rgb: RGBArray, box: Box) -> Box | None:
+    """The box with each side moved outward over lines of exactly the page's colour.
+
+    A dark photo's own black margins on a black app page look like the page, so the block
+    found stops inside the photo; the photo ends somewhere in the page-coloured run, so the
+    run's far end (the next UI element) is a guess that overshoots by a UI gap only. None
+    when no side moves or there is no page colour.
+    """
+    lines = _page_lines(rgb, box)
+    if lines is None:
+        return None
+    rows, cols = lines
+    t, b, left, r = box
+    max_v, max_h = round((b - t) * EXTEND_MAX), round((r - left) * EXTEND_MAX)
+
+    def walk(lines: npt.NDArray[np.bool_], edge: int, step: int, most: int, gap: int) -> int:
+        # The photo's faint edge (a fading sky) may lie between the box and the page run:
+        # up to `gap` such lines are crossed if page lines follow.
+        k = edge
+        first = [j for j in range(1, gap + 1) if 0 <= edge + step * j < len(lines)
+                 and lines[edge + step * j]]  # fmt: skip
+        if not first:
+            return edge
+        k = edge + step * first[0]
+        while 0 <= k + step < len(lines) and lines[k + step] and abs(k + step - edge) <= most:
+            k += step
+        return k
+
+    gv, gh = round((b - t) * EXTEND_GAP), round((r - left) * EXTEND_GAP)
+    out = (walk(rows, t, -1, max_v, gv), walk(rows, b - 1, 1, max_v, gv) + 1,
+           walk(cols, left, -1, max_h, gh), walk(cols, r - 1, 1, max_h, gh) + 1)  # fmt: skip
+    return out if out != box else None

@@ -22,7 +22,9 @@ from openhotline.media.pdqfast import DIHEDRAL_NAMES, dihedral_pdq, pdq_from_rgb
 from openhotline.media.regions import (
     Box,
     background_blocks,
+    extend_box,
     find_regions,
+    grow_box,
     inset_boxes,
     snap_box,
 )
@@ -33,6 +35,7 @@ BORDER_TOLERANCE = 12  # max per-channel difference from the border colour
 STRICT_TOLERANCE = 4
 BORDER_MIN_SHARE = 0.98  # share of a line's pixels that must match the border colour
 CANDIDATE_RADIUS_MARGIN = 0  # candidates match at bank radius minus this
+UPSCALE_MAX_SIDE = 1024  # queries this small (larger side, pixels) may be halved copies
 REFINED_REGIONS = 4  # the most photo-like regions also get snapped and inset variants
 
 
@@ -89,6 +92,12 @@ def candidates(rgb: RGBArray, full_size: tuple[int, int], regions: bool = True) 
     """
     out: list[Candidate] = []
     out.extend(_dihedral(rgb, full_size, "pdq"))
+    if max(full_size) <= UPSCALE_MAX_SIDE:
+        # A halved copy: PDQ's box-filter window scales with the image's size, so the small
+        # copy is blurred less than the original was; hashing the same pixels as standing
+        # for an image twice the size uses the original's window (no resampling needed).
+        bits, quality = pdq_from_rgb(rgb, 2 * full_size[0], 2 * full_size[1])
+        out.append(Candidate("pdq:up2", bits_to_hex(bits), quality))
     boxes: list[Box] = []
     for tolerance, label in ((BORDER_TOLERANCE, "pdq:trim"), (STRICT_TOLERANCE, "pdq:trim2")):
         box = trim_box(rgb, tolerance)
@@ -114,8 +123,10 @@ def candidates(rgb: RGBArray, full_size: tuple[int, int], regions: bool = True) 
             # slightly inset (a few pixels of UI left in the block).
             seen = {box}
             snapped = snap_box(rgb, region.box)
+            grown = _grown(rgb, box)
             for extra, name in (
                 (snapped, "snap"),
+                *grown,
                 *((b, f"inset{i}") for i, b in enumerate(inset_boxes(box), start=1)),
             ):
                 if extra not in seen:
@@ -125,6 +136,22 @@ def candidates(rgb: RGBArray, full_size: tuple[int, int], regions: bool = True) 
         # whose own flat margins the XY-cut takes for gutters.
         for k, box in enumerate(background_blocks(rgb), start=1):
             out.append(_hashed(rgb, box, full_size, f"pdq:block{k}"))
+            for extra, name in _grown(rgb, box):
+                if extra != box:
+                    out.append(_hashed(rgb, extra, full_size, f"pdq:block{k}:{name}"))
+    return out
+
+
+def _grown(rgb: RGBArray, box: Box) -> list[tuple[Box, str]]:
+    """A block grown over a dark photo's faint edge to the page ("grow"), then over the
+    page to the next UI element ("extend"): the photo ends at one of the two."""
+    out: list[tuple[Box, str]] = []
+    grown = grow_box(rgb, box) or box
+    if grown != box:
+        out.append((grown, "grow"))
+    extended = extend_box(rgb, grown)
+    if extended is not None:
+        out.append((extended, "extend"))
     return out
 
 
