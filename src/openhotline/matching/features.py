@@ -35,15 +35,16 @@ WORK_SIDE = 640  # longest side the features are computed at
 MAX_KEYPOINTS = 300  # extract()'s default
 # A query's keypoints are not stored, so the whole query image gets a large budget: a crop
 # keeps only part of an item's stored keypoints, and the more of the query's own are
-# searched, the more of those few are met (bench RESULTS 3c: crop 25% 66% -> 84% at 300 ->
-# 1,000). Each embedded region (a collage cell, a screenshot's photo) gets REGION_KEYPOINTS.
+# searched, the more of those few are met (bench RESULTS 3c, dev photos: crop 25% 66% -> 84%
+# at 300 -> 1,000). Each embedded region (a collage cell, a photo in a screenshot) gets
+# REGION_KEYPOINTS.
 QUERY_KEYPOINTS = 1000
 REGION_KEYPOINTS = 600
 QUERY_REGIONS = 4  # embedded regions searched per query (leaves of the XY-cut first)
 ITEM_KEYPOINTS = 400  # stored per own item: 36 bytes each (RESULTS 3c: 300 vs 400)
 # The item's middle 2x2 cells of the 4x4 grid get this many keypoints per turn, the others
 # one: any crop that keeps at least half of each side keeps the middle, so its keypoints are
-# the ones a cropped copy still has (RESULTS 3c: crop 25% 84% -> 90% at 300 keypoints).
+# the ones a cropped copy still has (RESULTS 3c, dev photos: crop 25% 84% -> 90% at 300).
 CENTRE_WEIGHT = 3
 DETECT_KEYPOINTS = 5000  # ORB's detection budget, before the per-cell choice
 DESCRIPTOR_RADIUS = DEFAULT_FEATURE_RADIUS  # Hamming radius (of 256) for a descriptor match
