@@ -38,7 +38,15 @@ from PIL import Image, ImageOps
 
 sys.path.insert(0, str(Path(__file__).parent))
 from feature_index_old import OldFeatureIndex
-from robustness import _collage, _corner_crop, _rotate, _screenshot, _watermark, jpeg
+from robustness import (
+    _collage,
+    _corner_crop,
+    _perspective,
+    _rotate,
+    _screenshot,
+    _watermark,
+    jpeg,
+)
 
 from openhotline.matching import features as lf
 
@@ -54,6 +62,10 @@ TRANSFORMS: dict[str, Any] = {
     "screenshot": lambda im, i, o: jpeg(_screenshot(im, i)),
     "collage 2x2": lambda im, i, o: jpeg(_collage(im, o, i)),
     "watermark": lambda im, i, o: jpeg(_watermark(im)),
+    # Amounts never looked at while tuning (RESULTS 3c): reported apart.
+    "crop 22% corner (untuned)": lambda im, i, o: jpeg(_corner_crop(im, 0.22, i + 1)),
+    "rotate 12 (untuned)": lambda im, i, o: jpeg(_rotate(im, 12, i + 1)),
+    "perspective (untuned)": lambda im, i, o: jpeg(_perspective(im, i)),
 }
 
 _G: dict[str, Any] = {}
@@ -68,7 +80,14 @@ def _item_job(job: tuple[str, bool, int]) -> bytes:
     img = _load(name)
     if mirror:
         img = ImageOps.mirror(img)
-    return lf.extract(jpeg(img, 92), None, keypoints).to_bytes()
+    return lf.item_features(jpeg(img, 92), None, keypoints).to_bytes()
+
+
+def _recording_verify(*args: Any) -> int:
+    """lf._verify, noting the raw inlier count and verdict of the pair just verified."""
+    verdict = lf.verify(*args)
+    _G["last"] = verdict
+    return verdict.inliers
 
 
 def _new_index(args: Any) -> lf.FeatureIndex:
@@ -76,7 +95,12 @@ def _new_index(args: Any) -> lf.FeatureIndex:
 
 
 def _init_search(bank: list[bytes], radius: int, kinds: dict[str, Any]) -> None:
-    """Each search worker builds its own indexes (the index kernels' threads rule out fork)."""
+    """Each search worker builds its own indexes (the index kernels' threads rule out fork).
+
+    FeatureIndex.search reports only the accepted inliers (0 for a rejected pair); the
+    margin needs the raw RANSAC inliers of rejected pairs too, so in this worker process
+    search calls a _verify that keeps each pair's Verdict for the search job to read.
+    """
     built = {}
     for kind, make in kinds.items():
         index = make()
@@ -85,6 +109,7 @@ def _init_search(bank: list[bytes], radius: int, kinds: dict[str, Any]) -> None:
         index.nbytes()
         index.search(lf.Features.from_bytes(bank[0]))  # numba compiles (or loads) first
         built[kind] = index
+    lf._verify = _recording_verify  # type: ignore[assignment]
     _G.update(indexes=built, radius=radius)
 
 
@@ -97,21 +122,29 @@ def _query_job(job: tuple[int, str, str, list[str]]) -> tuple[int, str, list[tup
 
 def _search_job(
     job: tuple[int, list[tuple[str, bytes]]],
-) -> tuple[int, dict[str, tuple[dict[int, int], float]]]:
+) -> tuple[int, dict[str, tuple[dict[int, int], dict[int, tuple[int, str]], float]]]:
     """Per index kind: best inliers per item over the query's labels (every verified
-    candidate) and the seconds taken."""
+    candidate), the largest raw inlier count (with its verdict) per item, and the seconds."""
     qid, feats = job
     out = {}
     for kind, index in _G["indexes"].items():
         seen: dict[int, int] = {}
+        raw: dict[int, tuple[int, str]] = {}
 
-        def note(item: int, inliers: int, seen: dict[int, int] = seen) -> None:
+        def note(
+            item: int, inliers: int, seen: dict[int, int] = seen,
+            raw: dict[int, tuple[int, str]] = raw,
+        ) -> None:  # fmt: skip
             seen[item] = max(seen.get(item, 0), inliers)
+            v = _G.get("last")
+            if v is not None and v.raw > raw.get(item, (-1, ""))[0]:
+                raw[item] = (v.raw, v.reason)
 
         t0 = time.perf_counter()
-        for _lbl, raw in feats:
-            index.search(lf.Features.from_bytes(raw), lf.MIN_CANDIDATE_MATCHES, _G["radius"], note)
-        out[kind] = (seen, time.perf_counter() - t0)
+        for _lbl, blob in feats:
+            _G["last"] = None
+            index.search(lf.Features.from_bytes(blob), lf.MIN_CANDIDATE_MATCHES, _G["radius"], note)
+        out[kind] = (seen, raw, time.perf_counter() - t0)
     return qid, out
 
 
@@ -244,31 +277,50 @@ def scale(bank: list[lf.Features], queries: list[list[tuple[str, bytes]]], sizes
     return out
 
 
-def _pairs(kind: str, searched: list[Any], jobs: list[Any], known: list[str],
+def _pairs(kind: str, searched: list[Any], jobs: list[Any], known: list[str], photos: list[str],
            owner: dict[str, int], bank_items: int) -> dict[str, Any]:  # fmt: skip
-    """Recall per transform and the unrelated pairs' inliers of one index kind."""
+    """Recall per transform (all, development and held-out photos) and the unrelated pairs'
+    accepted and raw inliers of one index kind."""
     recall: dict[str, list[int]] = {t: [0, 0] for t in TRANSFORMS}
+    # Development photos (index % 4 == 0 in the manifest) and held-out ones (== 2):
+    # the code was tuned looking only at the first (RESULTS 3c).
+    split = {p: ("dev" if i % 4 == 0 else "held") for i, p in enumerate(photos)}
+    by_split: dict[str, dict[str, list[int]]] = {
+        sp: {t: [0, 0] for t in TRANSFORMS} for sp in ("dev", "held")
+    }
+    misses: list[tuple[str, str, int, str]] = []
     inliers_of_hits: dict[str, list[int]] = {t: [] for t in TRANSFORMS}
     unrelated: list[int] = []
+    unrelated_raw: list[int] = []
     worst: list[tuple[int, str, str, int]] = []
+    worst_raw: list[tuple[int, str, str, str, int]] = []
     verified = 0
     lat = []
     for qid, per_kind in searched:
-        seen, secs = per_kind[kind]
+        seen, raws, secs = per_kind[kind]
         _, name, t, _o = jobs[qid]
         lat.append(secs)
         mine = owner.get(name) if name in known else None
         if mine is not None:
             recall[t][1] += 1
+            by_split[split[name]][t][1] += 1
             got = seen.get(mine, 0)
             if got >= lf.MIN_INLIERS:
                 recall[t][0] += 1
+                by_split[split[name]][t][0] += 1
+            else:
+                r, why = raws.get(mine, (0, "no candidate"))
+                misses.append((t, name, r, why))
             inliers_of_hits[t].append(got)
         for item, n in seen.items():
             if item == mine:
                 continue
             verified += 1
             unrelated.append(n)
+            r, why = raws.get(item, (0, ""))
+            unrelated_raw.append(r)
+            if r >= 10:
+                worst_raw.append((r, why, name, t, item))
             if n >= 10:
                 worst.append((n, name, t, item))
     pairs = len(jobs) * bank_items - sum(r[1] for r in recall.values())
@@ -280,6 +332,17 @@ def _pairs(kind: str, searched: list[Any], jobs: list[Any], known: list[str],
         "unrelated_max_inliers": top, "margin": lf.MIN_INLIERS - top,
         "unrelated_inlier_histogram": {str(k): int(v) for k, v in enumerate(hist) if v},
         "worst_unrelated": sorted(worst, reverse=True)[:10],
+        # Raw RANSAC inliers of unrelated pairs, accepted or not: the real margin.
+        "unrelated_max_raw_inliers": max(unrelated_raw, default=0),
+        "unrelated_raw_histogram": {
+            str(k): int(v)
+            for k, v in enumerate(np.bincount(np.asarray(unrelated_raw or [0]))) if v
+        },
+        "worst_unrelated_raw": sorted(worst_raw, reverse=True)[:10],
+        "recall_split": {
+            sp: {t: f"{r[0]}/{r[1]}" for t, r in rows.items()} for sp, rows in by_split.items()
+        },
+        "misses": sorted(misses),
         "recall": {t: {"hit": r[0], "of": r[1], "share": round(r[0] / max(r[1], 1), 3),
                        "median_inliers": statistics.median(inliers_of_hits[t] or [0])}
                    for t, r in recall.items()},
@@ -368,8 +431,10 @@ def main() -> None:
             searched = pool.map(_search_job, list(enumerate(queries)), chunksize=4)
         owner = {name: i for i, (name, _m) in enumerate(bank_jobs) if not _m}
         for kind in kinds:
-            result[kind] = _pairs(kind, searched, jobs, known, owner, len(bank))
-            print(json.dumps({kind: result[kind]}), file=sys.stderr, flush=True)
+            result[kind] = _pairs(kind, searched, jobs, known, photos, owner, len(bank))
+            skip = ("worst_unrelated", "misses")
+            brief = {k: v for k, v in result[kind].items() if k not in skip}
+            print(json.dumps({kind: brief}), file=sys.stderr, flush=True)
         result["load_after_pairs"] = _load_avg()
     if args.scale:
         sizes = [int(x) for x in args.scale.split(",")]

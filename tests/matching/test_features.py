@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PIL import Image
 from tests.media.photo_like import collage, jpeg, photo, screenshot
 
 from openhotline.matching.features import (
     MIN_INLIERS,
+    WORK_SIDE,
     FeatureIndex,
     Features,
+    _extent,
     extract,
+    item_features,
+    query_boxes,
     query_features,
+    verify,
 )
+from openhotline.media.decode import decode
 
 
 def _crop_corner(img: Image.Image, share: float) -> Image.Image:
@@ -64,3 +71,71 @@ def test_empty_index_and_featureless_query() -> None:
     assert FeatureIndex().search(extract(jpeg(photo(seed=1)))) == []
     flat = extract(jpeg(Image.new("RGB", (200, 200), (90, 90, 90))))
     assert len(flat) == 0
+
+
+def test_item_keeps_more_keypoints_in_the_middle_that_crops_keep() -> None:
+    # Any corner crop of up to 25% keeps the middle 2x2 cells of the 4x4 grid: the stored
+    # item gives them 3 keypoints per turn (uniformly, they would hold 4/16 = 25%).
+    pic = photo(w=640, h=480, seed=7)
+    f = item_features(jpeg(pic))
+    w, h = WORK_SIDE, WORK_SIDE * 480 // 640
+    x, y = f.points[:, 0].astype(float), f.points[:, 1].astype(float)
+    middle = (x >= w / 4) & (x < 3 * w / 4) & (y >= h / 4) & (y < 3 * h / 4)
+    assert len(f) > 200 and middle.mean() > 0.4
+    plain = extract(jpeg(pic), limit=len(f))  # extract() keeps the uniform spread
+    px, py = plain.points[:, 0].astype(float), plain.points[:, 1].astype(float)
+    uniform = ((px >= w / 4) & (px < 3 * w / 4) & (py >= h / 4) & (py < 3 * h / 4)).mean()
+    assert uniform < 0.35
+
+
+def test_each_collage_cell_is_searched_with_its_own_budget() -> None:
+    # The XY-cut ranks a collage's rows (two cells each) above its cells; the cells come
+    # first, so a photo in any of the four cells is searched at about its own scale.
+    cells = [photo(seed=s) for s in (400, 401, 402, 403)]
+    rgb = decode(jpeg(collage(cells)), None, min_side=WORK_SIDE // 2).frames[0]
+    boxes = query_boxes(rgb)
+    h, w = rgb.shape[:2]
+    assert len(boxes) == 4
+    for t, b, left, r in boxes:
+        assert 0.4 * h < b - t < 0.55 * h and 0.4 * w < r - left < 0.55 * w
+    idx = FeatureIndex()
+    for k, cell in enumerate(cells):
+        idx.add(k, extract(jpeg(cell)))
+    labels = query_features(jpeg(collage(cells)))
+    assert [lbl for lbl, _ in labels] == ["features"] + [f"features:region{k}" for k in range(1, 5)]
+    found = set()
+    for (t, b, left, r), (_, region) in zip(boxes, labels[1:], strict=True):
+        cell = 2 * int((t + b) / 2 > h / 2) + int((left + r) / 2 > w / 2)
+        hits = idx.search(region)
+        assert hits and hits[0][0] == cell
+        found.add(cell)
+    assert found == {0, 1, 2, 3}
+
+
+def _grid_points(x0: float, y0: float, x1: float, y1: float, n: int) -> np.ndarray:
+    xs, ys = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
+    return np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)
+
+
+def test_hull_is_judged_against_the_part_of_the_item_the_query_shows() -> None:
+    # A copy that shows only the middle 25% x 25% of a large item: 36 inliers spread over
+    # 200 x 200 px of it (4% of the item's extent, 64% of what the query shows). The old
+    # rule (hull >= 8% of the whole item) refused it; the same inliers inside a query
+    # that shows the whole item are still refused.
+    item_extent = np.asarray([0, 0, 1000, 1000], np.float32)
+    dst = _grid_points(400, 400, 600, 600, 6)
+    src = dst - 375.0  # the query is the item's (375..625) square, scale 1
+    crop = verify(src, dst, np.asarray([0, 0, 250, 250], np.float32), item_extent)
+    assert crop.reason == "ok" and crop.inliers == crop.raw == 36
+    whole = verify(dst, dst, item_extent, item_extent)
+    assert whole.reason == "item hull" and whole.inliers == 0 and whole.raw == 36
+
+
+def test_hull_floor_refuses_a_tiny_patch_even_when_it_fills_the_query() -> None:
+    # A query that shows only a 60 x 60 patch of the item: inliers fill it, but 0.36% of
+    # the item is chance territory (one textured patch), below the 4% floor.
+    item_extent = np.asarray([0, 0, 1000, 1000], np.float32)
+    dst = _grid_points(470, 470, 530, 530, 6)
+    src = (dst - 470.0) * 4  # the patch blown up 4x (scale 0.25, inside MIN_SCALE)
+    v = verify(src, dst, _extent(src), item_extent)
+    assert v.inliers == 0 and v.raw == 36 and v.reason == "item hull"

@@ -13,7 +13,7 @@ do) with at least `min_inliers` inliers, a scale between MIN_SCALE and MAX_SCALE
 whose convex hull covers a real share of both pictures and that fall into several cells of
 the item. PDQ stays the fast first pass; this is the second signal ("local features, N inliers").
 
-Storage per item: 2 + MAX_KEYPOINTS * (4 + 32) bytes at most (positions as uint16 in a
+Storage per item: 2 + ITEM_KEYPOINTS * (4 + 32) bytes at most (positions as uint16 in a
 frame of WORK_SIDE pixels); bench/robustness.py reports the measured average.
 """
 
@@ -33,16 +33,31 @@ from openhotline.media.decode import Limits, decode
 from openhotline.media.regions import find_regions
 
 WORK_SIDE = 640  # longest side the features are computed at
-MAX_KEYPOINTS = 300  # per query image (and region)
-ITEM_KEYPOINTS = 300  # stored per own item (bench/features.py: 150 halves bytes, loses recall)
+MAX_KEYPOINTS = 300  # extract()'s default
+# A query's keypoints are not stored, so the whole query image gets a large budget: a crop
+# keeps only part of an item's stored keypoints, and the more of the query's own are
+# searched, the more of those few are met (bench RESULTS 3c, dev photos: crop 25% 66% -> 84%
+# at 300 -> 1,000). Each embedded region (a collage cell, a photo in a screenshot) gets
+# REGION_KEYPOINTS.
+QUERY_KEYPOINTS = 1000
+REGION_KEYPOINTS = 600
+QUERY_REGIONS = 4  # embedded regions searched per query (leaves of the XY-cut first)
+ITEM_KEYPOINTS = 400  # stored per own item: 36 bytes each (RESULTS 3c: 300 vs 400)
+# The item's middle 2x2 cells of the 4x4 grid get this many keypoints per turn, the others
+# one: any crop that keeps at least half of each side keeps the middle, so its keypoints are
+# the ones a cropped copy still has (RESULTS 3c, dev photos: crop 25% 84% -> 90% at 300).
+CENTRE_WEIGHT = 3
 DETECT_KEYPOINTS = 5000  # ORB's detection budget, before the per-cell choice
 DESCRIPTOR_RADIUS = DEFAULT_FEATURE_RADIUS  # Hamming radius (of 256) for a descriptor match
 MIN_INLIERS = DEFAULT_FEATURE_MIN_INLIERS  # inliers needed (bench/features.py: the margin)
 MIN_CANDIDATE_MATCHES = 8  # descriptor matches needed to try RANSAC on an item
 RANSAC_PIXELS = 6.0  # reprojection error allowed, in WORK_SIDE pixels
 MIN_SCALE, MAX_SCALE = 0.2, 5.0  # a copy is not shrunk or blown up beyond this
-MIN_ITEM_HULL = 0.08  # inliers' convex hull / the item's keypoint extent
-MIN_QUERY_HULL = 0.02  # the same on the query (the item may be small in a screenshot)
+# The inliers' convex hull must cover this share of the part of the item that the query
+# shows (the item's keypoint extent within the query's, mapped by the transform): a 25%
+# corner crop shows only 56% of the item, a panorama's keypoints lie in a band.
+MIN_ITEM_HULL = 0.08
+MIN_HULL_FLOOR = 0.04  # and at least this share of the item's whole keypoint extent
 GRID = 4  # the item's extent split GRID x GRID for the spread check
 MIN_CELLS = 4  # inliers must fall into at least this many cells
 MAX_VERIFY = 32  # items verified per query, most matched keypoints first (bench/features.py)
@@ -88,11 +103,12 @@ def _orb() -> Any:
     return _ORB
 
 
-def _spread(kps: Any, w: int, h: int, limit: int, grid: int = 4) -> list[Any]:
+def _spread(kps: Any, w: int, h: int, limit: int, grid: int = 4, centre: int = 1) -> list[Any]:
     """The strongest keypoints taken in turn from each cell of a grid x grid split.
 
     Text (captions, UI, watermarks) has the strongest corners of all; without this, a
-    caption bar takes most of the keypoint budget from the photo under it.
+    caption bar takes most of the keypoint budget from the photo under it. The middle
+    cells (those not on the grid's edge) give `centre` keypoints per turn, the others one.
     """
     cells: dict[tuple[int, int], list[Any]] = {}
     for kp in sorted(kps, key=lambda k: -k.response):
@@ -100,17 +116,23 @@ def _spread(kps: Any, w: int, h: int, limit: int, grid: int = 4) -> list[Any]:
         cells.setdefault(
             (min(grid - 1, int(x * grid / w)), min(grid - 1, int(y * grid / h))), []
         ).append(kp)
+    queues = [
+        (q, centre if 0 < cx < grid - 1 and 0 < cy < grid - 1 else 1)
+        for (cx, cy), q in cells.items()
+    ]
     out: list[Any] = []
-    queues = list(cells.values())
     depth = 0
     while len(out) < limit and queues:
-        queues = [q for q in queues if len(q) > depth]
-        out.extend(q[depth] for q in queues[: limit - len(out)])
+        for q, per in queues:
+            out.extend(q[depth * per : (depth + 1) * per][: limit - len(out)])
         depth += 1
+        queues = [(q, per) for q, per in queues if len(q) > depth * per]
     return out
 
 
-def extract_rgb(rgb: npt.NDArray[np.uint8], limit: int = MAX_KEYPOINTS) -> Features:
+def extract_rgb(
+    rgb: npt.NDArray[np.uint8], limit: int = MAX_KEYPOINTS, centre: int = 1
+) -> Features:
     """ORB features of an RGB array (resized so its longest side is WORK_SIDE)."""
     h, w = rgb.shape[:2]
     scale = WORK_SIDE / max(h, w)
@@ -118,7 +140,7 @@ def extract_rgb(rgb: npt.NDArray[np.uint8], limit: int = MAX_KEYPOINTS) -> Featu
     if scale != 1:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
-    kps = _spread(_orb().detect(grey, None), grey.shape[1], grey.shape[0], limit)
+    kps = _spread(_orb().detect(grey, None), grey.shape[1], grey.shape[0], limit, centre=centre)
     kps, desc = _orb().compute(grey, kps)
     if desc is None or not kps:
         return Features(np.zeros((0, 2), np.uint16), np.zeros((0, 32), np.uint8))
@@ -126,38 +148,64 @@ def extract_rgb(rgb: npt.NDArray[np.uint8], limit: int = MAX_KEYPOINTS) -> Featu
     return Features(np.round(pts).astype(np.uint16), np.ascontiguousarray(desc, np.uint8))
 
 
-def extract(data: bytes, limits: Limits | None = None, limit: int = MAX_KEYPOINTS) -> Features:
+def extract(
+    data: bytes, limits: Limits | None = None, limit: int = MAX_KEYPOINTS, centre: int = 1
+) -> Features:
     """ORB features of an image file (raises MediaError subclasses for bad input)."""
     img = decode(data, limits, min_side=WORK_SIDE // 2)
-    return extract_rgb(img.frames[0], limit)
+    return extract_rgb(img.frames[0], limit, centre)
 
 
-def item_features(data: bytes, limits: Limits | None = None) -> Features:
-    """The features stored for an own confirmed item (ITEM_KEYPOINTS of them)."""
-    return extract(data, limits, ITEM_KEYPOINTS)
+def item_features(
+    data: bytes, limits: Limits | None = None, limit: int = ITEM_KEYPOINTS
+) -> Features:
+    """The features stored for an own confirmed item (ITEM_KEYPOINTS, more in the middle)."""
+    return extract(data, limits, limit, CENTRE_WEIGHT)
+
+
+def _contains(outer: tuple[int, int, int, int], inner: tuple[int, int, int, int]) -> bool:
+    """Whether (nearly all of) box inner lies inside box outer (top, bottom, left, right)."""
+    t, b = max(outer[0], inner[0]), min(outer[1], inner[1])
+    left, r = max(outer[2], inner[2]), min(outer[3], inner[3])
+    area = (inner[1] - inner[0]) * (inner[3] - inner[2])
+    return max(0, b - t) * max(0, r - left) >= 0.9 * area
+
+
+def query_boxes(
+    rgb: npt.NDArray[np.uint8], max_regions: int = QUERY_REGIONS
+) -> list[tuple[int, int, int, int]]:
+    """The embedded regions whose features are searched: innermost first, then the rest.
+
+    media/regions.py ranks its blocks by area x edge density, so a collage's rows (two
+    cells each) come before its cells; a cell is what shows one photo whole, at a scale
+    close to the item's once resized to WORK_SIDE. Nearly whole-image blocks are skipped
+    (their keypoints are the whole image's).
+    """
+    h, w = rgb.shape[:2]
+    boxes = [
+        (t, b, left, r)
+        for t, b, left, r in (g.box for g in find_regions(rgb))
+        if (b - t) * (r - left) <= 0.6 * h * w  # else nearly the whole image
+    ]
+    leaves = [b for b in boxes if not any(o != b and _contains(b, o) for o in boxes)]
+    return (leaves + [b for b in boxes if b not in leaves])[:max_regions]
 
 
 def query_features(
-    data: bytes, limits: Limits | None = None, max_regions: int = 2
+    data: bytes, limits: Limits | None = None, max_regions: int = QUERY_REGIONS
 ) -> list[tuple[str, Features]]:
-    """Features of a query image and of its largest embedded photos (media/regions.py).
+    """Features of a query image and of its embedded photos (media/regions.py).
 
     A photo inside a collage or screenshot gets only a share of the keypoint budget of the
-    whole; its region, resized to WORK_SIDE, gets all of it.
+    whole; its region, resized to WORK_SIDE, gets a budget of its own.
     """
     img = decode(data, limits, min_side=WORK_SIDE // 2)
     rgb = img.frames[0]
-    out = [("features", extract_rgb(rgb))]
-    h, w = rgb.shape[:2]
-    k = 0
-    for region in find_regions(rgb):
-        top, bottom, left, right = region.box
-        if (bottom - top) * (right - left) > 0.6 * h * w:
-            continue  # nearly the whole image: its keypoints are already there
-        k += 1
-        out.append((f"features:region{k}", extract_rgb(rgb[top:bottom, left:right])))
-        if k >= max_regions:
-            break
+    out = [("features", extract_rgb(rgb, QUERY_KEYPOINTS))]
+    for k, (top, bottom, left, right) in enumerate(query_boxes(rgb, max_regions), 1):
+        out.append(
+            (f"features:region{k}", extract_rgb(rgb[top:bottom, left:right], REGION_KEYPOINTS))
+        )
     return out
 
 
@@ -271,13 +319,53 @@ def _hull_area(points: npt.NDArray[np.float32]) -> float:
     return float(cv2.contourArea(cv2.convexHull(points.reshape(-1, 1, 2))))
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What verification made of one candidate item: the inliers it counted and its reason.
+
+    raw: RANSAC inliers of the similarity transform (once per item point) before the
+    scale, hull and cell checks; inliers: raw when every check passed, else 0. The raw
+    count of rejected unrelated pairs is the false-positive margin (bench/features.py).
+    """
+
+    inliers: int
+    raw: int
+    reason: str  # "ok" or the first check that failed
+
+
+def _corners(box: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return np.asarray([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+
+
+def _shown(
+    m: npt.NDArray[Any],
+    src_extent: npt.NDArray[np.float32],
+    dst_extent: npt.NDArray[np.float32],
+) -> float:
+    """Area of the item's keypoint extent that the query's extent covers once mapped by m."""
+    quad = (_corners(src_extent) @ m[:, :2].T + m[:, 2]).astype(np.float32)
+    area, _ = cv2.intersectConvexConvex(quad, _corners(dst_extent))
+    return max(float(area), 1.0)
+
+
 def _verify(
     src: npt.NDArray[np.float32],
     dst: npt.NDArray[np.float32],
     src_extent: npt.NDArray[np.float32],
     dst_extent: npt.NDArray[np.float32],
 ) -> int:
-    """Inliers of a similarity transform from query to item points; 0 when not a real copy.
+    """Inliers of a similarity transform from query to item points; 0 when not a real copy."""
+    return verify(src, dst, src_extent, dst_extent).inliers
+
+
+def verify(
+    src: npt.NDArray[np.float32],
+    dst: npt.NDArray[np.float32],
+    src_extent: npt.NDArray[np.float32],
+    dst_extent: npt.NDArray[np.float32],
+) -> Verdict:
+    """Check that matched query points (src) and item points (dst) agree on one transform.
 
     A copy of an item (cropped, rotated, scaled, inside a screenshot) maps onto it by a
     rotation, a uniform scale and a shift: a full homography has 4 more degrees of freedom
@@ -290,23 +378,25 @@ def _verify(
         confidence=0.995,
     )  # fmt: skip
     if m is None or mask is None:
-        return 0
-    scale = float(np.hypot(m[0, 0], m[1, 0]))
-    if not MIN_SCALE <= scale <= MAX_SCALE:
-        return 0
+        return Verdict(0, 0, "no transform")
     keep = mask.ravel().astype(bool)
     # Inliers counted once per item point: many query points on one item point is a
     # repeated texture, not geometry.
     pts, first = np.unique(dst[keep], axis=0, return_index=True)
     n = len(pts)
+    scale = float(np.hypot(m[0, 0], m[1, 0]))
+    if not MIN_SCALE <= scale <= MAX_SCALE:
+        return Verdict(0, n, "scale")
     if n < MIN_CANDIDATE_MATCHES:
-        return 0
-    if _hull_area(pts) < MIN_ITEM_HULL * _area(dst_extent):
-        return 0
-    if _hull_area(src[keep][first]) < MIN_QUERY_HULL * _area(src_extent):
-        return 0
+        return Verdict(0, n, "too few")
+    shown = _shown(m, src_extent, dst_extent)
+    hull = _hull_area(pts)
+    if hull < MIN_ITEM_HULL * shown or hull < MIN_HULL_FLOOR * _area(dst_extent):
+        return Verdict(0, n, "item hull")
+    if _hull_area(src[keep][first]) < MIN_ITEM_HULL * shown / scale**2:
+        return Verdict(0, n, "query hull")
     size = np.maximum(dst_extent[2:] - dst_extent[:2], 1.0)
     cells = np.clip(((pts - dst_extent[:2]) / size * GRID).astype(np.int64), 0, GRID - 1)
     if len({(int(x), int(y)) for x, y in cells}) < MIN_CELLS:
-        return 0
-    return n
+        return Verdict(0, n, "cells")
+    return Verdict(n, n, "ok")
