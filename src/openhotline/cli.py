@@ -182,7 +182,7 @@ def serve(
         os.environ["OPENHOTLINE_SHARED_RATE_TABLE"] = str(table)
     try:
         uvicorn.run(
-            "openhotline.app:create_app",
+            "openhotline.app:create_server_app",
             factory=True,
             host=host,
             port=port,

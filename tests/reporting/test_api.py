@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -213,3 +215,24 @@ def test_domain_routes_sit_flat_on_the_app(client: TestClient) -> None:
     # Order and methods are kept: the batch POST still reaches its own route (a partner key
     # is asked for), not the receipt look-up's GET /reports/{receipt} beside it.
     assert client.post("/api/v1/reports/batch", json={"reports": []}).status_code == 401
+
+
+def test_startup_objects_are_kept_out_of_the_collectors_full_passes(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve`'s app freezes its startup objects (gc): they were the p99 tail. An app built
+    for tests does not (their cycles must stay collectable)."""
+    import gc
+
+    from openhotline.app import create_app, create_server_app
+
+    monkeypatch.setenv("OPENHOTLINE_DATABASE_URL", db_url)
+    monkeypatch.setenv("OPENHOTLINE_DATA_DIR", str(tmp_path))
+    gc.unfreeze()
+    with TestClient(create_app()):
+        assert gc.get_freeze_count() == 0
+    app = create_server_app()
+    assert gc.get_freeze_count() == 0
+    with TestClient(app):
+        assert gc.get_freeze_count() > 0
+    gc.unfreeze()
