@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from tests.matching.test_subscriptions import PNG_A, PNG_B, Publisher, publisher  # noqa: F401
 from tests.matching.test_subscriptions import _confirm as confirm_at_a
+from tests.matching.test_subscriptions import _regrade as regrade_at_a
 from tests.matching.test_subscriptions import _unconfirm as unconfirm_at_a
 from threatexchange.exchanges.impl.static_sample import StaticSampleSignalExchangeAPI
 from threatexchange.signal_type.md5 import VideoMD5Signal
@@ -68,6 +69,19 @@ def _sync(factory: Factory, bank: str) -> exchange_feed.FeedResult:
 def _actions(factory: Factory, bank: str) -> list[str]:
     with factory() as s:
         return list(s.scalars(select(AuditEntry.action).where(AuditEntry.target == f"bank:{bank}")))
+
+
+def _feed_from(factory: Factory, publisher: Publisher, tmp_path: Path, bank: str) -> None:  # noqa: F811
+    """Feed `bank` from the publisher's list through openhotline's exchange adapter."""
+    key_file = tmp_path / "aa.key"
+    key_file.write_text(publisher.token + "\n")
+    settings = {
+        "list_url": publisher.list_url,
+        "api_key_file": str(key_file),
+        "verify_key": publisher.key.public_b64,
+    }
+    with transaction(factory) as s:
+        exchange_feed.subscribe(s, bank, "openhotline", settings, actor="t")
 
 
 def test_a_local_file_exchange_adds_and_removes(session_factory: Factory, tmp_path: Path) -> None:
@@ -134,15 +148,7 @@ def test_a_bank_follows_another_openhotline_through_the_exchange_interface(
 ) -> None:
     """Incremental: the adapter's checkpoint is kept, deltas bring removals."""
     sha_a = confirm_at_a(publisher, PNG_A)
-    key_file = tmp_path / "aa.key"
-    key_file.write_text(publisher.token + "\n")
-    settings = {
-        "list_url": publisher.list_url,
-        "api_key_file": str(key_file),
-        "verify_key": publisher.key.public_b64,
-    }
-    with transaction(session_factory) as s:
-        exchange_feed.subscribe(s, "tx-aa", "openhotline", settings, actor="t")
+    _feed_from(session_factory, publisher, tmp_path, "tx-aa")
     first = _sync(session_factory, "tx-aa")
     assert first.mode == "full" and ("sha256", sha_a) in _live(session_factory, "tx-aa")
     sha_b = confirm_at_a(publisher, PNG_B)
@@ -154,6 +160,32 @@ def test_a_bank_follows_another_openhotline_through_the_exchange_interface(
     with session_factory() as s:
         feed = s.execute(select(BankExchangeFeed)).scalar_one()
         assert '"version": 3' in feed.checkpoint
+
+
+def test_a_regrade_at_the_source_regrades_the_fed_bank(
+    session_factory: Factory,
+    publisher: Publisher,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The exchange sends a held hash again with a new grade: the entry takes it (before,
+    the insert skipped it as a duplicate and the first grade stayed for good)."""
+    sha = confirm_at_a(publisher, PNG_A)
+    _feed_from(session_factory, publisher, tmp_path, "tx-grade")
+    _sync(session_factory, "tx-grade")
+    regrade_at_a(publisher, sha, "default:category-b")
+    result = _sync(session_factory, "tx-grade")
+    # The item's SHA-256 and MD5 (threatexchange has no SHA-1 signal type).
+    assert result.mode == "incremental" and result.reclassified == 2
+    assert (result.added, result.removed) == (0, 0)
+    with session_factory() as s:
+        grades = s.execute(
+            select(BankEntry.hash_type, BankEntry.classification)
+            .join(HashBank, HashBank.id == BankEntry.bank_id)
+            .where(HashBank.name == "tx-grade", BankEntry.removed_at.is_(None))
+        ).all()
+        assert ("sha256", "default:category-b") in grades
+    assert _actions(session_factory, "tx-grade")[-1] == "bank.sync"
+    assert _sync(session_factory, "tx-grade").reclassified == 0
 
 
 def test_the_tick_queues_a_due_feed_and_a_worker_syncs_it(

@@ -10,6 +10,7 @@ B's capture of a copy of A's item is handled by B's policy for that bank.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from tests.serverproc import ServerProcess
 from typer.testing import CliRunner
 
 from openhotline.assessment.banks import admit_item_hashes
+from openhotline.audit.models import AuditEntry
 from openhotline.blocklist import service as lists
 from openhotline.bootstrap import build as build_services
 from openhotline.cases.models import Case, CaseStatus
@@ -111,6 +113,23 @@ def _unconfirm(pub: Publisher, sha256: str) -> None:
             .values(removed_at=db_now(s))
         )
         lists.publish_lists(s, actor="t", provenance="Hotline AA")
+
+
+def _regrade(pub: Publisher, sha256: str, classification: str) -> None:
+    """A changes the grade of an item it already published (a second review) and publishes."""
+    with transaction(pub.factory) as s:
+        s.execute(
+            update(BankEntry)
+            .where(BankEntry.hash_value == sha256, BankEntry.removed_at.is_(None))
+            .values(classification=classification)
+        )
+        lists.publish_lists(s, actor="t", provenance="Hotline AA")
+
+
+def _grades(factory: sessionmaker[Session]) -> dict[str, str]:
+    with factory() as s:
+        bank = banks.get_bank(s, "from-aa")
+        return {e.hash_value: e.classification for e in banks.iter_entries(s, bank)}
 
 
 def _subscribe(factory: sessionmaker[Session], pub: Publisher, tmp: Path) -> None:
@@ -203,6 +222,37 @@ def test_b_follows_a_by_snapshot_then_deltas(
     assert {v for t, v in _live(session_factory) if t == "sha256"} == {second, third}
     with session_factory() as s:
         assert s.scalars(select(BankSubscription)).one().last_error == ""
+
+
+def test_a_regrade_at_a_reaches_b_by_delta_and_by_snapshot(
+    publisher: Publisher, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    http = HttpListFetcher(timeout=30)
+    sha = _confirm(publisher, PNG_A)
+    _subscribe(session_factory, publisher, tmp_path)
+    _sync(session_factory, http)
+    assert _grades(session_factory)[sha] == "default:baseline"
+
+    _regrade(publisher, sha, "default:category-b")
+    r = _sync(session_factory, http)
+    assert r.mode == "delta"  # type: ignore[attr-defined]
+    assert _grades(session_factory)[sha] == "default:category-b"
+
+    # A snapshot holds the same hashes with a new grade: the entries are regraded in place
+    # (before, the insert skipped them as duplicates and the old grade stayed).
+    _regrade(publisher, sha, "default:category-a")
+    r = _sync(session_factory, NoDeltas(http))
+    # The item's three hashes (SHA-256, MD5, SHA-1) carry its grade.
+    assert r.mode == "snapshot" and r.reclassified == 3  # type: ignore[attr-defined]
+    assert r.added == 0 and r.removed == 0  # type: ignore[attr-defined]
+    assert _grades(session_factory)[sha] == "default:category-a"
+    with session_factory() as s:
+        details = s.scalars(
+            select(AuditEntry.details)
+            .where(AuditEntry.action == "bank.sync")
+            .order_by(AuditEntry.id.desc())
+        ).first()
+        assert details is not None and json.loads(details)["reclassified"] == 3
 
 
 def test_a_new_signing_key_is_never_followed(

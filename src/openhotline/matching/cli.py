@@ -6,8 +6,9 @@ import csv
 import io
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 from rich.progress import (
@@ -17,6 +18,7 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.cli_context import services, settings
 from openhotline.errors import DomainError
@@ -31,6 +33,8 @@ from openhotline.matching.formats import (
     parse_lines,
 )
 from openhotline.matching.models import DEFAULT_PDQ_RADIUS, HashType
+
+R = TypeVar("R")
 
 bank_app = typer.Typer(help="Hash banks: create, import, export, list.", no_args_is_help=True)
 
@@ -198,6 +202,31 @@ def bank_subscribe(
     typer.echo(f"bank {name!r} subscribed to {url}; policy stays review_with_hint until changed")
 
 
+def _sync_each(
+    factory: sessionmaker[Session],
+    names: list[str],
+    run: Callable[[Session, str], R],
+    describe: Callable[[R], str],
+) -> None:
+    """Sync each bank in its own transaction, print what it did; exit 1 if any failed."""
+    from openhotline.matching.tasks import run_bank_sync
+
+    def one(bank: str) -> R:
+        return run_bank_sync(factory, lambda session: run(session, bank))
+
+    failed = 0
+    for bank in names:
+        try:
+            result = one(bank)
+        except DomainError as exc:  # the error is kept on the subscription or feed
+            err.print(f"{bank}: {exc}")
+            failed += 1
+            continue
+        typer.echo(f"{bank}: {describe(result)}")
+    if failed:
+        raise typer.Exit(1)
+
+
 @bank_app.command("sync")
 def bank_sync(
     ctx: typer.Context,
@@ -213,29 +242,22 @@ def bank_sync(
     if not names:
         typer.echo("no subscribed banks")
         return
-    failed = 0
-    for bank in names:
-        session = factory()
-        try:
-            r = subscriptions.sync(session, bank, svc.list_fetcher, actor="cli")
-            session.commit()
-        except DomainError as exc:
-            session.commit()  # the error is kept on the subscription
-            err.print(f"{bank}: {exc}")
-            failed += 1
-            continue
-        finally:
-            session.close()
+
+    def describe(r: subscriptions.SyncResult) -> str:
         notes = "".join(f"\n  note: {n}" for n in r.notes)
         if r.mode == "unchanged":
-            typer.echo(f"{bank}: up to date (version {r.version}){notes}")
-        else:
-            typer.echo(
-                f"{bank}: {r.mode} version {r.from_version} -> {r.version}, "
-                f"added {r.added}, removed {r.removed}{notes}"
-            )
-    if failed:
-        raise typer.Exit(1)
+            return f"up to date (version {r.version}){notes}"
+        return (
+            f"{r.mode} version {r.from_version} -> {r.version}, added {r.added}, "
+            f"removed {r.removed}, reclassified {r.reclassified}{notes}"
+        )
+
+    _sync_each(
+        svc.sessionmaker,
+        names,
+        lambda session, bank: subscriptions.sync(session, bank, svc.list_fetcher, actor="cli"),
+        describe,
+    )
 
 
 def _exchange_feed() -> Any:
@@ -289,27 +311,19 @@ def bank_exchange_sync(
     if not names:
         typer.echo("no exchange-fed banks")
         return
-    failed = 0
-    for bank in names:
-        session = factory()
-        try:
-            row = feed.feed_for(session, bank)
-            r = feed.sync(session, bank, feed.build_api(row, bank, svc.list_fetcher), actor="cli")
-            session.commit()
-        except DomainError as exc:
-            session.commit()  # the error is kept on the feed
-            err.print(f"{bank}: {exc}")
-            failed += 1
-            continue
-        finally:
-            session.close()
+
+    def run(session: Session, bank: str) -> Any:
+        api = feed.build_api(feed.feed_for(session, bank), bank, svc.list_fetcher)
+        return feed.sync(session, bank, api, actor="cli")
+
+    def describe(r: Any) -> str:
         skipped = "".join(f"\n  skipped {n}: {why}" for why, n in r.skipped.items())
-        typer.echo(
-            f"{bank}: {r.mode} fetch, {r.batches} batch(es), added {r.added}, "
-            f"removed {r.removed}{skipped}"
+        return (
+            f"{r.mode} fetch, {r.batches} batch(es), added {r.added}, removed {r.removed}, "
+            f"reclassified {r.reclassified}{skipped}"
         )
-    if failed:
-        raise typer.Exit(1)
+
+    _sync_each(svc.sessionmaker, names, run, describe)
 
 
 @bank_app.command("subscriptions")

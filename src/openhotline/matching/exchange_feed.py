@@ -44,13 +44,20 @@ from openhotline.matching.exchange import OpenhotlineCollabConfig, OpenhotlineSi
 from openhotline.matching.formats import Row, check_not_degenerate, normalise_hash
 from openhotline.matching.models import BankExchangeFeed, HashBank, HashType
 from openhotline.matching.policy import BankSource
-from openhotline.matching.service import BankNotFoundError, create_bank, get_bank, import_rows
+from openhotline.matching.service import (
+    BankNotFoundError,
+    create_bank,
+    get_bank,
+    import_rows,
+    reclassify_rows,
+)
 from openhotline.matching.subscriptions import (
     ListFetcher,
     PublisherUnavailableError,
     SubscriptionError,
     SubscriptionInvalidError,
-    SubscriptionNotFoundError,
+    fed_banks,
+    feed_of,
     live_pairs,
     read_api_key,
     remove_pairs,
@@ -84,6 +91,7 @@ class FeedResult:
     batches: int = 0
     added: int = 0
     removed: int = 0
+    reclassified: int = 0  # live entries whose classification the exchange changed
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> count
 
 
@@ -162,21 +170,12 @@ def subscribe(
 
 def feeds(session: Session) -> list[tuple[BankExchangeFeed, str]]:
     """Every exchange feed with its bank's name."""
-    rows = session.execute(
-        select(BankExchangeFeed, HashBank.name)
-        .join(HashBank, HashBank.id == BankExchangeFeed.bank_id)
-        .order_by(HashBank.name)
-    ).all()
-    return [(feed, name) for feed, name in rows]
+    return fed_banks(session, BankExchangeFeed)
 
 
 def feed_for(session: Session, bank_name: str) -> BankExchangeFeed:
     """The exchange feed of one bank."""
-    bank = get_bank(session, bank_name)
-    feed = session.scalar(select(BankExchangeFeed).where(BankExchangeFeed.bank_id == bank.id))
-    if feed is None:
-        raise SubscriptionNotFoundError(f"bank {bank_name!r} is not fed by an exchange")
-    return feed
+    return feed_of(session, BankExchangeFeed, bank_name)
 
 
 def build_api(feed: BankExchangeFeed, bank_name: str, fetcher: ListFetcher) -> AnyAPI:
@@ -249,7 +248,7 @@ def sync(session: Session, bank_name: str, api: AnyAPI, actor: str) -> FeedResul
     feed.last_success_at = db.now(session)
     bank.last_synced_at = feed.last_success_at
     session.flush()
-    if result.added or result.removed:
+    if result.added or result.removed or result.reclassified:
         record(
             session,
             actor,
@@ -261,6 +260,7 @@ def sync(session: Session, bank_name: str, api: AnyAPI, actor: str) -> FeedResul
                 "batches": result.batches,
                 "added": result.added,
                 "removed": result.removed,
+                "reclassified": result.reclassified,
                 "skipped": result.skipped,
             },
         )
@@ -282,6 +282,7 @@ def _sync(session: Session, feed: BankExchangeFeed, bank: HashBank, api: AnyAPI)
             adds, removes = _batch(delta.updates, who, result)
             result.removed += remove_pairs(session, bank, removes, who)
             result.added += import_rows(session, bank, adds, added_by=who).added
+            result.reclassified += reclassify_rows(session, bank, adds)
             seen.difference_update(removes)
             seen.update((r.hash_type, r.hash_value) for r in adds)
             checkpoint = delta.checkpoint

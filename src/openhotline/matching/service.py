@@ -529,6 +529,48 @@ def import_rows(
     return result
 
 
+def reclassify_rows(session: Session, bank: HashBank, rows: Iterable[Row]) -> int:
+    """Give live entries the classification their source now states; returns how many changed.
+
+    A partner that regrades a hash it already sent (category A to B, or to "not illegal")
+    sends the same hash again: the insert skips it as a duplicate, so the new grade would be
+    lost without this.
+    """
+    wanted: dict[tuple[str, str], str] = {}
+    for row in rows:
+        wanted[row.hash_type.value, row.hash_value] = row.classification[:100]
+    by_type: dict[str, list[str]] = {}
+    for hash_type, value in wanted:
+        by_type.setdefault(hash_type, []).append(value)
+    changes: dict[str, list[int]] = {}  # new classification -> entry ids
+    for hash_type, values in by_type.items():
+        for start in range(0, len(values), 500):
+            for entry_id, value, current in session.execute(
+                select(BankEntry.id, BankEntry.hash_value, BankEntry.classification).where(
+                    BankEntry.bank_id == bank.id,
+                    BankEntry.hash_type == hash_type,
+                    BankEntry.hash_value.in_(values[start : start + 500]),
+                    BankEntry.removed_at.is_(None),
+                )
+            ).all():
+                new = wanted[hash_type, value]
+                if new != current:
+                    changes.setdefault(new, []).append(entry_id)
+    changed = 0
+    for classification, ids in changes.items():
+        for start in range(0, len(ids), 500):
+            session.execute(
+                update(BankEntry)
+                .where(BankEntry.id.in_(ids[start : start + 500]))
+                .values(classification=classification)
+                .execution_options(synchronize_session=False)
+            )
+        changed += len(ids)
+    if changed:
+        _bump(session, bank.id)  # matcher processes reload the bank; the caller audits
+    return changed
+
+
 def _insert_ignore_count(session: Session, table: Any, rows: list[dict[str, object]]) -> int:
     """Insert rows skipping those that hit a unique index; returns how many went in."""
     dialect = session.get_bind().dialect.name

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -25,9 +25,21 @@ from openhotline.audit.models import AuditAction
 from openhotline.audit.service import record
 from openhotline.errors import DomainError, InvalidError, NotFoundError, UnavailableError
 from openhotline.matching.formats import Row, check_not_degenerate, normalise_hash
-from openhotline.matching.models import BankEntry, BankSubscription, HashBank, HashType
+from openhotline.matching.models import (
+    BankEntry,
+    BankExchangeFeed,
+    BankSubscription,
+    HashBank,
+    HashType,
+)
 from openhotline.matching.policy import BankSource
-from openhotline.matching.service import BankNotFoundError, create_bank, get_bank, import_rows
+from openhotline.matching.service import (
+    BankNotFoundError,
+    create_bank,
+    get_bank,
+    import_rows,
+    reclassify_rows,
+)
 from openhotline.signing.service import SignatureError, parse_public_key, verify
 
 # Columns of a published hash-list row, in the order they become bank entries.
@@ -115,6 +127,7 @@ class SyncResult:
     version: int
     added: int = 0
     removed: int = 0
+    reclassified: int = 0  # live entries whose classification the publisher changed
     notes: list[str] = field(default_factory=list)
 
 
@@ -190,32 +203,48 @@ def subscribe(
     return sub
 
 
-def subscriptions(session: Session) -> list[tuple[BankSubscription, str]]:
-    """Every subscription with its bank's name."""
+# A bank is fed either by a signed openhotline list or by a threatexchange exchange; both
+# rows hang off the bank and share the schedule columns.
+Feed = TypeVar("Feed", BankSubscription, BankExchangeFeed)
+
+
+def fed_banks(session: Session, model: type[Feed]) -> list[tuple[Feed, str]]:
+    """Every subscription (or exchange feed, by model) with its bank's name."""
     rows = session.execute(
-        select(BankSubscription, HashBank.name)
-        .join(HashBank, HashBank.id == BankSubscription.bank_id)
+        select(model, HashBank.name)
+        .join(HashBank, HashBank.id == model.bank_id)
         .order_by(HashBank.name)
     ).all()
-    return [(sub, name) for sub, name in rows]
+    return [(row, name) for row, name in rows]
+
+
+def feed_of(session: Session, model: type[Feed], bank_name: str) -> Feed:
+    """The subscription (or exchange feed, by model) of one bank."""
+    bank = get_bank(session, bank_name)
+    row = session.scalar(select(model).where(model.bank_id == bank.id))
+    if row is None:
+        what = "has no subscription" if model is BankSubscription else "is not fed by an exchange"
+        raise SubscriptionNotFoundError(f"bank {bank_name!r} {what}")
+    return row
+
+
+def subscriptions(session: Session) -> list[tuple[BankSubscription, str]]:
+    """Every subscription with its bank's name."""
+    return fed_banks(session, BankSubscription)
 
 
 def subscription_for(session: Session, bank_name: str) -> BankSubscription:
     """The subscription of one bank."""
-    bank = get_bank(session, bank_name)
-    sub = session.scalar(select(BankSubscription).where(BankSubscription.bank_id == bank.id))
-    if sub is None:
-        raise SubscriptionNotFoundError(f"bank {bank_name!r} has no subscription")
-    return sub
+    return feed_of(session, BankSubscription, bank_name)
 
 
-def due(session: Session) -> list[str]:
-    """Names of the banks whose subscription is due for a sync."""
+def due(session: Session, model: type[Feed]) -> list[str]:
+    """Names of the banks whose subscription (or exchange feed) is due for a sync."""
     now = db.now(session)
     out = []
-    for sub, name in subscriptions(session):
-        last = sub.last_attempt_at
-        if last is None or (now - last).total_seconds() >= sub.interval_minutes * 60:
+    for row, name in fed_banks(session, model):
+        last = row.last_attempt_at
+        if last is None or (now - last).total_seconds() >= row.interval_minutes * 60:
             out.append(name)
     return out
 
@@ -369,6 +398,7 @@ def sync(session: Session, bank_name: str, fetcher: ListFetcher, actor: str) -> 
                 "version": result.version,
                 "added": result.added,
                 "removed": result.removed,
+                "reclassified": result.reclassified,
             },
         )
     return result
@@ -422,6 +452,7 @@ def _sync(
                 session, bank, ((r.hash_type, r.hash_value) for r in removed), who
             )
             result.added = import_rows(session, bank, added, added_by=who).added
+            result.reclassified = reclassify_rows(session, bank, added)
             result.mode = "delta"
             sub.version = latest
             return result
@@ -432,6 +463,7 @@ def _sync(
     wanted = {(r.hash_type, r.hash_value) for r in rows}
     result.removed = _remove(session, bank, _live_pairs(session, bank) - wanted, who)
     result.added = import_rows(session, bank, rows, added_by=who).added
+    result.reclassified = reclassify_rows(session, bank, rows)
     result.mode = "snapshot"
     sub.version = latest
     return result

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline import db
 from openhotline.db import transaction
+from openhotline.errors import DomainError
 from openhotline.jobs import service as jobs
 from openhotline.matching import subscriptions
-from openhotline.matching.models import BankExchangeFeed, HashBank
+from openhotline.matching.models import BankExchangeFeed, BankSubscription
 
 if TYPE_CHECKING:
     from openhotline.bootstrap import Services
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("openhotline.matching")
 SYNC_JOB = "bank.sync"
 EXCHANGE_SYNC_JOB = "bank.exchange_sync"
+R = TypeVar("R")
 
 
 def item_features_job(services: Services, payload: dict[str, Any]) -> None:
@@ -54,28 +56,50 @@ def item_features_job(services: Services, payload: dict[str, Any]) -> None:
         service.add_features(session, bank, entry, feats.to_bytes(), len(feats), "four-eyes")
 
 
+def run_bank_sync(factory: sessionmaker[Session], sync: Callable[[Session], R]) -> R:
+    """Run one bank sync in its own transaction, committed even when the sync fails.
+
+    The sync records its error on the subscription or feed before raising, so the commit
+    keeps it for `bank subscriptions` and the console.
+    """
+    session = factory()
+    try:
+        result = sync(session)
+        session.commit()
+        return result
+    except DomainError:
+        session.commit()
+        raise
+    finally:
+        session.close()
+
+
+def _sync_job(services: Services, what: str, sync: Callable[[Session], R]) -> R | None:
+    """A scheduled sync: retried when the source is unavailable, dropped when it is refused."""
+    try:
+        return run_bank_sync(services.sessionmaker, sync)
+    except subscriptions.PublisherUnavailableError:
+        raise  # the queue retries with back-off
+    except subscriptions.SubscriptionError as exc:
+        # A file that fails its checks will fail again: it is recorded, not retried.
+        log.warning("%s refused: %s", what, exc)
+        return None
+
+
 def sync_job(services: Services, payload: dict[str, Any]) -> None:
     """Job-queue handler: sync one subscribed bank; the error stays on the subscription."""
     name = str(payload["bank"])
-    factory = services.sessionmaker
-    session = factory()
-    try:
-        result = subscriptions.sync(session, name, services.list_fetcher, actor="system:sync")
-        session.commit()
-    except subscriptions.PublisherUnavailableError:
-        session.commit()  # keep last_error; the queue retries with back-off
-        raise
-    except subscriptions.SubscriptionError as exc:
-        # A file that fails its checks will fail again: record it, don't retry.
-        session.commit()
-        log.warning("bank sync %s refused: %s", name, exc)
-        return
-    finally:
-        session.close()
-    log.info(
-        "bank sync %s: %s v%d -> v%d, +%d -%d",
-        name, result.mode, result.from_version, result.version, result.added, result.removed,
-    )  # fmt: skip
+    result = _sync_job(
+        services,
+        f"bank sync {name}",
+        lambda s: subscriptions.sync(s, name, services.list_fetcher, actor="system:sync"),
+    )
+    if result is not None:
+        log.info(
+            "bank sync %s: %s v%d -> v%d, +%d -%d ~%d",
+            name, result.mode, result.from_version, result.version, result.added,
+            result.removed, result.reclassified,
+        )  # fmt: skip
 
 
 def exchange_sync_job(services: Services, payload: dict[str, Any]) -> None:
@@ -87,41 +111,20 @@ def exchange_sync_job(services: Services, payload: dict[str, Any]) -> None:
         log.warning("exchange feed %s: python-threatexchange is not installed", payload["bank"])
         return
     name = str(payload["bank"])
-    session = services.sessionmaker()
-    try:
-        feed = exchange_feed.feed_for(session, name)
-        api = exchange_feed.build_api(feed, name, services.list_fetcher)
-        result = exchange_feed.sync(session, name, api, actor="system:sync")
-        session.commit()
-    except subscriptions.PublisherUnavailableError:
-        session.commit()  # keep last_error; the queue retries with back-off
-        raise
-    except subscriptions.SubscriptionError as exc:
-        session.commit()
-        log.warning("exchange feed %s refused: %s", name, exc)
-        return
-    finally:
-        session.close()
-    log.info(
-        "exchange feed %s: %s, %d batches, +%d -%d",
-        name, result.mode, result.batches, result.added, result.removed,
-    )  # fmt: skip
 
-
-def _due_feeds(session: Session) -> list[str]:
-    """Banks whose exchange feed is due (the model only: no threatexchange import here)."""
-    now = db.now(session)
-    rows = session.execute(
-        select(BankExchangeFeed, HashBank.name).join(
-            HashBank, HashBank.id == BankExchangeFeed.bank_id
+    def sync(session: Session) -> exchange_feed.FeedResult:
+        api = exchange_feed.build_api(
+            exchange_feed.feed_for(session, name), name, services.list_fetcher
         )
-    ).all()
-    return [
-        name
-        for feed, name in rows
-        if feed.last_attempt_at is None
-        or (now - feed.last_attempt_at).total_seconds() >= feed.interval_minutes * 60
-    ]
+        return exchange_feed.sync(session, name, api, actor="system:sync")
+
+    result = _sync_job(services, f"exchange feed {name}", sync)
+    if result is not None:
+        log.info(
+            "exchange feed %s: %s, %d batches, +%d -%d ~%d",
+            name, result.mode, result.batches, result.added, result.removed,
+            result.reclassified,
+        )  # fmt: skip
 
 
 def enqueue_due_syncs(services: Services) -> None:
@@ -130,7 +133,7 @@ def enqueue_due_syncs(services: Services) -> None:
         return
     with transaction(services.sessionmaker) as session:
         now = db.now(session)
-        for name in subscriptions.due(session):
+        for name in subscriptions.due(session, BankSubscription):
             jobs.enqueue(
                 session,
                 SYNC_JOB,
@@ -139,7 +142,7 @@ def enqueue_due_syncs(services: Services) -> None:
                 dedupe_key=f"bank-sync:{name}:{now:%Y-%m-%dT%H}:{now.minute // 5}",
                 max_attempts=services.settings.job_max_attempts,
             )
-        for name in _due_feeds(session):
+        for name in subscriptions.due(session, BankExchangeFeed):
             jobs.enqueue(
                 session,
                 EXCHANGE_SYNC_JOB,
