@@ -97,7 +97,9 @@ class HashSource:
             md5 = _hex_cells(mixed[:, :2].tobytes(), 16)
             sha1 = [s[:40] for s in _hex_cells(np.ascontiguousarray(mixed[:, 1:]).tobytes(), 24)]
             pdq = _hex_cells((mixed ^ words).tobytes(), 32)
-            yield from zip(keys, repeat(None), md5, sha1, pdq, repeat(None), repeat(None))
+            yield from zip(
+                keys, repeat(None), md5, sha1, pdq, repeat(None), repeat(None), repeat(None)
+            )
 
 
 def url_of(i: int) -> str:
@@ -120,9 +122,7 @@ class UrlSource:
         for start in range(0, len(self.keys), BATCH):
             keys = _hex_cells(self.keys[start : start + BATCH].tobytes(), 32)
             urls = [url_of(i) for i in self.ids[start : start + BATCH].tolist()]
-            yield from zip(
-                keys, urls, repeat(None), repeat(None), repeat(None), repeat(None), repeat(None)
-            )
+            yield from zip(keys, urls, *(repeat(None),) * 6, strict=False)
 
 
 def churned(src: HashSource | UrlSource, fraction: float, n_new: int) -> HashSource | UrlSource:

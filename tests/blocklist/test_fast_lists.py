@@ -41,10 +41,10 @@ def _generated(kind: str, n: int, salt: str) -> list[Row]:
         k = hashlib.sha256(f"{salt}{i}".encode()).hexdigest()
         if kind == "urls":
             url = f'http://h{i % 7}.example.test/p/{i}?q="{i}",é'
-            out.append((k, url, None, None, None, None, None))
+            out.append((k, url, None, None, None, None, None, None))
         else:
             cls = "default:baseline" if i % 2 else None
-            out.append((k, None, k[:32], k[:40], None if i % 3 else k, cls, "Hotline"))
+            out.append((k, None, k[:32], k[:40], None if i % 3 else k, cls, "Hotline", None))
     return sorted(out)
 
 
@@ -89,7 +89,7 @@ def test_file_signature_matches_for_any_content(data: bytes) -> None:
 
 
 def _row(key: str, cls: str | None = "default:baseline") -> Row:
-    return (key, None, key[:32], key[:40], key, cls, "Example Hotline")
+    return (key, None, key[:32], key[:40], key, cls, "Example Hotline", None)
 
 
 def _hashes(n: int, salt: str = "x") -> list[Row]:
@@ -101,7 +101,7 @@ def _live(s: Session, kind: ListKind) -> list[tuple[object, ...]]:
     return [
         tuple(r)
         for r in s.execute(
-            select(c.key, c.url, c.md5, c.sha1, c.pdq, c.classification, c.provenance)
+            select(c.key, c.url, c.md5, c.sha1, c.pdq, c.classification, c.provenance, c.vpdq)
             .where(c.kind == kind, c.removed_version.is_(None))
             .order_by(c.key)
         )
@@ -160,7 +160,7 @@ def test_a_version_from_before_digests_learns_its_digest(
     [
         (lambda r: [r[1], r[0], *r[2:]], "rising key order"),
         (lambda r: [r[0], r[0], *r[1:]], "rising key order"),
-        (lambda r: [r[0][:4], *r[1:]], "7-tuples"),
+        (lambda r: [r[0][:4], *r[1:]], "8-tuples"),
         (lambda r: [(r[0][0].upper(), *r[0][1:]), *r[1:]], "SHA-256 hex"),
     ],
 )

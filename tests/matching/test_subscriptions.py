@@ -87,18 +87,24 @@ def publisher(tmp_path: Path) -> Iterator[Publisher]:
         engine.dispose()
 
 
+def assessed_item(s: Session, data: bytes) -> Item:
+    """An assessed item made of ``data`` (its hashes, no media), flushed."""
+    item = Item(
+        sha256=hashlib.sha256(data).hexdigest(),
+        md5=hashlib.md5(data).hexdigest(),  # noqa: S324 - a published list format
+        sha1=hashlib.sha1(data).hexdigest(),  # noqa: S324
+        size=len(data),
+        status=ItemStatus.ASSESSED.value,
+    )
+    s.add(item)
+    s.flush()
+    return item
+
+
 def _confirm(pub: Publisher, data: bytes) -> str:
     """A confirms an item made of ``data`` (four eyes done) and publishes its lists."""
     with transaction(pub.factory) as s:
-        item = Item(
-            sha256=hashlib.sha256(data).hexdigest(),
-            md5=hashlib.md5(data).hexdigest(),  # noqa: S324 - a published list format
-            sha1=hashlib.sha1(data).hexdigest(),  # noqa: S324
-            size=len(data),
-            status=ItemStatus.ASSESSED.value,
-        )
-        s.add(item)
-        s.flush()
+        item = assessed_item(s, data)
         admit_item_hashes(s, item, scheme="default", classification="baseline")
         lists.publish_lists(s, actor="t", provenance="Hotline AA")
         return item.sha256

@@ -22,8 +22,11 @@ DELTA_FORMATS = ("csv", "json")  # an HMA local file has no removals: snapshots 
 URL_FIELDS = ("url", "url_sha256")
 HASH_FIELDS = ("sha256", "md5", "sha1", "pdq", "classification", "provenance")
 
-# One entry: (key, url, md5, sha1, pdq, classification, provenance) — the published columns.
-Row = tuple[str, str | None, str | None, str | None, str | None, str | None, str | None]
+# One entry: (key, url, md5, sha1, pdq, classification, provenance, vpdq), the published
+# columns. vpdq (a video's frames, a JSON list of "pdq_hex,quality,timestamp" strings, as
+# python-threatexchange writes a VPDQ signal) is in the JSON and HMA forms only: a frame list
+# is no CSV cell, and CSV readers keep the columns they had.
+Row = tuple[str, str | None, str | None, str | None, str | None, str | None, str | None, str | None]
 
 
 def _js(value: str | None) -> str:
@@ -36,17 +39,20 @@ def _js(value: str | None) -> str:
 
 
 def _json_entry(kind: str, row: Row) -> str:
-    key, url, md5, sha1, pdq, cls, who = row
+    key, url, md5, sha1, pdq, cls, who, vpdq = row
     if kind == "urls":
         return f'{{"url":{_js(url)},"url_sha256":{_js(key)}}}'
+    # The frame list is already JSON (written by media.video.format_te_json); entries
+    # without one render as before, byte for byte.
+    frames = f',"vpdq":{vpdq}' if vpdq is not None else ""
     return (
         f'{{"sha256":{_js(key)},"md5":{_js(md5)},"sha1":{_js(sha1)},"pdq":{_js(pdq)},'
-        f'"classification":{_js(cls)},"provenance":{_js(who)}}}'
+        f'"classification":{_js(cls)},"provenance":{_js(who)}{frames}}}'
     )
 
 
 def _cells(kind: str, row: Row) -> tuple[str, ...]:
-    key, url, md5, sha1, pdq, cls, who = row
+    key, url, md5, sha1, pdq, cls, who, _vpdq = row
     if kind == "urls":
         return (url or "", key)
     return (key, md5 or "", sha1 or "", pdq or "", cls or "", who or "")
@@ -126,15 +132,23 @@ def _write_hma(out: Sink, kind: str, rows: Iterable[Row]) -> None:
     """HMA's local-file format (python-threatexchange): `<signal type> <hash>` per line.
 
     Every hash of a row becomes a line, with the type names `openhotline bank export --format
-    hma` writes and `bank import` reads; URL lists have no HMA form.
+    hma` writes and `bank import` reads; a video's frames as a `vpdq` line holding
+    threatexchange's VPDQ signal string (HMA's vPDQ extension reads it). URL lists have no
+    HMA form.
     """
     if kind != "hashes":
         raise ValueError("only hash lists have an HMA form")
     for batch in _batches(rows):
         lines = [
             f"{name} {value}\n"
-            for key, _url, md5, sha1, pdq, _cls, _who in batch
-            for name, value in (("pdq", pdq), ("md5", md5), ("sha1", sha1), ("sha256", key))
+            for key, _url, md5, sha1, pdq, _cls, _who, vpdq in batch
+            for name, value in (
+                ("pdq", pdq),
+                ("md5", md5),
+                ("sha1", sha1),
+                ("sha256", key),
+                ("vpdq", vpdq),
+            )
             if value
         ]
         out.write("".join(lines).encode("ascii"))

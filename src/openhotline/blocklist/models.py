@@ -86,6 +86,9 @@ class ListEntry(Base):
     # Hash list: the class ("<scheme>:<code>") and who vouches for it, as recipients see them.
     classification: Mapped[str | None] = mapped_column(String(100))
     provenance: Mapped[str | None] = mapped_column(String(100))
+    # Hash list, a confirmed video: its vPDQ frames as python-threatexchange's signal string
+    # (a JSON list of "pdq_hex,quality,timestamp"); null for images.
+    vpdq: Mapped[str | None] = mapped_column(Text)
     added_version: Mapped[int] = mapped_column(Integer)
     removed_version: Mapped[int | None] = mapped_column(Integer)
 

@@ -53,8 +53,9 @@ from openhotline.config import Settings
 from openhotline.errors import ConflictError, DomainError, ErrorKind, InvalidError, NotFoundError
 from openhotline.i18n import gettext as _
 from openhotline.jobs import service as jobs
-from openhotline.matching.models import BankEntry, HashBank, HashType
+from openhotline.matching.models import BankEntry, BankVideoFrame, HashBank, HashType
 from openhotline.media.models import Item
+from openhotline.media.video import VideoFrame, format_te_json
 from openhotline.reporting.service import url_hash
 from openhotline.reportremove.published import hash_list_rows as self_generated_rows
 from openhotline.signing.service import SigningKey
@@ -65,7 +66,7 @@ from openhotline.urls import InvalidURLError, canonicalize
 _ENTRIES = cast(Table, ListEntry.__table__)
 CHUNK = 5000
 
-# (url, md5, sha1, pdq[, classification, provenance]) per key: what a list should hold now.
+# (url, md5, sha1, pdq[, classification, provenance, vpdq]) per key: what a list should hold.
 Contents = dict[str, tuple[str | None, ...]]
 
 
@@ -115,12 +116,16 @@ def hash_list_source(session: Session, provenance: str = "") -> Contents:
     """Hashes of items confirmed by four eyes: those in the assessment's confirmed bank.
 
     An item is listed while its SHA-256 is a live entry of the "confirmed" bank; its MD5,
-    SHA-1 and (unless weak) PDQ come with it, with the entry's classification. Provenance is
-    the publishing hotline: the bank's internal source (an item id) never leaves.
+    SHA-1, (unless weak) PDQ and, for a video, the vPDQ frames of its live vpdq entry come
+    with it, with the entry's classification. Provenance is the publishing hotline: the
+    bank's internal source (an item id) never leaves.
     """
     bank_id = select(HashBank.id).where(HashBank.name == CONFIRMED_BANK).scalar_subquery()
     rows = session.execute(
-        select(Item.sha256, Item.md5, Item.sha1, Item.pdq, Item.weak, BankEntry.classification)
+        select(
+            Item.id, Item.sha256, Item.md5, Item.sha1, Item.pdq, Item.weak,
+            BankEntry.classification,
+        )
         .join(
             BankEntry,
             and_(
@@ -131,15 +136,45 @@ def hash_list_source(session: Session, provenance: str = "") -> Contents:
             ),
         )
         .distinct()
-    )
+    )  # fmt: skip
     who = provenance[:100] or None
+    videos = _confirmed_videos(session, bank_id)
     # Report Remove's self-generated bank is published with it (an own item wins a tie).
     listed: Contents = self_generated_rows(session, provenance)
     listed.update(
-        (sha, (None, md5, sha1, None if weak else pdq, (cls or None), who))
-        for sha, md5, sha1, pdq, weak, cls in rows
+        (sha, (None, md5, sha1, None if weak else pdq, (cls or None), who, videos.get(item_id)))
+        for item_id, sha, md5, sha1, pdq, weak, cls in rows
     )
     return listed
+
+
+def _confirmed_videos(session: Session, bank_id: Any) -> dict[int, str]:
+    """Item id -> the vPDQ signal string of its live vpdq entry in the confirmed bank."""
+    entries = (
+        select(BankEntry.id, BankEntry.source)
+        .where(
+            BankEntry.bank_id == bank_id,
+            BankEntry.hash_type == HashType.VPDQ.value,
+            BankEntry.removed_at.is_(None),
+        )
+        .subquery()
+    )
+    frames: dict[str, list[VideoFrame]] = {}
+    for source, pdq, quality, number, timestamp in session.execute(
+        select(
+            entries.c.source, BankVideoFrame.hash_value, BankVideoFrame.quality,
+            BankVideoFrame.frame_number, BankVideoFrame.timestamp,
+        )
+        .join(BankVideoFrame, BankVideoFrame.entry_id == entries.c.id)
+        .order_by(entries.c.id, BankVideoFrame.position)
+    ):  # fmt: skip
+        frames.setdefault(source, []).append(VideoFrame(pdq, quality, number, timestamp))
+    # The confirmed bank's entries name their item ("item:<id>", assessment/banks.py).
+    return {
+        int(source[5:]): format_te_json(video)
+        for source, video in frames.items()
+        if source.startswith("item:") and source[5:].isdigit()
+    }
 
 
 def parse_kind(kind: str) -> ListKind:
@@ -170,7 +205,7 @@ def get_version(session: Session, kind: ListKind, version: int) -> ListVersion:
     return row
 
 
-# A source: rows (key, url, md5, sha1, pdq, classification, provenance) in strictly rising
+# A source: rows (key, url, md5, sha1, pdq, classification, provenance, vpdq) in strictly rising
 # key order that can be iterated more than once (a list, or an object whose __iter__ starts
 # a fresh stream), or a Contents dict (sorted here; fine for lists that fit in memory).
 Source = Contents | Iterable[Row]
@@ -181,7 +216,7 @@ _HEX = re.compile(r"[0-9a-f]*")
 def _normalised(desired: Source) -> Iterable[Row]:
     if isinstance(desired, dict):
         return [
-            cast(Row, (k, *v[:6], *(None,) * (6 - len(v[:6])))) for k, v in sorted(desired.items())
+            cast(Row, (k, *v[:7], *(None,) * (7 - len(v[:7])))) for k, v in sorted(desired.items())
         ]
     if iter(desired) is desired:
         # A generator would be empty on the second pass and unpublish everything.
@@ -206,7 +241,7 @@ def _batches(
         # which the sorted-stream diff relies on.
         if (
             not all(map(operator.lt, keys, islice(keys, 1, None)))
-            or any(map((7).__ne__, map(len, batch)))
+            or any(map((8).__ne__, map(len, batch)))
             or (
                 hex_keys
                 and not (
@@ -215,7 +250,7 @@ def _batches(
             )
         ):
             raise BlocklistInvalidError(
-                "list source rows must be 7-tuples with SHA-256 hex keys in strictly rising "
+                "list source rows must be 8-tuples with SHA-256 hex keys in strictly rising "
                 f"key order (near {str(batch[0])[:120]})"
             )
         prev = keys[-1:]
@@ -237,7 +272,7 @@ def _new_digest(kind: ListKind) -> hashlib._Hash:
     return hashlib.sha256(f"openhotline list source v1 {kind.value}\n".encode())
 
 
-_COLUMNS = "kind, key, url, md5, sha1, pdq, classification, provenance, added_version"
+_COLUMNS = "kind, key, url, md5, sha1, pdq, classification, provenance, vpdq, added_version"
 
 
 def _insert_rows(session: Session, kind: ListKind, number: int, rows: Iterable[Row]) -> None:
@@ -256,7 +291,7 @@ def _insert_rows(session: Session, kind: ListKind, number: int, rows: Iterable[R
         cur = raw.cursor()
         try:
             cur.executemany(
-                f"INSERT INTO list_entries ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                f"INSERT INTO list_entries ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
                 values,
             )
         finally:
@@ -273,14 +308,14 @@ def _mark_removed(session: Session, number: int, ids: Sequence[int]) -> None:
 
 
 def _active(session: Session, kind: ListKind, upto: int) -> Iterator[tuple[Any, ...]]:
-    """(id, key, url, md5, sha1, pdq, classification, provenance) of live entries by key.
+    """(id, key, url, md5, sha1, pdq, classification, provenance, vpdq) of live entries by key.
 
     Only entries added by version `upto` or earlier: rows this publish inserts meanwhile
     must not reappear in the scan.
     """
     conn = session.connection()
     raw: Any = conn.connection.driver_connection
-    cols = "id, key, url, md5, sha1, pdq, classification, provenance"
+    cols = "id, key, url, md5, sha1, pdq, classification, provenance, vpdq"
     if conn.dialect.name == "postgresql":
         # A server-side cursor streams in its own snapshot; inserts in between stay unseen.
         with raw.cursor(name="openhotline_list_active") as cur:
@@ -394,7 +429,7 @@ def _has_active(session: Session, kind: ListKind) -> bool:
 
 # Part of every token: bump it when a source function starts reading something new (and
 # give the triggers of migration 1170 that table), so old tokens stop matching.
-TOKEN_SCHEME = "t1"  # noqa: S105 - a format tag, not a secret
+TOKEN_SCHEME = "t2"  # noqa: S105 - a format tag, not a secret
 
 
 def source_token(session: Session, kind: ListKind, params: str = "") -> str:
@@ -525,13 +560,13 @@ def _rows(session: Session, *where: Any) -> Iterator[Row]:
     c = _ENTRIES.c
     # The option goes on the statement: on the connection it would stick to later writes.
     stmt = (
-        select(c.key, c.url, c.md5, c.sha1, c.pdq, c.classification, c.provenance)
+        select(c.key, c.url, c.md5, c.sha1, c.pdq, c.classification, c.provenance, c.vpdq)
         .where(*where)
         .order_by(c.key)
     )
     result = session.connection().execute(stmt.execution_options(yield_per=50000))
     for r in result:
-        yield (r[0], r[1], r[2], r[3], r[4], r[5], r[6])
+        yield (r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7])
 
 
 def snapshot_rows(session: Session, kind: ListKind, version: int) -> Iterator[Row]:

@@ -24,6 +24,7 @@ from openhotline import db
 from openhotline.audit.models import AuditAction
 from openhotline.audit.service import record
 from openhotline.errors import DomainError, InvalidError, NotFoundError, UnavailableError
+from openhotline.matching import video
 from openhotline.matching.formats import Row, check_not_degenerate, normalise_hash
 from openhotline.matching.models import (
     BankEntry,
@@ -40,6 +41,7 @@ from openhotline.matching.service import (
     import_rows,
     reclassify_rows,
 )
+from openhotline.media.video import VideoFrame, parse_vpdq, vpdq_digest
 from openhotline.signing.service import SignatureError, parse_public_key, verify
 
 # Columns of a published hash-list row, in the order they become bank entries.
@@ -311,6 +313,54 @@ def _rows(entries: list[Any], where: str, added_by: str) -> list[Row]:
     return rows
 
 
+@dataclass(frozen=True)
+class VideoRow:
+    """A listed video's vPDQ frames, as they become a vpdq entry of the bank."""
+
+    frames: list[VideoFrame]
+    row: Row  # hash_type vpdq, hash_value the frames' digest (the entry's identity)
+
+
+def _videos(entries: list[Any], where: str, added_by: str) -> list[VideoRow]:
+    """The vPDQ frame lists of a file's entries (videos); a bad one refuses the file."""
+    out: list[VideoRow] = []
+    for n, entry in enumerate(entries, start=1):
+        value = entry.get("vpdq") if isinstance(entry, dict) else None
+        if value is None:
+            continue
+        try:
+            if not isinstance(value, list):
+                raise ValueError("expected a list of frame hashes")
+            frames = parse_vpdq(json.dumps(value))
+            if len(frames) > video.MAX_FRAMES or not video.usable(frames):
+                raise ValueError(
+                    f"a video needs 1-{video.MAX_FRAMES} frame hashes, some of quality "
+                    f">= {video.MIN_QUALITY}"
+                )
+        except ValueError as exc:
+            raise SubscriptionInvalidError(f"{where} entry {n}: vpdq: {exc}") from None
+        row = Row(
+            line=n,
+            hash_type=HashType.VPDQ,
+            hash_value=vpdq_digest(frames),
+            source=_text(entry, "provenance", 200),
+            classification=_text(entry, "classification", 100),
+            added_by=added_by,
+        )
+        out.append(VideoRow(frames, row))
+    return out
+
+
+def _add_videos(session: Session, bank: HashBank, videos: list[VideoRow]) -> int:
+    added = 0
+    for v in videos:
+        _, created = video.add_video(
+            session, bank, v.frames, v.row.source, v.row.classification, v.row.added_by
+        )
+        added += int(created)
+    return added
+
+
 def _remove(
     session: Session, bank: HashBank, pairs: Iterable[tuple[HashType, str]], by: str
 ) -> int:
@@ -319,6 +369,9 @@ def _remove(
     by_type: dict[HashType, list[str]] = {}
     for hash_type, value in pairs:
         by_type.setdefault(hash_type, []).append(value)
+    # A video's frames leave the index with its entry.
+    for digest in by_type.pop(HashType.VPDQ, []):
+        removed += video.remove_video(session, bank, digest, by)
     for hash_type, values in by_type.items():
         for chunk in _chunks(values, 500):
             result = session.execute(
@@ -448,11 +501,16 @@ def _sync(
                 raise SubscriptionInvalidError("the delta is not the one asked for")
             added = _rows(_list(delta, "added"), "delta added", who)
             removed = _rows(_list(delta, "removed"), "delta removed", who)
+            added_videos = _videos(_list(delta, "added"), "delta added", who)
+            removed += [v.row for v in _videos(_list(delta, "removed"), "delta removed", who)]
             result.removed = _remove(
                 session, bank, ((r.hash_type, r.hash_value) for r in removed), who
             )
             result.added = import_rows(session, bank, added, added_by=who).added
-            result.reclassified = reclassify_rows(session, bank, added)
+            result.added += _add_videos(session, bank, added_videos)
+            result.reclassified = reclassify_rows(
+                session, bank, [*added, *(v.row for v in added_videos)]
+            )
             result.mode = "delta"
             sub.version = latest
             return result
@@ -460,10 +518,12 @@ def _sync(
     if snap.get("version") != latest:
         raise SubscriptionInvalidError("the snapshot is not the version asked for")
     rows = _rows(_list(snap, "entries"), "snapshot", who)
-    wanted = {(r.hash_type, r.hash_value) for r in rows}
+    videos = _videos(_list(snap, "entries"), "snapshot", who)
+    wanted = {(r.hash_type, r.hash_value) for r in [*rows, *(v.row for v in videos)]}
     result.removed = _remove(session, bank, _live_pairs(session, bank) - wanted, who)
     result.added = import_rows(session, bank, rows, added_by=who).added
-    result.reclassified = reclassify_rows(session, bank, rows)
+    result.added += _add_videos(session, bank, videos)
+    result.reclassified = reclassify_rows(session, bank, [*rows, *(v.row for v in videos)])
     result.mode = "snapshot"
     sub.version = latest
     return result
