@@ -114,9 +114,10 @@ def test_the_sample_exchange_fills_a_bank(session_factory: Factory) -> None:
     with transaction(session_factory) as s:
         exchange_feed.subscribe(s, "tx-sample", "sample", {}, actor="t")
     result = _sync(session_factory, "tx-sample")
-    (delta,) = StaticSampleSignalExchangeAPI().fetch_iter(
-        [PdqSignal, VideoMD5Signal, VideoSHA256Signal], None
-    )
+    # Every type a bank holds: PDQ, MD5, SHA-256 and, with the video extra, vPDQ.
+    held = [signal_type for signal_type, _ in exchange_feed.SIGNAL_TYPES.values()]
+    assert {PdqSignal, VideoMD5Signal, VideoSHA256Signal} <= set(held)
+    (delta,) = StaticSampleSignalExchangeAPI().fetch_iter(held, None)
     assert result.added == len(delta.updates) > 0
     assert _sync(session_factory, "tx-sample").added == 0
 

@@ -128,3 +128,38 @@ def test_removing_only_the_vpdq_entry_republishes_the_list(
         assert v2.version == v1.version + 1
         (row,) = lists.snapshot_rows(s, ListKind.HASHES, v2.version)
         assert row[7] is None and row[2] is not None  # the file hashes stay listed
+
+
+def test_exchange_feeds_carry_videos(
+    publisher: Publisher,  # noqa: F811
+    session_factory: sessionmaker[Session],
+    tmp_path: Path,
+) -> None:
+    """Through threatexchange: openhotline's adapter yields a `vpdq` signal, an exchange feed
+    holds it as a vpdq entry with its frames; a local file's `vpdq` line is read the same."""
+    pytest.importorskip("threatexchange.extensions.vpdq.vpdq", reason="needs [exchange,video]")
+    from tests.matching.test_exchange_feed import _feed_from
+    from tests.matching.test_exchange_feed import _sync as feed_sync
+
+    from openhotline.matching import exchange_feed
+
+    _confirm_video(publisher.factory, PNG_A, FRAMES)
+    _feed_from(session_factory, publisher, tmp_path, "tx-video")
+    first = feed_sync(session_factory, "tx-video")
+    assert first.added == 3 and not first.skipped  # SHA-256, MD5 and the video
+    with session_factory() as s:
+        ((entry, frames),) = list(video.iter_videos(s, banks.get_bank(s, "tx-video")))
+        assert [f.pdq for f in frames] == [f.pdq for f in FRAMES]
+        assert entry.hash_value == vpdq_digest(frames)
+
+    signals = tmp_path / "signals.txt"
+    half = FRAMES[:3]
+    signals.write_text(f'vpdq {format_te_json(half)}\nvpdq ["zz,1,0"]\n')
+    with transaction(session_factory) as s:
+        exchange_feed.subscribe(s, "tx-file", "local_file", {"filename": str(signals)}, "t")
+    result = feed_sync(session_factory, "tx-file")
+    assert result.added == 1 and sum(result.skipped.values()) == 1  # the malformed frame list
+    signals.write_text("")
+    assert feed_sync(session_factory, "tx-file").removed == 1
+    with session_factory() as s:
+        assert list(video.iter_videos(s, banks.get_bank(s, "tx-file"))) == []

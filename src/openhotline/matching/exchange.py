@@ -7,7 +7,8 @@ delta from the checkpoint's version (or the whole snapshot the first time), each
 detached Ed25519 signature verified against the pinned key before anything is yielded.
 Each fetch yields per-signal updates keyed (signal type, hash): a hash the publisher
 removed comes as a deletion (None). PDQ maps to threatexchange's `pdq`, MD5 and SHA-256
-to its `video_md5` and `video_sha256` (byte hashes of any file, despite the names).
+to its `video_md5` and `video_sha256` (byte hashes of any file, despite the names), a
+video's frame list to `vpdq` (for clients with threatexchange's vPDQ extension).
 
 Load it in the threatexchange CLI with
 ``threatexchange config extensions add openhotline.matching.exchange``.
@@ -18,6 +19,7 @@ deployment without threatexchange never loads it.
 # No `from __future__ import annotations` here: the threatexchange CLI builds its
 # `config collab edit` options from the collaboration dataclass's field types, which must be
 # real types rather than strings.
+import json
 import logging
 import typing as t
 from collections.abc import Iterator, Sequence
@@ -58,6 +60,9 @@ SIGNAL_NAMES: dict[HashType, str] = {
 }
 
 Key = tuple[str, str]  # (signal type name, signal value)
+# A listed video's frames go out as threatexchange's VPDQ signal (its vPDQ extension, which
+# needs the vpdq package: only clients that load it ask for this name).
+VPDQ_NAME = "vpdq"
 
 
 @dataclass
@@ -182,6 +187,10 @@ class OpenhotlineSignalExchangeAPI(
                 name = SIGNAL_NAMES.get(hash_type)
                 if name is not None and name in wanted:
                     out[name, value] = meta
+            frames = entry.get("vpdq")
+            if VPDQ_NAME in wanted and isinstance(frames, list):
+                # The VPDQ signal string is this JSON list as threatexchange writes it.
+                out[VPDQ_NAME, json.dumps(frames)] = meta
         return out
 
     def _checkpoint(self, version: int, *, refetch: bool = False) -> OpenhotlineCheckpoint:

@@ -56,12 +56,16 @@ from openhotline.matching.subscriptions import (
     PublisherUnavailableError,
     SubscriptionError,
     SubscriptionInvalidError,
+    VideoRow,
+    add_videos,
     fed_banks,
     feed_of,
     live_pairs,
     read_api_key,
     remove_pairs,
+    video_frames,
 )
+from openhotline.media.video import VideoFrame, vpdq_digest
 
 AnyAPI = SignalExchangeAPI[Any, Any, Any, Any, Any]
 
@@ -79,6 +83,12 @@ SIGNAL_TYPES: dict[str, tuple[type[SignalType], HashType]] = {
     VideoMD5Signal.get_name(): (VideoMD5Signal, HashType.MD5),
     VideoSHA256Signal.get_name(): (VideoSHA256Signal, HashType.SHA256),
 }
+try:  # threatexchange's vPDQ extension needs the vpdq package (the `video` extra)
+    from threatexchange.extensions.vpdq.vpdq import VPDQSignal
+except ImportError:  # pragma: no cover - depends on the installed extras
+    pass
+else:
+    SIGNAL_TYPES[VPDQSignal.get_name()] = (VPDQSignal, HashType.VPDQ)
 _RESERVED = ("name", "api", "enabled")
 
 
@@ -279,12 +289,14 @@ def _sync(session: Session, feed: BankExchangeFeed, bank: HashBank, api: AnyAPI)
         # error of its own library) becomes a sync error kept on the feed, with nothing
         # applied from the batch that failed.
         for delta in api.fetch_iter(types, None if full else checkpoint):
-            adds, removes = _batch(delta.updates, who, result)
+            adds, videos, removes = _batch(delta.updates, who, result)
             result.removed += remove_pairs(session, bank, removes, who)
             result.added += import_rows(session, bank, adds, added_by=who).added
-            result.reclassified += reclassify_rows(session, bank, adds)
+            result.added += add_videos(session, bank, videos)
+            rows = [*adds, *(v.row for v in videos)]
+            result.reclassified += reclassify_rows(session, bank, rows)
             seen.difference_update(removes)
-            seen.update((r.hash_type, r.hash_value) for r in adds)
+            seen.update((r.hash_type, r.hash_value) for r in rows)
             checkpoint = delta.checkpoint
             result.batches += 1
     except SubscriptionError:
@@ -300,9 +312,10 @@ def _sync(session: Session, feed: BankExchangeFeed, bank: HashBank, api: AnyAPI)
 
 def _batch(
     updates: Mapping[Any, Any], who: str, result: FeedResult
-) -> tuple[list[Row], list[tuple[HashType, str]]]:
-    """One batch as bank rows to add and (type, value) pairs to remove."""
+) -> tuple[list[Row], list[VideoRow], list[tuple[HashType, str]]]:
+    """One batch as bank rows and videos to add, and (type, value) pairs to remove."""
     adds: dict[tuple[HashType, str], Row] = {}
+    videos: dict[str, VideoRow] = {}
     removes: list[tuple[HashType, str]] = []
     for n, (key, meta) in enumerate(updates.items(), start=1):
         type_name, value = key if isinstance(key, tuple) and len(key) == 2 else ("", "")
@@ -312,8 +325,14 @@ def _batch(
             result.skipped[reason] = result.skipped.get(reason, 0) + 1
             continue
         hash_type = known[1]
+        frames: list[VideoFrame] = []
         try:
-            value = check_not_degenerate(hash_type, normalise_hash(hash_type, str(value)))
+            if hash_type is HashType.VPDQ:
+                # A video is held by the digest of its frames (the entry's identity).
+                frames = video_frames(str(value))
+                value = vpdq_digest(frames)
+            else:
+                value = check_not_degenerate(hash_type, normalise_hash(hash_type, str(value)))
         except ValueError as exc:
             reason = f"bad {type_name}: {str(exc)[:80]}"
             result.skipped[reason] = result.skipped.get(reason, 0) + 1
@@ -321,13 +340,18 @@ def _batch(
         if meta is None:
             removes.append((hash_type, value))
             adds.pop((hash_type, value), None)
+            videos.pop(value, None)
+            continue
+        row = Row(
+            line=n,
+            hash_type=hash_type,
+            hash_value=value,
+            source=who,
+            classification=_classification(meta),
+            added_by=who,
+        )
+        if frames:
+            videos[value] = VideoRow(frames, row)
         else:
-            adds[hash_type, value] = Row(
-                line=n,
-                hash_type=hash_type,
-                hash_value=value,
-                source=who,
-                classification=_classification(meta),
-                added_by=who,
-            )
-    return list(adds.values()), removes
+            adds[hash_type, value] = row
+    return list(adds.values()), list(videos.values()), removes

@@ -321,6 +321,17 @@ class VideoRow:
     row: Row  # hash_type vpdq, hash_value the frames' digest (the entry's identity)
 
 
+def video_frames(signal: str) -> list[VideoFrame]:
+    """A listed video's frames from its VPDQ signal string; ValueError if a bank can't hold it."""
+    frames = parse_vpdq(signal)
+    if len(frames) > video.MAX_FRAMES or not video.usable(frames):
+        raise ValueError(
+            f"a video needs 1-{video.MAX_FRAMES} frame hashes, some of quality "
+            f">= {video.MIN_QUALITY}"
+        )
+    return frames
+
+
 def _videos(entries: list[Any], where: str, added_by: str) -> list[VideoRow]:
     """The vPDQ frame lists of a file's entries (videos); a bad one refuses the file."""
     out: list[VideoRow] = []
@@ -331,12 +342,7 @@ def _videos(entries: list[Any], where: str, added_by: str) -> list[VideoRow]:
         try:
             if not isinstance(value, list):
                 raise ValueError("expected a list of frame hashes")
-            frames = parse_vpdq(json.dumps(value))
-            if len(frames) > video.MAX_FRAMES or not video.usable(frames):
-                raise ValueError(
-                    f"a video needs 1-{video.MAX_FRAMES} frame hashes, some of quality "
-                    f">= {video.MIN_QUALITY}"
-                )
+            frames = video_frames(json.dumps(value))
         except ValueError as exc:
             raise SubscriptionInvalidError(f"{where} entry {n}: vpdq: {exc}") from None
         row = Row(
@@ -351,7 +357,8 @@ def _videos(entries: list[Any], where: str, added_by: str) -> list[VideoRow]:
     return out
 
 
-def _add_videos(session: Session, bank: HashBank, videos: list[VideoRow]) -> int:
+def add_videos(session: Session, bank: HashBank, videos: Iterable[VideoRow]) -> int:
+    """Add listed videos as vpdq entries with their frames; returns how many are new."""
     added = 0
     for v in videos:
         _, created = video.add_video(
@@ -507,7 +514,7 @@ def _sync(
                 session, bank, ((r.hash_type, r.hash_value) for r in removed), who
             )
             result.added = import_rows(session, bank, added, added_by=who).added
-            result.added += _add_videos(session, bank, added_videos)
+            result.added += add_videos(session, bank, added_videos)
             result.reclassified = reclassify_rows(
                 session, bank, [*added, *(v.row for v in added_videos)]
             )
@@ -522,7 +529,7 @@ def _sync(
     wanted = {(r.hash_type, r.hash_value) for r in [*rows, *(v.row for v in videos)]}
     result.removed = _remove(session, bank, _live_pairs(session, bank) - wanted, who)
     result.added = import_rows(session, bank, rows, added_by=who).added
-    result.added += _add_videos(session, bank, videos)
+    result.added += add_videos(session, bank, videos)
     result.reclassified = reclassify_rows(session, bank, [*rows, *(v.row for v in videos)])
     result.mode = "snapshot"
     sub.version = latest
