@@ -8,14 +8,18 @@ residual bits, blocks of more than VERIFY_BLOCK candidates and more hits than th
 
 from __future__ import annotations
 
+import mmap
+from pathlib import Path
+
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numba import njit
 
 from openhotline.matching import index as index_module
 from openhotline.matching import kernels
-from openhotline.matching.index import Layout, Segment
+from openhotline.matching.index import Layout, PDQIndex, Segment, advise_huge_pages
 
 
 def _near(rng: np.random.Generator, centres: np.ndarray, n: int, max_flips: int) -> np.ndarray:
@@ -130,3 +134,32 @@ def test_prefetch_compiles_to_a_prefetch_instruction_and_leaves_data_alone() -> 
     assert touch(a, rows) == a[rows, 1].sum()
     asm = "".join(touch.inspect_asm().values())
     assert "prefetcht0" in asm
+
+
+def _hugepage_advised(path: Path) -> bool | None:
+    """Whether this process maps path with MADV_HUGEPAGE ("hg" in VmFlags); None if unmapped."""
+    flags = None
+    current = False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if line and not line[0].isupper() and "-" in line.split()[0]:
+            current = line.endswith(str(path))
+        elif current and line.startswith("VmFlags:"):
+            flags = bool(flags) or "hg" in line.split()[1:]
+    return flags
+
+
+@pytest.mark.skipif(not hasattr(mmap, "MADV_HUGEPAGE"), reason="needs MADV_HUGEPAGE (Linux)")
+def test_a_loaded_index_asks_for_huge_pages_on_its_mapped_tables(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    h = rng.integers(0, 2**63, size=(5000, 4), dtype=np.uint64)
+    PDQIndex.build(h, np.arange(5000, dtype=np.int64)).save(tmp_path / "idx")
+    loaded, _ = PDQIndex.load(tmp_path / "idx")
+    seg = loaded.segments[0]
+    assert isinstance(seg.perms, np.memmap)
+    for name in ("hashes", "perms", "dir_offsets", "ids"):
+        assert _hugepage_advised((tmp_path / "idx" / "seg0000" / f"{name}.npy").resolve())
+    # An in-memory array is not mapped from a file: nothing to advise, and no error.
+    assert advise_huge_pages(np.zeros(10)) is False
+    q = np.asarray(seg.hashes[3]).copy()
+    assert [i for i, _d in loaded.search(q, 31)] == [i for i, _d in PDQIndex.build(
+        h, np.arange(5000, dtype=np.int64)).search(q, 31)]  # fmt: skip
