@@ -32,10 +32,27 @@ OUT = Path(__file__).resolve().parent / "out"
 ROOT = Path(__file__).resolve().parent.parent
 RADIUS = 31
 FLIPS = 10
-# The index before this round of issue 18 (format 3: rows in id order, 10 tables at 100M);
-# 7c93f0a is the one before issue 18 (11 tables, int64 ids, 2**24-row segments).
-OLD_REV = os.environ.get("OPENHOTLINE_BENCH_OLD_REV", "a423f7e")
+# main before the staged search kernel (format 4, section 1c of RESULTS.md); a423f7e is
+# format 3 (1b), 7c93f0a the index before issue 18. Revisions before format 4 take neither
+# build(own=True) nor remove(ids, hashes): set OPENHOTLINE_BENCH_OLD_FORMAT4=0 for them.
+OLD_REV = os.environ.get("OPENHOTLINE_BENCH_OLD_REV", "c1f2936")
+OLD_FORMAT4 = os.environ.get("OPENHOTLINE_BENCH_OLD_FORMAT4", "1") == "1"
 CHUNK = 5_000_000  # rows generated at a time: the 100M set is written to disk as it is made
+
+
+def huge_mb() -> dict[str, float]:
+    """Memory of this process mapped with 2 MB pages: anonymous (THP) and file (page-cache
+    folios mapped by PMD), from /proc/self/smaps_rollup (Linux only)."""
+    out = {}
+    try:
+        text = Path("/proc/self/smaps_rollup").read_text()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("AnonHugePages", "FilePmdMapped", "Rss"):
+            out[key] = int(rest.split()[0]) / 1024
+    return out
 
 
 def rss_bytes() -> int:
@@ -185,10 +202,11 @@ def run_engine(engine: str, paths: tuple[Path, ...], nlat: int, ntruth: int) -> 
         index_cls: Any = old_index_module().PDQIndex if engine == "old" else PDQIndex  # type: ignore[attr-defined]
         # Ours takes the loaded array over (reordered in place, no copy); the old index
         # kept it as it was when the ids were ascending. Either way memory counts it below.
-        handover = {"own": True} if engine == "ours" else {}
+        new_api = engine == "ours" or OLD_FORMAT4
+        handover = {"own": True} if new_api else {}
         warm = index_cls.build(data[:5000].copy(), ids[:5000], **handover)  # JIT warm-up
         warm.search_batch(hits[:4], RADIUS)
-        warm.remove(ids[:1], *([data[:1]] if engine == "ours" else []))
+        warm.remove(ids[:1], *([data[:1]] if new_api else []))
         del warm
         before = rss_bytes()
         t = time.perf_counter()
@@ -211,6 +229,7 @@ def run_engine(engine: str, paths: tuple[Path, ...], nlat: int, ntruth: int) -> 
         result["rss_growth_bytes"] = mem
         result["shared_input_bytes"] = shared
         result["mem_bytes"] = mem + shared
+        result["huge_after_build_mb"] = huge_mb()
         del data
     for name, qs in (("hit", hits), ("miss", miss)):
         qhex = words_to_hex(qs)
@@ -248,7 +267,7 @@ def run_engine(engine: str, paths: tuple[Path, ...], nlat: int, ntruth: int) -> 
         seen = index.search(new[0], RADIUS)
         result["add_visible_ms"] = (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
-        index.remove([10**12], *([new] if engine == "ours" else []))  # ours: as the engine
+        index.remove([10**12], *([new] if new_api else []))  # as the engine does
         gone = index.search(new[0], RADIUS)
         result["remove_visible_ms"] = (time.perf_counter() - t) * 1e3
         assert seen and not gone
@@ -260,6 +279,23 @@ def run_engine(engine: str, paths: tuple[Path, ...], nlat: int, ntruth: int) -> 
         loaded, _ = index_cls.load(folder)
         loaded.search(hits[0], RADIUS)
         result["load_and_first_query_s"] = time.perf_counter() - t
+        # The engine serves from the saved files (memory-mapped, shared by its processes):
+        # time the loaded index too, with the built one dropped first.
+        del index
+        for name, qs in (("hit", hits), ("miss", miss)):
+            for q in qs[:20]:  # fault the pages in
+                loaded.search(q, RADIUS)
+            cpu = []
+            for q in qs:
+                c = time.thread_time()
+                loaded.search(q, RADIUS)
+                cpu.append(time.thread_time() - c)
+            result[f"loaded_{name}_p50_cpu_ms"] = float(np.median(cpu) * 1e3)
+        loaded.search_batch(both[:4], RADIUS)  # compiled for read-only arrays first
+        t = time.perf_counter()
+        loaded.search_batch(both, RADIUS)
+        result["loaded_batch_qps"] = len(both) / (time.perf_counter() - t)
+        result["huge_after_load_mb"] = huge_mb()
         del loaded
         _rmtree(folder)  # the 100M index takes 8 GB of disk
     result["batch_queries"] = len(both)

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import math
+import mmap
 import os
 import threading
 from collections.abc import Iterator
@@ -159,6 +160,26 @@ def pack_alive(flags: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
 def unpack_alive(bits: npt.NDArray[np.uint8], n: int) -> npt.NDArray[np.bool_]:
     """The bitset of pack_alive as n booleans."""
     return np.unpackbits(np.asarray(bits), count=n, bitorder="little").astype(np.bool_)
+
+
+def advise_huge_pages(array: Any) -> bool:
+    """Ask the kernel to back a memory-mapped array with 2 MB pages (MADV_HUGEPAGE).
+
+    A search makes ~8,000 (10M rows) to ~33,000 (100M) random reads, each a TLB miss on
+    4 KB pages. With the advice the kernel reads the file in PMD-sized folios and maps them
+    whole where it can (page-cache folios are shared, so every process of the engine gets
+    them); anonymous arrays need nothing, numpy already advises its large allocations.
+    False, doing nothing, where the platform or the kernel does not support it.
+    """
+    region = getattr(array, "_mmap", None)
+    advice = getattr(mmap, "MADV_HUGEPAGE", None)
+    if region is None or advice is None:
+        return False
+    try:
+        region.madvise(advice)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 class Segment:
@@ -462,6 +483,7 @@ class Segment:
             path = folder / f"{name}.npy"
             _verify_file(path, meta["files"][name])
             arrays[name] = np.load(path, mmap_mode="r", allow_pickle=False)
+            advise_huge_pages(arrays[name])
         seg = cls(
             arrays["hashes"], arrays["ids"], layout, arrays["dir_offsets"], arrays["perms"],
             np.array(arrays["alive"]), id_base,

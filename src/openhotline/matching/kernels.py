@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.core import cgutils as _cgutils
+from numba.extending import intrinsic
+
+# Code generation helpers of the prefetch intrinsic: numba's cgutils and the llvmlite.ir
+# it uses (neither is typed).
+cgutils: Any = _cgutils
+ir: Any = getattr(_cgutils, "ir")  # noqa: B009 (not re-exported for mypy)
 
 # Hashes are (N, 4) uint64 arrays: word 0 holds hex digits 0-15 (bit 0 = most significant).
 
@@ -103,6 +110,40 @@ def flip_masks(nbits: int, radius: int) -> Any:
 
 
 VERIFY_BLOCK = 2048  # candidates gathered before their hashes are read (independent loads)
+# How many probes (or candidates) ahead the staged kernel prefetches: enough to cover a
+# DRAM miss (~100-150 ns here) with the work of the items in between, few enough that
+# the prefetched lines are still in L1/L2 when they are used.
+PREFETCH_AHEAD = 24
+
+
+def _prefetch(typingctx: Any, arr: Any, idx: Any) -> Any:
+    """Software prefetch (llvm.prefetch, read, keep in all levels) of arr[idx] (a 1-D array)
+    or of row idx of a 2-D one: it retires at once, so many misses are in flight without
+    the out-of-order window filling up, and a wrong address is harmless (no fault)."""
+    if not isinstance(arr, types.Array) or not isinstance(idx, types.Integer):
+        return None
+    sig = types.void(arr, idx)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ind = context.cast(builder, args[1], signature.args[1], types.intp)
+        zero = context.get_constant(types.intp, 0)
+        ptr = cgutils.get_item_pointer(
+            context, builder, aryty, ary, [ind] + [zero] * (aryty.ndim - 1), wraparound=False
+        )
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        args3 = [ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)]
+        builder.call(fn, [builder.bitcast(ptr, i8p), *args3])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+prefetch: Any = intrinsic(_prefetch)
 
 
 @njit(cache=True, inline="always")
@@ -194,6 +235,8 @@ def _search_one(
     out_pos: Any,
     out_dist: Any,
 ) -> int:
+    """The plain search of one query (loads in program order, a branch per entry): the
+    reference _search_staged is tested against; searches use _search_staged."""
     q0, q1, q2, q3 = q[0], q[1], q[2], q[3]
     ntables = offs.shape[0]
     qkeys = np.empty(ntables, dtype=np.uint64)
@@ -287,6 +330,214 @@ def _search_one(
     )  # fmt: skip
 
 
+@njit(cache=True, inline="always")
+def _prefetch_row(hashes: Any, row: Any) -> None:
+    """Prefetch a 32-byte hash row: its first and last word (a row not aligned to 32 bytes,
+    as in numpy's own allocations, spans two cache lines)."""
+    prefetch(hashes, row)
+    prefetch(hashes[row], 3)
+
+
+@njit(cache=True)
+def _verify_staged(
+    q: Any,
+    qkeys: Any,
+    hashes: Any,
+    alive: Any,
+    offs: Any,
+    lens: Any,
+    radii: Any,
+    radius: int,
+    rows: Any,
+    rtab: Any,
+    ncand: int,
+    out_pos: Any,
+    out_dist: Any,
+    found: int,
+) -> int:
+    """_verify with each candidate's hash row prefetched PREFETCH_AHEAD candidates early."""
+    for c in range(min(ncand, PREFETCH_AHEAD)):
+        _prefetch_row(hashes, rows[c])
+    q0, q1, q2, q3 = q[0], q[1], q[2], q[3]
+    cap = out_pos.shape[0]
+    for c in range(ncand):
+        if c + PREFETCH_AHEAD < ncand:
+            _prefetch_row(hashes, rows[c + PREFETCH_AHEAD])
+        row = rows[c]
+        h0 = hashes[row, 0]
+        h1 = hashes[row, 1]
+        h2 = hashes[row, 2]
+        h3 = hashes[row, 3]
+        d = (
+            _popcount64(h0 ^ q0)
+            + _popcount64(h1 ^ q1)
+            + _popcount64(h2 ^ q2)
+            + _popcount64(h3 ^ q3)
+        )
+        if d > radius:
+            continue
+        if not _is_alive(alive, row):
+            continue
+        # As in _verify: the row must qualify in the table that produced it, and be
+        # reported only from the first table where it qualifies.
+        t = rtab[c]
+        kt = _extract(h0, h1, h2, h3, offs[t], lens[t])
+        if _popcount64(kt ^ qkeys[t]) > radii[t]:
+            continue
+        dup = False
+        for u in range(t):
+            if radii[u] < 0:
+                continue
+            ku = _extract(h0, h1, h2, h3, offs[u], lens[u])
+            if _popcount64(ku ^ qkeys[u]) <= radii[u]:
+                dup = True
+                break
+        if dup:
+            continue
+        if found < cap:
+            out_pos[found] = row
+            out_dist[found] = d
+        found += 1
+    return found
+
+
+@njit(cache=True, inline="always")
+def _prefetch_bucket(hashes: Any, perms: Any, primary: bool, lo: Any, hi: Any) -> None:
+    """Prefetch a bucket: up to three cache lines of permutation entries (a bucket of a
+    100M-row table holds about 24 entries, 96 bytes), or the first hash rows of a primary
+    bucket (the rest are read sequentially, which the hardware prefetcher follows)."""
+    if primary:
+        _prefetch_row(hashes, lo)
+        prefetch(hashes, min(lo + 2, hi - 1))
+    else:
+        prefetch(perms, lo)
+        prefetch(perms, min(lo + 16, hi - 1))
+        prefetch(perms, hi - 1)
+
+
+@njit(cache=True)
+def _search_staged(
+    q: Any,
+    hashes: Any,
+    alive: Any,
+    offs: Any,
+    lens: Any,
+    shifts: Any,
+    kept: Any,
+    primary: int,
+    radii: Any,
+    dir_offsets: Any,
+    dir_starts: Any,
+    perms: Any,
+    perm_starts: Any,
+    masks: Any,
+    mask_starts: Any,
+    mask_counts: Any,
+    radius: int,
+    out_pos: Any,
+    out_dist: Any,
+) -> int:
+    """_search_one as a software pipeline: every stage (directory entries, buckets,
+    candidate hash rows) prefetches its random reads PREFETCH_AHEAD items ahead and the
+    scan appends candidates without a branch, so a query keeps many DRAM misses in flight
+    instead of one or two (it is latency bound: about 33,000 random reads at 100M)."""
+    q0, q1, q2, q3 = q[0], q[1], q[2], q[3]
+    ntables = offs.shape[0]
+    qkeys = np.empty(ntables, dtype=np.uint64)
+    qres = np.empty(ntables, dtype=np.uint32)
+    for t in range(ntables):
+        qkeys[t] = _extract(q0, q1, q2, q3, offs[t], lens[t])
+        low = qkeys[t] & np.uint64((1 << shifts[t]) - 1)
+        qres[t] = np.uint32(low >> np.uint64(shifts[t] - kept[t]))
+    # Stage 1: the directory slot of every probe (arithmetic only, no memory).
+    nprobes = 0
+    for t in range(ntables):
+        if radii[t] >= 0:
+            nprobes += mask_counts[t]
+    slot = np.empty(nprobes, dtype=np.int64)
+    tab_arr = np.empty(nprobes, dtype=np.int32)
+    budget_arr = np.empty(nprobes, dtype=np.int32)
+    k = 0
+    for t in range(ntables):
+        if radii[t] < 0:
+            continue
+        qdir = np.uint32(qkeys[t] >> np.uint64(shifts[t]))
+        d0 = dir_starts[t]
+        m0 = mask_starts[t]
+        for mi in range(mask_counts[t]):
+            mask = masks[m0 + mi]
+            slot[k] = d0 + np.int64(qdir ^ mask)
+            tab_arr[k] = t
+            budget_arr[k] = radii[t] - _popcount64(np.uint64(mask))
+            k += 1
+    # Stage 2: directory entries, prefetched ahead; empty buckets are dropped without a
+    # branch (the write happens anyway, the count advances only for a non-empty bucket).
+    lo_arr = np.empty(nprobes, dtype=np.int64)
+    hi_arr = np.empty(nprobes, dtype=np.int64)
+    for k in range(min(nprobes, PREFETCH_AHEAD)):
+        prefetch(dir_offsets, slot[k])
+    n = 0
+    for k in range(nprobes):
+        if k + PREFETCH_AHEAD < nprobes:
+            prefetch(dir_offsets, slot[k + PREFETCH_AHEAD])
+        s = slot[k]
+        t = tab_arr[k]
+        lo = np.int64(dir_offsets[s])
+        hi = np.int64(dir_offsets[s + 1])
+        p0 = perm_starts[t]
+        lo_arr[n] = lo + p0
+        hi_arr[n] = hi + p0
+        tab_arr[n] = t
+        budget_arr[n] = budget_arr[k]
+        n += int(hi > lo)
+    # Stage 3: scan the buckets (prefetched ahead) into blocks of candidates, verified
+    # (with their hash rows prefetched ahead) when a block is full.
+    for k in range(min(n, PREFETCH_AHEAD)):
+        _prefetch_bucket(hashes, perms, tab_arr[k] == primary, lo_arr[k], hi_arr[k])
+    rows = np.empty(VERIFY_BLOCK, dtype=np.int64)
+    rtab = np.empty(VERIFY_BLOCK, dtype=np.int32)
+    c = 0
+    found = 0
+    for k in range(n):
+        a = k + PREFETCH_AHEAD
+        if a < n:
+            _prefetch_bucket(hashes, perms, tab_arr[a] == primary, lo_arr[a], hi_arr[a])
+        t = tab_arr[k]
+        if t == primary:  # every row of a primary bucket is a candidate
+            for row in range(lo_arr[k], hi_arr[k]):
+                rows[c] = row
+                rtab[c] = t
+                c += 1
+                if c == VERIFY_BLOCK:
+                    found = _verify_staged(
+                        q, qkeys, hashes, alive, offs, lens, radii, radius, rows, rtab, c,
+                        out_pos, out_dist, found,
+                    )  # fmt: skip
+                    c = 0
+            continue
+        kp = np.uint32(kept[t])
+        rmask = np.uint32((1 << kept[t]) - 1)
+        qr = qres[t]
+        budget = budget_arr[k]
+        for j in range(lo_arr[k], hi_arr[k]):
+            v = perms[j]
+            rows[c] = np.int64(v >> kp)
+            rtab[c] = t
+            # Kept residual bits within the table's budget (always, when none are kept):
+            # counted, not branched on, as the outcome is random.
+            c += int(_popcount64(np.uint64((v & rmask) ^ qr)) <= budget)
+            if c == VERIFY_BLOCK:
+                found = _verify_staged(
+                    q, qkeys, hashes, alive, offs, lens, radii, radius, rows, rtab, c,
+                    out_pos, out_dist, found,
+                )  # fmt: skip
+                c = 0
+    return _verify_staged(
+        q, qkeys, hashes, alive, offs, lens, radii, radius, rows, rtab, c, out_pos, out_dist,
+        found,
+    )  # fmt: skip
+
+
 @njit(cache=True)
 def search_one(
     q: Any,
@@ -312,7 +563,7 @@ def search_one(
     while True:
         out_pos = np.empty(cap, dtype=np.int64)
         out_dist = np.empty(cap, dtype=np.int32)
-        n = _search_one(
+        n = _search_staged(
             q, hashes, alive, offs, lens, shifts, kept, primary, radii, dir_offsets,
             dir_starts, perms, perm_starts, masks, mask_starts, mask_counts, radius, out_pos,
             out_dist,
@@ -349,7 +600,7 @@ def search_batch(
     pos = np.empty((nq, cap), dtype=np.int64)
     dist = np.empty((nq, cap), dtype=np.int32)
     for i in prange(nq):
-        counts[i] = _search_one(
+        counts[i] = _search_staged(
             queries[i], hashes, alive, offs, lens, shifts, kept, primary, radii, dir_offsets,
             dir_starts, perms, perm_starts, masks, mask_starts, mask_counts, radius, pos[i],
             dist[i],
