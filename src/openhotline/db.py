@@ -171,6 +171,17 @@ def write_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+def sqlite_write_locked(session: Session) -> bool:
+    """True on SQLite when this session's transaction holds the write lock: it began
+    IMMEDIATE (write_transaction) or has written, so no other connection can write until it
+    ends. A deferred transaction that has only read holds nothing; False on other backends."""
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        return False
+    # The sqlite3 module's own flag: True from BEGIN IMMEDIATE or the first write on.
+    return bool(conn.connection.driver_connection.in_transaction)  # type: ignore[union-attr]
+
+
 def is_lock_timeout(exc: BaseException) -> bool:
     """True when SQLite gave up waiting for another process's write lock."""
     return isinstance(exc, sa_exc.OperationalError) and "database is locked" in str(exc)
@@ -283,8 +294,18 @@ class BulkInsert:
         return out
 
     def next_ids(self, session: Session, count: int) -> list[int]:
-        """Reserve `count` ids from the table's id sequence (PostgreSQL), for COPY."""
+        """Reserve `count` ids: from the table's id sequence (PostgreSQL, for COPY), or on
+        SQLite the ones after the largest, which only a holder of the write lock may take
+        (see sqlite_write_locked: no other connection can insert before it commits)."""
         conn = session.connection()
+        if conn.dialect.name == "sqlite":
+            if not sqlite_write_locked(session):
+                raise RuntimeError("SQLite ids are only reserved under the write lock")
+            quote = conn.dialect.identifier_preparer.quote
+            top = conn.exec_driver_sql(
+                f"SELECT COALESCE(MAX(id), 0) FROM {quote(self.table.name)}"  # noqa: S608
+            ).scalar_one()
+            return list(range(int(top) + 1, int(top) + 1 + count))
         seq = self._sequence.get("id")
         if seq is None:
             seq = str(

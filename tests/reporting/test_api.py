@@ -236,3 +236,22 @@ def test_startup_objects_are_kept_out_of_the_collectors_full_passes(
     with TestClient(app):
         assert gc.get_freeze_count() > 0
     gc.unfreeze()
+
+
+def test_intake_answers_are_their_models_compact_json(
+    client: TestClient, partner_headers: dict[str, str]
+) -> None:
+    """The intake routes send their answers as built (no second pass through the response
+    model): the bytes must be what FastAPI's encoding of that model gives."""
+    from openhotline.reporting.schemas import BatchOut, ReceiptOut
+
+    r = client.post("/api/v1/reports", json={"urls": ["http://answer.test/ü"]})
+    assert r.status_code == 201 and r.headers["content-type"] == "application/json"
+    assert r.content == ReceiptOut.model_validate_json(r.content).model_dump_json().encode()
+    b = client.post(
+        "/api/v1/reports/batch",
+        json={"reports": [{"urls": ["http://answer.test/ü"]}, {"urls": ["nope"]}]},
+        headers=partner_headers,
+    )
+    assert b.status_code == 200 and b.json()["rejected"] == 1
+    assert b.content == BatchOut.model_validate_json(b.content).model_dump_json().encode()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -124,3 +128,51 @@ def test_bulk_written_rows_are_what_the_orm_reads_back(
         assert len(events) == 151  # one "received" per new case, none for the known one again
         assert {(e.kind, e.to_status) for e in events} == {(CaseEventKind.RECEIVED, CaseStatus.NEW)}
         assert s.execute(select(func.count()).select_from(ReportURL)).scalar_one() == 451
+
+
+def _stored_shape(factory: sessionmaker[Session]) -> list[tuple[str, str, int, int]]:
+    """(report external_id, case URL, position, case report_count) for every report URL."""
+    from openhotline.reporting.models import ReportURL
+
+    with factory() as s:
+        rows = s.execute(
+            select(Report.external_id, Case.canonical_url, ReportURL.position, Case.report_count)
+            .join(ReportURL, ReportURL.report_id == Report.id)
+            .join(Case, Case.id == ReportURL.case_id)
+        ).all()
+    return sorted((str(e), str(u), int(p), int(c)) for e, u, p, c in rows)
+
+
+def test_sqlite_writes_under_its_lock_as_the_general_path_does(
+    db_url: str, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Under the write lock (the group committer's IMMEDIATE transaction) SQLite's cases and
+    reports get ids of our own and no RETURNING; the rows must be the ones the general
+    path (a deferred transaction, as the CLI's) writes."""
+    from openhotline.db import (
+        make_engine,
+        make_sessionmaker,
+        sqlite_write_locked,
+        transaction,
+        write_transaction,
+    )
+    from openhotline.reporting import service
+
+    if not db_url.startswith("sqlite"):
+        pytest.skip("SQLite's path")
+    other_url = f"sqlite:///{tmp_path / 'other.db'}"
+    shutil.copyfile(db_url.removeprefix("sqlite:///"), tmp_path / "other.db")
+    other = make_sessionmaker(make_engine(other_url))
+    first = [{"urls": [f"http://lock.test/{i}"], "external_id": f"a{i}"} for i in range(30)]
+    second = [
+        {"urls": [f"http://lock.test/{i}", f"http://lock.test/n{i}"], "external_id": f"b{i}"}
+        for i in range(20, 60)
+    ]
+    for factory, txn in ((session_factory, write_transaction), (other, transaction)):
+        for items in (first, second):
+            with txn(factory) as session:
+                assert sqlite_write_locked(session) is (txn is write_transaction)
+                service.submit_batch(session, items, source="p")
+    assert _stored_shape(session_factory) == _stored_shape(other)
+    with transaction(session_factory) as session, pytest.raises(RuntimeError):
+        service._REPORTS.next_ids(session, 3)

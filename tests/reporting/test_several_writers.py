@@ -15,7 +15,14 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from openhotline.db import GroupCommitter, WriterGate, make_engine, make_sessionmaker
+from openhotline.cases.models import Case
+from openhotline.db import (
+    GroupCommitter,
+    WriterGate,
+    make_engine,
+    make_sessionmaker,
+    write_transaction,
+)
 from openhotline.reporting import service
 from openhotline.reporting.idempotency import idempotency_key
 from openhotline.reporting.models import IntakeIdempotencyKey, Report
@@ -147,3 +154,75 @@ def test_batch_items_are_validated_before_the_gate_is_taken(db_url: str, tmp_pat
     assert good == 41
     assert isinstance(bad, ValueError)  # only its own job failed
     assert seen == [True]
+
+
+def _batches_of(urls: list[str]) -> service.PreparedBatch:
+    return service.prepare_batch([{"urls": [u]} for u in urls])
+
+
+def test_two_writers_filing_the_same_new_urls_in_other_orders_do_not_deadlock(
+    db_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    """Two processes' transactions, each a group of two partner batches with the same URLs
+    in the opposite order (one URL reported through both at once), both commit.
+
+    On PostgreSQL the second insert of a new URL waits for the first transaction: with the
+    cases inserted batch by batch in submission order each transaction held rows the other
+    waited for ("deadlock detected"); in one sorted order one simply waits for the other.
+    """
+    first = [f"http://order.test/a/{i}" for i in range(300)]
+    second = [f"http://order.test/b/{i}" for i in range(300)]
+    engines = [make_engine(db_url) for _ in range(2)]
+    groups = [
+        [(_batches_of(first), "p", None), (_batches_of(second), "p", None)],
+        [(_batches_of(second[::-1]), "p", None), (_batches_of(first[::-1]), "p", None)],
+    ]
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+    answers: list[list[tuple[dict[str, Any], bool]]] = []
+
+    def writer(n: int) -> None:
+        factory = make_sessionmaker(engines[n])
+        try:
+            start.wait(timeout=30)
+            with write_transaction(factory) as session:
+                answers.append(service.store_batches_once(session, groups[n]))
+        except BaseException as exc:  # collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=120)
+    for e in engines:
+        e.dispose()
+    assert errors == []
+    assert [a["accepted"] for group in answers for a, _replayed in group] == [300] * 4
+    with session_factory() as s:
+        cases = s.execute(select(func.count()).select_from(Case)).scalar_one()
+        counts = set(s.execute(select(Case.report_count)).scalars())
+        reports = s.execute(select(func.count()).select_from(Report)).scalar_one()
+    assert (cases, counts, reports) == (600, {2}, 1200)
+
+
+def test_key_less_batches_of_one_group_keep_external_id_dedupe(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Batches written together still see each other's external_ids, as one by one did."""
+    one = service.prepare_batch([{"urls": ["http://ext.test/1"], "external_id": "e1"}])
+    two = service.prepare_batch(
+        [
+            {"urls": ["http://ext.test/1"], "external_id": "e1"},
+            {"urls": ["http://ext.test/2"], "external_id": "e2"},
+        ]
+    )
+    with write_transaction(session_factory) as session:
+        (first, _), (second, _) = service.store_batches_once(
+            session, [(one, "p", None), (two, "p", None)]
+        )
+    assert second["results"][0]["duplicate"] is True
+    assert second["results"][0]["receipt"] == first["results"][0]["receipt"]
+    assert second["results"][1]["duplicate"] is False
+    with session_factory() as s:
+        assert s.execute(select(func.count()).select_from(Report)).scalar_one() == 2

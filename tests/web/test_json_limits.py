@@ -6,6 +6,8 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from openhotline.web import jsonlimits
 from tests.web.routes import api_routes
@@ -31,6 +33,49 @@ def test_loads_reads_ordinary_documents() -> None:
     doc = {"urls": ["https://example.org/"], "n": 12345678901234567890, "f": 1.5, "x": [[1]]}
     assert jsonlimits.loads(json.dumps(doc)) == doc
     assert jsonlimits.loads("[" * 32 + "]" * 32) is not None
+
+
+_LEAVES = st.none() | st.booleans() | st.integers(-(10**20), 10**20) | st.text(max_size=8)
+# Texts of brackets and quotes as well, so a bracket inside a string is tried too.
+_DOCS = st.recursive(
+    _LEAVES | st.text(alphabet='[]{}"\\', max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=60,
+)
+
+
+def _reference(text: str) -> object:
+    """The rules as before the shared decoder and the bracket count: json.loads, full walk."""
+    value = json.loads(
+        text,
+        parse_int=jsonlimits._bounded_int,
+        parse_float=jsonlimits._bounded_float,
+        parse_constant=jsonlimits._no_constant,
+    )
+    jsonlimits._check_depth(value)
+    return value
+
+
+@settings(max_examples=300, deadline=None)
+@given(doc=_DOCS, wrap=st.integers(0, 40))
+def test_loads_decides_as_the_full_walk_does(doc: object, wrap: int) -> None:
+    """Skipping the depth walk for documents with few brackets never changes an answer."""
+    text = "[" * wrap + json.dumps(doc) + "]" * wrap
+    try:
+        expected: object = _reference(text)
+    except jsonlimits.JsonLimitError:
+        with pytest.raises(jsonlimits.JsonLimitError):
+            jsonlimits.loads(text)
+        return
+    assert jsonlimits.loads(text) == expected
+    assert jsonlimits.loads(text.encode("utf-16")) == expected
+
+
+def test_loads_refuses_a_byte_order_mark_as_json_loads_does() -> None:
+    with pytest.raises(json.JSONDecodeError):
+        jsonlimits.loads("\ufeff{}")
 
 
 def _body_routes(client: TestClient) -> list[tuple[str, str]]:

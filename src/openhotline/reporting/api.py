@@ -13,7 +13,6 @@ from openhotline.errors import InvalidError, NotFoundError
 from openhotline.partners.deps import PartnerDep
 from openhotline.reporting import idempotency, service
 from openhotline.reporting.feedback import erase_reporter_contact
-from openhotline.reporting.receipts import format_receipt
 from openhotline.reporting.schemas import (
     BatchIn,
     BatchOut,
@@ -22,7 +21,14 @@ from openhotline.reporting.schemas import (
     ReportIn,
     StatusOut,
 )
-from openhotline.web.deps import CommitterDep, DbDep, JsonBody, SettingsDep, json_body_doc
+from openhotline.web.deps import (
+    DbDep,
+    IntakeDep,
+    JsonBody,
+    PublicIntakeDep,
+    json_answer,
+    json_body_doc,
+)
 from openhotline.web.errors import validate_as
 from openhotline.web.ratelimit import public_rate_limit
 
@@ -58,17 +64,13 @@ def _limits(settings: Any) -> service.IntakeLimits:
     response_model=ReceiptOut,
     responses=ERRORS,
     openapi_extra=json_body_doc(ReportIn),
-    dependencies=[Depends(public_rate_limit)],
     summary="File a report (anonymous)",
 )
 async def create_report(
-    body: JsonBody,
-    committer: CommitterDep,
-    settings: SettingsDep,
-    response: Response,
-    idempotency_key: IdempotencyHeader = None,
-) -> ReceiptOut:
+    intake: PublicIntakeDep, idempotency_key: IdempotencyHeader = None
+) -> Response:
     """Accept a report; the 201 is only sent once it is committed (group commit)."""
+    body, settings = intake.body, intake.settings
     data = validate_as(ReportIn, body, "invalid report")
     if data.external_id is not None:
         raise InvalidError("invalid report", ["external_id: only for partner batches"])
@@ -77,14 +79,12 @@ async def create_report(
         idempotency_key, "public", body, settings.idempotency_key_hours
     )
     if key is None:
-        receipt = await committer.run_async(service.store_reports, (prepared, "public"))
-        return ReceiptOut(receipt=format_receipt(receipt), status="received")
-    answer, replayed = await committer.run_async(
+        receipt = await intake.committer.run_async(service.store_reports, (prepared, "public"))
+        return json_answer(service.receipt_answer(receipt), 201)
+    answer, replayed = await intake.committer.run_async(
         service.store_reports_once, (prepared, "public", key)
     )
-    if replayed:
-        response.headers[REPLAYED] = "true"
-    return ReceiptOut.model_validate(answer)
+    return json_answer(answer, 201, {REPLAYED: "true"} if replayed else None)
 
 
 @router.get(
@@ -111,14 +111,12 @@ def report_status(receipt: str, db: DbDep) -> StatusOut:
     summary="Submit up to 1,000 reports (partners)",
 )
 async def create_batch(
-    body: JsonBody,
-    committer: CommitterDep,
-    settings: SettingsDep,
+    intake: IntakeDep,
     partner: PartnerDep,
-    response: Response,
     idempotency_key: IdempotencyHeader = None,
-) -> BatchOut:
+) -> Response:
     """Accept or reject each report of a batch on its own."""
+    body, settings = intake.body, intake.settings
     batch = validate_as(BatchIn, body, "invalid batch")
     if len(batch.reports) > settings.max_batch_reports:
         raise InvalidError(
@@ -128,14 +126,12 @@ async def create_batch(
         idempotency_key, partner.source, body, settings.idempotency_key_hours
     )
     # The writer thread validates the items before it takes the write lock (see db.py).
-    answer, replayed = await committer.run_prepared_async(
+    answer, replayed = await intake.committer.run_prepared_async(
         service.prepare_batch_job,
         (batch.reports, _limits(settings), partner.source, key),
         service.store_batches_once,
     )
-    if replayed:
-        response.headers[REPLAYED] = "true"
-    return BatchOut.model_validate(answer)
+    return json_answer(answer, 200, {REPLAYED: "true"} if replayed else None)
 
 
 class EraseContactIn(BaseModel):

@@ -61,19 +61,28 @@ def _check_depth(value: Any) -> None:
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
 
 
+# One decoder for every body: json.loads with hooks builds a new one on each call.
+_DECODER = json.JSONDecoder(
+    parse_int=_bounded_int, parse_float=_bounded_float, parse_constant=_no_constant
+)
+
+
 def loads(text: str | bytes) -> Any:
     """Parse JSON with the limits; JsonLimitError for a limit, JSONDecodeError for bad syntax."""
+    # What json.loads does before its decoder: bytes by their detected encoding, no BOM.
+    if isinstance(text, bytes | bytearray):
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
+    elif text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
     try:
-        value = json.loads(
-            text,
-            parse_int=_bounded_int,
-            parse_float=_bounded_float,
-            parse_constant=_no_constant,
-        )
+        value = _DECODER.decode(text)
     except RecursionError as exc:
         # The C scanner stops near the interpreter's recursion limit (~1,000 levels).
         raise JsonLimitError(f"nested deeper than {MAX_DEPTH} levels") from exc
-    _check_depth(value)
+    # A document cannot be nested deeper than it has brackets (those inside strings only
+    # add to the count): a single report has a handful, so the walk is skipped.
+    if text.count("[") + text.count("{") > MAX_DEPTH:
+        _check_depth(value)
     return value
 
 
