@@ -104,11 +104,21 @@ def candidates(rgb: RGBArray, full_size: tuple[int, int], regions: bool = True) 
         if box is not None and box not in boxes:
             boxes.append(box)
             out.extend(_dihedral(_sub(rgb, box), _sub_full(rgb, box, full_size), label))
-    for box, label in zip(list(boxes), ("pdq:trim:sym", "pdq:trim2:sym"), strict=False):
+    trims = list(boxes)
+    for box, label in zip(trims, ("pdq:trim:sym", "pdq:trim2:sym"), strict=False):
         sym = symmetric_box(box, rgb.shape[0], rgb.shape[1])
         if sym not in boxes:
             boxes.append(sym)
             out.append(_hashed(rgb, sym, full_size, label))
+    if trims:
+        # A border on all four sides: the narrowest side is the border's width where the
+        # photo's own edge is as dark as the border on the others (both opposite sides of a
+        # night sky, which the symmetric trim cannot tell from the border).
+        evens = even_boxes(trims[0], rgb.shape[0], rgb.shape[1])
+        for even, name in zip(evens, ("eq", "prop"), strict=False):
+            if even not in boxes:
+                boxes.append(even)
+                out.append(_hashed(rgb, even, full_size, f"pdq:trim:{name}"))
     if regions:
         for k, region in enumerate(find_regions(rgb), start=1):
             box = region.box
@@ -164,6 +174,23 @@ def symmetric_box(box: Box, h: int, w: int) -> Box:
     top, bottom, left, right = box
     v, hz = min(top, h - bottom), min(left, w - right)
     return v, h - v, hz, w - hz
+
+
+def even_boxes(box: Box, h: int, w: int) -> list[Box]:
+    """A trim box made even on all four sides: (equal width, equal share of each side).
+
+    Tools add a border of one width on every side (in pixels, or as a share of the image's
+    width and height); the narrowest of the four trims is that width when the photo's own
+    edge is dark on the other sides. Empty unless every side was trimmed (not a border).
+    """
+    top, bottom, left, right = box
+    sides = (top, h - bottom, left, w - right)
+    if min(sides) <= 0:
+        return []
+    px = min(sides)
+    share = min(top / h, (h - bottom) / h, left / w, (w - right) / w)
+    v, hz = max(1, round(share * h)), max(1, round(share * w))
+    return [(px, h - px, px, w - px), (v, h - v, hz, w - hz)]
 
 
 def _hashed(rgb: RGBArray, box: Box, full_size: tuple[int, int], label: str) -> Candidate:

@@ -1,0 +1,54 @@
+"""Even-border trims: a dark photo whose own edges merge with a dark border (generated images)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pdqhash
+from PIL import Image, ImageOps
+from tests.media.photo_like import jpeg, photo
+
+from openhotline.matching.rules import describe
+from openhotline.media.hashing import bits_to_hex, hamming_hex
+from openhotline.media.robust import even_boxes
+from openhotline.media.service import query_image
+
+
+def _pdq(img: Image.Image) -> str:
+    return bits_to_hex(pdqhash.compute(np.asarray(img.convert("RGB")))[0])
+
+
+def test_even_boxes_use_the_narrowest_side_in_pixels_and_as_a_share() -> None:
+    # Top and bottom trimmed into the photo's dark rows; left and right at the border.
+    assert even_boxes((41, 231, 9, 263), 272, 272) == [(9, 263, 9, 263), (9, 263, 9, 263)]
+    # A wider image: equal width in pixels, or the same share of each side.
+    assert even_boxes((30, 170, 20, 380), 200, 400) == [(20, 180, 20, 380), (10, 190, 20, 380)]
+
+
+def test_even_boxes_need_a_border_on_every_side() -> None:
+    assert even_boxes((40, 260, 0, 300), 300, 300) == []  # a letterbox: the symmetric trim's
+    assert even_boxes((0, 300, 10, 290), 300, 300) == []
+
+
+def _dark_edged(seed: int) -> Image.Image:
+    """A photo-like gradient whose top and bottom fade to black (a night sky's margins)."""
+    pic = np.asarray(photo(400, 400, seed=seed)).astype(np.float32)
+    ramp = np.clip(np.abs(np.linspace(-1, 1, 400)) * -6 + 5.4, 0, 1)  # black outer 10% rows
+    return Image.fromarray((pic * ramp[:, None, None]).astype(np.uint8))
+
+
+def test_dark_edges_on_opposite_sides_match_through_the_even_trim() -> None:
+    # Both the top and the bottom are as dark as the border: the plain and the symmetric
+    # trims cut into the photo there; the left and right give the border's true width.
+    img = _dark_edged(seed=21)
+    framed = ImageOps.expand(img, border=30, fill=(0, 0, 0))
+    q = query_image(jpeg(framed))
+    by_label = {c.label: hamming_hex(c.pdq, _pdq(img)) for c in q.candidates}
+    assert by_label["pdq:trim:eq"] <= 31
+    others = [d for lbl, d in by_label.items() if lbl.startswith("pdq:trim") and "eq" not in lbl
+              and "prop" not in lbl]  # fmt: skip
+    assert min(others) > by_label["pdq:trim:eq"]
+
+
+def test_even_trim_labels_are_described() -> None:
+    assert describe("pdq:trim:eq") == "PDQ, border trimmed, equal width on every side"
+    assert describe("pdq:trim:prop") == "PDQ, border trimmed, equal share of every side"
