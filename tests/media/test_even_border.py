@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pdqhash
 from PIL import Image, ImageOps
@@ -9,7 +11,7 @@ from tests.media.photo_like import jpeg, photo
 
 from openhotline.matching.rules import describe
 from openhotline.media.hashing import bits_to_hex, hamming_hex
-from openhotline.media.robust import even_boxes
+from openhotline.media.robust import even_boxes, trim_box
 from openhotline.media.service import query_image
 
 
@@ -52,3 +54,29 @@ def test_dark_edges_on_opposite_sides_match_through_the_even_trim() -> None:
 def test_even_trim_labels_are_described() -> None:
     assert describe("pdq:trim:eq") == "PDQ, border trimmed, equal width on every side"
     assert describe("pdq:trim:prop") == "PDQ, border trimmed, equal share of every side"
+
+
+def test_a_bordered_image_decoded_small_is_trimmed_again_at_full_resolution() -> None:
+    # 666 px: decoded at half size, where the border's edge (77 px) falls between two
+    # pixels; the full-resolution trim finds the photo's first line exactly (a PNG: no
+    # JPEG ringing at the border's edge).
+    img = photo(512, 512, seed=31)
+    framed = ImageOps.expand(img, border=77, fill=(240, 235, 220))
+    buf = io.BytesIO()
+    framed.save(buf, "PNG")
+    q = query_image(buf.getvalue())
+    by_label = {c.label: hamming_hex(c.pdq, _pdq(img)) for c in q.candidates}
+    assert by_label["pdq:trim:full"] == 0
+    assert by_label["pdq:trim"] > 4
+    # An image decoded at full size, or without a border, gets no second trim.
+    small = query_image(jpeg(ImageOps.expand(photo(300, 300, seed=31), border=20)))
+    plain = query_image(jpeg(photo(700, 600, seed=32)))
+    for other in (small, plain):
+        assert not any(c.label.endswith(":full") and "trim" in c.label for c in other.candidates)
+
+
+def test_trim_box_at_full_resolution_keeps_the_first_line_off_the_border() -> None:
+    rgb = np.zeros((100, 120, 3), np.uint8)
+    rgb[10:90, 15:105] = 200
+    assert trim_box(rgb, ring=False) == (10, 90, 15, 105)
+    assert trim_box(rgb) == (11, 89, 16, 104)  # a downscaled decode's blended edge line

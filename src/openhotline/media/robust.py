@@ -58,8 +58,14 @@ def _uniform_run(
     return int(bad[0]) if len(bad) else len(ok)
 
 
-def trim_box(rgb: RGBArray, tolerance: int = BORDER_TOLERANCE) -> tuple[int, int, int, int] | None:
-    """(top, bottom, left, right) of the content inside uniform borders, or None."""
+def trim_box(
+    rgb: RGBArray, tolerance: int = BORDER_TOLERANCE, ring: bool = True
+) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) of the content inside uniform borders, or None.
+
+    ring: trim one more line on each trimmed side (a downscaled decode blends the border's
+    edge into its first line of content; a full-resolution one does not).
+    """
     h, w = rgb.shape[:2]
     if h < 16 or w < 16:
         return None
@@ -74,9 +80,10 @@ def trim_box(rgb: RGBArray, tolerance: int = BORDER_TOLERANCE) -> tuple[int, int
     right = w - _uniform_run(a.transpose(1, 0, 2)[::-1], colour, tolerance)
     if top + (h - bottom) + left + (w - right) == 0:
         return None
-    # One more line on each trimmed side: JPEG ringing blurs the edge of the border.
-    top, left = top + (top > 0), left + (left > 0)
-    bottom, right = bottom - (bottom < h), right - (right < w)
+    if ring:
+        # One more line on each trimmed side: the edge of the border is blurred.
+        top, left = top + (top > 0), left + (left > 0)
+        bottom, right = bottom - (bottom < h), right - (right < w)
     if bottom - top < h * 0.3 or right - left < w * 0.3:
         return None  # would keep too little: probably not a border
     return top, bottom, left, right
@@ -174,6 +181,22 @@ def symmetric_box(box: Box, h: int, w: int) -> Box:
     top, bottom, left, right = box
     v, hz = min(top, h - bottom), min(left, w - right)
     return v, h - v, hz, w - hz
+
+
+def full_trim_candidates(rgb: RGBArray) -> list[Candidate]:
+    """The border trim of a full-resolution decode, and its even version ("pdq:trim:full").
+
+    At full resolution the first line off the border colour is the photo's own first line
+    (one line more moves a weak or textured photo's hash by 10-30 bits).
+    """
+    box = trim_box(rgb, ring=False)
+    if box is None:
+        return []
+    out = [_hashed(rgb, box, (rgb.shape[1], rgb.shape[0]), "pdq:trim:full")]
+    evens = even_boxes(box, rgb.shape[0], rgb.shape[1])
+    if evens and evens[0] != box:
+        out.append(_hashed(rgb, evens[0], (rgb.shape[1], rgb.shape[0]), "pdq:trim:eq:full"))
+    return out
 
 
 def even_boxes(box: Box, h: int, w: int) -> list[Box]:
