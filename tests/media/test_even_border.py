@@ -6,6 +6,8 @@ import io
 
 import numpy as np
 import pdqhash
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageOps
 from tests.media.photo_like import jpeg, photo
 
@@ -80,3 +82,42 @@ def test_trim_box_at_full_resolution_keeps_the_first_line_off_the_border() -> No
     rgb[10:90, 15:105] = 200
     assert trim_box(rgb, ring=False) == (10, 90, 15, 105)
     assert trim_box(rgb) == (11, 89, 16, 104)  # a downscaled decode's blended edge line
+
+
+def _reference_trim(rgb: np.ndarray, tolerance: int) -> tuple[int, int, int, int]:
+    """The leading uniform lines of each side, comparing every line at once."""
+    a = rgb.astype(np.int16)
+    colour = np.median(np.stack([a[0, 0], a[0, -1], a[-1, 0], a[-1, -1]]), axis=0).astype(np.int16)
+
+    def run(lines: np.ndarray) -> int:
+        ok = (np.abs(lines - colour).max(axis=-1) <= tolerance).mean(axis=1) >= 0.98
+        bad = np.flatnonzero(~ok)
+        return int(bad[0]) if len(bad) else len(ok)
+
+    t = a.transpose(1, 0, 2)
+    return run(a), len(a) - run(a[::-1]), run(t), t.shape[0] - run(t[::-1])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    h=st.integers(16, 90),
+    w=st.integers(16, 90),
+    sides=st.tuples(*[st.integers(0, 30)] * 4),
+    seed=st.integers(0, 2**16),
+    tolerance=st.sampled_from([4, 12]),
+)
+def test_trim_box_reads_lines_in_chunks_like_a_whole_comparison(
+    h: int, w: int, sides: tuple[int, int, int, int], seed: int, tolerance: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    top, bottom, left, right = sides
+    inner = rng.integers(0, 256, (h, w, 3)).astype(np.uint8)
+    inner[: h // 3] = rng.integers(0, 256, 3)  # a flat band: long uniform runs at one side
+    rgb = np.pad(inner, ((top, bottom), (left, right), (0, 0)), constant_values=30)
+    ref = _reference_trim(rgb, tolerance)
+    got = trim_box(rgb, tolerance, ring=False)
+    rh, rw = rgb.shape[:2]
+    if got is not None:
+        assert got == ref
+    else:  # nothing to trim, or too little would be left
+        assert ref == (0, rh, 0, rw) or ref[1] - ref[0] < rh * 0.3 or ref[3] - ref[2] < rw * 0.3

@@ -49,13 +49,22 @@ class Candidate:
 
 
 def _uniform_run(
-    lines: npt.NDArray[np.int16], colour: npt.NDArray[np.int16], tolerance: int
+    lines: npt.NDArray[np.uint8], colour: npt.NDArray[np.int16], tolerance: int
 ) -> int:
-    """How many leading lines (axis 0) are (nearly) all the border colour."""
-    diff = np.abs(lines - colour).max(axis=-1) <= tolerance
-    ok = diff.mean(axis=1) >= BORDER_MIN_SHARE
-    bad = np.flatnonzero(~ok)
-    return int(bad[0]) if len(bad) else len(ok)
+    """How many leading lines (axis 0) are (nearly) all the border colour.
+
+    Reads the lines in growing chunks: a border is a few lines, and a full-resolution
+    image is too large to compare whole for each of its four sides.
+    """
+    start, step = 0, 8
+    while start < len(lines):
+        chunk = lines[start : start + step].astype(np.int16)
+        ok = (np.abs(chunk - colour).max(axis=-1) <= tolerance).mean(axis=1) >= BORDER_MIN_SHARE
+        bad = np.flatnonzero(~ok)
+        if len(bad):
+            return start + int(bad[0])
+        start, step = start + len(chunk), step * 2
+    return len(lines)
 
 
 def trim_box(
@@ -69,8 +78,8 @@ def trim_box(
     h, w = rgb.shape[:2]
     if h < 16 or w < 16:
         return None
-    a = rgb.astype(np.int16)
-    corners = np.stack([a[0, 0], a[0, -1], a[-1, 0], a[-1, -1]])
+    a = rgb  # uint8: each side reads only the lines it needs
+    corners = np.stack([a[0, 0], a[0, -1], a[-1, 0], a[-1, -1]]).astype(np.int16)
     colour = np.median(corners, axis=0).astype(np.int16)
     top = _uniform_run(a, colour, tolerance)
     if top >= h:
