@@ -16,8 +16,9 @@ WEAK_RADIUS = 0  # a guessed candidate (crop guess, halved copy) of a weak image
 # A weak image's cuts (border trims, embedded regions, page-background blocks) are its own
 # pixels, a few bits off the original only where the cut's edge is off by a line or two
 # (measured 2-8 bits on the bench's dark and flat photos). bench/robustness.py reports the
-# closest unrelated pair per candidate kind: 28 bits or more for weak cuts over 10.9M
-# unrelated pairs (decoys of the same dark photos included), so 8 keeps a 20-bit margin.
+# closest unrelated pair per candidate kind: 28 bits or more for weak cuts, none within 16,
+# over 8.7M unrelated pairs (decoys of the same dark photos included; bench/RESULTS.md
+# section 3, follow-up 3), so 8 keeps a margin of 20 bits.
 WEAK_CUT_RADIUS = 8
 _CUTS = ("trim", "region", "block")
 
