@@ -103,7 +103,8 @@ def candidates(rgb: RGBArray, full_size: tuple[int, int], regions: bool = True) 
 
     The image and its 8 rotations/mirrors; the same with borders trimmed (at two
     tolerances, so that a dark or low-contrast photo inside a dark border is trimmed at
-    its edge, not inside it); and with regions, each embedded photo found by
+    its edge, not inside it; then made symmetric, and even on all four sides); and with
+    regions, each embedded photo found by
     media/regions.py ("pdq:region1", ...), itself border-trimmed.
     """
     out: list[Candidate] = []
