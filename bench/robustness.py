@@ -167,14 +167,14 @@ def _screenshot(img: Image.Image, i: int, share: float = 0.7) -> Image.Image:
     return out
 
 
-def _mobile(img: Image.Image, i: int) -> Image.Image:
+def _mobile(img: Image.Image, i: int, status_share: float = 0.06) -> Image.Image:
     """A phone app screenshot: status bar and app header above the full-width photo, a row of
     action icons, a comment and a comment bar below (light and dark themes)."""
     dark = i % 2 == 0
     bg, fg, sub = ((0, 0, 0), (245, 245, 245), (150, 150, 150)) if dark else (
         (255, 255, 255), (20, 20, 20), (110, 110, 110))  # fmt: skip
     w = img.width
-    status, header = round(w * 0.06), round(w * 0.14)
+    status, header = round(w * status_share), round(w * 0.14)
     actions, comment, bar = round(w * 0.12), round(w * 0.16), round(w * 0.13)
     h = status + header + img.height + actions + comment + bar
     out = Image.new("RGB", (w, h), bg)
@@ -293,6 +293,16 @@ TRANSFORMS: dict[str, Transform] = {
     ),
     "mobile app light": lambda im, i, o: jpeg(_mobile(im, i + 1)),
     "chat window dark": lambda im, i, o: jpeg(_chat(im, i + 1)),
+    # Added with branch s23-imported and never looked at while tuning it: border widths and
+    # a colour not used in development, and the dark phone app with a taller status bar.
+    "border 8%": lambda im, i, o: jpeg(_border(im, 0.08, i + 4)),
+    "border 13%": lambda im, i, o: jpeg(_border(im, 0.13, i + 6)),
+    "border 9% purple": lambda im, i, o: jpeg(
+        ImageOps.expand(
+            im, border=(round(im.width * 0.09), round(im.height * 0.09)), fill=(40, 20, 60)
+        )
+    ),
+    "mobile app status 10%": lambda im, i, o: jpeg(_mobile(im, i, status_share=0.10)),
 }
 
 # ---- worker side -------------------------------------------------------------------------
@@ -415,6 +425,41 @@ def accept_matrix(q: np.ndarray, qowner: np.ndarray, qmax: np.ndarray, b: np.nda
     return acc, mind
 
 
+def unrelated_closest(
+    q: np.ndarray,
+    qowner: np.ndarray,
+    b: np.ndarray,
+    bowner: np.ndarray,
+    unrel: np.ndarray,
+    near: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per query-side hash: its closest unrelated bank hash, and how many are within `near`."""
+    closest = np.full(len(q), 256, dtype=np.int16)
+    within = np.zeros(len(q), dtype=np.int64)
+    for s in range(0, len(q), 256):
+        qs = q[s : s + 256]
+        d = np.bitwise_count(qs[:, None, :] ^ b[None, :, :]).sum(axis=2).astype(np.int16)
+        d[~unrel[qowner[s : s + 256]][:, bowner]] = 256
+        closest[s : s + 256] = d.min(axis=1)
+        within[s : s + 256] = (d <= near).sum(axis=1)
+    return closest, within
+
+
+def kind(label: str) -> str:
+    """A candidate label without its region/block number or rotation: "region:snap"."""
+    parts = label.split(":")[1:] or ["pdq"]
+    out = []
+    for p in parts:
+        if p in ("rot90cw", "rot180", "rot90ccw", "flip_h", "flip_v", "transpose",
+                 "antitranspose"):  # fmt: skip
+            p = "dihedral"
+        out.append(p.rstrip("0123456789") if p.startswith(("region", "block", "frame")) else p)
+    return ":".join(out)
+
+
+NEAR = 16  # unrelated pairs this close are counted per candidate kind (the margin's evidence)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--photos", type=Path, default=PHOTOS)
@@ -522,6 +567,9 @@ def main() -> None:
     totals = {"pairs": 0, "fp_plain": 0, "fp_dihedral": 0, "fp_imported": 0, "fp_own": 0,
               "fp_features": 0}  # fmt: skip
     closest = {"plain": 256, "dihedral": 256, "imported": 256, "own": 256}
+    # per candidate kind, weak (quality < 50) or not: closest unrelated distance, number of
+    # unrelated pairs within NEAR bits, and of pairs compared (imported lists)
+    by_kind: dict[str, list[int]] = {}
     seconds_ours: list[float] = []
     seconds_feat: list[float] = []
     seconds_search: list[float] = []
@@ -552,7 +600,7 @@ def main() -> None:
         acc_dih, d_dih = accept_matrix(words(dih), dih_o, np.full(len(dih), RADIUS), bank_plain,
                                        ar_b, n, nb)  # fmt: skip
         # ours: every candidate with the acceptance rule.
-        cand, cand_o, cand_max, cand_lbl = [], [], [], []
+        cand, cand_o, cand_max, cand_lbl, cand_q = [], [], [], [], []
         for qi, r in enumerate(res):
             for lbl, h, quality in r["cands"]:
                 if args.legacy_gate and quality < 50:
@@ -561,6 +609,7 @@ def main() -> None:
                 cand_o.append(qi)
                 cand_max.append(max_distance(lbl, quality, RADIUS))
                 cand_lbl.append(lbl)
+                cand_q.append(quality)
         cw, co, cm = words(cand), np.asarray(cand_o), np.asarray(cand_max)
         acc_imp, d_imp = accept_matrix(cw, co, cm, bank_plain, ar_b, n, nb)
         acc_own, d_own = accept_matrix(cw, co, cm, bank_own, bank_own_owner, n, nb)
@@ -593,6 +642,13 @@ def main() -> None:
             for p in rel:
                 if p in entry_of_photo:
                     unrel[qi, entry_of_photo[p]] = False
+        c_close, c_near = unrelated_closest(cw, co, bank_plain, ar_b, unrel, NEAR)
+        for k, lbl in enumerate(cand_lbl):
+            key = f"{kind(lbl)}|{'weak' if cand_q[k] < 50 else 'strong'}"
+            rec = by_kind.setdefault(key, [256, 0, 0])
+            rec[0] = min(rec[0], int(c_close[k]))
+            rec[1] += int(c_near[k])
+            rec[2] += int(unrel[co[k]].sum())
         totals["pairs"] += int(unrel.sum())
         for col, acc in (("plain", acc_plain), ("dihedral", acc_dih), ("imported", acc_imp),
                          ("own", acc_own_all), ("features", acc_feat)):  # fmt: skip
@@ -642,6 +698,8 @@ def main() -> None:
         "unrelated_pairs": totals["pairs"],
         "false_positives": {k[3:]: v for k, v in totals.items() if k.startswith("fp_")},
         "closest_unrelated_pdq": closest, "legacy_gate": args.legacy_gate,
+        "unrelated_by_kind": {k: {"closest": v[0], f"within_{NEAR}": v[1], "pairs": v[2]}
+                              for k, v in sorted(by_kind.items())},
         "imported_only": args.imported_only,
         "query_image_ms_median": round(float(np.median(seconds_ours)) * 1000, 1),
         "features_extract_ms_median": round(float(np.median(seconds_feat)) * 1000, 1),

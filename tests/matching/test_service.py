@@ -132,11 +132,16 @@ def test_match_combines_exact_and_pdq_and_skips_weak(
             ("sha256", 0, "sha256"),
         ]
         # A weak image's own hash is never lost to the quality gate (issue 13); a guess
-        # made from a weak image (here a trimmed copy) only matches an identical hash.
+        # made from a weak image (here a crop guess) only matches an identical hash, and
+        # its cuts (a trimmed copy) only within WEAK_CUT_RADIUS (8 bits).
         weak = match(s, engine, [QueryHash("pdq", HashType.PDQ, near, 10)])
         assert [(m.distance, m.query) for m in weak["mix"]] == [(3, "pdq")]
-        guess = match(s, engine, [QueryHash("pdq:trim", HashType.PDQ, near, 10)])
+        guess = match(s, engine, [QueryHash("pdq:uncrop5", HashType.PDQ, near, 10)])
         assert guess == {}
+        cut = match(s, engine, [QueryHash("pdq:trim", HashType.PDQ, near, 10)])
+        assert [(m.distance, m.query) for m in cut["mix"]] == [(3, "pdq:trim")]
+        far = match(s, engine, [QueryHash("pdq:trim", HashType.PDQ, _flip(h, list(range(9))), 10)])
+        assert far == {}
         same = match(s, engine, [QueryHash("pdq:trim", HashType.PDQ, h, 10)])
         assert [(m.distance, m.query) for m in same["mix"]] == [(0, "pdq:trim")]
         margin = match(s, engine, [QueryHash("pdq:trim", HashType.PDQ, near, 90)], 30)

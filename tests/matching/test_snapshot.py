@@ -65,8 +65,10 @@ def test_a_snapshot_matches_what_the_database_matches(factory: sessionmaker[Sess
         [QueryHash("pdq", HashType.PDQ, pdq[2995], 90)],  # never added
         [QueryHash("pdq", HashType.PDQ, pdq[2991], 90)],  # in the engine's delta
         [QueryHash("pdq", HashType.PDQ, _flip(pdq[10], [0]), 90)],  # removed after the build
-        [  # weak image: a guessed candidate only matches an identical hash
-            QueryHash("pdq:trim", HashType.PDQ, _flip(pdq[7], [3]), 30),
+        [  # weak image: a crop guess only matches an identical hash, a cut within 8 bits
+            QueryHash("pdq:uncrop5", HashType.PDQ, _flip(pdq[7], [3]), 30),
+            QueryHash("pdq:region1", HashType.PDQ, _flip(pdq[11], list(range(8))), 30),
+            QueryHash("pdq:block1", HashType.PDQ, _flip(pdq[12], list(range(9))), 30),
             QueryHash("pdq:trim", HashType.PDQ, pdq[8], 30),
             QueryHash("pdq:rot90cw", HashType.PDQ, _flip(pdq[9], [3, 4]), 30),
         ],
@@ -84,4 +86,4 @@ def test_a_snapshot_matches_what_the_database_matches(factory: sessionmaker[Sess
         assert list(match(s, engine, queries[7])) == ["own"]
         assert match(s, engine, queries[8]) == {}
         weak = match(s, engine, queries[-1])["own"]
-        assert sorted(m.query for m in weak) == ["pdq:rot90cw", "pdq:trim"]
+        assert sorted(m.query for m in weak) == ["pdq:region1", "pdq:rot90cw", "pdq:trim"]

@@ -5,14 +5,22 @@ own hash and its rotations/mirrors match at the bank's radius, weak or not: PDQ'
 gate (below 50 the hash says little) must never lose a match that plain PDQ finds. Other
 candidates stand for guesses about how the image was changed, so each extra guess is
 another chance for an unrelated image to land near a bank entry: they match at the bank
-radius minus a margin, and only at distance 0 when the image is weak.
+radius minus a margin, and when the image is weak only its cuts match, within a few bits.
 """
 
 from __future__ import annotations
 
 from openhotline.media.hashing import WEAK_QUALITY
 
-WEAK_RADIUS = 0  # a guessed candidate (trim, region, crop) of a weak image: identical only
+WEAK_RADIUS = 0  # a guessed candidate (crop guess, halved copy) of a weak image: identical only
+# A weak image's cuts (border trims, embedded regions, page-background blocks) are its own
+# pixels, a few bits off the original only where the cut's edge is off by a line or two
+# (measured 2-8 bits on the bench's dark and flat photos). bench/robustness.py reports the
+# closest unrelated pair per candidate kind: 28 bits or more for weak cuts, none within 16,
+# over 8.7M unrelated pairs (decoys of the same dark photos included; bench/RESULTS.md
+# section 3, follow-up 3), so 8 keeps a margin of 20 bits.
+WEAK_CUT_RADIUS = 8
+_CUTS = ("trim", "region", "block")
 
 # The image's own hash, the same at full resolution, and its 8 rotations/mirrors: what
 # plain and dihedral PDQ compare, so these match at the bank radius whatever their quality
@@ -28,12 +36,16 @@ def max_distance(label: str, quality: int | None, radius: int, margin: int = 0) 
     """Largest distance at which this candidate counts as a match (-1: never).
 
     The whole image's hashes match at the bank radius; other candidates at the radius
-    minus margin. A weak image (quality < 50) has a hash that says little, so guesses made
-    from it (trimmed, regions, crops) only match an identical bank hash.
+    minus margin. A weak image (quality < 50) has a hash that says little, so its cuts
+    (trimmed, regions, blocks) match only within WEAK_CUT_RADIUS and its other guesses
+    (crop guesses, halved copy) only an identical bank hash.
     """
     if label == "pdq":
         return radius
     if quality is not None and quality < WEAK_QUALITY and label not in _WHOLE:
+        parts = label.split(":")
+        if len(parts) > 1 and parts[1].startswith(_CUTS):
+            return min(WEAK_CUT_RADIUS, radius - margin)
         return min(WEAK_RADIUS, radius)
     if label in _WHOLE:
         return radius
@@ -55,6 +67,8 @@ _PARTS = {
     "rot+5": "rotation guess (+5 degrees)",
     "uncrop5": "crop guess (5% per side)",
     "sym": "symmetric",
+    "eq": "equal width on every side",
+    "prop": "equal share of every side",
     "snap": "edges snapped to the page",
     "inset1": "inset 1%",
     "inset2": "inset 2.5%",

@@ -49,22 +49,37 @@ class Candidate:
 
 
 def _uniform_run(
-    lines: npt.NDArray[np.int16], colour: npt.NDArray[np.int16], tolerance: int
+    lines: npt.NDArray[np.uint8], colour: npt.NDArray[np.int16], tolerance: int
 ) -> int:
-    """How many leading lines (axis 0) are (nearly) all the border colour."""
-    diff = np.abs(lines - colour).max(axis=-1) <= tolerance
-    ok = diff.mean(axis=1) >= BORDER_MIN_SHARE
-    bad = np.flatnonzero(~ok)
-    return int(bad[0]) if len(bad) else len(ok)
+    """How many leading lines (axis 0) are (nearly) all the border colour.
+
+    Reads the lines in growing chunks: a border is a few lines, and a full-resolution
+    image is too large to compare whole for each of its four sides.
+    """
+    start, step = 0, 8
+    while start < len(lines):
+        chunk = lines[start : start + step].astype(np.int16)
+        ok = (np.abs(chunk - colour).max(axis=-1) <= tolerance).mean(axis=1) >= BORDER_MIN_SHARE
+        bad = np.flatnonzero(~ok)
+        if len(bad):
+            return start + int(bad[0])
+        start, step = start + len(chunk), step * 2
+    return len(lines)
 
 
-def trim_box(rgb: RGBArray, tolerance: int = BORDER_TOLERANCE) -> tuple[int, int, int, int] | None:
-    """(top, bottom, left, right) of the content inside uniform borders, or None."""
+def trim_box(
+    rgb: RGBArray, tolerance: int = BORDER_TOLERANCE, ring: bool = True
+) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) of the content inside uniform borders, or None.
+
+    ring: trim one more line on each trimmed side (a downscaled decode blends the border's
+    edge into its first line of content; a full-resolution one does not).
+    """
     h, w = rgb.shape[:2]
     if h < 16 or w < 16:
         return None
-    a = rgb.astype(np.int16)
-    corners = np.stack([a[0, 0], a[0, -1], a[-1, 0], a[-1, -1]])
+    a = rgb  # uint8: each side reads only the lines it needs
+    corners = np.stack([a[0, 0], a[0, -1], a[-1, 0], a[-1, -1]]).astype(np.int16)
     colour = np.median(corners, axis=0).astype(np.int16)
     top = _uniform_run(a, colour, tolerance)
     if top >= h:
@@ -74,9 +89,10 @@ def trim_box(rgb: RGBArray, tolerance: int = BORDER_TOLERANCE) -> tuple[int, int
     right = w - _uniform_run(a.transpose(1, 0, 2)[::-1], colour, tolerance)
     if top + (h - bottom) + left + (w - right) == 0:
         return None
-    # One more line on each trimmed side: JPEG ringing blurs the edge of the border.
-    top, left = top + (top > 0), left + (left > 0)
-    bottom, right = bottom - (bottom < h), right - (right < w)
+    if ring:
+        # One more line on each trimmed side: the edge of the border is blurred.
+        top, left = top + (top > 0), left + (left > 0)
+        bottom, right = bottom - (bottom < h), right - (right < w)
     if bottom - top < h * 0.3 or right - left < w * 0.3:
         return None  # would keep too little: probably not a border
     return top, bottom, left, right
@@ -87,7 +103,8 @@ def candidates(rgb: RGBArray, full_size: tuple[int, int], regions: bool = True) 
 
     The image and its 8 rotations/mirrors; the same with borders trimmed (at two
     tolerances, so that a dark or low-contrast photo inside a dark border is trimmed at
-    its edge, not inside it); and with regions, each embedded photo found by
+    its edge, not inside it; then made symmetric, and even on all four sides); and with
+    regions, each embedded photo found by
     media/regions.py ("pdq:region1", ...), itself border-trimmed.
     """
     out: list[Candidate] = []
@@ -104,11 +121,21 @@ def candidates(rgb: RGBArray, full_size: tuple[int, int], regions: bool = True) 
         if box is not None and box not in boxes:
             boxes.append(box)
             out.extend(_dihedral(_sub(rgb, box), _sub_full(rgb, box, full_size), label))
-    for box, label in zip(list(boxes), ("pdq:trim:sym", "pdq:trim2:sym"), strict=False):
+    trims = list(boxes)
+    for box, label in zip(trims, ("pdq:trim:sym", "pdq:trim2:sym"), strict=False):
         sym = symmetric_box(box, rgb.shape[0], rgb.shape[1])
         if sym not in boxes:
             boxes.append(sym)
             out.append(_hashed(rgb, sym, full_size, label))
+    if trims:
+        # A border on all four sides: the narrowest side is the border's width where the
+        # photo's own edge is as dark as the border on the others (both opposite sides of a
+        # night sky, which the symmetric trim cannot tell from the border).
+        evens = even_boxes(trims[0], rgb.shape[0], rgb.shape[1])
+        for even, name in zip(evens, ("eq", "prop"), strict=False):
+            if even not in boxes:
+                boxes.append(even)
+                out.append(_hashed(rgb, even, full_size, f"pdq:trim:{name}"))
     if regions:
         for k, region in enumerate(find_regions(rgb), start=1):
             box = region.box
@@ -164,6 +191,39 @@ def symmetric_box(box: Box, h: int, w: int) -> Box:
     top, bottom, left, right = box
     v, hz = min(top, h - bottom), min(left, w - right)
     return v, h - v, hz, w - hz
+
+
+def full_trim_candidates(rgb: RGBArray) -> list[Candidate]:
+    """The border trim of a full-resolution decode, and its even version ("pdq:trim:full").
+
+    At full resolution the first line off the border colour is the photo's own first line
+    (one line more moves a weak or textured photo's hash by 10-30 bits).
+    """
+    box = trim_box(rgb, ring=False)
+    if box is None:
+        return []
+    out = [_hashed(rgb, box, (rgb.shape[1], rgb.shape[0]), "pdq:trim:full")]
+    evens = even_boxes(box, rgb.shape[0], rgb.shape[1])
+    if evens and evens[0] != box:
+        out.append(_hashed(rgb, evens[0], (rgb.shape[1], rgb.shape[0]), "pdq:trim:eq:full"))
+    return out
+
+
+def even_boxes(box: Box, h: int, w: int) -> list[Box]:
+    """A trim box made even on all four sides: (equal width, equal share of each side).
+
+    Tools add a border of one width on every side (in pixels, or as a share of the image's
+    width and height); the narrowest of the four trims is that width when the photo's own
+    edge is dark on the other sides. Empty unless every side was trimmed (not a border).
+    """
+    top, bottom, left, right = box
+    sides = (top, h - bottom, left, w - right)
+    if min(sides) <= 0:
+        return []
+    px = min(sides)
+    share = min(top / h, (h - bottom) / h, left / w, (w - right) / w)
+    v, hz = max(1, round(share * h)), max(1, round(share * w))
+    return [(px, h - px, px, w - px), (v, h - v, hz, w - hz)]
 
 
 def _hashed(rgb: RGBArray, box: Box, full_size: tuple[int, int], label: str) -> Candidate:

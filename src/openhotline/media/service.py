@@ -9,8 +9,10 @@ from openhotline.media.hashing import FAST_MIN_SIDE, MediaHashes, hash_decoded, 
 from openhotline.media.robust import (
     Candidate,
     candidates,
+    full_trim_candidates,
     geometric_candidates,
     stored_variants,
+    trim_box,
 )
 
 
@@ -50,12 +52,20 @@ def query_image(
             cands.extend(geometric_candidates(img.frames[0], (img.width, img.height)))
     else:
         cands = [Candidate("pdq", hashes.pdq, hashes.pdq_quality)]
-    if hashes.weak and (img.frames[0].shape[1], img.frames[0].shape[0]) != (img.width, img.height):
+    small = (img.frames[0].shape[1], img.frames[0].shape[0]) != (img.width, img.height)
+    full = None
+    if hashes.weak and small:
         # A weak hash only matches an identical bank hash (matching/rules.py), and the fast
         # path is a few bits off full resolution, so a weak image is hashed at full size too.
         full = decode(data, limits, min_side=None)
         pdq, quality = pdq_of_array(full.frames[0])
         cands.append(Candidate("pdq:full", pdq, quality))
+    if robust and small and trim_box(img.frames[0]) is not None:
+        # A border's edge falls between two pixels of the downscaled decode: a trim off by
+        # one full-resolution line moves a textured or weak photo's hash by 14-32 bits, so
+        # a bordered image is trimmed again at full resolution.
+        full = full or decode(data, limits, min_side=None)
+        cands.extend(full_trim_candidates(full.frames[0]))
     frames = zip(hashes.frame_pdqs, hashes.frame_qualities, strict=True)
     cands.extend(Candidate(f"pdq:frame{i + 1}", h, q) for i, (h, q) in enumerate(frames))
     return QueryImage(hashes, cands)
