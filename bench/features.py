@@ -62,8 +62,10 @@ def _cover(img: Image.Image, w: int, h: int) -> Image.Image:
     return big.crop((x, y, x + w, y + h))
 
 
-def _layout(img: Image.Image, others: list[Image.Image], i: int, cols: list[float],
-            rows: list[float], gutter: int, colour: tuple[int, int, int]) -> Image.Image:  # fmt: skip
+def _layout(
+    img: Image.Image, others: list[Image.Image], i: int, cols: list[float], rows: list[float],
+    gutter: int, colour: tuple[int, int, int],
+) -> Image.Image:  # fmt: skip
     """A grid collage: column widths and row heights as shares of the photo's size, the photo
     in cell i % cells, the others (cycled) in the rest, `gutter` px of `colour` between."""
     ws = [round(c * img.width) for c in cols]

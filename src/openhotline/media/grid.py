@@ -23,6 +23,7 @@ Box = tuple[int, int, int, int]  # top, bottom, left, right (bottom/right exclus
 FLAT_TOLERANCE = 8  # per channel: a gutter line's pixels within this of its median (JPEG)
 FLAT_SHARE = 0.97  # share of a line within FLAT_TOLERANCE (dev photos: 0.8 and 12 lost 2)
 STEP = 24  # per channel: a colour step this large between two lines is a seam candidate
+RING = 2  # lines of JPEG ringing beside a gutter
 GUTTER_SIDE_SHARE = 0.3  # share of a neighbouring line that must differ from the gutter
 STEP_SHARE = 0.75  # share of a line pair with a STEP (no-gutter seam: a cell's edge)
 STEP_CONTRAST = 0.4  # that share must exceed the neighbouring line pairs' by this much
@@ -74,11 +75,14 @@ def _seams(rgb: npt.NDArray[np.int16], axis: int, steps: bool) -> list[tuple[int
         e = k + 1
         while e < n - 1 and flat[e] and np.abs(colour[e] - colour[k]).max() <= FLAT_TOLERANCE:
             e += 1
+        # The sides are read RING lines away: JPEG rings next to a gutter, and the lines it
+        # blurs are neither the gutter's colour nor the cell's.
+        before, after = lines[max(0, k - 1 - RING)], lines[min(n - 1, e + RING)]
         if (
             e < n
             and e - k <= MAX_GUTTER * n
-            and _differs(lines[k - 1], colour[k]) >= GUTTER_SIDE_SHARE
-            and _differs(lines[e], colour[k]) >= GUTTER_SIDE_SHARE
+            and _differs(before, colour[k]) >= GUTTER_SIDE_SHARE
+            and _differs(after, colour[k]) >= GUTTER_SIDE_SHARE
         ):
             out.append((k, e))
         k = e
