@@ -53,6 +53,36 @@ from openhotline.matching import features as lf
 PHOTOS = Path(__file__).parent / "out" / "photos"
 RESULTS = Path(__file__).parent / "features-results.jsonl"
 
+
+def _cover(img: Image.Image, w: int, h: int) -> Image.Image:
+    """The photo scaled to cover a w x h cell and centre-cropped to it (what collage apps do)."""
+    f = max(w / img.width, h / img.height)
+    big = img.resize((max(w, round(img.width * f)), max(h, round(img.height * f))))
+    x, y = (big.width - w) // 2, (big.height - h) // 2
+    return big.crop((x, y, x + w, y + h))
+
+
+def _layout(
+    img: Image.Image, others: list[Image.Image], i: int, cols: list[float], rows: list[float],
+    gutter: int, colour: tuple[int, int, int],
+) -> Image.Image:  # fmt: skip
+    """A grid collage: column widths and row heights as shares of the photo's size, the photo
+    in cell i % cells, the others (cycled) in the rest, `gutter` px of `colour` between."""
+    ws = [round(c * img.width) for c in cols]
+    hs = [round(r * img.height) for r in rows]
+    n = len(ws) * len(hs)
+    out = Image.new("RGB", (sum(ws) + gutter * (len(ws) + 1), sum(hs) + gutter * (len(hs) + 1)),
+                    colour)  # fmt: skip
+    k_photo = i % n
+    for k in range(n):
+        cx, cy = k % len(ws), k // len(ws)
+        src = img if k == k_photo else others[(k - (k > k_photo)) % len(others)]
+        x = gutter + sum(ws[:cx]) + gutter * cx
+        y = gutter + sum(hs[:cy]) + gutter * cy
+        out.paste(_cover(src, ws[cx], hs[cy]), (x, y))
+    return out
+
+
 TRANSFORMS: dict[str, Any] = {
     "crop 15% corner": lambda im, i, o: jpeg(_corner_crop(im, 0.15, i)),
     "crop 20% corner": lambda im, i, o: jpeg(_corner_crop(im, 0.20, i)),
@@ -66,6 +96,19 @@ TRANSFORMS: dict[str, Any] = {
     "crop 22% corner (untuned)": lambda im, i, o: jpeg(_corner_crop(im, 0.22, i + 1)),
     "rotate 12 (untuned)": lambda im, i, o: jpeg(_rotate(im, 12, i + 1)),
     "perspective (untuned)": lambda im, i, o: jpeg(_perspective(im, i)),
+    # Collage layouts never run before the final run of RESULTS 3f (media/grid.py).
+    "collage 3x3 grey gutter (untuned)": lambda im, i, o: jpeg(
+        _layout(im, o, i, [1 / 3] * 3, [1 / 3] * 3, 4, (128, 128, 128))
+    ),
+    "strip 1x3 white gutters (untuned)": lambda im, i, o: jpeg(
+        _layout(im, o, i, [0.5] * 3, [0.5], 10, (255, 255, 255))
+    ),
+    "collage 2x2 unequal (untuned)": lambda im, i, o: jpeg(
+        _layout(im, o, i, [0.6, 0.4], [0.6, 0.4], 5, (255, 255, 255))
+    ),
+    "collage 2x2 no gutter (untuned)": lambda im, i, o: jpeg(
+        _layout(im, o, i, [0.5, 0.5], [0.5, 0.5], 0, (0, 0, 0))
+    ),
 }
 
 _G: dict[str, Any] = {}
@@ -122,7 +165,7 @@ def _query_job(job: tuple[int, str, str, list[str]]) -> tuple[int, str, list[tup
 
 def _search_job(
     job: tuple[int, list[tuple[str, bytes]]],
-) -> tuple[int, dict[str, tuple[dict[int, int], dict[int, tuple[int, str]], float]]]:
+) -> tuple[int, dict[str, tuple[Any, ...]]]:
     """Per index kind: best inliers per item over the query's labels (every verified
     candidate), the largest raw inlier count (with its verdict) per item, and the seconds."""
     qid, feats = job
@@ -130,21 +173,26 @@ def _search_job(
     for kind, index in _G["indexes"].items():
         seen: dict[int, int] = {}
         raw: dict[int, tuple[int, str]] = {}
+        # The largest raw count per item among verdicts that passed the scale check: the
+        # margin that rests on the hull and cell checks alone (RESULTS 3e asked for it).
+        geo: dict[int, tuple[int, str]] = {}
 
         def note(
             item: int, inliers: int, seen: dict[int, int] = seen,
-            raw: dict[int, tuple[int, str]] = raw,
+            raw: dict[int, tuple[int, str]] = raw, geo: dict[int, tuple[int, str]] = geo,
         ) -> None:  # fmt: skip
             seen[item] = max(seen.get(item, 0), inliers)
             v = _G.get("last")
             if v is not None and v.raw > raw.get(item, (-1, ""))[0]:
                 raw[item] = (v.raw, v.reason)
+            if v is not None and v.reason != "scale" and v.raw > geo.get(item, (-1, ""))[0]:
+                geo[item] = (v.raw, v.reason)
 
         t0 = time.perf_counter()
         for _lbl, blob in feats:
             _G["last"] = None
             index.search(lf.Features.from_bytes(blob), lf.MIN_CANDIDATE_MATCHES, _G["radius"], note)
-        out[kind] = (seen, raw, time.perf_counter() - t0)
+        out[kind] = (seen, raw, geo, time.perf_counter() - t0)
     return qid, out
 
 
@@ -296,8 +344,10 @@ def _pairs(kind: str, searched: list[Any], jobs: list[Any], known: list[str], ph
     worst_raw: list[tuple[int, str, str, str, int]] = []
     verified = 0
     lat = []
+    geo_raw: list[int] = []
+    worst_geo: list[tuple[int, str, str, str, int]] = []
     for qid, per_kind in searched:
-        seen, raws, secs = per_kind[kind]
+        seen, raws, geos, secs = per_kind[kind]
         _, name, t, _o = jobs[qid]
         lat.append(secs)
         mine = owner.get(name) if name in known else None
@@ -321,6 +371,10 @@ def _pairs(kind: str, searched: list[Any], jobs: list[Any], known: list[str], ph
             unrelated_raw.append(r)
             if r >= 10:
                 worst_raw.append((r, why, name, t, item))
+            g, gwhy = geos.get(item, (0, ""))
+            geo_raw.append(g)
+            if g >= 10:
+                worst_geo.append((g, gwhy, name, t, item))
             if n >= 10:
                 worst.append((n, name, t, item))
     pairs = len(jobs) * bank_items - sum(r[1] for r in recall.values())
@@ -339,6 +393,12 @@ def _pairs(kind: str, searched: list[Any], jobs: list[Any], known: list[str], ph
             for k, v in enumerate(np.bincount(np.asarray(unrelated_raw or [0]))) if v
         },
         "worst_unrelated_raw": sorted(worst_raw, reverse=True)[:10],
+        # The same among verdicts that passed the scale check (hull and cells decided).
+        "unrelated_max_raw_past_scale": max(geo_raw, default=0),
+        "unrelated_raw_past_scale_histogram": {
+            str(k): int(v) for k, v in enumerate(np.bincount(np.asarray(geo_raw or [0]))) if v
+        },
+        "worst_unrelated_raw_past_scale": sorted(worst_geo, reverse=True)[:10],
         "recall_split": {
             sp: {t: f"{r[0]}/{r[1]}" for t, r in rows.items()} for sp, rows in by_split.items()
         },
@@ -400,13 +460,14 @@ def main() -> None:
         "item_keypoints": args.item_keypoints, "radius": args.radius,
         "min_inliers": lf.MIN_INLIERS, "bank_items": len(bank),
         "stored_bytes_per_item": round(sum(len(f.to_bytes()) for f in bank) / len(bank), 1),
-        "load_start": _load_avg(),
+        "load_start": _load_avg(), "features_module": lf.__file__,
     }  # fmt: skip
     queries: list[list[tuple[str, bytes]]] = []
     if not args.no_pairs or args.scale:
         jobs = []
         for qid, name in enumerate(asked):
-            others = [u for u in unknown if u != name][qid % 7 : qid % 7 + 3]
+            # 8 others (3x3 collages); _collage uses the first 3, as before.
+            others = [u for u in unknown if u != name][qid % 7 : qid % 7 + 8]
             for t in TRANSFORMS:
                 jobs.append((len(jobs), name, t, others))
         if args.no_pairs:

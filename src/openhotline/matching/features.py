@@ -30,6 +30,7 @@ import numpy.typing as npt
 from openhotline.matching.feature_index import PROBE, TABLES, DescriptorIndex
 from openhotline.matching.models import DEFAULT_FEATURE_MIN_INLIERS, DEFAULT_FEATURE_RADIUS
 from openhotline.media.decode import Limits, decode
+from openhotline.media.grid import grid_cells
 from openhotline.media.regions import find_regions
 
 WORK_SIDE = 640  # longest side the features are computed at
@@ -40,7 +41,12 @@ MAX_KEYPOINTS = 300  # extract()'s default
 # at 300 -> 1,000). Each embedded region (a collage cell, a photo in a screenshot) gets
 # REGION_KEYPOINTS.
 QUERY_KEYPOINTS = 1000
-REGION_KEYPOINTS = 600
+# A collage cell of a small photo is enlarged 2-5x to WORK_SIDE: INTER_AREA enlarges like
+# nearest-neighbour, and FAST then finds the blocks' corners instead of the stars'; cubic
+# interpolation and a larger budget keep the photo's own (RESULTS 3f, dev nebula photos:
+# collage 46/54 -> 50/54 cubic -> 51/54 with 1,000 keypoints; CLAHE: 33/54, dropped).
+REGION_KEYPOINTS = 1000
+REGION_ENLARGE = cv2.INTER_CUBIC
 QUERY_REGIONS = 4  # embedded regions searched per query (leaves of the XY-cut first)
 ITEM_KEYPOINTS = 400  # stored per own item: 36 bytes each (RESULTS 3c: 300 vs 400)
 # The item's middle 2x2 cells of the 4x4 grid get this many keypoints per turn, the others
@@ -52,7 +58,11 @@ DESCRIPTOR_RADIUS = DEFAULT_FEATURE_RADIUS  # Hamming radius (of 256) for a desc
 MIN_INLIERS = DEFAULT_FEATURE_MIN_INLIERS  # inliers needed (bench/features.py: the margin)
 MIN_CANDIDATE_MATCHES = 8  # descriptor matches needed to try RANSAC on an item
 RANSAC_PIXELS = 6.0  # reprojection error allowed, in WORK_SIDE pixels
-MIN_SCALE, MAX_SCALE = 0.2, 5.0  # a copy is not shrunk or blown up beyond this
+MIN_SCALE, MAX_SCALE = 0.2, 5.0
+# The similarity's inliers are grown by a homography this close to it (share of the query
+# extent's mapped diagonal per corner), GROW_ROUNDS times at most (_grown).
+PERSPECTIVE_SLACK = 0.15
+GROW_ROUNDS = 2  # a copy is not shrunk or blown up beyond this
 # The inliers' convex hull must cover this share of the part of the item that the query
 # shows (the item's keypoint extent within the query's, mapped by the transform): a 25%
 # corner crop shows only 56% of the item, a panorama's keypoints lie in a band.
@@ -131,15 +141,22 @@ def _spread(kps: Any, w: int, h: int, limit: int, grid: int = 4, centre: int = 1
 
 
 def extract_rgb(
-    rgb: npt.NDArray[np.uint8], limit: int = MAX_KEYPOINTS, centre: int = 1
+    rgb: npt.NDArray[np.uint8],
+    limit: int = MAX_KEYPOINTS,
+    centre: int = 1,
+    enlarge: int = cv2.INTER_AREA,
 ) -> Features:
-    """ORB features of an RGB array (resized so its longest side is WORK_SIDE)."""
+    """ORB features of an RGB array (resized so its longest side is WORK_SIDE).
+
+    enlarge: the interpolation used when the array is smaller than WORK_SIDE (query regions
+    pass REGION_ENLARGE; items keep INTER_AREA, which their stored features were made with).
+    """
     h, w = rgb.shape[:2]
     scale = WORK_SIDE / max(h, w)
     grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
     if scale != 1:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA if scale < 1 else enlarge)
     kps = _spread(_orb().detect(grey, None), grey.shape[1], grey.shape[0], limit, centre=centre)
     kps, desc = _orb().compute(grey, kps)
     if desc is None or not kps:
@@ -171,6 +188,15 @@ def _contains(outer: tuple[int, int, int, int], inner: tuple[int, int, int, int]
     return max(0, b - t) * max(0, r - left) >= 0.9 * area
 
 
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection over union of two boxes (top, bottom, left, right)."""
+    t, bo = max(a[0], b[0]), min(a[1], b[1])
+    left, r = max(a[2], b[2]), min(a[3], b[3])
+    inter = max(0, bo - t) * max(0, r - left)
+    union = (a[1] - a[0]) * (a[3] - a[2]) + (b[1] - b[0]) * (b[3] - b[2]) - inter
+    return inter / union if union else 0.0
+
+
 def query_boxes(
     rgb: npt.NDArray[np.uint8], max_regions: int = QUERY_REGIONS
 ) -> list[tuple[int, int, int, int]]:
@@ -188,7 +214,12 @@ def query_boxes(
         if (b - t) * (r - left) <= 0.6 * h * w  # else nearly the whole image
     ]
     leaves = [b for b in boxes if not any(o != b and _contains(b, o) for o in boxes)]
-    return (leaves + [b for b in boxes if b not in leaves])[:max_regions]
+    ranked = leaves + [b for b in boxes if b not in leaves]
+    # A grid-like collage's cells (media/grid.py) come first and all of them: the XY-cut
+    # splits a dark cell at its night sky's flat rows, and a 3x3 grid has 9 cells.
+    cells = grid_cells(rgb)
+    rest = [b for b in ranked if all(_iou(b, c) < 0.8 for c in cells)]
+    return cells + rest[:max_regions]
 
 
 def query_features(
@@ -204,7 +235,10 @@ def query_features(
     out = [("features", extract_rgb(rgb, QUERY_KEYPOINTS))]
     for k, (top, bottom, left, right) in enumerate(query_boxes(rgb, max_regions), 1):
         out.append(
-            (f"features:region{k}", extract_rgb(rgb[top:bottom, left:right], REGION_KEYPOINTS))
+            (
+                f"features:region{k}",
+                extract_rgb(rgb[top:bottom, left:right], REGION_KEYPOINTS, 1, REGION_ENLARGE),
+            )
         )
     return out
 
@@ -359,6 +393,43 @@ def _verify(
     return verify(src, dst, src_extent, dst_extent).inliers
 
 
+def _grown(
+    m: npt.NDArray[Any],
+    keep: npt.NDArray[np.bool_],
+    src: npt.NDArray[np.float32],
+    dst: npt.NDArray[np.float32],
+    src_extent: npt.NDArray[np.float32],
+) -> npt.NDArray[np.bool_]:
+    """The similarity's inliers, grown by a homography fitted to them when it is nearly one.
+
+    A photo of a screen seen at an angle is a mild perspective: one similarity fits only a
+    band of it within RANSAC_PIXELS, and the inliers' hull fails (RESULTS 3e: 85 inliers
+    rejected by the item-hull check). A homography fitted (least squares, no RANSAC: chance
+    agreement gets no new sample to choose) to those inliers and kept only when it moves no
+    corner of the query's extent more than PERSPECTIVE_SLACK of its size away from the
+    similarity's mapping takes in the rest of the photo's matches.
+    """
+    if int(keep.sum()) < MIN_CANDIDATE_MATCHES:
+        return keep
+    corners = _corners(src_extent)
+    sim = corners @ m[:, :2].T + m[:, 2]
+    size = float(np.hypot(*(sim.max(axis=0) - sim.min(axis=0))))
+    out = keep
+    for _ in range(GROW_ROUNDS):
+        h, _mask = cv2.findHomography(src[out], dst[out], 0)
+        if h is None:
+            return out
+        mapped = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), h).reshape(-1, 2)
+        if not np.isfinite(mapped).all() or np.abs(mapped - sim).max() > PERSPECTIVE_SLACK * size:
+            return out
+        err = np.hypot(*(cv2.perspectiveTransform(src.reshape(-1, 1, 2), h).reshape(-1, 2) - dst).T)
+        grown = err <= RANSAC_PIXELS
+        if int(grown.sum()) <= int(out.sum()):
+            return out
+        out = grown
+    return out
+
+
 def verify(
     src: npt.NDArray[np.float32],
     dst: npt.NDArray[np.float32],
@@ -379,7 +450,7 @@ def verify(
     )  # fmt: skip
     if m is None or mask is None:
         return Verdict(0, 0, "no transform")
-    keep = mask.ravel().astype(bool)
+    keep = _grown(m, mask.ravel().astype(bool), src, dst, src_extent)
     # Inliers counted once per item point: many query points on one item point is a
     # repeated texture, not geometry.
     pts, first = np.unique(dst[keep], axis=0, return_index=True)
