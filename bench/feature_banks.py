@@ -7,15 +7,18 @@ items (the real bank) come first, unchanged, with ids 0..len(head) - 1.
 - near_copies: item i is bank photo i mod len(bank) with its positions moved +-3 px and ~8
   of 256 bits flipped per descriptor (bench/RESULTS.md 3d). Every query keypoint of a known
   photo then has ~n / len(bank) genuine neighbours: the worst case for any radius index.
-- distinct: items that share no photograph. Each descriptor is a mosaic of a pool of real
-  ORB descriptors (photos never queried): its ten 3-byte chunks (the LSH tables' keys) and
-  its last 2 bytes are each copied from an independently drawn pool row. So every table's
-  key has the real keys' distribution (the bias that makes some keys hold thousands of
-  rows: the cost of a lookup), while the full 256 bits are a new combination that no photo
-  shares. Positions are a random pool item's layout, moved +-3 px. What it leaves out: the
-  correlation between one descriptor's chunks (real "chance" neighbours within the radius,
-  e.g. two photos' flat patches), so it is easier than a real bank on the matches a query
-  returns; bench/features.py reports that rate next to the real bank's.
+- distinct: items that share no photograph: each descriptor is a pool row (real ORB
+  descriptors of photos never queried) drawn at random for it alone, copied unchanged (bit
+  flips would spread the keys and weaken their bias); positions are a random pool item's
+  layout, moved +-3 px. So each table's keys keep the real keys' bias (some keys hold
+  thousands of rows: the cost of a lookup), and a query keypoint finds chance neighbours at
+  the pool's own rate (bench/features.py reports both rates), but no item shares its
+  geometry with another or with a queried photo. What is not real: each pool row recurs in
+  ~n * keypoints / pool rows items (a real bank's chance neighbours would be spread over
+  different descriptors).
+- mosaic: like distinct, but each descriptor's ten 3-byte chunks (the tables' keys) and
+  its last 2 bytes are copied from independently drawn pool rows: the same key bias, no
+  recurring descriptor, and next to no chance neighbours (a lower bound on their cost).
 """
 
 from __future__ import annotations
@@ -77,26 +80,45 @@ def near_copies(
     return ids, counts, pts, desc
 
 
-def distinct(
-    pool: Items, n: int, mmap_dir: str = "", head: Items | None = None, seed: int = 11
-) -> Any:
-    """n items of chunk-mosaic descriptors from the pool's rows (see the module docstring)."""
-    rng = np.random.default_rng(seed)
-    rows = np.concatenate([d for _, d in pool])
-    layout = rng.integers(0, len(pool), n)  # item i takes pool item layout[i]'s positions
+def _layout(pool: Items, n: int, head: Items | None, mmap_dir: str, name: str, rng: Any) -> Any:
+    """Arrays with head filled in and n items' positions, each a random pool item's layout
+    moved +-3 px; and the first generated row."""
+    layout = rng.integers(0, len(pool), n)
     sizes = np.asarray([len(p) for p, _ in pool], np.int64)
-    ids, counts, pts, desc, first = _alloc(head, sizes[layout], mmap_dir, f"distinct-{n}.u8")
-    total = len(desc)
-    for lo in range(first, total, BLOCK_ROWS):
-        hi = min(total, lo + BLOCK_ROWS)
-        for b0, b1 in CHUNKS:
-            desc[lo:hi, b0:b1] = rows[rng.integers(0, len(rows), hi - lo), b0:b1]
+    ids, counts, pts, desc, first = _alloc(head, sizes[layout], mmap_dir, name)
     starts = np.concatenate([[0], np.cumsum(counts)])
     for i in range(n):
         s0, s1 = starts[len(ids) - n + i], starts[len(ids) - n + i + 1]
         pts[s0:s1] = pool[layout[i]][0]
-    for lo in range(first, total, BLOCK_ROWS):
-        hi = min(total, lo + BLOCK_ROWS)
+    for lo in range(first, len(desc), BLOCK_ROWS):
+        hi = min(len(desc), lo + BLOCK_ROWS)
         moved = pts[lo:hi].astype(np.int32) + rng.integers(-3, 4, (hi - lo, 2), dtype=np.int32)
         pts[lo:hi] = np.clip(moved, 0, 65535)
+    return ids, counts, pts, desc, first
+
+
+def distinct(
+    pool: Items, n: int, mmap_dir: str = "", head: Items | None = None, seed: int = 11
+) -> Any:
+    """n items of pool rows drawn one by one (see the module docstring)."""
+    rng = np.random.default_rng(seed)
+    rows = np.concatenate([d for _, d in pool])
+    ids, counts, pts, desc, first = _layout(pool, n, head, mmap_dir, f"distinct-{n}.u8", rng)
+    for lo in range(first, len(desc), BLOCK_ROWS):
+        hi = min(len(desc), lo + BLOCK_ROWS)
+        desc[lo:hi] = rows[rng.integers(0, len(rows), hi - lo)]
+    return ids, counts, pts, desc
+
+
+def mosaic(
+    pool: Items, n: int, mmap_dir: str = "", head: Items | None = None, seed: int = 13
+) -> Any:
+    """n items of chunk-mosaic descriptors from the pool's rows (see the module docstring)."""
+    rng = np.random.default_rng(seed)
+    rows = np.concatenate([d for _, d in pool])
+    ids, counts, pts, desc, first = _layout(pool, n, head, mmap_dir, f"mosaic-{n}.u8", rng)
+    for lo in range(first, len(desc), BLOCK_ROWS):
+        hi = min(len(desc), lo + BLOCK_ROWS)
+        for b0, b1 in CHUNKS:
+            desc[lo:hi, b0:b1] = rows[rng.integers(0, len(rows), hi - lo), b0:b1]
     return ids, counts, pts, desc

@@ -238,7 +238,8 @@ def _bank(kind: str, base: list[Any], pool: list[Any], n: int, args: Any) -> Any
     """The real bank (ids 0..len(base) - 1) followed by n - len(base) generated items."""
     if kind == "near-copy":
         return feature_banks.near_copies(base, n - len(base), args.mmap_dir, head=base)
-    return feature_banks.distinct(pool, n - len(base), args.mmap_dir, head=base)
+    make = feature_banks.distinct if kind == "distinct" else feature_banks.mosaic
+    return make(pool, n - len(base), args.mmap_dir, head=base)
 
 
 def _index_row(idx: Any, n: int, t0: float, rss0: int) -> dict[str, Any]:
@@ -430,7 +431,7 @@ def main() -> None:
     ap.add_argument("--baseline-queries", type=int, default=10**9, help="--scale queries for it")
     ap.add_argument("--cap-variants", default="", help="recall also with these per-key caps")
     ap.add_argument("--scale-caps", default=str(lf_index.CAP), help="--scale: caps timed")
-    ap.add_argument("--bank", default="distinct,near-copy", help="--scale generated items")
+    ap.add_argument("--bank", default="distinct,mosaic,near-copy", help="--scale items")
     ap.add_argument("--chance-queries", type=int, default=8, help="--scale: chance-match rate")
     args = ap.parse_args()
     manifest = json.loads((PHOTOS / "manifest.json").read_text())

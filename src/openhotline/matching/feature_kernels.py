@@ -16,10 +16,7 @@ from openhotline.matching.kernels import _popcount64
 # key's low byte and the table's extra byte (31 - t, outside every table's key), so that
 # keys held by thousands of rows can be read nearest-first on 32 bits (the cap).
 
-# The 256 values of a byte ordered by popcount: MASKS[LEVELS[h]:LEVELS[h + 1]] are the masks
-# of Hamming weight h, so query ^ mask walks the extra byte's values level by level.
-MASKS = np.asarray(sorted(range(256), key=lambda m: (bin(m).count("1"), m)), np.int64)
-LEVELS = np.asarray([0, 1, 9, 37, 93, 163, 219, 247, 255, 256], np.int64)
+_POP8 = np.asarray([bin(v).count("1") for v in range(256)], np.int64)  # popcount of a byte
 PARALLEL_ROOM = 64  # matches per query row kept by the parallel pass; more: counted, redone
 
 
@@ -120,9 +117,9 @@ def search_row(
 
     The count may exceed room (then only room were written): the caller grows and redoes.
     Per table, when the probed keys hold more than cap rows (cap > 0), only cap of them are
-    read, nearest first on 32 bits (key and extra byte): level L reads the query's key with
-    the extra byte L bits away and the keys one bit away with it L - 1 bits away; the last
-    level read is cut at cap rows (in row order: older items first).
+    read, nearest first on 32 bits (key and extra byte): level L is the query's key with the
+    extra byte L bits away and the keys one bit away with it L - 1 bits away; the last level
+    read is cut at cap rows (in probe-key and row order: older items first).
     """
     w0, w1, w2, w3 = q64[qi, 0], q64[qi, 1], q64[qi, 2], q64[qi, 3]
     nprobe = 25 if probe else 1
@@ -152,24 +149,32 @@ def search_row(
                 found = _check(desc64, rows, t, ps[p], pe[p], w0, w1, w2, w3, radius, out_r,
                                out_d, at, room, found)  # fmt: skip
             continue
-        taken = 0
-        for level in range(10):
-            for p in range(nprobe):
-                h = level if p == 0 else level - 1
-                if h < 0 or h > 8 or ps[p] == pe[p] or taken >= cap:
+        # Over cap: histogram of the rows' levels (distance on the 32 bits of key and extra
+        # byte: the key's from the probe, 0 or 1), a sequential pass over the lows; then the
+        # rows below the level that reaches cap, and that level's first rows up to cap.
+        hist = np.zeros(10, dtype=np.int64)
+        for p in range(nprobe):
+            base = 0 if p == 0 else 1
+            for j in range(ps[p], pe[p]):
+                hist[base + _POP8[(np.int64(lows[t, j]) ^ qx) & 255]] += 1
+        last = 0
+        below = 0
+        while below + hist[last] < cap:
+            below += hist[last]
+            last += 1
+        room_last = cap - below
+        for p in range(nprobe):
+            base = 0 if p == 0 else 1
+            for j in range(ps[p], pe[p]):
+                level = base + _POP8[(np.int64(lows[t, j]) ^ qx) & 255]
+                if level > last:
                     continue
-                for m in range(LEVELS[h], LEVELS[h + 1]):
-                    v = pv[p] | (qx ^ MASKS[m])
-                    a = _lower(lows[t], ps[p], pe[p], v)
-                    z = _lower(lows[t], a, pe[p], v + 1)
-                    z = min(z, a + cap - taken)
-                    taken += z - a
-                    found = _check(desc64, rows, t, a, z, w0, w1, w2, w3, radius, out_r,
-                                   out_d, at, room, found)  # fmt: skip
-                    if taken >= cap:
-                        break
-            if taken >= cap:
-                break
+                if level == last:
+                    if room_last == 0:
+                        continue
+                    room_last -= 1
+                found = _check(desc64, rows, t, j, j + 1, w0, w1, w2, w3, radius, out_r,
+                               out_d, at, room, found)  # fmt: skip
     return found
 
 
