@@ -288,9 +288,9 @@ def scale(bank: list[lf.Features], queries: list[list[tuple[str, bytes]]],
                 )  # fmt: skip
             for cap in caps:
                 idx._index.cap = cap
-                for parallel in (True, False) if cap == caps[0] else (True,):
+                for parallel in (False, True) if cap == caps[0] else (False,):
                     idx._index.parallel = parallel
-                    key = f"cap {cap}" + ("" if parallel else " serial")
+                    key = f"cap {cap}" + (" parallel" if parallel else "")
                     row["new"][key] = _latency(idx, qs, own, tr)
                     row["new"][key]["load"] = _load_avg()
                     print(json.dumps(row), file=sys.stderr, flush=True)

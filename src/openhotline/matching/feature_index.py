@@ -16,7 +16,7 @@ an extra byte outside the keys) and the rows (uint32): 36 + 6 * TABLES bytes per
 no Python object per descriptor. Keys shared by thousands of rows (a bank of near-copies, or
 a common patch in millions of photos) cost at most CAP reads per table, not thousands: the
 rows nearest to the query on their key and extra byte are read first (kernels.search_row).
-The query's keypoints are searched on every core (numba prange). Items added
+A query's keypoints can be searched on every core (PARALLEL, numba prange). Items added
 after a build go into a new segment; segments merge when a newer one reaches a quarter of
 the older one's rows (each row is rebuilt O(log N) times); removal is a tombstone per item.
 """
@@ -39,7 +39,7 @@ MAX_TABLES = 10  # 30 bytes of the 32 make whole 3-byte keys
 BUCKET_SHARE = 64  # a 16-bit bucket over 64x the mean size (flat patches) is not probed
 MIN_MAX_BUCKET = 4096  # ... but small segments probe every bucket
 CAP = 64  # rows read per table and query keypoint at most (bench/RESULTS.md 3g)
-PARALLEL = True  # query rows over every core (feature_kernels.search_parallel)
+PARALLEL = False  # prange over query rows: slower on the shared 2-core VM (RESULTS 3g)
 MERGE_RATIO = 4  # a segment merges into the one before when it has >= 1/4 of its rows
 MAX_SEGMENT_ROWS = 1 << 32  # rows are uint32
 
