@@ -15,6 +15,12 @@ inlier count of each unrelated pair that reached it is recorded.
 
 --old also runs the index before the LSH tables (bench/feature_index_old.py) in the same
 run: recall and unrelated pairs of both, and at --scale its figures up to --old-max items.
+--baseline does the same with main's LSH index before the per-table cap (frozen copy:
+bench/feature_index_main.py). --scale banks (--bank, bench/feature_banks.py): the real bank
+followed by generated items: distinct, mosaic or near-copy.
+
+    PYTHONPATH=src .venv/bin/python bench/features.py --no-pairs --mirror-decoys \
+        --item-keypoints 150 --scale 100000 --scale-queries 110 --baseline
 
 Prints one JSON object and appends it to bench/features-results.jsonl.
 """
