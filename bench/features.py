@@ -15,6 +15,12 @@ inlier count of each unrelated pair that reached it is recorded.
 
 --old also runs the index before the LSH tables (bench/feature_index_old.py) in the same
 run: recall and unrelated pairs of both, and at --scale its figures up to --old-max items.
+--baseline does the same with main's LSH index before the per-table cap (frozen copy:
+bench/feature_index_main.py). --scale banks (--bank, bench/feature_banks.py): the real bank
+followed by generated items: distinct, mosaic or near-copy.
+
+    PYTHONPATH=src .venv/bin/python bench/features.py --no-pairs --mirror-decoys \
+        --item-keypoints 150 --scale 100000 --scale-queries 110 --baseline
 
 Prints one JSON object and appends it to bench/features-results.jsonl.
 """
@@ -33,10 +39,13 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 from PIL import Image, ImageOps
 
 sys.path.insert(0, str(Path(__file__).parent))
+import feature_banks
+from feature_index_main import DescriptorIndex as MainDescriptorIndex
 from feature_index_old import OldFeatureIndex
 from robustness import (
     _collage,
@@ -48,6 +57,7 @@ from robustness import (
     jpeg,
 )
 
+from openhotline.matching import feature_index as lf_index
 from openhotline.matching import features as lf
 
 PHOTOS = Path(__file__).parent / "out" / "photos"
@@ -133,8 +143,19 @@ def _recording_verify(*args: Any) -> int:
     return verdict.inliers
 
 
-def _new_index(args: Any) -> lf.FeatureIndex:
-    return lf.FeatureIndex(args.tables, not args.no_probe, args.max_verify)
+def _new_index(args: Any, cap: int | None = None) -> lf.FeatureIndex:
+    index = lf.FeatureIndex(args.tables, not args.no_probe, args.max_verify)
+    if cap is not None:
+        index._index.cap = cap
+    return index
+
+
+def _main_index(args: Any) -> lf.FeatureIndex:
+    """main's LSH index (frozen copy, bench/feature_index_main.py) under the same FeatureIndex
+    candidate ranking and verification."""
+    index = lf.FeatureIndex(args.tables, not args.no_probe, args.max_verify)
+    index._index = MainDescriptorIndex(args.tables, not args.no_probe)  # type: ignore[assignment]
+    return index
 
 
 def _init_search(bank: list[bytes], radius: int, kinds: dict[str, Any]) -> None:
@@ -200,49 +221,6 @@ def _load_avg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def _jitter(f: lf.Features, rng: np.random.Generator, bits: int = 8) -> lf.Features:
-    """Another item like f: positions moved a few pixels, ~bits bits flipped per descriptor."""
-    n = len(f)
-    pts = np.clip(f.points.astype(np.int32) + rng.integers(-3, 4, (n, 2)), 0, 65535)
-    flips = rng.random((n, 256)) < bits / 256
-    mask = np.packbits(flips, axis=1)
-    return lf.Features(pts.astype(np.uint16), np.bitwise_xor(f.descriptors, mask))
-
-
-def _synthetic(
-    bank: list[lf.Features], n: int, keypoints: int, mmap_dir: str = "", seed: int = 7
-) -> Any:
-    """n items like _jitter's (item i from bank photo i mod len(bank), its first keypoints),
-    as flat arrays (ids, counts, positions, descriptors) built in chunks: at 1M items a list
-    of Features plus the index would not fit."""
-    rng = np.random.default_rng(seed)
-    # ~8 of 256 bits flipped per descriptor, drawn from a pool of masks (fast at 150M rows).
-    pool = np.packbits(rng.random((1 << 16, 256), dtype=np.float32) < 8 / 256, axis=1)
-    base = [(f.points[:keypoints], f.descriptors[:keypoints]) for f in bank]
-    counts = np.asarray([len(base[i % len(base)][0]) for i in range(n)], np.int64)
-    total = int(counts.sum())
-    if mmap_dir:  # descriptors in a file: the page cache holds them, not the heap
-        path = Path(mmap_dir) / f"descriptors-{n}.u8"
-        desc = np.memmap(path, np.uint8, "w+", shape=(total, 32))
-    else:
-        desc = np.empty((total, 32), np.uint8)
-    pts = np.empty((total, 2), np.uint16)
-    at = 0
-    step = len(base)
-    for c0 in range(0, n, step):
-        for i in range(c0, min(n, c0 + step)):
-            p, d = base[i % len(base)]
-            desc[at : at + len(d)] = d
-            pts[at : at + len(d)] = p
-            at += len(d)
-        lo = at - sum(len(base[i % len(base)][1]) for i in range(c0, min(n, c0 + step)))
-        m = at - lo
-        desc[lo:at] ^= pool[rng.integers(0, len(pool), m)]
-        moved = pts[lo:at].astype(np.int32) + rng.integers(-3, 4, (m, 2), dtype=np.int32)
-        pts[lo:at] = np.clip(moved, 0, 65535)
-    return np.arange(n, dtype=np.int64), counts, pts, desc
-
-
 def _rss(anon: bool = False) -> int:
     """Resident bytes now (anon: less the file-backed pages, e.g. a memmap's)."""
     with open("/proc/self/statm") as fh:
@@ -256,72 +234,154 @@ def _peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _latency(idx: Any, queries: list[list[tuple[str, bytes]]]) -> dict[str, Any]:
+def _latency(
+    idx: Any, queries: list[list[tuple[str, bytes]]], owners: list[int | None],
+    transforms: list[str],
+) -> dict[str, Any]:  # fmt: skip
+    """Query p50/p99 (whole image + regions, verification included) and the found-rate of the
+    queries of known photos: their own item among the results with >= MIN_INLIERS."""
     idx.search(lf.Features.from_bytes(queries[0][0][1]))  # numba compiles (or loads) first
     lat = []
-    for q in queries:
+    hits: dict[str, list[int]] = {}
+    for q, mine, t in zip(queries, owners, transforms, strict=True):
         t0 = time.perf_counter()
+        best = 0
         for _lbl, raw in q:
-            idx.search(lf.Features.from_bytes(raw), lf.MIN_INLIERS, _G["radius"])
+            for item, n in idx.search(lf.Features.from_bytes(raw), lf.MIN_INLIERS, _G["radius"]):
+                if item == mine:
+                    best = max(best, n)
         lat.append(time.perf_counter() - t0)
+        if mine is not None:
+            h = hits.setdefault(t, [0, 0])
+            h[0] += best >= lf.MIN_INLIERS
+            h[1] += 1
+    found = sum(h[0] for h in hits.values())
+    of = sum(h[1] for h in hits.values())
     return {
         "query_p50_ms": round(float(np.percentile(lat, 50)) * 1000, 1),
         "query_p99_ms": round(float(np.percentile(lat, 99)) * 1000, 1),
         "query_max_ms": round(max(lat) * 1000, 1), "queries": len(lat),
+        "found": f"{found}/{of}",
+        "found_by_transform": {t: f"{h[0]}/{h[1]}" for t, h in hits.items()},
     }  # fmt: skip
 
 
-def scale(bank: list[lf.Features], queries: list[list[tuple[str, bytes]]], sizes: list[int],
+def _chance_rate(idx: Any, queries: list[list[tuple[str, bytes]]], owners: list[int | None],
+                 real_items: int, n: int, radius: int) -> dict[str, Any]:  # fmt: skip
+    """Descriptor matches per query keypoint per 1,000 items, to the real bank's other items
+    and to the generated ones (every row of a key read: cap 0): how much easier (or harder)
+    the generated items are than real photographs for chance neighbours."""
+    saved = idx._index.cap
+    idx._index.cap = 0
+    real = gen = kps = 0
+    for q, mine in zip(queries, owners, strict=True):
+        f = lf.Features.from_bytes(q[0][1])
+        m = idx._index.matches(f.descriptors, radius)
+        real += int(((m.items < real_items) & (m.items != (-1 if mine is None else mine))).sum())
+        gen += int((m.items >= real_items).sum())
+        kps += len(f)
+    idx._index.cap = saved
+    return {
+        "real_per_kp_per_1k_items": round(1000 * real / max(kps * (real_items - 1), 1), 4),
+        "generated_per_kp_per_1k_items": round(1000 * gen / max(kps * (n - real_items), 1), 4),
+        "queries": len(queries),
+    }
+
+
+def _bank(kind: str, base: list[Any], pool: list[Any], n: int, args: Any) -> Any:
+    """The real bank (ids 0..len(base) - 1) followed by n - len(base) generated items."""
+    if kind == "near-copy":
+        return feature_banks.near_copies(base, n - len(base), args.mmap_dir, head=base)
+    make = feature_banks.distinct if kind == "distinct" else feature_banks.mosaic
+    return make(pool, n - len(base), args.mmap_dir, head=base)
+
+
+def _index_row(idx: Any, n: int, t0: float, rss0: int) -> dict[str, Any]:
+    return {
+        "build_s": round(time.perf_counter() - t0, 2), "index_bytes": idx.nbytes(),
+        "index_bytes_per_item": round(idx.nbytes() / n, 1),
+        "rss_growth_bytes": _rss() - rss0, "rss_bytes": _rss(),
+        "anon_rss_bytes": _rss(anon=True), "peak_rss_bytes": _peak_rss(),
+    }  # fmt: skip
+
+
+def scale(bank: list[lf.Features], queries: list[list[tuple[str, bytes]]],
+          owners: list[int | None], transforms: list[str], sizes: list[int],
           args: Any) -> list[dict[str, Any]]:  # fmt: skip
-    """Bytes, index memory, build time and query latency at synthetic bank sizes."""
+    """Bytes, index memory, build time, query latency and found-rate at synthetic bank sizes:
+    the real bank plus generated items (each --bank kind), new index and (--baseline) main's."""
     out = []
     _G["radius"] = args.radius
     qs = queries[: args.scale_queries]
-    for n in sizes:
-        ids, counts, pts, desc = _synthetic(bank, n, args.item_keypoints, args.mmap_dir)
-        row: dict[str, Any] = {
-            "items": n, "keypoints_per_item": args.item_keypoints, "descriptors": len(desc),
-            "stored_bytes": int((2 + 36 * counts).sum()), "tables": args.tables,
-            "probe": not args.no_probe, "max_verify": args.max_verify,
-            "descriptors_in": "memmap file" if args.mmap_dir else "heap",
-            "load_before": _load_avg(),
-        }  # fmt: skip
-        rss0 = _rss()
-        t0 = time.perf_counter()
-        idx = _new_index(args)
-        idx.add_many(ids, counts, pts, desc)
-        idx.nbytes()
-        row["new"] = {
-            "build_s": round(time.perf_counter() - t0, 2), "index_bytes": idx.nbytes(),
-            "index_bytes_per_item": round(idx.nbytes() / n, 1),
-            "rss_growth_bytes": _rss() - rss0, "rss_bytes": _rss(),
-            "anon_rss_bytes": _rss(anon=True), "peak_rss_bytes": _peak_rss(),
-        }  # fmt: skip
-        del pts, desc  # the index holds them
-        row["new"].update(_latency(idx, qs))
-        row["new"]["load"] = _load_avg()
-        print(json.dumps(row), file=sys.stderr, flush=True)
-        del idx
-        if args.old and n <= args.old_max:
-            ids, counts, pts, desc = _synthetic(bank, n, args.item_keypoints)
+    own = owners[: args.scale_queries]
+    tr = transforms[: args.scale_queries]
+    base = [(f.points[: args.item_keypoints], f.descriptors[: args.item_keypoints]) for f in bank]
+    queried = {o for o in own if o is not None}
+    pool = [b for i, b in enumerate(base) if i not in queried]  # never a queried photo
+    caps = [int(c) for c in args.scale_caps.split(",")]
+    for kind in args.bank.split(","):
+        for n in sizes:
+            ids, counts, pts, desc = _bank(kind, base, pool, n, args)
+            row: dict[str, Any] = {
+                "bank": kind, "items": n, "real_items": len(base),
+                "keypoints_per_item": args.item_keypoints, "descriptors": len(desc),
+                "stored_bytes": int((2 + 36 * counts).sum()), "tables": args.tables,
+                "probe": not args.no_probe, "max_verify": args.max_verify,
+                "descriptors_in": "memmap file" if args.mmap_dir else "heap",
+                "numba_threads": numba.get_num_threads(), "load_before": _load_avg(),
+            }  # fmt: skip
             rss0 = _rss()
             t0 = time.perf_counter()
-            old = OldFeatureIndex()
-            starts = np.concatenate([[0], np.cumsum(counts)])
-            for i in range(n):
-                s0, s1 = starts[i], starts[i + 1]
-                old.add(int(ids[i]), lf.Features(pts[s0:s1], desc[s0:s1]))
-            old.nbytes()
-            row["old"] = {
-                "build_s": round(time.perf_counter() - t0, 2), "index_bytes": old.nbytes(),
-                "rss_growth_bytes": _rss() - rss0,
-            }  # fmt: skip
+            idx = _new_index(args)
+            idx.add_many(ids, counts, pts, desc)
+            row["new"] = _index_row(idx, n, t0, rss0)
+            if args.chance_queries:
+                row["chance_matches"] = _chance_rate(
+                    idx, qs[: args.chance_queries], own[: args.chance_queries], len(base), n,
+                    args.radius,
+                )  # fmt: skip
+            for cap in caps:
+                idx._index.cap = cap
+                for parallel in (False, True) if cap == caps[0] else (False,):
+                    idx._index.parallel = parallel
+                    key = f"cap {cap}" + (" parallel" if parallel else "")
+                    row["new"][key] = _latency(idx, qs, own, tr)
+                    row["new"][key]["load"] = _load_avg()
+                    print(json.dumps(row), file=sys.stderr, flush=True)
+            del idx
+            if args.baseline and n <= args.baseline_max:
+                rss0 = _rss()
+                t0 = time.perf_counter()
+                main_idx = _main_index(args)
+                main_idx.add_many(ids, counts, pts, desc)
+                row["main"] = _index_row(main_idx, n, t0, rss0)
+                k = args.baseline_queries
+                row["main"].update(_latency(main_idx, qs[:k], own[:k], tr[:k]))
+                row["main"]["load"] = _load_avg()
+                print(json.dumps(row), file=sys.stderr, flush=True)
+                del main_idx
             del pts, desc
-            row["old"].update(_latency(old, qs[: args.old_queries]))
-            row["old"]["load"] = _load_avg()
-            print(json.dumps(row), file=sys.stderr, flush=True)
-            del old
-        out.append(row)
+            if args.old and n <= args.old_max:
+                ids, counts, pts, desc = _bank(kind, base, pool, n, args)
+                rss0 = _rss()
+                t0 = time.perf_counter()
+                old = OldFeatureIndex()
+                starts = np.concatenate([[0], np.cumsum(counts)])
+                for i in range(n):
+                    s0, s1 = starts[i], starts[i + 1]
+                    old.add(int(ids[i]), lf.Features(pts[s0:s1], desc[s0:s1]))
+                old.nbytes()
+                row["old"] = {
+                    "build_s": round(time.perf_counter() - t0, 2), "index_bytes": old.nbytes(),
+                    "rss_growth_bytes": _rss() - rss0,
+                }  # fmt: skip
+                del pts, desc
+                k = args.old_queries
+                row["old"].update(_latency(old, qs[:k], own[:k], tr[:k]))
+                row["old"]["load"] = _load_avg()
+                print(json.dumps(row), file=sys.stderr, flush=True)
+                del old
+            out.append(row)
     return out
 
 
@@ -432,6 +492,13 @@ def main() -> None:
     ap.add_argument("--mmap-dir", default="", help="--scale descriptors in a file here")
     ap.add_argument("--table-variants", default="", help="recall also with these table counts")
     ap.add_argument("--max-verify", type=int, default=lf.MAX_VERIFY)
+    ap.add_argument("--baseline", action="store_true", help="also main's LSH index, same run")
+    ap.add_argument("--baseline-max", type=int, default=10**9, help="largest size for it")
+    ap.add_argument("--baseline-queries", type=int, default=10**9, help="--scale queries for it")
+    ap.add_argument("--cap-variants", default="", help="recall also with these per-key caps")
+    ap.add_argument("--scale-caps", default=str(lf_index.CAP), help="--scale: caps timed")
+    ap.add_argument("--bank", default="distinct,mosaic,near-copy", help="--scale items")
+    ap.add_argument("--chance-queries", type=int, default=8, help="--scale: chance-match rate")
     args = ap.parse_args()
     manifest = json.loads((PHOTOS / "manifest.json").read_text())
     photos = ["photos/" + p["file"] for p in manifest["photos"]]
@@ -479,6 +546,10 @@ def main() -> None:
         kinds: dict[str, Any] = {"new": partial(_new_index, args)}
         if args.old:
             kinds["old"] = OldFeatureIndex
+        if args.baseline:
+            kinds["main"] = partial(_main_index, args)
+        for c in filter(None, args.cap_variants.split(",")):
+            kinds[f"new-cap-{c}"] = partial(_new_index, args, int(c))
         for t in filter(None, args.table_variants.split(",")):
             kinds[f"new-{t}-tables"] = partial(lf.FeatureIndex, int(t), not args.no_probe,
                                                args.max_verify)  # fmt: skip
@@ -499,7 +570,10 @@ def main() -> None:
         result["load_after_pairs"] = _load_avg()
     if args.scale:
         sizes = [int(x) for x in args.scale.split(",")]
-        result["scale"] = scale(bank, queries, sizes, args)
+        owner = {name: i for i, (name, _m) in enumerate(bank_jobs) if not _m}
+        owners = [owner.get(name) if name in known else None for _q, name, _t, _o in jobs]
+        transforms = [t for _q, _n, t, _o in jobs]
+        result["scale"] = scale(bank, queries, owners, transforms, sizes, args)
     result["load_end"] = _load_avg()
     result["seconds"] = round(time.time() - t_start, 1)
     line = json.dumps(result)

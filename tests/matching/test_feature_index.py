@@ -148,9 +148,9 @@ def test_add_many_is_one_segment_like_single_adds() -> None:
     q = _queries(items, rng, 6)
     assert _found(one, q, 28) == _found(many, q, 28)
     assert one.nbytes() == many.nbytes()
-    # Per descriptor: 32 + 4 bytes, 5 per table; per table a 2**16 + 1 directory.
+    # Per descriptor: 32 + 4 bytes, 6 per table; per table a 2**16 + 1 directory.
     n = len(many)
-    assert many.nbytes() - 6 * 65537 * 4 - n * (36 + 5 * 6) < 40 * 30
+    assert many.nbytes() - 6 * 65537 * 4 - n * (36 + 6 * 6) < 40 * 30
 
 
 def test_bad_input_is_refused() -> None:
@@ -213,3 +213,111 @@ def test_only_the_best_matched_items_are_verified() -> None:
     assert [i for i, _q, _p in index.candidates(query, need=21)] == [5, 4, 3]
     index.max_verify = 100
     assert [i for i, _q, _p in index.candidates(query, need=20)] == [5, 4, 3, 2]
+
+
+def _cluster(rng: np.random.Generator, bases: int, copies: int) -> Any:
+    """Near-copy clusters (a bank of ~copies copies per photo, bench/RESULTS.md 3d): base
+    descriptors, each with `copies` copies with 0-40 random bits flipped; and the bases."""
+    base = rng.integers(0, 256, (bases, 32), dtype=np.uint8)
+    rows = np.repeat(base, copies, axis=0)
+    flips = rng.random((len(rows), 256)) < rng.integers(0, 41, (len(rows), 1)) / 256
+    return rows ^ np.packbits(flips, axis=1), base
+
+
+def _index_of_rows(desc: npt.NDArray[np.uint8], tables: int, cap: int) -> DescriptorIndex:
+    index = DescriptorIndex(tables, cap=cap)
+    index.add_many(
+        np.arange(len(desc), dtype=np.int64),
+        np.ones(len(desc), np.int64),
+        np.zeros((len(desc), 2), np.uint16),
+        desc,
+    )
+    return index
+
+
+def test_the_cap_bounds_the_rows_read_and_keeps_the_nearest() -> None:
+    """2,000 near-copies (0-12 bits flipped) share each query's keys, so every row read is a
+    match: with cap 32 no (query row, table) reports more than 32, against hundreds without;
+    the rows kept are nearer ones (mean distance 0.3 bits or more under all matches': the
+    32 bits that order them are a weak proxy of 256 at these distances)."""
+    rng = np.random.default_rng(21)
+    base = rng.integers(0, 256, (8, 32), dtype=np.uint8)
+    rows = np.repeat(base, 2000, axis=0)
+    flips = rng.random((len(rows), 256)) < rng.integers(0, 13, (len(rows), 1)) / 256
+    desc = rows ^ np.packbits(flips, axis=1)
+    q = _flip(base, 2, rng)
+    capped, full = _index_of_rows(desc, 6, 32), _index_of_rows(desc, 6, 0)
+    per_row = []
+    for index, cap in ((capped, 32), (full, 0)):
+        s = index._segments[0]
+        found = feature_index.kernels.search(
+            q, q.view(np.uint64).reshape(-1, 4), s.desc.view(np.uint64).reshape(-1, 4),
+            s.offsets, s.lows, s.rows, 6, True, 28, 1 << 30, cap,
+        )  # fmt: skip
+        per_row.append(np.bincount(found[0]))
+    assert per_row[0].max() <= 6 * 32 < 500 < per_row[1].min()
+    got, truth = _found(capped, q, 28), _found(full, q, 28)
+    assert set(got) <= set(truth)
+    assert np.mean(list(got.values())) < np.mean(list(truth.values())) - 0.3
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    tables=st.integers(1, 10),
+    cap=st.integers(1, 40),
+    seed=st.integers(0, 2**32 - 1),
+    copies=st.integers(50, 600),
+)
+def test_capped_matches_are_true_ones_and_uncapped_when_few(
+    tables: int, cap: int, seed: int, copies: int
+) -> None:
+    """With the cap, nothing beyond the radius comes back and each distance is the true
+    closest one; a cap at or over the rows held changes nothing."""
+    rng = np.random.default_rng(seed)
+    desc, base = _cluster(rng, 3, copies)
+    q = np.concatenate([_flip(base, int(rng.integers(0, 4)), rng), desc[:5]])
+    items = {i: (np.zeros((1, 2), np.uint16), desc[i : i + 1]) for i in range(len(desc))}
+    truth = _brute(items, q, 28)
+    got = _found(_index_of_rows(desc, tables, cap), q, 28)
+    assert set(got) <= set(truth)
+    assert all(got[k] == truth[k] for k in got)
+    assert _found(_index_of_rows(desc, tables, len(desc)), q, 28) == _found(
+        _index_of_rows(desc, tables, 0), q, 28
+    )
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    tables=st.integers(1, 10),
+    cap=st.sampled_from([0, 1, 8, 32]),
+    probe=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_parallel_kernel_equals_the_serial_one(
+    tables: int, cap: int, probe: bool, seed: int
+) -> None:
+    """Same rows in the same order, also for query rows with more matches than the
+    parallel pass keeps per row (PARALLEL_ROOM: they are redone into their place)."""
+    rng = np.random.default_rng(seed)
+    desc, base = _cluster(rng, 2, 400)
+    desc = np.concatenate([desc, rng.integers(0, 256, (300, 32), dtype=np.uint8)])
+    q = np.concatenate([_flip(base, 3, rng), desc[rng.choice(len(desc), 20)]])
+    index = _index_of_rows(desc, tables, cap)
+    index.probe = probe
+    s = index._segments[0]
+    args = (
+        q, q.view(np.uint64).reshape(-1, 4), s.desc.view(np.uint64).reshape(-1, 4),
+        s.offsets, s.lows, s.rows, tables, probe, 28, 1 << 30, cap,
+    )  # fmt: skip
+    serial = feature_index.kernels.search(*args)
+    parallel = feature_index.kernels.search_parallel(*args)
+    for a, b in zip(serial, parallel, strict=True):
+        assert a.tolist() == b.tolist()
+    if cap == 0 and probe:  # the case with many matches a row: the redo path ran
+        assert np.bincount(serial[0]).max() > feature_index.kernels.PARALLEL_ROOM
+    index.parallel = False
+    m_serial = index.matches(q, 28)
+    index.parallel = True
+    m_parallel = index.matches(q, 28)
+    assert m_serial.items.tolist() == m_parallel.items.tolist()
+    assert m_serial.q_rows.tolist() == m_parallel.q_rows.tolist()

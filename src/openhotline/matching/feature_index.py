@@ -11,8 +11,12 @@ true matches (bench/features.py --old: found rates against the exact index in on
 Every candidate is checked on its full 256 bits, so nothing beyond the radius comes back.
 
 Storage is flat arrays per segment: descriptors (N, 32) uint8, positions (N, 2) uint16, per
-table a directory of 2**16 + 1 uint32 offsets, the sorted low key bytes (uint8) and the rows
-(uint32): 36 + 5 * TABLES bytes per descriptor, no Python object per descriptor. Items added
+table a directory of 2**16 + 1 uint32 offsets, the sorted lows (uint16: the key's low byte and
+an extra byte outside the keys) and the rows (uint32): 36 + 6 * TABLES bytes per descriptor,
+no Python object per descriptor. Keys shared by thousands of rows (a bank of near-copies, or
+a common patch in millions of photos) cost at most CAP reads per table, not thousands: the
+rows nearest to the query on their key and extra byte are read first (kernels.search_row).
+A query's keypoints can be searched on every core (PARALLEL, numba prange). Items added
 after a build go into a new segment; segments merge when a newer one reaches a quarter of
 the older one's rows (each row is rebuilt O(log N) times); removal is a tombstone per item.
 """
@@ -34,6 +38,8 @@ PROBE = True  # also the keys one bit away: 25 lookups per table, far fewer miss
 MAX_TABLES = 10  # 30 bytes of the 32 make whole 3-byte keys
 BUCKET_SHARE = 64  # a 16-bit bucket over 64x the mean size (flat patches) is not probed
 MIN_MAX_BUCKET = 4096  # ... but small segments probe every bucket
+CAP = 64  # rows read per table and query keypoint at most (bench/RESULTS.md 3g)
+PARALLEL = False  # prange over query rows: slower on the shared 2-core VM (RESULTS 3g)
 MERGE_RATIO = 4  # a segment merges into the one before when it has >= 1/4 of its rows
 MAX_SEGMENT_ROWS = 1 << 32  # rows are uint32
 
@@ -49,7 +55,7 @@ class _Segment:
     desc: npt.NDArray[np.uint8]  # (n, 32)
     points: npt.NDArray[np.uint16]  # (n, 2)
     offsets: npt.NDArray[np.uint32]  # (tables, 65537)
-    lows: npt.NDArray[np.uint8]  # (tables, n)
+    lows: npt.NDArray[np.uint16]  # (tables, n) key's low byte << 8 | extra byte
     rows: npt.NDArray[np.uint32]  # (tables, n)
 
     @property
@@ -80,7 +86,7 @@ def _segment(
     np.cumsum(counts, out=starts[1:])
     n = len(desc)
     offsets = np.empty((tables, 65537), np.uint32)
-    lows = np.empty((tables, n), np.uint8)
+    lows = np.empty((tables, n), np.uint16)
     rows = np.empty((tables, n), np.uint32)
     for t in range(tables):
         offsets[t], lows[t], rows[t] = kernels.build_table(desc, t)
@@ -103,11 +109,15 @@ class Matches:
 class DescriptorIndex:
     """ORB descriptors with positions, per item; radius search through LSH tables."""
 
-    def __init__(self, tables: int = TABLES, probe: bool = PROBE) -> None:
+    def __init__(
+        self, tables: int = TABLES, probe: bool = PROBE, cap: int = CAP, parallel: bool = PARALLEL
+    ) -> None:
         if not 1 <= tables <= MAX_TABLES:
             raise ValueError(f"tables must be 1..{MAX_TABLES}, got {tables}")
         self.tables = tables
         self.probe = probe
+        self.cap = cap  # 0: every row of a key is read (the index before the cap)
+        self.parallel = parallel
         self._segments: list[_Segment] = []
         self._where: dict[int, tuple[_Segment, int]] = {}  # item id -> its segment, slot
         self._pending: dict[int, tuple[npt.NDArray[np.uint16], npt.NDArray[np.uint8]]] = {}
@@ -234,9 +244,10 @@ class DescriptorIndex:
             if s.n == 0 or len(desc) == 0:
                 continue
             max_bucket = max(MIN_MAX_BUCKET, BUCKET_SHARE * s.n // 65536)
-            qi, r, d = kernels.search(
+            search = kernels.search_parallel if self.parallel else kernels.search
+            qi, r, d = search(
                 desc, q64, s.desc.view(np.uint64).reshape(-1, 4), s.offsets, s.lows, s.rows,
-                self.tables, self.probe, radius, max_bucket,
+                self.tables, self.probe, radius, max_bucket, self.cap,
             )  # fmt: skip
             slot = np.searchsorted(s.starts, r, side="right") - 1
             live = s.alive[slot]
