@@ -97,28 +97,35 @@ def _layout(pool: Items, n: int, head: Items | None, mmap_dir: str, name: str, r
     return ids, counts, pts, desc, first
 
 
+def _filled(
+    pool: Items,
+    n: int,
+    mmap_dir: str,
+    head: Items | None,
+    name: str,
+    seed: int,
+    chunks: list[tuple[int, int]],
+) -> Any:
+    """n items whose descriptors are pool rows, each chunk of bytes drawn independently."""
+    rng = np.random.default_rng(seed)
+    rows = np.concatenate([d for _, d in pool])
+    ids, counts, pts, desc, first = _layout(pool, n, head, mmap_dir, f"{name}-{n}.u8", rng)
+    for lo in range(first, len(desc), BLOCK_ROWS):
+        hi = min(len(desc), lo + BLOCK_ROWS)
+        for b0, b1 in chunks:
+            desc[lo:hi, b0:b1] = rows[rng.integers(0, len(rows), hi - lo), b0:b1]
+    return ids, counts, pts, desc
+
+
 def distinct(
     pool: Items, n: int, mmap_dir: str = "", head: Items | None = None, seed: int = 11
 ) -> Any:
     """n items of pool rows drawn one by one (see the module docstring)."""
-    rng = np.random.default_rng(seed)
-    rows = np.concatenate([d for _, d in pool])
-    ids, counts, pts, desc, first = _layout(pool, n, head, mmap_dir, f"distinct-{n}.u8", rng)
-    for lo in range(first, len(desc), BLOCK_ROWS):
-        hi = min(len(desc), lo + BLOCK_ROWS)
-        desc[lo:hi] = rows[rng.integers(0, len(rows), hi - lo)]
-    return ids, counts, pts, desc
+    return _filled(pool, n, mmap_dir, head, "distinct", seed, [(0, 32)])
 
 
 def mosaic(
     pool: Items, n: int, mmap_dir: str = "", head: Items | None = None, seed: int = 13
 ) -> Any:
     """n items of chunk-mosaic descriptors from the pool's rows (see the module docstring)."""
-    rng = np.random.default_rng(seed)
-    rows = np.concatenate([d for _, d in pool])
-    ids, counts, pts, desc, first = _layout(pool, n, head, mmap_dir, f"mosaic-{n}.u8", rng)
-    for lo in range(first, len(desc), BLOCK_ROWS):
-        hi = min(len(desc), lo + BLOCK_ROWS)
-        for b0, b1 in CHUNKS:
-            desc[lo:hi, b0:b1] = rows[rng.integers(0, len(rows), hi - lo), b0:b1]
-    return ids, counts, pts, desc
+    return _filled(pool, n, mmap_dir, head, "mosaic", seed, CHUNKS)
