@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhotline.db import transaction
 from openhotline.matching import service
 from openhotline.matching.engine import MatchEngine
-from openhotline.matching.formats import parse_lines
+from openhotline.matching.formats import Row, parse_lines
 from openhotline.matching.matcher import QueryHash, match
 from openhotline.matching.models import BankEntry, HashType
 
@@ -146,3 +146,59 @@ def test_match_combines_exact_and_pdq_and_skips_weak(
         assert [(m.distance, m.query) for m in same["mix"]] == [(0, "pdq:trim")]
         margin = match(s, engine, [QueryHash("pdq:trim", HashType.PDQ, near, 90)], 30)
         assert margin == {}
+
+
+def _grade_rows(grades: list[tuple[str, str]]) -> list[Row]:
+    return [
+        Row(line=n, hash_type=HashType.MD5, hash_value=value, classification=grade)
+        for n, (value, grade) in enumerate(grades, start=1)
+    ]
+
+
+def test_regrades_from_the_live_map_equal_regrades_read_back(
+    factory: sessionmaker[Session],
+) -> None:
+    """A snapshot's regrades diffed in memory give what a re-read of the database gives."""
+    old = [("a" * 32, "category A"), ("b" * 32, "category B"), ("c" * 32, "baseline")]
+    new = [
+        ("a" * 32, "category B"),  # regraded
+        ("b" * 32, "category B"),  # unchanged
+        ("d" * 32, "category A"),  # new, named twice with two grades: the last one wins
+        ("d" * 32, "baseline"),
+        ("e" * 32, "category A"),  # new
+    ]
+    results: dict[str, tuple[int, dict[str, str], int]] = {}
+    for mode in ("read back", "live map"):
+        with transaction(factory) as s:
+            bank = service.create_bank(s, f"regrade-{mode.replace(' ', '-')}")
+            service.import_rows(s, bank, _grade_rows(old))
+        with transaction(factory) as s:
+            bank = service.get_bank(s, f"regrade-{mode.replace(' ', '-')}")
+            live = service.live_entries(s, bank) if mode == "live map" else None
+            service.import_rows(s, bank, _grade_rows(new))
+            selects: list[str] = []
+
+            def count(*args: object, selects: list[str] = selects) -> None:
+                statement = str(args[2])
+                if statement.lstrip().upper().startswith("SELECT"):
+                    selects.append(statement)
+
+            event.listen(s.get_bind(), "before_cursor_execute", count)
+            try:
+                changed = service.reclassify_rows(s, bank, _grade_rows(new), live=live)
+            finally:
+                event.remove(s.get_bind(), "before_cursor_execute", count)
+            grades = dict(
+                s.execute(
+                    select(BankEntry.hash_value, BankEntry.classification).where(
+                        BankEntry.bank_id == bank.id
+                    )
+                ).all()
+            )
+            results[mode] = (changed, grades, len(selects))
+    assert results["live map"][:2] == results["read back"][:2]
+    assert results["live map"][0] == 2  # a: A -> B, d: the second grade
+    assert results["live map"][1]["a" * 32] == "category B"
+    assert results["live map"][1]["d" * 32] == "baseline"
+    # Only the hash named twice is looked up; the read-back path queries every hash.
+    assert results["live map"][2] == 1 and results["read back"][2] >= 1

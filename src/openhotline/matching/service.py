@@ -8,7 +8,7 @@ one transaction.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -529,33 +529,32 @@ def import_rows(
     return result
 
 
-def reclassify_rows(session: Session, bank: HashBank, rows: Iterable[Row]) -> int:
+def reclassify_rows(
+    session: Session,
+    bank: HashBank,
+    rows: Iterable[Row],
+    live: Mapping[tuple[str, str], tuple[int, str]] | None = None,
+) -> int:
     """Give live entries the classification their source now states; returns how many changed.
 
     A partner that regrades a hash it already sent (category A to B, or to "not illegal")
     sends the same hash again: the insert skips it as a duplicate, so the new grade would be
-    lost without this.
+    lost without this. live maps (type, value) to (entry id, classification) for the live
+    entries read before the import (`live_entries`); a snapshot sync passes it so that a
+    5M-row list is diffed in memory instead of re-read 500 hashes a query.
     """
     wanted: dict[tuple[str, str], str] = {}
+    first: dict[tuple[str, str], str] = {}  # what the import inserted for a new key
     for row in rows:
-        wanted[row.hash_type.value, row.hash_value] = row.classification[:100]
-    by_type: dict[str, list[str]] = {}
-    for hash_type, value in wanted:
-        by_type.setdefault(hash_type, []).append(value)
+        key = (row.hash_type.value, row.hash_value)
+        grade = row.classification[:100]
+        first.setdefault(key, grade)
+        wanted[key] = grade
     changes: dict[str, list[int]] = {}  # new classification -> entry ids
-    for hash_type, values in by_type.items():
-        for start in range(0, len(values), 500):
-            for entry_id, value, current in session.execute(
-                select(BankEntry.id, BankEntry.hash_value, BankEntry.classification).where(
-                    BankEntry.bank_id == bank.id,
-                    BankEntry.hash_type == hash_type,
-                    BankEntry.hash_value.in_(values[start : start + 500]),
-                    BankEntry.removed_at.is_(None),
-                )
-            ).all():
-                new = wanted[hash_type, value]
-                if new != current:
-                    changes.setdefault(new, []).append(entry_id)
+    for entry_id, key, current in _current_grades(session, bank, wanted, first, live):
+        new = wanted[key]
+        if new != current:
+            changes.setdefault(new, []).append(entry_id)
     changed = 0
     for classification, ids in changes.items():
         for start in range(0, len(ids), 500):
@@ -569,6 +568,53 @@ def reclassify_rows(session: Session, bank: HashBank, rows: Iterable[Row]) -> in
     if changed:
         _bump(session, bank.id)  # matcher processes reload the bank; the caller audits
     return changed
+
+
+def live_entries(session: Session, bank: HashBank) -> dict[tuple[str, str], tuple[int, str]]:
+    """Every live entry of a bank: (type, value) -> (entry id, classification)."""
+    rows = session.execute(
+        select(
+            BankEntry.hash_type, BankEntry.hash_value, BankEntry.id, BankEntry.classification
+        ).where(BankEntry.bank_id == bank.id, BankEntry.removed_at.is_(None))
+    ).all()
+    return {(t, v): (i, c) for t, v, i, c in rows}
+
+
+def _current_grades(
+    session: Session,
+    bank: HashBank,
+    wanted: Mapping[tuple[str, str], str],
+    first: Mapping[tuple[str, str], str],
+    live: Mapping[tuple[str, str], tuple[int, str]] | None,
+) -> Iterator[tuple[int, tuple[str, str], str]]:
+    """(entry id, key, classification) of the wanted keys that were live before the import.
+
+    Rows inserted by the import already carry their source's grade, so only entries that
+    were live before need looking at.
+    """
+    if live is not None:
+        unknown = []
+        for key, grade in wanted.items():
+            hit = live.get(key)
+            if hit is not None:
+                yield hit[0], key, hit[1]
+            elif first[key] != grade:
+                unknown.append(key)  # a list naming one hash twice, with two grades
+        wanted = {key: wanted[key] for key in unknown}
+    by_type: dict[str, list[str]] = {}
+    for hash_type, value in wanted:
+        by_type.setdefault(hash_type, []).append(value)
+    for hash_type, values in by_type.items():
+        for start in range(0, len(values), 500):
+            for entry_id, value, current in session.execute(
+                select(BankEntry.id, BankEntry.hash_value, BankEntry.classification).where(
+                    BankEntry.bank_id == bank.id,
+                    BankEntry.hash_type == hash_type,
+                    BankEntry.hash_value.in_(values[start : start + 500]),
+                    BankEntry.removed_at.is_(None),
+                )
+            ).all():
+                yield entry_id, (hash_type, value), current
 
 
 def _insert_ignore_count(session: Session, table: Any, rows: list[dict[str, object]]) -> int:

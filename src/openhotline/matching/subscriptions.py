@@ -39,6 +39,7 @@ from openhotline.matching.service import (
     create_bank,
     get_bank,
     import_rows,
+    live_entries,
     reclassify_rows,
 )
 from openhotline.media.video import VideoFrame, parse_vpdq, vpdq_digest
@@ -527,10 +528,14 @@ def _sync(
     rows = _rows(_list(snap, "entries"), "snapshot", who)
     videos = _videos(_list(snap, "entries"), "snapshot", who)
     wanted = {(r.hash_type, r.hash_value) for r in [*rows, *(v.row for v in videos)]}
-    result.removed = _remove(session, bank, _live_pairs(session, bank) - wanted, who)
+    live = live_entries(session, bank)  # read once: the removals and the regrades both use it
+    gone = {(HashType(t), v) for t, v in live} - wanted
+    result.removed = _remove(session, bank, gone, who)
     result.added = import_rows(session, bank, rows, added_by=who).added
     result.added += add_videos(session, bank, videos)
-    result.reclassified = reclassify_rows(session, bank, [*rows, *(v.row for v in videos)])
+    result.reclassified = reclassify_rows(
+        session, bank, [*rows, *(v.row for v in videos)], live=live
+    )
     result.mode = "snapshot"
     sub.version = latest
     return result
