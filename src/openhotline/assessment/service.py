@@ -6,8 +6,9 @@ Services never commit: the caller owns the transaction.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -325,34 +326,73 @@ def _apply_four_eyes(
     policy: AssessmentPolicy,
     details: dict[str, Any],
 ) -> GradeOutcome:
-    target = f"item:{item.id}"
+    return four_eyes_step(
+        session,
+        review,
+        cls,
+        actor.name,
+        f"item:{item.id}",
+        details,
+        agreeing=lambda: {
+            g.user_id
+            for g in grades_of(session, item.id)
+            if g.kind == AssessmentKind.GRADE and g.classification == cls.code
+        },
+        required=policy.confirmations_required,
+        decide=lambda: _decide(session, item, review, cls, actor.name, policy),
+    )
+
+
+class Review(Protocol):
+    """What the four-eyes rule reads and sets on an item's or a URL's review."""
+
+    state: ReviewState
+    classification: str | None
+    illegal: bool | None
+
+
+def four_eyes_step(
+    session: Session,
+    review: Review,
+    cls: Classification,
+    actor: str,
+    target: str,
+    details: dict[str, Any],
+    agreeing: Callable[[], set[int | None]],
+    required: int,
+    decide: Callable[[], GradeOutcome],
+) -> GradeOutcome:
+    """Apply one analyst's blind grade (already recorded) to an open or confirming review.
+
+    A first grade of "not illegal" decides at once; an illegal one waits for `required`
+    distinct analysts agreeing on the same class (agreeing() gives their user ids, the new
+    grade included); any other class is a dispute for a supervisor. Every step is audited.
+    Shared by item and URL-level grading, so the rule cannot drift between them.
+    """
     if review.state == ReviewState.OPEN:
-        audit.record(session, actor.name, AuditAction.ASSESSMENT_GRADE, target, details)
+        audit.record(session, actor, AuditAction.ASSESSMENT_GRADE, target, details)
         if not cls.illegal:
-            return _decide(session, item, review, cls, actor.name, policy)
+            return decide()
         review.state = ReviewState.CONFIRMING
         review.classification = cls.code
         review.illegal = True
+        session.flush()
         return GradeOutcome(ReviewState.CONFIRMING)
     # CONFIRMING: a further distinct analyst graded blind; agreement means the same class.
     if cls.code != review.classification:
         audit.record(
             session,
-            actor.name,
+            actor,
             AuditAction.ASSESSMENT_DISAGREE,
             target,
             {**details, "proposed": review.classification},
         )
         review.state = ReviewState.DISPUTED
+        session.flush()
         return GradeOutcome(ReviewState.DISPUTED)
-    audit.record(session, actor.name, AuditAction.ASSESSMENT_CONFIRM, target, details)
-    agreeing = {
-        g.user_id
-        for g in grades_of(session, item.id)
-        if g.kind == AssessmentKind.GRADE and g.classification == cls.code
-    }
-    if len(agreeing) >= policy.confirmations_required:
-        return _decide(session, item, review, cls, actor.name, policy)
+    audit.record(session, actor, AuditAction.ASSESSMENT_CONFIRM, target, details)
+    if len(agreeing()) >= required:
+        return decide()
     return GradeOutcome(ReviewState.CONFIRMING)
 
 

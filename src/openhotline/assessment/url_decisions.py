@@ -19,7 +19,7 @@ from openhotline import db
 from openhotline.assessment.models import AssessmentKind, ReviewState, UrlDecision, UrlReview
 from openhotline.assessment.policy import AssessmentPolicy
 from openhotline.assessment.schemes import Classification
-from openhotline.assessment.service import Actor, AssessmentError, GradeOutcome
+from openhotline.assessment.service import Actor, AssessmentError, GradeOutcome, four_eyes_step
 from openhotline.audit import service as audit
 from openhotline.audit.models import AuditAction
 from openhotline.cases.lifecycle import AWAITING_ASSESSMENT
@@ -120,36 +120,21 @@ def decide(
         "scheme": policy.scheme.name,
         **fields,
     }
-    if review.state == ReviewState.OPEN:
-        audit.record(session, actor.name, AuditAction.ASSESSMENT_GRADE, target, details)
-        if not cls.illegal:
-            return _settle(session, case, review, cls, actor.name)
-        review.state = ReviewState.CONFIRMING
-        review.classification = cls.code
-        review.illegal = True
-        session.flush()
-        return GradeOutcome(ReviewState.CONFIRMING)
-    # CONFIRMING: a further distinct analyst graded blind; agreement means the same class.
-    if cls.code != review.classification:
-        audit.record(
-            session,
-            actor.name,
-            AuditAction.ASSESSMENT_DISAGREE,
-            target,
-            {**details, "proposed": review.classification},
-        )
-        review.state = ReviewState.DISPUTED
-        session.flush()
-        return GradeOutcome(ReviewState.DISPUTED)
-    audit.record(session, actor.name, AuditAction.ASSESSMENT_CONFIRM, target, details)
-    agreeing = {
-        d.user_id
-        for d in decisions_of(session, case_id)
-        if d.kind == AssessmentKind.GRADE and d.classification == cls.code
-    }
-    if len(agreeing) >= policy.confirmations_required:
-        return _settle(session, case, review, cls, actor.name)
-    return GradeOutcome(ReviewState.CONFIRMING)
+    return four_eyes_step(
+        session,
+        review,
+        cls,
+        actor.name,
+        target,
+        details,
+        agreeing=lambda: {
+            d.user_id
+            for d in decisions_of(session, case_id)
+            if d.kind == AssessmentKind.GRADE and d.classification == cls.code
+        },
+        required=policy.confirmations_required,
+        decide=lambda: _settle(session, case, review, cls, actor.name),
+    )
 
 
 def resolve(
