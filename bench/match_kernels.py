@@ -1,6 +1,13 @@
 """Plain vs staged PDQ search kernel on the same index, alternating, in one process.
 
     PYTHONPATH=src .venv/bin/python bench/match_kernels.py --size 30000000 --reps 3
+    PYTHONPATH=src .venv/bin/python bench/match_kernels.py --mode batch --size 30000000
+
+With --mode batch: main's `search_batch` (parallel single queries through the staged kernel)
+against `search_batch_sorted` in the variants of --variants (GROUP:sort|nosort, e.g. 32:sort:
+32 queries a thread as one pipeline, probes and candidates in address order), all on the
+same batch of hit and miss queries, alternating; wall time, CPU time of the process (all
+threads) and whether every query's rows are the same as main's.
 
 Builds one index of random hashes, then times `kernels._search_one` (the plain kernel, as on
 main before the staged one) and `kernels._search_staged` on the same hit and miss queries,
@@ -16,6 +23,7 @@ import os
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 
 from openhotline.matching import kernels
@@ -55,11 +63,49 @@ def timed(fn: object, seg: Segment, qs: np.ndarray) -> tuple[float, list[list[in
     return float(np.median(cpu)) / 1e6, found
 
 
+def batch_run(fn: object, seg: Segment, qs: np.ndarray) -> tuple[float, float, list]:
+    """Wall s, process CPU s (every thread) of one batch, and each query's sorted rows."""
+    args = seg._args(31)
+    w, c = time.perf_counter(), time.process_time()
+    counts, pos, dist = fn(qs, *args)  # type: ignore[operator]
+    wall, cpu = time.perf_counter() - w, time.process_time() - c
+    rows = [sorted(zip(pos[i, : counts[i]].tolist(), dist[i, : counts[i]].tolist(), strict=True))
+            for i in range(len(qs))]  # fmt: skip
+    return wall, cpu, rows
+
+
+def batch_mode(seg: Segment, qs: np.ndarray, variants: list[str], reps: int, n: int) -> None:
+    """Main's search_batch against search_batch_sorted variants, alternating."""
+    threads = numba.get_num_threads()
+    fns: dict[str, object] = {"main": lambda q, *a: kernels.search_batch(q, *a, 64)}
+    for v in variants:
+        g, how = v.split(":")
+        fns[v] = (lambda g, srt: lambda q, *a: kernels.search_batch_sorted(
+            q, *a, 64, g, srt, kernels.BATCH_CANDIDATES, threads))(int(g), how == "sort")  # fmt: skip
+    for fn in fns.values():  # compile first
+        batch_run(fn, seg, qs[:3])
+    for rep in range(reps):
+        base = None
+        for name, fn in fns.items():
+            wall, cpu, rows = batch_run(fn, seg, qs)
+            base = rows if base is None else base
+            row = {
+                "mode": "batch", "n": n, "rep": rep, "kernel": name, "queries": len(qs),
+                "threads": threads, "qps": len(qs) / wall, "wall_s": wall, "cpu_s": cpu,
+                "cpu_ms_per_query": cpu / len(qs) * 1e3, "same": rows == base,
+                "hits": sum(map(len, rows)), "load_avg": os.getloadavg()[0],
+            }  # fmt: skip
+            print(json.dumps(row), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--size", type=int, default=10_000_000)
     ap.add_argument("--queries", type=int, default=300, help="hit and miss queries each")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--mode", choices=["single", "batch"], default="single")
+    ap.add_argument("--variants", nargs="*", default=["8:nosort", "32:nosort", "32:sort"])
+    ap.add_argument("--dead", type=float, default=0.0, help="fraction of rows removed")
     args = ap.parse_args()
     rng = np.random.default_rng(1)
     n = args.size
@@ -68,6 +114,11 @@ def main() -> None:
     seg = PDQIndex.build(data, np.arange(n, dtype=np.int64), own=True).segments[0]
     build = time.perf_counter() - t
     qs = queries(seg, args.queries, rng)
+    if args.dead:
+        seg.kill(np.flatnonzero(rng.random(n) < args.dead))
+    if args.mode == "batch":
+        batch_mode(seg, qs, args.variants, args.reps, n)
+        return
     for fn in (kernels._search_one, kernels._search_staged):  # compile first
         timed(fn, seg, qs[:2])
     for rep in range(args.reps):

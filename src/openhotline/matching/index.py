@@ -370,7 +370,7 @@ class Segment:
         """Search many queries at once (parallel over queries)."""
         if self.layout is None or len(queries) == 0:
             return [self.search(q, radius) for q in queries]
-        counts, pos, dist = kernels.search_batch(queries, *self._args(radius), cap)
+        counts, pos, dist = kernels.search_many(queries, *self._args(radius), cap)
         out = []
         for i, c in enumerate(counts):
             if c > cap:  # rare: too many hits for the buffer; redo this one alone
