@@ -27,7 +27,8 @@ import numba
 import numpy as np
 
 from openhotline.matching import kernels
-from openhotline.matching.index import PDQIndex, Segment
+from openhotline.matching import index as index_module
+from openhotline.matching.index import Layout, PDQIndex, Segment
 
 
 def smaps(field: str) -> float:
@@ -106,12 +107,21 @@ def main() -> None:
     ap.add_argument("--mode", choices=["single", "batch"], default="single")
     ap.add_argument("--variants", nargs="*", default=["8:nosort", "32:nosort", "32:sort"])
     ap.add_argument("--dead", type=float, default=0.0, help="fraction of rows removed")
+    # The 100M-row shape at a size this machine can hold: --tables 9 --dir-bits 21
+    # --entry-bits 30 gives 100M's 9,986 probes a query and 5 kept residual bits.
+    ap.add_argument("--tables", type=int, default=0, help="Layout.with_tables(m, dir bits)")
+    ap.add_argument("--dir-bits", type=int, default=22)
+    ap.add_argument("--entry-bits", type=int, default=0, help="index.ENTRY_BITS override")
     args = ap.parse_args()
     rng = np.random.default_rng(1)
     n = args.size
     data = rng.integers(0, 2**64 - 1, size=(n, 4), dtype=np.uint64, endpoint=True)
     t = time.perf_counter()
-    seg = PDQIndex.build(data, np.arange(n, dtype=np.int64), own=True).segments[0]
+    layout = Layout.with_tables(args.tables, args.dir_bits) if args.tables else None
+    if args.entry_bits:
+        index_module.ENTRY_BITS = args.entry_bits
+    seg = PDQIndex.build(data, np.arange(n, dtype=np.int64), layout, own=True).segments[0]
+    print(json.dumps({"n": n, "layout": str(seg.layout), "kept": seg._kept.tolist()}), flush=True)
     build = time.perf_counter() - t
     qs = queries(seg, args.queries, rng)
     if args.dead:

@@ -640,6 +640,7 @@ def _coarse_sort(keys: Any, info: Any, n: int, kmax: int, out_keys: Any, out_inf
 @njit(cache=True)
 def _verify_many(
     queries: Any,
+    g0: int,
     qkeys: Any,
     hashes: Any,
     alive: Any,
@@ -654,16 +655,16 @@ def _verify_many(
     pos: Any,
     dist: Any,
 ) -> None:
-    """_verify_staged for candidates of several queries (cinfo = query << 6 | table):
-    each query's hits go to its row of pos/dist, counted in counts (also past the cap)."""
+    """_verify_staged for candidates of queries g0, g0 + 1, ... (cinfo = (query - g0) << 6 |
+    table): each query's hits go to its row of pos/dist, counted in counts (also past cap)."""
     for c in range(min(ncand, PREFETCH_AHEAD)):
         _prefetch_row(hashes, rows[c])
     cap = pos.shape[1]
     for c in range(ncand):
         if c + PREFETCH_AHEAD < ncand:
             _prefetch_row(hashes, rows[c + PREFETCH_AHEAD])
-        row = rows[c]
-        qi = cinfo[c] >> 6
+        row = np.int64(rows[c])
+        qi = g0 + (cinfo[c] >> 6)
         h0 = hashes[row, 0]
         h1 = hashes[row, 1]
         h2 = hashes[row, 2]
@@ -704,6 +705,7 @@ def _verify_many(
 @njit(cache=True)
 def _flush_candidates(
     queries: Any,
+    g0: int,
     qkeys: Any,
     hashes: Any,
     alive: Any,
@@ -726,12 +728,12 @@ def _flush_candidates(
     if sort and ncand > PREFETCH_AHEAD:
         _coarse_sort(rows, cinfo, ncand, hashes.shape[0], srows, sinfo, hist)
         _verify_many(
-            queries, qkeys, hashes, alive, offs, lens, radii, radius, srows, sinfo, ncand,
+            queries, g0, qkeys, hashes, alive, offs, lens, radii, radius, srows, sinfo, ncand,
             counts, pos, dist,
         )  # fmt: skip
     else:
         _verify_many(
-            queries, qkeys, hashes, alive, offs, lens, radii, radius, rows, cinfo, ncand,
+            queries, g0, qkeys, hashes, alive, offs, lens, radii, radius, rows, cinfo, ncand,
             counts, pos, dist,
         )  # fmt: skip
 
@@ -760,7 +762,9 @@ def _search_group(
     mask_counts: Any,
     radius: int,
     sort: bool,
-    scratch: Any,
+    small: Any,
+    big: Any,
+    hist: Any,
     counts: Any,
     pos: Any,
     dist: Any,
@@ -768,10 +772,11 @@ def _search_group(
     """_search_staged for queries g0..g1-1 as one pipeline: their probes, buckets and
     candidates go through each stage together (no pipeline drain between queries), and
     with sort the probes and the candidates are read in address order."""
-    (slot, pinfo, slot2, pinfo2, lo_arr, hi_arr, rows, cinfo, srows, sinfo, hist) = scratch
+    slot, pinfo, slot2, pinfo2, rows, cinfo, srows, sinfo = small
+    lo_arr, hi_arr = big
     ntables = offs.shape[0]
     # Stage 1: directory slots of every probe of every query (arithmetic only).
-    # pinfo packs query << 12 | table << 6 | the probe's residual budget.
+    # pinfo packs (query - g0) << 12 | table << 6 | the probe's residual budget.
     k = 0
     for qi in range(g0, g1):
         for t in range(ntables):
@@ -780,7 +785,7 @@ def _search_group(
             qdir = np.uint32(qkeys[qi, t] >> np.uint64(shifts[t]))
             d0 = dir_starts[t]
             m0 = mask_starts[t]
-            base = (np.int64(qi) << 12) | (np.int64(t) << 6) | np.int64(radii[t])
+            base = (np.int64(qi - g0) << 12) | (np.int64(t) << 6) | np.int64(radii[t])
             for mi in range(mask_counts[t]):
                 mask = masks[m0 + mi]
                 slot[k] = d0 + np.int64(qdir ^ mask)
@@ -799,7 +804,7 @@ def _search_group(
     for k in range(nprobes):
         if k + PREFETCH_AHEAD < nprobes:
             prefetch(dir_offsets, sl[k + PREFETCH_AHEAD])
-        s = sl[k]
+        s = np.int64(sl[k])
         inf = pi[k]
         p0 = perm_starts[(inf >> 6) & 63]
         lo = np.int64(dir_offsets[s])
@@ -822,36 +827,36 @@ def _search_group(
             _prefetch_bucket(hashes, perms, ta == primary, lo_arr[a], hi_arr[a])
         inf = pinfo[k]
         t = (inf >> 6) & 63
-        ci = inf >> 6  # query << 6 | table
+        ci = inf >> 6  # (query - g0) << 6 | table
         if t == primary:  # every row of a primary bucket is a candidate
             for row in range(lo_arr[k], hi_arr[k]):
-                rows[c] = row
+                rows[c] = np.int32(row)
                 cinfo[c] = ci
                 c += 1
                 if c == cap_c:
                     _flush_candidates(
-                        queries, qkeys, hashes, alive, offs, lens, radii, radius, rows,
+                        queries, g0, qkeys, hashes, alive, offs, lens, radii, radius, rows,
                         cinfo, c, sort, srows, sinfo, hist, counts, pos, dist,
                     )  # fmt: skip
                     c = 0
             continue
         kp = np.uint32(kept[t])
         rmask = np.uint32((1 << kept[t]) - 1)
-        qr = qres[inf >> 12, t]
+        qr = qres[g0 + (inf >> 12), t]
         budget = inf & 63
         for j in range(lo_arr[k], hi_arr[k]):
             v = perms[j]
-            rows[c] = np.int64(v >> kp)
+            rows[c] = np.int32(v >> kp)
             cinfo[c] = ci
             c += int(_popcount64(np.uint64((v & rmask) ^ qr)) <= budget)
             if c == cap_c:
                 _flush_candidates(
-                    queries, qkeys, hashes, alive, offs, lens, radii, radius, rows, cinfo,
+                    queries, g0, qkeys, hashes, alive, offs, lens, radii, radius, rows, cinfo,
                     c, sort, srows, sinfo, hist, counts, pos, dist,
                 )  # fmt: skip
                 c = 0
     _flush_candidates(
-        queries, qkeys, hashes, alive, offs, lens, radii, radius, rows, cinfo, c, sort,
+        queries, g0, qkeys, hashes, alive, offs, lens, radii, radius, rows, cinfo, c, sort,
         srows, sinfo, hist, counts, pos, dist,
     )  # fmt: skip
 
@@ -901,25 +906,28 @@ def search_batch_sorted(
     for t in range(ntables):
         if radii[t] >= 0:
             per_query += mask_counts[t]
-    group = max(1, min(group, nq))
+    group = max(1, min(group, nq, 1 << 19))  # (query - g0) fits the packed infos
     ngroups = (nq + group - 1) // group
     nworkers = max(0, min(threads, ngroups))
     for w in prange(nworkers):
         # Scratch once per thread (a fresh allocation per group would fault its pages in).
         np_ = per_query * group
-        scratch = (
-            np.empty(np_, np.int64), np.empty(np_, np.int64), np.empty(np_, np.int64),
-            np.empty(np_, np.int64), np.empty(np_, np.int64), np.empty(np_, np.int64),
-            np.empty(ncand, np.int64), np.empty(ncand, np.int64), np.empty(ncand, np.int64),
-            np.empty(ncand, np.int64), np.empty((1 << SORT_BITS) + 1, np.int64),
+        # 32-bit slots, rows and packed infos (slots < 2^31, rows < 2^27, see Layout):
+        # about 10 MB of probes and 8 MB of candidates a thread at 100M rows, group 32.
+        small = (
+            np.empty(np_, np.int32), np.empty(np_, np.int32), np.empty(np_, np.int32),
+            np.empty(np_, np.int32), np.empty(ncand, np.int32), np.empty(ncand, np.int32),
+            np.empty(ncand, np.int32), np.empty(ncand, np.int32),
         )  # fmt: skip
+        big = (np.empty(np_, np.int64), np.empty(np_, np.int64))
+        hist = np.empty((1 << SORT_BITS) + 1, np.int64)
         for g in range(w, ngroups, nworkers):
             g0 = g * group
             g1 = min(nq, g0 + group)
             _search_group(
                 queries, g0, g1, qkeys, qres, hashes, alive, offs, lens, shifts, kept,
                 primary, radii, dir_offsets, dir_starts, perms, perm_starts, masks,
-                mask_starts, mask_counts, radius, sort, scratch, counts, pos, dist,
+                mask_starts, mask_counts, radius, sort, small, big, hist, counts, pos, dist,
             )  # fmt: skip
     return counts, pos, dist
 
