@@ -4,10 +4,11 @@
     PYTHONPATH=src .venv/bin/python bench/match_kernels.py --mode batch --size 30000000
 
 With --mode batch: main's `search_batch` (parallel single queries through the staged kernel)
-against `search_batch_sorted` in the variants of --variants (GROUP:sort|nosort, e.g. 32:sort:
-32 queries a thread as one pipeline, probes and candidates in address order), all on the
-same batch of hit and miss queries, alternating; wall time, CPU time of the process (all
-threads) and whether every query's rows are the same as main's.
+against `search_batch_sorted` in the variants of --variants, written GROUP:sort|nosort and
+an optional :window (e.g. 32:sort:window: 32 queries a thread as one pipeline, probes and
+candidates in address order, buckets scanned as fixed windows), all on the same batch of
+hit and miss queries, alternating; wall time, CPU time of the process (all threads) and
+whether every query's rows are the same as main's.
 
 Builds one index of random hashes, then times `kernels._search_one` (the plain kernel, as on
 main before the staged one) and `kernels._search_staged` on the same hit and miss queries,
@@ -26,8 +27,8 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from openhotline.matching import kernels
 from openhotline.matching import index as index_module
+from openhotline.matching import kernels
 from openhotline.matching.index import Layout, PDQIndex, Segment
 
 
@@ -75,14 +76,24 @@ def batch_run(fn: object, seg: Segment, qs: np.ndarray) -> tuple[float, float, l
     return wall, cpu, rows
 
 
+def grouped(group: int, sort: bool, threads: int, window: bool) -> object:
+    """search_batch_sorted with these settings, called as main's search_batch is."""
+
+    def run(q: np.ndarray, *a: object) -> object:
+        return kernels.search_batch_sorted(
+            q, *a, 64, group, sort, kernels.BATCH_CANDIDATES, threads, window
+        )
+
+    return run
+
+
 def batch_mode(seg: Segment, qs: np.ndarray, variants: list[str], reps: int, n: int) -> None:
     """Main's search_batch against search_batch_sorted variants, alternating."""
     threads = numba.get_num_threads()
     fns: dict[str, object] = {"main": lambda q, *a: kernels.search_batch(q, *a, 64)}
     for v in variants:
-        g, how = v.split(":")
-        fns[v] = (lambda g, srt: lambda q, *a: kernels.search_batch_sorted(
-            q, *a, 64, g, srt, kernels.BATCH_CANDIDATES, threads))(int(g), how == "sort")  # fmt: skip
+        g, how, *scan = v.split(":")
+        fns[v] = grouped(int(g), how == "sort", threads, scan == ["window"])
     for fn in fns.values():  # compile first
         batch_run(fn, seg, qs[:3])
     for rep in range(reps):
@@ -112,6 +123,7 @@ def main() -> None:
     ap.add_argument("--tables", type=int, default=0, help="Layout.with_tables(m, dir bits)")
     ap.add_argument("--dir-bits", type=int, default=22)
     ap.add_argument("--entry-bits", type=int, default=0, help="index.ENTRY_BITS override")
+    ap.add_argument("--saved", type=Path, help="save the index here, or load it if there")
     args = ap.parse_args()
     rng = np.random.default_rng(1)
     n = args.size
@@ -120,7 +132,14 @@ def main() -> None:
     layout = Layout.with_tables(args.tables, args.dir_bits) if args.tables else None
     if args.entry_bits:
         index_module.ENTRY_BITS = args.entry_bits
-    seg = PDQIndex.build(data, np.arange(n, dtype=np.int64), layout, own=True).segments[0]
+    if args.saved and args.saved.exists():  # an index this script saved before: mapped
+        del data
+        seg = PDQIndex.load(args.saved)[0].segments[0]
+    else:
+        index = PDQIndex.build(data, np.arange(n, dtype=np.int64), layout, own=True)
+        if args.saved:
+            index.save(args.saved)
+        seg = index.segments[0]
     print(json.dumps({"n": n, "layout": str(seg.layout), "kept": seg._kept.tolist()}), flush=True)
     build = time.perf_counter() - t
     qs = queries(seg, args.queries, rng)

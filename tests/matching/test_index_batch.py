@@ -56,8 +56,9 @@ LAYOUTS = [
     nq=st.integers(1, 40),
     group=st.sampled_from([1, 3, 7, 32, 64]),
     sort=st.booleans(),
-    ncand=st.sampled_from([5, 64, 1 << 19]),
+    ncand=st.sampled_from([5, 64, 70, 1 << 19]),
     threads=st.sampled_from([1, 2, 3]),
+    window=st.booleans(),
 )
 def test_grouped_batch_equals_brute_force_and_mains_batch(
     seed: int,
@@ -71,6 +72,7 @@ def test_grouped_batch_equals_brute_force_and_mains_batch(
     sort: bool,
     ncand: int,
     threads: int,
+    window: bool,
 ) -> None:
     rng = np.random.default_rng(seed)
     centres = rng.integers(0, 2**64 - 1, size=(6, 4), dtype=np.uint64, endpoint=True)
@@ -88,7 +90,7 @@ def test_grouped_batch_equals_brute_force_and_mains_batch(
     args = seg._args(radius)
     for cap in (64, 3):  # 3: more hits than the buffer, the count still exact
         counts, pos, dist = kernels.search_batch_sorted(
-            queries, *args, cap, group, sort, ncand, threads
+            queries, *args, cap, group, sort, ncand, threads, window
         )
         mcounts, mpos, mdist = kernels.search_batch(queries, *args, cap)
         for i, q in enumerate(queries):
@@ -114,17 +116,23 @@ def test_many_hits_and_full_candidate_buffers_in_one_group() -> None:
     queries = np.concatenate([base[:1], miss, near[None, :], base])
     wants = [_truth(seg, q, 31) for q in queries]
     assert max(len(w) for w in wants) > 1000
-    for ncand, group in ((100, 8), (kernels.BATCH_CANDIDATES, 8), (7, 2)):
+    for ncand, group, window in (
+        (100, 8, True),
+        (kernels.BATCH_CANDIDATES, 8, True),
+        (7, 2, False),
+    ):
         counts, pos, dist = kernels.search_batch_sorted(
-            queries, *seg._args(31), len(h), group, True, ncand, 2
+            queries, *seg._args(31), len(h), group, True, ncand, 2, window
         )
         for i, want in enumerate(wants):
             assert counts[i] == len(want)
             assert _rows(counts, pos, dist, i) == want
     # Through the segment: the buffer of 64 overflows, those queries are redone alone.
     for q, (ids, d) in zip(queries, seg.search_batch(queries, 31), strict=True):
-        want = _truth(seg, q, 31)
-        assert sorted(zip(ids.tolist(), d.tolist(), strict=True)) == want  # ids == rows here
+        rows = _truth(seg, q, 31)  # rows are stored in the primary table's order
+        want_ids = seg.id_values(np.asarray([r for r, _ in rows], np.int64)).tolist()
+        want = sorted(zip(want_ids, [x for _, x in rows], strict=True))
+        assert sorted(zip(ids.tolist(), d.tolist(), strict=True)) == want
 
 
 def test_empty_batch_and_batch_of_one() -> None:
@@ -161,5 +169,7 @@ def test_index_batch_with_removals_equals_single_searches() -> None:
     assert len(batch) == len(queries)
     for q, got in zip(queries, batch, strict=True):
         pos, dist = kernels.brute_force(q, h, alive, 31)
-        want = sorted(zip(ids[pos].tolist(), dist.tolist(), strict=True), key=lambda x: (x[1], x[0]))
+        want = sorted(
+            zip(ids[pos].tolist(), dist.tolist(), strict=True), key=lambda x: (x[1], x[0])
+        )
         assert got == want == index.search(q, 31)

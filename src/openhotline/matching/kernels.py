@@ -613,10 +613,14 @@ def search_batch(
 BATCH_GROUP = 32  # queries a thread searches together
 BATCH_CANDIDATES = 1 << 19  # candidate rows gathered (and sorted) before they are verified
 SORT_BITS = 12  # address ranges of the coarse sort (2^12: its counters stay in L2)
+SCAN_WINDOW = 32  # buckets up to this size are scanned as a fixed-size window
+SCAN_BY_WINDOW = True
 
 
 @njit(cache=True)
-def _coarse_sort(keys: Any, info: Any, n: int, kmax: int, out_keys: Any, out_info: Any, hist: Any) -> None:
+def _coarse_sort(
+    keys: Any, info: Any, n: int, kmax: int, out_keys: Any, out_info: Any, hist: Any
+) -> None:
     """Group (keys, info)[:n] by the top SORT_BITS bits of key (keys <= kmax) into out_*:
     one counting-sort pass, enough to make the reads sweep the arrays nearly in order."""
     nb = hist.shape[0] - 1
@@ -738,6 +742,17 @@ def _flush_candidates(
         )  # fmt: skip
 
 
+@njit(cache=True, inline="always")
+def _prefetch_scan(hashes: Any, perms: Any, primary: bool, lo: Any, hi: Any, window: bool) -> None:
+    """_prefetch_bucket, or with window the SCAN_WINDOW entries a windowed scan reads."""
+    if window and not primary:
+        prefetch(perms, lo)
+        prefetch(perms, lo + SCAN_WINDOW // 2)
+        prefetch(perms, lo + SCAN_WINDOW - 1)  # past the end is harmless (no fault)
+    else:
+        _prefetch_bucket(hashes, perms, primary, lo, hi)
+
+
 @njit(cache=True)
 def _search_group(
     queries: Any,
@@ -762,6 +777,7 @@ def _search_group(
     mask_counts: Any,
     radius: int,
     sort: bool,
+    window: bool,
     small: Any,
     big: Any,
     hist: Any,
@@ -815,16 +831,18 @@ def _search_group(
         n += int(hi > lo)
     # Stage 3: scan the buckets (prefetched ahead) into the candidate buffer, verified
     # (sorted by row when sort is set) each time it fills.
+    cap_c = rows.shape[0]
+    window = window and cap_c >= 2 * SCAN_WINDOW
     for k in range(min(n, PREFETCH_AHEAD)):
         t = (pinfo[k] >> 6) & 63
-        _prefetch_bucket(hashes, perms, t == primary, lo_arr[k], hi_arr[k])
-    cap_c = rows.shape[0]
+        _prefetch_scan(hashes, perms, t == primary, lo_arr[k], hi_arr[k], window)
+    nperms = perms.shape[0]
     c = 0
     for k in range(n):
         a = k + PREFETCH_AHEAD
         if a < n:
             ta = (pinfo[a] >> 6) & 63
-            _prefetch_bucket(hashes, perms, ta == primary, lo_arr[a], hi_arr[a])
+            _prefetch_scan(hashes, perms, ta == primary, lo_arr[a], hi_arr[a], window)
         inf = pinfo[k]
         t = (inf >> 6) & 63
         ci = inf >> 6  # (query - g0) << 6 | table
@@ -844,7 +862,42 @@ def _search_group(
         rmask = np.uint32((1 << kept[t]) - 1)
         qr = qres[g0 + (inf >> 12), t]
         budget = inf & 63
-        for j in range(lo_arr[k], hi_arr[k]):
+        lo = lo_arr[k]
+        size = hi_arr[k] - lo
+        if window and size <= SCAN_WINDOW and lo + SCAN_WINDOW <= nperms:
+            # A fixed count of entries (unrolled, no loop exit to mispredict): the passing
+            # ones as bits of m, past the bucket's end masked off; the first two written
+            # unconditionally (few entries pass: about one a bucket), more in a loop.
+            m = np.uint64(0)
+            for i in range(SCAN_WINDOW):
+                v = perms[lo + i]
+                ok = _popcount64(np.uint64((v & rmask) ^ qr)) <= budget
+                m |= np.uint64(ok) << np.uint64(i)
+            m &= (np.uint64(1) << np.uint64(size)) - np.uint64(1)
+            if c + SCAN_WINDOW >= cap_c:  # room for the whole window, and one more
+                _flush_candidates(
+                    queries, g0, qkeys, hashes, alive, offs, lens, radii, radius, rows, cinfo,
+                    c, sort, srows, sinfo, hist, counts, pos, dist,
+                )  # fmt: skip
+                c = 0
+            npass = np.int64(_popcount64(m))
+            b0 = _popcount64((m & (~m + np.uint64(1))) - np.uint64(1)) & np.uint64(31)
+            m &= m - np.uint64(1)
+            b1 = _popcount64((m & (~m + np.uint64(1))) - np.uint64(1)) & np.uint64(31)
+            m &= m - np.uint64(1)
+            rows[c] = np.int32(perms[lo + np.int64(b0)] >> kp)
+            cinfo[c] = ci
+            rows[c + 1] = np.int32(perms[lo + np.int64(b1)] >> kp)
+            cinfo[c + 1] = ci
+            c += min(npass, 2)
+            while m != np.uint64(0):
+                b2 = _popcount64((m & (~m + np.uint64(1))) - np.uint64(1))
+                m &= m - np.uint64(1)
+                rows[c] = np.int32(perms[lo + np.int64(b2)] >> kp)
+                cinfo[c] = ci
+                c += 1
+            continue
+        for j in range(lo, hi_arr[k]):
             v = perms[j]
             rows[c] = np.int32(v >> kp)
             cinfo[c] = ci
@@ -885,6 +938,7 @@ def search_batch_sorted(
     sort: bool,
     ncand: int,
     threads: int,
+    window: bool,
 ) -> Any:
     """search_batch with each of `threads` threads searching `group` queries at a time as
     one pipeline (_search_group); same results, each query's in any order."""
@@ -927,7 +981,7 @@ def search_batch_sorted(
             _search_group(
                 queries, g0, g1, qkeys, qres, hashes, alive, offs, lens, shifts, kept,
                 primary, radii, dir_offsets, dir_starts, perms, perm_starts, masks,
-                mask_starts, mask_counts, radius, sort, small, big, hist, counts, pos, dist,
+                mask_starts, mask_counts, radius, sort, window, small, big, hist, counts, pos, dist,
             )  # fmt: skip
     return counts, pos, dist
 
@@ -935,8 +989,9 @@ def search_batch_sorted(
 def search_many(queries: Any, *args: Any) -> Any:
     """search_batch_sorted with the batch settings above on all of numba's threads; args
     are search_batch's after the queries (the segment's arrays, radius, cap)."""
-    return search_batch_sorted(
-        queries, *args, BATCH_GROUP, True, BATCH_CANDIDATES, get_num_threads()
+    kernel: Any = search_batch_sorted  # a numba dispatcher (untyped)
+    return kernel(
+        queries, *args, BATCH_GROUP, True, BATCH_CANDIDATES, get_num_threads(), SCAN_BY_WINDOW
     )
 
 
