@@ -880,7 +880,7 @@ def _search_group(
                     c, sort, srows, sinfo, hist, counts, pos, dist,
                 )  # fmt: skip
                 c = 0
-            npass = np.int64(_popcount64(m))
+            npass = int(_popcount64(m))
             b0 = _popcount64((m & (~m + np.uint64(1))) - np.uint64(1)) & np.uint64(31)
             m &= m - np.uint64(1)
             b1 = _popcount64((m & (~m + np.uint64(1))) - np.uint64(1)) & np.uint64(31)
@@ -889,7 +889,7 @@ def _search_group(
             cinfo[c] = ci
             rows[c + 1] = np.int32(perms[lo + np.int64(b1)] >> kp)
             cinfo[c + 1] = ci
-            c += min(npass, 2)
+            c += 2 if npass > 2 else npass
             while m != np.uint64(0):
                 b2 = _popcount64((m & (~m + np.uint64(1))) - np.uint64(1))
                 m &= m - np.uint64(1)
