@@ -779,7 +779,6 @@ def _search_group(
     sort: bool,
     window: bool,
     small: Any,
-    big: Any,
     hist: Any,
     counts: Any,
     pos: Any,
@@ -789,7 +788,6 @@ def _search_group(
     candidates go through each stage together (no pipeline drain between queries), and
     with sort the probes and the candidates are read in address order."""
     slot, pinfo, slot2, pinfo2, rows, cinfo, srows, sinfo = small
-    lo_arr, hi_arr = big
     ntables = offs.shape[0]
     # Stage 1: directory slots of every probe of every query (arithmetic only).
     # pinfo packs (query - g0) << 12 | table << 6 | the probe's residual budget.
@@ -814,6 +812,7 @@ def _search_group(
     else:
         sl, pi = slot, pinfo
     # Stage 2: directory entries, prefetched ahead; empty buckets dropped without a branch.
+    lo_arr, hi_arr = slot, pinfo2
     for k in range(min(nprobes, PREFETCH_AHEAD)):
         prefetch(dir_offsets, sl[k])
     n = 0
@@ -825,9 +824,11 @@ def _search_group(
         p0 = perm_starts[(inf >> 6) & 63]
         lo = np.int64(dir_offsets[s])
         hi = np.int64(dir_offsets[s + 1])
+        # Written at n <= k, behind the reads: stage 1's slot and pinfo and the sort's
+        # pinfo2 hold each bucket's start, info and end from here on.
         lo_arr[n] = lo + p0
         hi_arr[n] = hi + p0
-        pinfo[n] = inf  # stage 1's array is free once sorted (or read here, in order)
+        pinfo[n] = inf
         n += int(hi > lo)
     # Stage 3: scan the buckets (prefetched ahead) into the candidate buffer, verified
     # (sorted by row when sort is set) each time it fills.
@@ -837,7 +838,7 @@ def _search_group(
         t = (pinfo[k] >> 6) & 63
         _prefetch_scan(hashes, perms, t == primary, lo_arr[k], hi_arr[k], window)
     nperms = perms.shape[0]
-    c = 0
+    c: Any = 0
     for k in range(n):
         a = k + PREFETCH_AHEAD
         if a < n:
@@ -880,7 +881,7 @@ def _search_group(
                     c, sort, srows, sinfo, hist, counts, pos, dist,
                 )  # fmt: skip
                 c = 0
-            npass = int(_popcount64(m))
+            npass = np.int64(_popcount64(m))
             b0 = _popcount64((m & (~m + np.uint64(1))) - np.uint64(1)) & np.uint64(31)
             m &= m - np.uint64(1)
             b1 = _popcount64((m & (~m + np.uint64(1))) - np.uint64(1)) & np.uint64(31)
@@ -966,14 +967,14 @@ def search_batch_sorted(
     for w in prange(nworkers):
         # Scratch once per thread (a fresh allocation per group would fault its pages in).
         np_ = per_query * group
-        # 32-bit slots, rows and packed infos (slots < 2^31, rows < 2^27, see Layout):
-        # about 10 MB of probes and 8 MB of candidates a thread at 100M rows, group 32.
+        # 32-bit slots, entry positions, rows and packed infos (all < 2^31: a segment has
+        # at most 2^27 rows and 10 permutations): 16 bytes a probe, 16 a candidate, so
+        # about 10 MB of probes and 8 MB of candidates a thread at 100M rows, group 64.
         small = (
             np.empty(np_, np.int32), np.empty(np_, np.int32), np.empty(np_, np.int32),
             np.empty(np_, np.int32), np.empty(ncand, np.int32), np.empty(ncand, np.int32),
             np.empty(ncand, np.int32), np.empty(ncand, np.int32),
         )  # fmt: skip
-        big = (np.empty(np_, np.int64), np.empty(np_, np.int64))
         hist = np.empty((1 << SORT_BITS) + 1, np.int64)
         for g in range(w, ngroups, nworkers):
             g0 = g * group
@@ -981,7 +982,7 @@ def search_batch_sorted(
             _search_group(
                 queries, g0, g1, qkeys, qres, hashes, alive, offs, lens, shifts, kept,
                 primary, radii, dir_offsets, dir_starts, perms, perm_starts, masks,
-                mask_starts, mask_counts, radius, sort, window, small, big, hist, counts, pos, dist,
+                mask_starts, mask_counts, radius, sort, window, small, hist, counts, pos, dist,
             )  # fmt: skip
     return counts, pos, dist
 
