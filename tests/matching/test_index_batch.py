@@ -140,11 +140,11 @@ def test_empty_batch_and_batch_of_one() -> None:
     h = rng.integers(0, 2**64 - 1, size=(5000, 4), dtype=np.uint64, endpoint=True)
     seg = Segment.build(h, np.arange(5000, dtype=np.int64))
     empty = np.zeros((0, 4), dtype=np.uint64)
-    counts, pos, dist = kernels.search_many(empty, *seg._args(31), 64)
+    counts, pos, dist = kernels.search_many(empty, *seg._args(31), 64, window=True)
     assert counts.shape == (0,) and pos.shape == (0, 64) and dist.shape == (0, 64)
     assert seg.search_batch(empty, 31) == []
     q = _near(rng, np.asarray(seg.hashes[:1]), 1, 10)
-    counts, pos, dist = kernels.search_many(q, *seg._args(31), 64)
+    counts, pos, dist = kernels.search_many(q, *seg._args(31), 64, window=False)
     assert _rows(counts, pos, dist, 0) == _truth(seg, q[0], 31) != []
     [(ids, d)] = seg.search_batch(q, 31)
     assert sorted(zip(ids.tolist(), d.tolist(), strict=True)) == sorted(
@@ -173,3 +173,23 @@ def test_index_batch_with_removals_equals_single_searches() -> None:
             zip(ids[pos].tolist(), dist.tolist(), strict=True), key=lambda x: (x[1], x[0])
         )
         assert got == want == index.search(q, 31)
+
+
+def test_segment_batch_on_big_buckets_uses_windows_and_stays_exact() -> None:
+    # 16-bit substrings on 8-bit directories: about 16 rows a bucket, so the segment scans
+    # its buckets as fixed windows (as at 100M rows); removed rows and near-duplicates.
+    rng = np.random.default_rng(11)
+    centres = rng.integers(0, 2**64 - 1, size=(40, 4), dtype=np.uint64, endpoint=True)
+    h = np.concatenate([_near(rng, centres, 1500, 30), rng.integers(0, 2**64 - 1, size=(2500, 4),
+                        dtype=np.uint64, endpoint=True)])  # fmt: skip
+    seg = Segment.build(h, np.arange(len(h), dtype=np.int64), Layout.with_tables(16, 8))
+    assert len(seg) >= kernels.WINDOW_FROM_BUCKET << 8  # the windowed scan is used
+    seg.kill(np.flatnonzero(rng.random(len(h)) < 0.2))
+    queries = np.concatenate([_near(rng, centres, 30, 12), _near(rng, h, 20, 8)])
+    for radius in (31, 12):
+        for q, (ids, d) in zip(queries, seg.search_batch(queries, radius), strict=True):
+            rows = _truth(seg, q, radius)
+            want_ids = seg.id_values(np.asarray([r for r, _ in rows], np.int64)).tolist()
+            assert sorted(zip(ids.tolist(), d.tolist(), strict=True)) == sorted(
+                zip(want_ids, [x for _, x in rows], strict=True)
+            )

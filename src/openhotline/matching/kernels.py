@@ -610,11 +610,15 @@ def search_batch(
 
 # Batch search (search_batch_sorted): queries interleaved in one pipeline per thread, with
 # the directory probes and the candidate rows of a group of queries put in address order.
-BATCH_GROUP = 32  # queries a thread searches together
+# Measured (bench/RESULTS-s24-batch.md): 128 queries read more of each page per sweep than
+# 32 or 64; scratch 16 bytes a probe, so 20 MB a thread at 100M rows (freed on return).
+BATCH_GROUP = 128  # queries a thread searches together
 BATCH_CANDIDATES = 1 << 19  # candidate rows gathered (and sorted) before they are verified
 SORT_BITS = 12  # address ranges of the coarse sort (2^12: its counters stay in L2)
 SCAN_WINDOW = 32  # buckets up to this size are scanned as a fixed-size window
-SCAN_BY_WINDOW = True
+# Windowed scans read SCAN_WINDOW entries whatever the bucket's size: worth it from about
+# this many rows a bucket on average (100M rows: 24), not for the small buckets below 64M.
+WINDOW_FROM_BUCKET = 12
 
 
 @njit(cache=True)
@@ -987,13 +991,11 @@ def search_batch_sorted(
     return counts, pos, dist
 
 
-def search_many(queries: Any, *args: Any) -> Any:
+def search_many(queries: Any, *args: Any, window: bool) -> Any:
     """search_batch_sorted with the batch settings above on all of numba's threads; args
     are search_batch's after the queries (the segment's arrays, radius, cap)."""
     kernel: Any = search_batch_sorted  # a numba dispatcher (untyped)
-    return kernel(
-        queries, *args, BATCH_GROUP, True, BATCH_CANDIDATES, get_num_threads(), SCAN_BY_WINDOW
-    )
+    return kernel(queries, *args, BATCH_GROUP, True, BATCH_CANDIDATES, get_num_threads(), window)
 
 
 @njit(cache=True)
