@@ -367,10 +367,13 @@ class Segment:
     def search_batch(
         self, queries: HashArray, radius: int, cap: int = 64
     ) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]]:
-        """Search many queries at once (parallel over queries)."""
+        """Search many queries at once: groups of queries a thread, read in address order."""
         if self.layout is None or len(queries) == 0:
             return [self.search(q, radius) for q in queries]
-        counts, pos, dist = kernels.search_batch(queries, *self._args(radius), cap)
+        # Buckets of a big segment are scanned as fixed windows (see kernels.search_many).
+        dir_bits = int(np.min(self._lens - self._shifts))
+        wide = len(self) >= kernels.WINDOW_FROM_BUCKET << dir_bits
+        counts, pos, dist = kernels.search_many(queries, *self._args(radius), cap, window=wide)
         out = []
         for i, c in enumerate(counts):
             if c > cap:  # rare: too many hits for the buffer; redo this one alone

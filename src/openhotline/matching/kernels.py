@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit, prange, types
+from numba import get_num_threads, njit, prange, types
 from numba.core import cgutils as _cgutils
 from numba.extending import intrinsic
 
@@ -606,6 +606,396 @@ def search_batch(
             dist[i],
         )  # fmt: skip
     return counts, pos, dist
+
+
+# Batch search (search_batch_sorted): queries interleaved in one pipeline per thread, with
+# the directory probes and the candidate rows of a group of queries put in address order.
+# Measured (bench/RESULTS-s24-batch.md): 128 queries read more of each page per sweep than
+# 32 or 64; scratch 16 bytes a probe, so 20 MB a thread at 100M rows (freed on return).
+BATCH_GROUP = 128  # queries a thread searches together
+BATCH_CANDIDATES = 1 << 19  # candidate rows gathered (and sorted) before they are verified
+SORT_BITS = 12  # address ranges of the coarse sort (2^12: its counters stay in L2)
+SCAN_WINDOW = 32  # buckets up to this size are scanned as a fixed-size window
+# Windowed scans read SCAN_WINDOW entries whatever the bucket's size: worth it from about
+# this many rows a bucket on average (100M rows: 24), not for the small buckets below 64M.
+WINDOW_FROM_BUCKET = 12
+
+
+@njit(cache=True)
+def _coarse_sort(
+    keys: Any, info: Any, n: int, kmax: int, out_keys: Any, out_info: Any, hist: Any
+) -> None:
+    """Group (keys, info)[:n] by the top SORT_BITS bits of key (keys <= kmax) into out_*:
+    one counting-sort pass, enough to make the reads sweep the arrays nearly in order."""
+    nb = hist.shape[0] - 1
+    shift = 0
+    while (kmax >> shift) >= nb:
+        shift += 1
+    for b in range(nb + 1):
+        hist[b] = 0
+    for i in range(n):
+        hist[(keys[i] >> shift) + 1] += 1
+    for b in range(nb):
+        hist[b + 1] += hist[b]
+    for i in range(n):
+        b = keys[i] >> shift
+        p = hist[b]
+        out_keys[p] = keys[i]
+        out_info[p] = info[i]
+        hist[b] = p + 1
+
+
+@njit(cache=True)
+def _verify_many(
+    queries: Any,
+    g0: int,
+    qkeys: Any,
+    hashes: Any,
+    alive: Any,
+    offs: Any,
+    lens: Any,
+    radii: Any,
+    radius: int,
+    rows: Any,
+    cinfo: Any,
+    ncand: int,
+    counts: Any,
+    pos: Any,
+    dist: Any,
+) -> None:
+    """_verify_staged for candidates of queries g0, g0 + 1, ... (cinfo = (query - g0) << 6 |
+    table): each query's hits go to its row of pos/dist, counted in counts (also past cap)."""
+    for c in range(min(ncand, PREFETCH_AHEAD)):
+        _prefetch_row(hashes, rows[c])
+    cap = pos.shape[1]
+    for c in range(ncand):
+        if c + PREFETCH_AHEAD < ncand:
+            _prefetch_row(hashes, rows[c + PREFETCH_AHEAD])
+        row = np.int64(rows[c])
+        qi = g0 + (cinfo[c] >> 6)
+        h0 = hashes[row, 0]
+        h1 = hashes[row, 1]
+        h2 = hashes[row, 2]
+        h3 = hashes[row, 3]
+        d = (
+            _popcount64(h0 ^ queries[qi, 0])
+            + _popcount64(h1 ^ queries[qi, 1])
+            + _popcount64(h2 ^ queries[qi, 2])
+            + _popcount64(h3 ^ queries[qi, 3])
+        )
+        if d > radius:
+            continue
+        if not _is_alive(alive, row):
+            continue
+        # As in _verify: the row must qualify in the table that produced it, and be
+        # reported only from the first table where it qualifies.
+        t = cinfo[c] & 63
+        kt = _extract(h0, h1, h2, h3, offs[t], lens[t])
+        if _popcount64(kt ^ qkeys[qi, t]) > radii[t]:
+            continue
+        dup = False
+        for u in range(t):
+            if radii[u] < 0:
+                continue
+            ku = _extract(h0, h1, h2, h3, offs[u], lens[u])
+            if _popcount64(ku ^ qkeys[qi, u]) <= radii[u]:
+                dup = True
+                break
+        if dup:
+            continue
+        k = counts[qi]
+        if k < cap:
+            pos[qi, k] = row
+            dist[qi, k] = d
+        counts[qi] = k + 1
+
+
+@njit(cache=True)
+def _flush_candidates(
+    queries: Any,
+    g0: int,
+    qkeys: Any,
+    hashes: Any,
+    alive: Any,
+    offs: Any,
+    lens: Any,
+    radii: Any,
+    radius: int,
+    rows: Any,
+    cinfo: Any,
+    ncand: int,
+    sort: bool,
+    srows: Any,
+    sinfo: Any,
+    hist: Any,
+    counts: Any,
+    pos: Any,
+    dist: Any,
+) -> None:
+    """Verify a buffer of candidates, in row order when sort is set."""
+    if sort and ncand > PREFETCH_AHEAD:
+        _coarse_sort(rows, cinfo, ncand, hashes.shape[0], srows, sinfo, hist)
+        _verify_many(
+            queries, g0, qkeys, hashes, alive, offs, lens, radii, radius, srows, sinfo, ncand,
+            counts, pos, dist,
+        )  # fmt: skip
+    else:
+        _verify_many(
+            queries, g0, qkeys, hashes, alive, offs, lens, radii, radius, rows, cinfo, ncand,
+            counts, pos, dist,
+        )  # fmt: skip
+
+
+@njit(cache=True, inline="always")
+def _prefetch_scan(hashes: Any, perms: Any, primary: bool, lo: Any, hi: Any, window: bool) -> None:
+    """_prefetch_bucket, or with window the SCAN_WINDOW entries a windowed scan reads."""
+    if window and not primary:
+        prefetch(perms, lo)
+        prefetch(perms, lo + SCAN_WINDOW // 2)
+        prefetch(perms, lo + SCAN_WINDOW - 1)  # past the end is harmless (no fault)
+    else:
+        _prefetch_bucket(hashes, perms, primary, lo, hi)
+
+
+@njit(cache=True)
+def _search_group(
+    queries: Any,
+    g0: int,
+    g1: int,
+    qkeys: Any,
+    qres: Any,
+    hashes: Any,
+    alive: Any,
+    offs: Any,
+    lens: Any,
+    shifts: Any,
+    kept: Any,
+    primary: int,
+    radii: Any,
+    dir_offsets: Any,
+    dir_starts: Any,
+    perms: Any,
+    perm_starts: Any,
+    masks: Any,
+    mask_starts: Any,
+    mask_counts: Any,
+    radius: int,
+    sort: bool,
+    window: bool,
+    small: Any,
+    hist: Any,
+    counts: Any,
+    pos: Any,
+    dist: Any,
+) -> None:
+    """_search_staged for queries g0..g1-1 as one pipeline: their probes, buckets and
+    candidates go through each stage together (no pipeline drain between queries), and
+    with sort the probes and the candidates are read in address order."""
+    slot, pinfo, slot2, pinfo2, rows, cinfo, srows, sinfo = small
+    ntables = offs.shape[0]
+    # Stage 1: directory slots of every probe of every query (arithmetic only).
+    # pinfo packs (query - g0) << 12 | table << 6 | the probe's residual budget.
+    k = 0
+    for qi in range(g0, g1):
+        for t in range(ntables):
+            if radii[t] < 0:
+                continue
+            qdir = np.uint32(qkeys[qi, t] >> np.uint64(shifts[t]))
+            d0 = dir_starts[t]
+            m0 = mask_starts[t]
+            base = (np.int64(qi - g0) << 12) | (np.int64(t) << 6) | np.int64(radii[t])
+            for mi in range(mask_counts[t]):
+                mask = masks[m0 + mi]
+                slot[k] = d0 + np.int64(qdir ^ mask)
+                pinfo[k] = base - np.int64(_popcount64(np.uint64(mask)))
+                k += 1
+    nprobes = k
+    if sort:
+        _coarse_sort(slot, pinfo, nprobes, dir_offsets.shape[0], slot2, pinfo2, hist)
+        sl, pi = slot2, pinfo2
+    else:
+        sl, pi = slot, pinfo
+    # Stage 2: directory entries, prefetched ahead; empty buckets dropped without a branch.
+    lo_arr, hi_arr = slot, pinfo2
+    for k in range(min(nprobes, PREFETCH_AHEAD)):
+        prefetch(dir_offsets, sl[k])
+    n = 0
+    for k in range(nprobes):
+        if k + PREFETCH_AHEAD < nprobes:
+            prefetch(dir_offsets, sl[k + PREFETCH_AHEAD])
+        s = np.int64(sl[k])
+        inf = pi[k]
+        p0 = perm_starts[(inf >> 6) & 63]
+        lo = np.int64(dir_offsets[s])
+        hi = np.int64(dir_offsets[s + 1])
+        # Written at n <= k, behind the reads: stage 1's slot and pinfo and the sort's
+        # pinfo2 hold each bucket's start, info and end from here on.
+        lo_arr[n] = lo + p0
+        hi_arr[n] = hi + p0
+        pinfo[n] = inf
+        n += int(hi > lo)
+    # Stage 3: scan the buckets (prefetched ahead) into the candidate buffer, verified
+    # (sorted by row when sort is set) each time it fills.
+    cap_c = rows.shape[0]
+    window = window and cap_c >= 2 * SCAN_WINDOW
+    for k in range(min(n, PREFETCH_AHEAD)):
+        t = (pinfo[k] >> 6) & 63
+        _prefetch_scan(hashes, perms, t == primary, lo_arr[k], hi_arr[k], window)
+    nperms = perms.shape[0]
+    c: Any = 0
+    for k in range(n):
+        a = k + PREFETCH_AHEAD
+        if a < n:
+            ta = (pinfo[a] >> 6) & 63
+            _prefetch_scan(hashes, perms, ta == primary, lo_arr[a], hi_arr[a], window)
+        inf = pinfo[k]
+        t = (inf >> 6) & 63
+        ci = inf >> 6  # (query - g0) << 6 | table
+        if t == primary:  # every row of a primary bucket is a candidate
+            for row in range(lo_arr[k], hi_arr[k]):
+                rows[c] = np.int32(row)
+                cinfo[c] = ci
+                c += 1
+                if c == cap_c:
+                    _flush_candidates(
+                        queries, g0, qkeys, hashes, alive, offs, lens, radii, radius, rows,
+                        cinfo, c, sort, srows, sinfo, hist, counts, pos, dist,
+                    )  # fmt: skip
+                    c = 0
+            continue
+        kp = np.uint32(kept[t])
+        rmask = np.uint32((1 << kept[t]) - 1)
+        qr = qres[g0 + (inf >> 12), t]
+        budget = inf & 63
+        lo = lo_arr[k]
+        size = hi_arr[k] - lo
+        if window and size <= SCAN_WINDOW and lo + SCAN_WINDOW <= nperms:
+            # A fixed count of entries (unrolled, no loop exit to mispredict): the passing
+            # ones as bits of m, past the bucket's end masked off; the first two written
+            # unconditionally (few entries pass: about one a bucket), more in a loop.
+            m = np.uint64(0)
+            for i in range(SCAN_WINDOW):
+                v = perms[lo + i]
+                ok = _popcount64(np.uint64((v & rmask) ^ qr)) <= budget
+                m |= np.uint64(ok) << np.uint64(i)
+            m &= (np.uint64(1) << np.uint64(size)) - np.uint64(1)
+            if c + SCAN_WINDOW >= cap_c:  # room for the whole window, and one more
+                _flush_candidates(
+                    queries, g0, qkeys, hashes, alive, offs, lens, radii, radius, rows, cinfo,
+                    c, sort, srows, sinfo, hist, counts, pos, dist,
+                )  # fmt: skip
+                c = 0
+            npass = np.int64(_popcount64(m))
+            b0 = _popcount64((m & (~m + np.uint64(1))) - np.uint64(1)) & np.uint64(31)
+            m &= m - np.uint64(1)
+            b1 = _popcount64((m & (~m + np.uint64(1))) - np.uint64(1)) & np.uint64(31)
+            m &= m - np.uint64(1)
+            rows[c] = np.int32(perms[lo + np.int64(b0)] >> kp)
+            cinfo[c] = ci
+            rows[c + 1] = np.int32(perms[lo + np.int64(b1)] >> kp)
+            cinfo[c + 1] = ci
+            c += 2 if npass > 2 else npass
+            while m != np.uint64(0):
+                b2 = _popcount64((m & (~m + np.uint64(1))) - np.uint64(1))
+                m &= m - np.uint64(1)
+                rows[c] = np.int32(perms[lo + np.int64(b2)] >> kp)
+                cinfo[c] = ci
+                c += 1
+            continue
+        for j in range(lo, hi_arr[k]):
+            v = perms[j]
+            rows[c] = np.int32(v >> kp)
+            cinfo[c] = ci
+            c += int(_popcount64(np.uint64((v & rmask) ^ qr)) <= budget)
+            if c == cap_c:
+                _flush_candidates(
+                    queries, g0, qkeys, hashes, alive, offs, lens, radii, radius, rows, cinfo,
+                    c, sort, srows, sinfo, hist, counts, pos, dist,
+                )  # fmt: skip
+                c = 0
+    _flush_candidates(
+        queries, g0, qkeys, hashes, alive, offs, lens, radii, radius, rows, cinfo, c, sort,
+        srows, sinfo, hist, counts, pos, dist,
+    )  # fmt: skip
+
+
+@njit(cache=True, parallel=True)
+def search_batch_sorted(
+    queries: Any,
+    hashes: Any,
+    alive: Any,
+    offs: Any,
+    lens: Any,
+    shifts: Any,
+    kept: Any,
+    primary: int,
+    radii: Any,
+    dir_offsets: Any,
+    dir_starts: Any,
+    perms: Any,
+    perm_starts: Any,
+    masks: Any,
+    mask_starts: Any,
+    mask_counts: Any,
+    radius: int,
+    cap: int,
+    group: int,
+    sort: bool,
+    ncand: int,
+    threads: int,
+    window: bool,
+) -> Any:
+    """search_batch with each of `threads` threads searching `group` queries at a time as
+    one pipeline (_search_group); same results, each query's in any order."""
+    nq = queries.shape[0]
+    ntables = offs.shape[0]
+    counts = np.zeros(nq, dtype=np.int64)
+    pos = np.empty((nq, cap), dtype=np.int64)
+    dist = np.empty((nq, cap), dtype=np.int32)
+    qkeys = np.empty((nq, ntables), dtype=np.uint64)
+    qres = np.empty((nq, ntables), dtype=np.uint32)
+    for qi in range(nq):
+        for t in range(ntables):
+            key = _extract(queries[qi, 0], queries[qi, 1], queries[qi, 2], queries[qi, 3],
+                           offs[t], lens[t])  # fmt: skip
+            qkeys[qi, t] = key
+            low = key & np.uint64((1 << shifts[t]) - 1)
+            qres[qi, t] = np.uint32(low >> np.uint64(shifts[t] - kept[t]))
+    per_query = 0
+    for t in range(ntables):
+        if radii[t] >= 0:
+            per_query += mask_counts[t]
+    group = max(1, min(group, nq, 1 << 19))  # (query - g0) fits the packed infos
+    ngroups = (nq + group - 1) // group
+    nworkers = max(0, min(threads, ngroups))
+    for w in prange(nworkers):
+        # Scratch once per thread (a fresh allocation per group would fault its pages in).
+        np_ = per_query * group
+        # 32-bit slots, entry positions, rows and packed infos (all < 2^31: a segment has
+        # at most 2^27 rows and 10 permutations): 16 bytes a probe, 16 a candidate, so
+        # about 10 MB of probes and 8 MB of candidates a thread at 100M rows, group 64.
+        small = (
+            np.empty(np_, np.int32), np.empty(np_, np.int32), np.empty(np_, np.int32),
+            np.empty(np_, np.int32), np.empty(ncand, np.int32), np.empty(ncand, np.int32),
+            np.empty(ncand, np.int32), np.empty(ncand, np.int32),
+        )  # fmt: skip
+        hist = np.empty((1 << SORT_BITS) + 1, np.int64)
+        for g in range(w, ngroups, nworkers):
+            g0 = g * group
+            g1 = min(nq, g0 + group)
+            _search_group(
+                queries, g0, g1, qkeys, qres, hashes, alive, offs, lens, shifts, kept,
+                primary, radii, dir_offsets, dir_starts, perms, perm_starts, masks,
+                mask_starts, mask_counts, radius, sort, window, small, hist, counts, pos, dist,
+            )  # fmt: skip
+    return counts, pos, dist
+
+
+def search_many(queries: Any, *args: Any, window: bool) -> Any:
+    """search_batch_sorted with the batch settings above on all of numba's threads; args
+    are search_batch's after the queries (the segment's arrays, radius, cap)."""
+    kernel: Any = search_batch_sorted  # a numba dispatcher (untyped)
+    return kernel(queries, *args, BATCH_GROUP, True, BATCH_CANDIDATES, get_num_threads(), window)
 
 
 @njit(cache=True)
