@@ -108,15 +108,35 @@ def _prepare(data: ReportIn, limits: IntakeLimits) -> _Prepared:
     return _Prepared(data=data, urls=canonical_urls(data.urls, limits), receipt=new_receipt())
 
 
+# PostgreSQL's look-up and count of cases reported before: keys, ids and counts as arrays,
+# so each statement's text is the same for any group (psycopg converts it once, the server
+# prepares it) and one UPDATE counts every case, whatever the counts.
+_PG_LOCK_CASES = (
+    "SELECT id, url_hash, status FROM cases WHERE url_hash = ANY(%s::varchar[]) "
+    "ORDER BY id FOR UPDATE"
+)
+_PG_COUNT_CASES = (
+    "UPDATE cases SET report_count = cases.report_count + v.n, updated_at = %s, "
+    "priority = CASE WHEN v.urgent AND cases.priority < %s THEN %s ELSE cases.priority END "
+    "FROM unnest(%s::integer[], %s::integer[], %s::boolean[]) AS v(id, n, urgent) "
+    "WHERE cases.id = v.id"
+)
+
+
 def _existing_cases(
     session: Session, keys: list[str], *, lock: bool
 ) -> list[tuple[int, str, CaseStatus]]:
     """The cases of these url_hash keys already stored: (id, key, status), in id order.
 
     With `lock` (PostgreSQL) they are locked here, in id order, before any UPDATE of the
-    caller: the UPDATEs of two concurrent transactions (grouped by count) would otherwise
-    take the same rows in other orders. SQLite has no row locks (FOR UPDATE is left out).
+    caller: the UPDATEs of two concurrent transactions would otherwise take the same rows
+    in other orders. SQLite has no row locks (FOR UPDATE is left out).
     """
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        sql = _PG_LOCK_CASES if lock else _PG_LOCK_CASES.removesuffix(" FOR UPDATE")
+        rows = conn.exec_driver_sql(sql, (keys,))
+        return [(int(i), str(k), CaseStatus(st)) for i, k, st in rows]
     stmt = (
         select(Case.id, Case.url_hash, Case.status).where(Case.url_hash.in_(keys)).order_by(Case.id)
     )
@@ -187,7 +207,18 @@ def _store(session: Session, items: list[tuple[_Prepared, str]]) -> None:
             found = _existing_cases(session, existing, lock=True)
             ids.update((key, case_id) for case_id, key, _status in found)
     closed_ids = {case_id for case_id, _key, status in found if REOPENABLE(status)}
-    if existing:
+    if existing and postgres:
+        # Cases reported before (locked above): count the new reports, raise the priority
+        # if urgent, in one statement.
+        counted = [(ids[k], case_rows[k][5], case_rows[k][4] >= PRIORITY_CHILD_IN_DANGER)
+                   for k in existing]  # fmt: skip
+        case_ids, counts, urgent_flags = (list(col) for col in zip(*counted, strict=True))
+        session.connection().exec_driver_sql(
+            _PG_COUNT_CASES,
+            (now_db, PRIORITY_CHILD_IN_DANGER, PRIORITY_CHILD_IN_DANGER,
+             case_ids, counts, urgent_flags),
+        )  # fmt: skip
+    elif existing:
         # Cases reported before: count the new reports, raise the priority if urgent.
         by_count: dict[int, list[int]] = {}
         urgent: list[int] = []
