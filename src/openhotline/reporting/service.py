@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from pydantic import ValidationError
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from openhotline import db
@@ -122,6 +122,14 @@ _PG_COUNT_CASES = (
     "WHERE cases.id = v.id"
 )
 
+# SQLite's: the key list in place of {marks}; the counts by one executemany (one prepared
+# statement, in C) for any mix of counts.
+_SQLITE_FIND_CASES = "SELECT id, url_hash, status FROM cases WHERE url_hash IN ({marks})"
+_SQLITE_COUNT_CASE = (
+    "UPDATE cases SET report_count = report_count + ?, updated_at = ?, "
+    "priority = CASE WHEN ? AND priority < ? THEN ? ELSE priority END WHERE id = ?"
+)
+
 
 def _existing_cases(
     session: Session, keys: list[str], *, lock: bool
@@ -137,12 +145,16 @@ def _existing_cases(
         sql = _PG_LOCK_CASES if lock else _PG_LOCK_CASES.removesuffix(" FOR UPDATE")
         rows = conn.exec_driver_sql(sql, (keys,))
         return [(int(i), str(k), CaseStatus(st)) for i, k, st in rows]
-    stmt = (
-        select(Case.id, Case.url_hash, Case.status).where(Case.url_hash.in_(keys)).order_by(Case.id)
-    )
-    if lock:
-        stmt = stmt.with_for_update()
-    return [(int(i), str(k), CaseStatus(st)) for i, k, st in session.execute(stmt).all()]
+    # SQLite: raw SQL, one text per chunk size (the ORM's compilation of an expanding IN
+    # was a fifth of the writer's CPU on single reports).
+    found: list[tuple[int, str, CaseStatus]] = []
+    for start in range(0, len(keys), db.BULK_CHUNK):
+        chunk = keys[start : start + db.BULK_CHUNK]
+        sql = _SQLITE_FIND_CASES.format(marks=", ".join("?" * len(chunk)))
+        rows = conn.exec_driver_sql(sql, tuple(chunk))
+        found.extend((int(i), str(k), CaseStatus(st)) for i, k, st in rows)
+    found.sort()
+    return found
 
 
 def _store(session: Session, items: list[tuple[_Prepared, str]]) -> None:
@@ -220,26 +232,12 @@ def _store(session: Session, items: list[tuple[_Prepared, str]]) -> None:
         )  # fmt: skip
     elif existing:
         # Cases reported before: count the new reports, raise the priority if urgent.
-        by_count: dict[int, list[int]] = {}
-        urgent: list[int] = []
-        for key in existing:
-            by_count.setdefault(case_rows[key][5], []).append(ids[key])
-            if case_rows[key][4] >= PRIORITY_CHILD_IN_DANGER:
-                urgent.append(ids[key])
-        for count, case_ids in sorted(by_count.items()):
-            session.execute(
-                update(Case)
-                .where(Case.id.in_(sorted(case_ids)))
-                .values(report_count=Case.report_count + count, updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
-        if urgent:
-            session.execute(
-                update(Case)
-                .where(Case.id.in_(sorted(urgent)), Case.priority < PRIORITY_CHILD_IN_DANGER)
-                .values(priority=PRIORITY_CHILD_IN_DANGER)
-                .execution_options(synchronize_session=False)
-            )
+        top = PRIORITY_CHILD_IN_DANGER
+        session.connection().exec_driver_sql(
+            _SQLITE_COUNT_CASE,
+            [(case_rows[k][5], now_db, case_rows[k][4] >= top, top, top, ids[k])
+             for k in sorted(existing, key=ids.__getitem__)],
+        )  # fmt: skip
 
     report_rows = [
         (
