@@ -175,9 +175,16 @@ def main() -> int:
         from openhotline.migrate import upgrade
 
         upgrade(db_url)
+        import openhotline.app
+
         app = create_app()
-        gc.collect()
-        gc.freeze()  # as `serve` does
+        # As `serve` does once its app is built (trees before server_gc: collect, freeze).
+        server_gc = getattr(openhotline.app, "server_gc", None)
+        if server_gc is not None:
+            server_gc()
+        else:
+            gc.collect()
+            gc.freeze()
         try:
             if args.profile:
                 import cProfile

@@ -176,3 +176,48 @@ def test_sqlite_writes_under_its_lock_as_the_general_path_does(
     assert _stored_shape(session_factory) == _stored_shape(other)
     with transaction(session_factory) as session, pytest.raises(RuntimeError):
         service._REPORTS.next_ids(session, 3)
+
+
+def test_cases_reported_before_are_counted_and_raised_in_one_statement(
+    db_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    """Cases already stored get each group's counts and urgency right, whatever mix of
+    counts the group holds, by one UPDATE statement (it was one ORM UPDATE per distinct
+    count plus one for urgency: on PostgreSQL round trips and statements the server
+    planned each time; on SQLite an IN list compiled by the ORM each time)."""
+    from sqlalchemy import event
+
+    from openhotline.cases.models import PRIORITY_CHILD_IN_DANGER, PRIORITY_NORMAL
+    from openhotline.db import transaction
+    from openhotline.reporting import service
+
+    urls = [f"http://again.test/{i}" for i in range(4)]
+    with transaction(session_factory) as session:
+        service.submit_batch(session, [{"urls": [u]} for u in urls], source="p")
+    # Case 0 named by 3 reports, 1 by 2 (one urgent), 2 by 1, 3 by none.
+    again = [
+        {"urls": [urls[0], urls[1]]},
+        {"urls": [urls[0], urls[0]]},
+        {"urls": [urls[0], urls[2]]},
+        {"urls": [urls[1]], "child_in_danger": True},
+    ]
+    updates: list[str] = []
+    with transaction(session_factory) as session:
+        event.listen(
+            session.connection(),
+            "before_cursor_execute",
+            lambda *a: updates.append(a[2]) if a[2].lstrip().upper().startswith("UPDATE") else None,
+        )
+        service.submit_batch(session, again, source="p")
+    with session_factory() as session:
+        got = {
+            c.canonical_url: (c.report_count, c.priority)
+            for c in session.execute(select(Case)).scalars()
+        }
+    assert got == {
+        urls[0]: (4, PRIORITY_NORMAL),
+        urls[1]: (3, PRIORITY_CHILD_IN_DANGER),
+        urls[2]: (2, PRIORITY_NORMAL),
+        urls[3]: (1, PRIORITY_NORMAL),
+    }
+    assert len(updates) == 1

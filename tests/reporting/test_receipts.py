@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -27,6 +28,21 @@ def test_codes_are_unique_uniform_and_not_sequential() -> None:
         assert len(counts) == 32
         assert max(counts.values()) < 2 * min(counts.values())
     assert sorted(codes[:100]) != codes[:100]
+
+
+def test_each_character_is_five_bits_of_its_own_random_byte(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A receipt is 20 bytes of the CSPRNG pool, each mapped by its low 5 bits to one
+    character (100 bits, no slow pure-Python base32 step); the high bits are dropped."""
+    from openhotline.reporting import receipts
+
+    monkeypatch.setattr(receipts._POOL, "take", lambda n: bytes(range(n)))
+    assert new_receipt() == ALPHABET[:20]
+    monkeypatch.setattr(receipts._POOL, "take", lambda n: bytes([0xE0 | 31] * n))
+    assert new_receipt() == "Z" * 20
+    assert format_receipt(ALPHABET[:20]) == "0123-4567-89AB-CDEF-GHJK"
+    assert format_receipt("ABCDEF") == "ABCD-EF"
 
 
 def test_typing_variants_normalise() -> None:
