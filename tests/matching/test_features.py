@@ -13,6 +13,7 @@ from openhotline.matching.features import (
     FeatureIndex,
     Features,
     _extent,
+    _point_keys,
     extract,
     item_features,
     query_boxes,
@@ -215,3 +216,16 @@ def test_a_small_night_sky_cell_enlarged_smoothly_is_found(seed: int) -> None:
     query = jpeg(collage([c.resize((128, 128)) for c in cells]))
     best = max((n for _, f in query_features(query) for _, n in idx.search(f)), default=0)
     assert best >= MIN_INLIERS
+
+
+def test_point_keys_make_the_same_unique_points_as_unique_rows() -> None:
+    """verify counts inliers once per item point through _point_keys: the same points and
+    the same first occurrences as np.unique(points, axis=0), duplicates included."""
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        pts = rng.integers(0, 12, (int(rng.integers(1, 200)), 2)).astype(np.float32)
+        pts[rng.random(len(pts)) < 0.1] += 0.5
+        want, want_first = np.unique(pts, axis=0, return_index=True)
+        _, first = np.unique(_point_keys(pts), return_index=True)
+        assert sorted(first.tolist()) == sorted(want_first.tolist())
+        assert sorted(map(tuple, pts[first].tolist())) == sorted(map(tuple, want.tolist()))
