@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -229,3 +230,22 @@ def test_point_keys_make_the_same_unique_points_as_unique_rows() -> None:
         _, first = np.unique(_point_keys(pts), return_index=True)
         assert sorted(first.tolist()) == sorted(want_first.tolist())
         assert sorted(map(tuple, pts[first].tolist())) == sorted(map(tuple, want.tolist()))
+
+
+def test_growing_stops_once_every_match_is_an_inlier(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mild perspective: the first homography takes in every match, so no second one is
+    fitted (it could not grow the inliers), and the verdict is the full count."""
+    from openhotline.matching import features as lf
+
+    rng = np.random.default_rng(4)
+    src = rng.uniform(0, 600, (80, 2)).astype(np.float32)
+    h = np.asarray([[1.0, 0.02, 10.0], [0.01, 1.0, 5.0], [0.0004, 0.0001, 1.0]])
+    dst = cv2.perspectiveTransform(src.reshape(-1, 1, 2), h).reshape(-1, 2).astype(np.float32)
+    m, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=6.0)
+    assert 8 <= int(mask.sum()) < len(src)  # the similarity alone misses some
+    calls: list[int] = []
+    real = cv2.findHomography
+    monkeypatch.setattr(lf.cv2, "findHomography", lambda *a: calls.append(1) or real(*a))
+    keep = lf._grown(m, mask.ravel().astype(bool), src, dst, _extent(src))
+    assert int(keep.sum()) == len(src)
+    assert len(calls) == 1

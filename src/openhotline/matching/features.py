@@ -427,6 +427,8 @@ def _grown(
         if int(grown.sum()) <= int(out.sum()):
             return out
         out = grown
+        if int(out.sum()) == len(src):  # nothing left to take in: another round cannot grow
+            return out
     return out
 
 
