@@ -423,7 +423,7 @@ def _grown(
         if not np.isfinite(mapped).all() or np.abs(mapped - sim).max() > PERSPECTIVE_SLACK * size:
             return out
         err = np.hypot(*(cv2.perspectiveTransform(src.reshape(-1, 1, 2), h).reshape(-1, 2) - dst).T)
-        grown = err <= RANSAC_PIXELS
+        grown: npt.NDArray[np.bool_] = err <= RANSAC_PIXELS
         if int(grown.sum()) <= int(out.sum()):
             return out
         out = grown
