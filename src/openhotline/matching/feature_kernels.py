@@ -126,6 +126,24 @@ def _check(
     return found
 
 
+@njit(cache=True, inline="always")
+def _prefetch_slots(qi: int, q8: Any, offsets: Any, skip: Any, tables: int, probe: bool) -> None:
+    """Prefetch the directory entries that search_row(qi) will read first."""
+    nprobe = 25 if probe else 1
+    dlen = offsets.shape[1]
+    shift = 24
+    while (np.int64(1) << (24 - shift)) < dlen - 1:
+        shift -= 1
+    off_flat = offsets.reshape(-1)
+    for t in range(tables):
+        b = 3 * t
+        key = np.int64(q8[qi, b]) << 16 | np.int64(q8[qi, b + 1]) << 8 | np.int64(q8[qi, b + 2])
+        for p in range(nprobe):
+            k = key if p == 0 else key ^ (np.int64(1) << np.int64(p - 1))
+            if not skip[t, k >> 8]:
+                prefetch(off_flat, t * dlen + (k >> shift))
+
+
 @njit(cache=True)
 def search_row(
     qi: int, q8: Any, q64: Any, desc64: Any, offsets: Any, lows: Any, rows: Any, skip: Any,
@@ -262,6 +280,8 @@ def search(
     out_d = np.empty(cap_out, dtype=np.int64)
     found = 0
     for qi in range(q8.shape[0]):
+        if qi + 1 < q8.shape[0]:  # the next row's directory entries load during this row
+            _prefetch_slots(qi + 1, q8, offsets, skip, tables, probe)
         n = search_row(qi, q8, q64, desc64, offsets, lows, rows, skip, tables, probe, radius,
                        cap, out_r, out_d, found, cap_out - found)  # fmt: skip
         if found + n > cap_out:
