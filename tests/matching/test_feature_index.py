@@ -148,9 +148,10 @@ def test_add_many_is_one_segment_like_single_adds() -> None:
     q = _queries(items, rng, 6)
     assert _found(one, q, 28) == _found(many, q, 28)
     assert one.nbytes() == many.nbytes()
-    # Per descriptor: 32 + 4 bytes, 6 per table; per table a 2**16 + 1 directory.
+    # Per descriptor: 32 + 4 bytes, 6 per table; per table a 2**16 + 1 directory (a small
+    # segment: feature_index.dir_bits) and, once searched, 65,536 skip flags.
     n = len(many)
-    assert many.nbytes() - 6 * 65537 * 4 - n * (36 + 6 * 6) < 40 * 30
+    assert many.nbytes() - 6 * 65537 * 4 - 6 * 65536 - n * (36 + 6 * 6) < 40 * 30
 
 
 def test_bad_input_is_refused() -> None:
@@ -252,7 +253,7 @@ def test_the_cap_bounds_the_rows_read_and_keeps_the_nearest() -> None:
         s = index._segments[0]
         found = feature_index.kernels.search(
             q, q.view(np.uint64).reshape(-1, 4), s.desc.view(np.uint64).reshape(-1, 4),
-            s.offsets, s.lows, s.rows, 6, True, 28, 1 << 30, cap,
+            s.offsets, s.lows, s.rows, s.skip(1 << 30), 6, True, 28, cap,
         )  # fmt: skip
         per_row.append(np.bincount(found[0]))
     assert per_row[0].max() <= 6 * 32 < 500 < per_row[1].min()
@@ -307,7 +308,7 @@ def test_the_parallel_kernel_equals_the_serial_one(
     s = index._segments[0]
     args = (
         q, q.view(np.uint64).reshape(-1, 4), s.desc.view(np.uint64).reshape(-1, 4),
-        s.offsets, s.lows, s.rows, tables, probe, 28, 1 << 30, cap,
+        s.offsets, s.lows, s.rows, s.skip(1 << 30), tables, probe, 28, cap,
     )  # fmt: skip
     serial = feature_index.kernels.search(*args)
     parallel = feature_index.kernels.search_parallel(*args)
@@ -321,3 +322,47 @@ def test_the_parallel_kernel_equals_the_serial_one(
     m_parallel = index.matches(q, 28)
     assert m_serial.items.tolist() == m_parallel.items.tolist()
     assert m_serial.q_rows.tolist() == m_parallel.q_rows.tolist()
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    bits=st.integers(17, 24),
+    cap=st.sampled_from([0, 1, 8, 32]),
+    probe=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_a_finer_directory_reads_the_same_rows_in_the_same_order(
+    bits: int, cap: int, probe: bool, seed: int
+) -> None:
+    """Big segments get a directory on more key bits (feature_index.dir_bits); the probes,
+    the cap's choice, the skipped 16-bit buckets and the order of what is found stay as with
+    16 bits (the kernel's stages only change when each read is made)."""
+    rng = np.random.default_rng(seed)
+    desc, base = _cluster(rng, 2, 300)
+    flat = np.zeros((150, 32), np.uint8)  # one 16-bit bucket over max_bucket in every table
+    desc = np.concatenate([desc, rng.integers(0, 256, (400, 32), dtype=np.uint8), flat])
+    q = np.concatenate([_flip(base, 3, rng), desc[rng.choice(len(desc), 20)], flat[:2]])
+    found = []
+    for b in (16, bits):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(feature_index, "dir_bits", lambda n, b=b: b)
+            index = _index_of_rows(desc, 6, cap)
+        index.probe = probe
+        s = index._segments[0]
+        assert s.offsets.shape == (6, (1 << b) + 1)
+        args = (
+            q, q.view(np.uint64).reshape(-1, 4), s.desc.view(np.uint64).reshape(-1, 4),
+            s.offsets, s.lows, s.rows, s.skip(100), 6, probe, 28, cap,
+        )  # fmt: skip
+        found.append(feature_index.kernels.search(*args))
+    for coarse, fine in zip(*found, strict=True):
+        assert coarse.tolist() == fine.tolist()
+    assert len(found[0][0]) > 0
+
+
+def test_directory_bits_grow_with_the_segment() -> None:
+    """About DIR_ROWS rows a slot, within 16 and 24 bits."""
+    assert feature_index.dir_bits(0) == feature_index.dir_bits(1000) == 16
+    assert feature_index.dir_bits(15_000_000) == 20
+    assert feature_index.dir_bits(150_000_000) == 23
+    assert feature_index.dir_bits(10**10) == 24

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -13,6 +14,7 @@ from openhotline.matching.features import (
     FeatureIndex,
     Features,
     _extent,
+    _point_keys,
     extract,
     item_features,
     query_boxes,
@@ -215,3 +217,35 @@ def test_a_small_night_sky_cell_enlarged_smoothly_is_found(seed: int) -> None:
     query = jpeg(collage([c.resize((128, 128)) for c in cells]))
     best = max((n for _, f in query_features(query) for _, n in idx.search(f)), default=0)
     assert best >= MIN_INLIERS
+
+
+def test_point_keys_make_the_same_unique_points_as_unique_rows() -> None:
+    """verify counts inliers once per item point through _point_keys: the same points and
+    the same first occurrences as np.unique(points, axis=0), duplicates included."""
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        pts = rng.integers(0, 12, (int(rng.integers(1, 200)), 2)).astype(np.float32)
+        pts[rng.random(len(pts)) < 0.1] += 0.5
+        want, want_first = np.unique(pts, axis=0, return_index=True)
+        _, first = np.unique(_point_keys(pts), return_index=True)
+        assert sorted(first.tolist()) == sorted(want_first.tolist())
+        assert sorted(map(tuple, pts[first].tolist())) == sorted(map(tuple, want.tolist()))
+
+
+def test_growing_stops_once_every_match_is_an_inlier(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mild perspective: the first homography takes in every match, so no second one is
+    fitted (it could not grow the inliers), and the verdict is the full count."""
+    from openhotline.matching import features as lf
+
+    rng = np.random.default_rng(4)
+    src = rng.uniform(0, 600, (80, 2)).astype(np.float32)
+    h = np.asarray([[1.0, 0.02, 10.0], [0.01, 1.0, 5.0], [0.0004, 0.0001, 1.0]])
+    dst = cv2.perspectiveTransform(src.reshape(-1, 1, 2), h).reshape(-1, 2).astype(np.float32)
+    m, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=6.0)
+    assert 8 <= int(mask.sum()) < len(src)  # the similarity alone misses some
+    calls: list[int] = []
+    real = cv2.findHomography
+    monkeypatch.setattr(lf.cv2, "findHomography", lambda *a: calls.append(1) or real(*a))
+    keep = lf._grown(m, mask.ravel().astype(bool), src, dst, _extent(src))
+    assert int(keep.sum()) == len(src)
+    assert len(calls) == 1

@@ -11,9 +11,11 @@ true matches (bench/features.py --old: found rates against the exact index in on
 Every candidate is checked on its full 256 bits, so nothing beyond the radius comes back.
 
 Storage is flat arrays per segment: descriptors (N, 32) uint8, positions (N, 2) uint16, per
-table a directory of 2**16 + 1 uint32 offsets, the sorted lows (uint16: the key's low byte and
-an extra byte outside the keys) and the rows (uint32): 36 + 6 * TABLES bytes per descriptor,
-no Python object per descriptor. Keys shared by thousands of rows (a bank of near-copies, or
+table a directory of 2**bits + 1 uint32 offsets on the key's top bits (16 to 24 of them,
+about DIR_ROWS rows a slot: a probe then reads one short run of lows, not a binary search
+through thousands), the sorted lows (uint16: the key's remaining bits and an extra byte
+outside the keys) and the rows (uint32): about 36 + 6.25 * TABLES bytes per descriptor, no
+Python object per descriptor. Keys shared by thousands of rows (a bank of near-copies, or
 a common patch in millions of photos) cost at most CAP reads per table, not thousands: the
 rows nearest to the query on their key and extra byte are read first (kernels.search_row).
 A query's keypoints can be searched on every core (PARALLEL, numba prange). Items added
@@ -40,6 +42,7 @@ BUCKET_SHARE = 64  # a 16-bit bucket over 64x the mean size (flat patches) is no
 MIN_MAX_BUCKET = 4096  # ... but small segments probe every bucket
 CAP = 64  # rows read per table and query keypoint at most (bench/RESULTS.md 3g)
 PARALLEL = False  # prange over query rows: slower on the shared 2-core VM (RESULTS 3g)
+DIR_ROWS = 16  # rows per directory slot aimed at (bench/RESULTS-s24-feat1m.md)
 MERGE_RATIO = 4  # a segment merges into the one before when it has >= 1/4 of its rows
 MAX_SEGMENT_ROWS = 1 << 32  # rows are uint32
 
@@ -54,17 +57,27 @@ class _Segment:
     extents: npt.NDArray[np.float32]  # (k, 4) min x, min y, max x, max y of the positions
     desc: npt.NDArray[np.uint8]  # (n, 32)
     points: npt.NDArray[np.uint16]  # (n, 2)
-    offsets: npt.NDArray[np.uint32]  # (tables, 65537)
-    lows: npt.NDArray[np.uint16]  # (tables, n) key's low byte << 8 | extra byte
+    offsets: npt.NDArray[np.uint32]  # (tables, 2**bits + 1)
+    lows: npt.NDArray[np.uint16]  # (tables, n) key's low 24 - bits bits << 8 | extra byte
     rows: npt.NDArray[np.uint32]  # (tables, n)
+    skips: dict[int, npt.NDArray[np.bool_]]  # max_bucket -> kernels.skipped (cached)
+
+    def skip(self, max_bucket: int) -> Any:
+        """(tables, 65536) flags of the 16-bit buckets over max_bucket rows (not probed)."""
+        if max_bucket not in self.skips:
+            self.skips[max_bucket] = kernels.skipped(self.offsets, max_bucket)
+        return self.skips[max_bucket]
 
     @property
     def n(self) -> int:
         return int(self.desc.shape[0])
 
     def nbytes(self) -> int:
-        arrays = (self.item_ids, self.starts, self.alive, self.extents, self.desc, self.points)
-        return sum(a.nbytes for a in (*arrays, self.offsets, self.lows, self.rows))
+        arrays: list[npt.NDArray[Any]] = [
+            self.item_ids, self.starts, self.alive, self.extents, self.desc, self.points,
+            self.offsets, self.lows, self.rows, *self.skips.values(),
+        ]  # fmt: skip
+        return sum(a.nbytes for a in arrays)
 
 
 def _extents(points: npt.NDArray[np.uint16], starts: npt.NDArray[np.int64]) -> Any:
@@ -73,6 +86,11 @@ def _extents(points: npt.NDArray[np.uint16], starts: npt.NDArray[np.int64]) -> A
     lo = np.minimum.reduceat(points, starts[:-1], axis=0).astype(np.float32)
     hi = np.maximum.reduceat(points, starts[:-1], axis=0).astype(np.float32)
     return np.concatenate([lo, hi], axis=1)
+
+
+def dir_bits(n: int) -> int:
+    """Directory bits of a table over n rows: about DIR_ROWS rows a slot, 16 to 24 bits."""
+    return int(min(24, max(16, round(np.log2(max(n, 1) / DIR_ROWS)))))
 
 
 def _segment(
@@ -85,14 +103,15 @@ def _segment(
     starts = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(counts, out=starts[1:])
     n = len(desc)
-    offsets = np.empty((tables, 65537), np.uint32)
+    bits = dir_bits(n)
+    offsets = np.empty((tables, (1 << bits) + 1), np.uint32)
     lows = np.empty((tables, n), np.uint16)
     rows = np.empty((tables, n), np.uint32)
     for t in range(tables):
-        offsets[t], lows[t], rows[t] = kernels.build_table(desc, t)
+        offsets[t], lows[t], rows[t] = kernels.build_table(desc, t, bits)
     return _Segment(
         item_ids, starts, np.ones(len(item_ids), bool), _extents(points, starts),
-        desc, points, offsets, lows, rows,
+        desc, points, offsets, lows, rows, {},
     )  # fmt: skip
 
 
@@ -247,7 +266,7 @@ class DescriptorIndex:
             search = kernels.search_parallel if self.parallel else kernels.search
             qi, r, d = search(
                 desc, q64, s.desc.view(np.uint64).reshape(-1, 4), s.offsets, s.lows, s.rows,
-                self.tables, self.probe, radius, max_bucket, self.cap,
+                s.skip(max_bucket), self.tables, self.probe, radius, self.cap,
             )  # fmt: skip
             slot = np.searchsorted(s.starts, r, side="right") - 1
             live = s.alive[slot]

@@ -423,11 +423,20 @@ def _grown(
         if not np.isfinite(mapped).all() or np.abs(mapped - sim).max() > PERSPECTIVE_SLACK * size:
             return out
         err = np.hypot(*(cv2.perspectiveTransform(src.reshape(-1, 1, 2), h).reshape(-1, 2) - dst).T)
-        grown = err <= RANSAC_PIXELS
+        grown: npt.NDArray[np.bool_] = err <= RANSAC_PIXELS
         if int(grown.sum()) <= int(out.sum()):
             return out
         out = grown
+        if int(out.sum()) == len(src):  # nothing left to take in: another round cannot grow
+            return out
     return out
+
+
+def _point_keys(points: npt.NDArray[np.float32]) -> npt.NDArray[np.uint64]:
+    """One integer per point, equal exactly when the points are (bit patterns of x and y):
+    np.unique on them is np.unique(points, axis=0) without its per-call overhead."""
+    bits = np.ascontiguousarray(points, np.float32).view(np.uint32).astype(np.uint64)
+    return (bits[:, 0] << np.uint64(32)) | bits[:, 1]
 
 
 def verify(
@@ -453,7 +462,9 @@ def verify(
     keep = _grown(m, mask.ravel().astype(bool), src, dst, src_extent)
     # Inliers counted once per item point: many query points on one item point is a
     # repeated texture, not geometry.
-    pts, first = np.unique(dst[keep], axis=0, return_index=True)
+    kept = dst[keep]
+    _, first = np.unique(_point_keys(kept), return_index=True)
+    pts = kept[first]
     n = len(pts)
     scale = float(np.hypot(m[0, 0], m[1, 0]))
     if not MIN_SCALE <= scale <= MAX_SCALE:
@@ -468,6 +479,6 @@ def verify(
         return Verdict(0, n, "query hull")
     size = np.maximum(dst_extent[2:] - dst_extent[:2], 1.0)
     cells = np.clip(((pts - dst_extent[:2]) / size * GRID).astype(np.int64), 0, GRID - 1)
-    if len({(int(x), int(y)) for x, y in cells}) < MIN_CELLS:
+    if len(np.unique(cells[:, 0] * GRID + cells[:, 1])) < MIN_CELLS:
         return Verdict(0, n, "cells")
     return Verdict(n, n, "ok")
