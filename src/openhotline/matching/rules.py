@@ -55,6 +55,7 @@ def max_distance(label: str, quality: int | None, radius: int, margin: int = 0) 
 _PARTS = {
     "trim": "border trimmed",
     "trim2": "border trimmed (strict)",
+    "trim1": "border trimmed (exact colour)",
     "full": "full resolution",
     "rot90cw": "rotated 90 clockwise",
     "rot180": "rotated 180",
