@@ -40,9 +40,10 @@ def max_distance(label: str, quality: int | None, radius: int, margin: int = 0) 
     """Largest distance at which this candidate counts as a match (-1: never).
 
     The whole image's hashes match at the bank radius; other candidates at the radius
-    minus margin, rotated or mirrored cuts at least ROTATED_CUT_MARGIN inside it. A weak image (quality < 50) has a hash that says little, so its cuts
-    (trimmed, regions, blocks) match only within WEAK_CUT_RADIUS and its other guesses
-    (crop guesses, halved copy) only an identical bank hash.
+    minus margin, rotated or mirrored cuts at least ROTATED_CUT_MARGIN inside it. A weak
+    image (quality < 50) has a hash that says little, so its cuts (trimmed, regions,
+    blocks) match only within WEAK_CUT_RADIUS and its other guesses (crop guesses, halved
+    copy) only an identical bank hash.
     """
     if label == "pdq":
         return radius
