@@ -303,6 +303,18 @@ TRANSFORMS: dict[str, Transform] = {
         )
     ),
     "mobile app status 10%": lambda im, i, o: jpeg(_mobile(im, i, status_share=0.10)),
+    # Added with branch s24-imported and never looked at while tuning it (s23's untuned
+    # border 8% and 13% were looked at by s24): other widths and a colour not in the list.
+    "border 6%": lambda im, i, o: jpeg(_border(im, 0.06, i + 2)),
+    "border 11%": lambda im, i, o: jpeg(_border(im, 0.11, i + 5)),
+    # A bordered copy mirrored: what the rotated/mirrored trims are for (rules.py matches
+    # them 4 bits inside the radius since s24).
+    "border 10% mirror": lambda im, i, o: jpeg(ImageOps.mirror(_border(im, 0.10, i + 3))),
+    "border 14% olive": lambda im, i, o: jpeg(
+        ImageOps.expand(
+            im, border=(round(im.width * 0.14), round(im.height * 0.14)), fill=(70, 75, 30)
+        )
+    ),
 }
 
 # ---- worker side -------------------------------------------------------------------------

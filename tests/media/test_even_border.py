@@ -70,11 +70,46 @@ def test_a_bordered_image_decoded_small_is_trimmed_again_at_full_resolution() ->
     by_label = {c.label: hamming_hex(c.pdq, _pdq(img)) for c in q.candidates}
     assert by_label["pdq:trim:full"] == 0
     assert by_label["pdq:trim"] > 4
-    # An image decoded at full size, or without a border, gets no second trim.
-    small = query_image(jpeg(ImageOps.expand(photo(300, 300, seed=31), border=20)))
+    # An image without a border gets no second trim.
     plain = query_image(jpeg(photo(700, 600, seed=32)))
-    for other in (small, plain):
-        assert not any(c.label.endswith(":full") and "trim" in c.label for c in other.candidates)
+    assert not any(c.label.endswith(":full") and "trim" in c.label for c in plain.candidates)
+
+
+def test_an_image_decoded_at_full_size_is_trimmed_again_without_the_extra_line() -> None:
+    # 340 px: decoded at full size, so the first trims take one line too many on each
+    # side (the line a small decode blends); the ring-free trim is the photo exactly.
+    img = photo(300, 300, seed=31)
+    buf = io.BytesIO()
+    ImageOps.expand(img, border=20, fill=(240, 235, 220)).save(buf, "PNG")
+    q = query_image(buf.getvalue())
+    by_label = {c.label: hamming_hex(c.pdq, _pdq(img)) for c in q.candidates}
+    assert by_label["pdq:trim:full"] == 0
+    assert by_label["pdq:trim"] > 0
+
+
+def _night_sky(seed: int) -> Image.Image:
+    """A photo inside a wide margin of faint noise (levels 0-3): a night sky around a nebula."""
+    rng = np.random.default_rng(seed)
+    sky = rng.integers(0, 4, (400, 400, 1)).repeat(3, axis=2).astype(np.uint8)
+    sky[60:340, 60:340] = np.asarray(photo(280, 280, seed=seed))
+    return Image.fromarray(sky)
+
+
+def test_an_exact_colour_trim_stops_at_a_night_sky_as_dark_as_the_border() -> None:
+    # Within 4 and 12 levels the sky's lines pass for the black border, so those trims cut
+    # 60 lines into the photo; a flat border's pixels are exact (a lossless file here), so
+    # the exact-colour trim stops at the sky's first line.
+    img = _night_sky(seed=41)
+    buf = io.BytesIO()
+    ImageOps.expand(img, border=30, fill=(0, 0, 0)).save(buf, "PNG")
+    q = query_image(buf.getvalue())
+    by_label = {c.label: hamming_hex(c.pdq, _pdq(img)) for c in q.candidates}
+    assert by_label["pdq:trim1:full"] <= 2
+    others = [d for lbl, d in by_label.items() if lbl.startswith(("pdq:trim:", "pdq:trim2"))]
+    assert min(others) > 31
+    assert describe("pdq:trim1:sym:full") == (
+        "PDQ, border trimmed (exact colour), symmetric, full resolution"
+    )
 
 
 def test_trim_box_at_full_resolution_keeps_the_first_line_off_the_border() -> None:

@@ -33,6 +33,9 @@ BORDER_TOLERANCE = 12  # max per-channel difference from the border colour
 # A second, strict pass: a dark photo's own edge rows are within 12 of a black border, so
 # the first pass trims into the photo; JPEG keeps a flat border within about 4.
 STRICT_TOLERANCE = 4
+# A third, exact pass at full resolution: a flat border's JPEG blocks decode within a level
+# or so of one colour; a dark photo's edge has noise above that (see full_trim_candidates).
+EXACT_TOLERANCE = 1
 BORDER_MIN_SHARE = 0.98  # share of a line's pixels that must match the border colour
 CANDIDATE_RADIUS_MARGIN = 0  # candidates match at bank radius minus this
 UPSCALE_MAX_SIDE = 1024  # queries this small (larger side, pixels) may be halved copies
@@ -194,18 +197,33 @@ def symmetric_box(box: Box, h: int, w: int) -> Box:
 
 
 def full_trim_candidates(rgb: RGBArray) -> list[Candidate]:
-    """The border trim of a full-resolution decode, and its even version ("pdq:trim:full").
+    """Border trims of a full-resolution decode ("pdq:trim:full", "pdq:trim1:sym:full", ...).
 
     At full resolution the first line off the border colour is the photo's own first line
-    (one line more moves a weak or textured photo's hash by 10-30 bits).
+    (one line more moves a weak or textured photo's hash by 10-30 bits). Three tolerances:
+    12 (a border after JPEG), 4, and 1: JPEG keeps a flat border's blocks within a level or
+    so, while a dark photo's edge has noise (faint stars, grain) above that, so the exact
+    pass stops at the photo's edge where the others run into a night sky as dark as the
+    border. Each trim is also made symmetric and even (a dark edge on some sides only).
     """
-    box = trim_box(rgb, ring=False)
-    if box is None:
-        return []
-    out = [_hashed(rgb, box, (rgb.shape[1], rgb.shape[0]), "pdq:trim:full")]
-    evens = even_boxes(box, rgb.shape[0], rgb.shape[1])
-    if evens and evens[0] != box:
-        out.append(_hashed(rgb, evens[0], (rgb.shape[1], rgb.shape[0]), "pdq:trim:eq:full"))
+    h, w = rgb.shape[:2]
+    out: list[Candidate] = []
+    seen: set[Box] = set()
+    for tolerance, name, kinds in (
+        (BORDER_TOLERANCE, "trim", ("", "eq")),
+        (STRICT_TOLERANCE, "trim2", ("sym", "eq")),
+        (EXACT_TOLERANCE, "trim1", ("", "sym", "eq")),
+    ):
+        box = trim_box(rgb, tolerance, ring=False)
+        if box is None:
+            continue
+        evens = even_boxes(box, h, w)
+        shapes = {"": box, "sym": symmetric_box(box, h, w), "eq": evens[0] if evens else box}
+        for k in kinds:
+            if shapes[k] not in seen:
+                seen.add(shapes[k])
+                label = f"pdq:{name}:{k}:full" if k else f"pdq:{name}:full"
+                out.append(_hashed(rgb, shapes[k], (w, h), label))
     return out
 
 

@@ -60,12 +60,15 @@ def query_image(
         full = decode(data, limits, min_side=None)
         pdq, quality = pdq_of_array(full.frames[0])
         cands.append(Candidate("pdq:full", pdq, quality))
-    if robust and small and trim_box(img.frames[0]) is not None:
+    if robust and trim_box(img.frames[0]) is not None:
         # A border's edge falls between two pixels of the downscaled decode: a trim off by
         # one full-resolution line moves a textured or weak photo's hash by 14-32 bits, so
-        # a bordered image is trimmed again at full resolution.
-        full = full or decode(data, limits, min_side=None)
-        cands.extend(full_trim_candidates(full.frames[0]))
+        # a bordered image is trimmed again at full resolution, without the extra line a
+        # small decode needs (an image decoded at full size already is trimmed again too:
+        # its first trims took that extra line).
+        if small:
+            full = full or decode(data, limits, min_side=None)
+        cands.extend(full_trim_candidates(full.frames[0] if full else img.frames[0]))
     frames = zip(hashes.frame_pdqs, hashes.frame_qualities, strict=True)
     cands.extend(Candidate(f"pdq:frame{i + 1}", h, q) for i, (h, q) in enumerate(frames))
     return QueryImage(hashes, cands)
