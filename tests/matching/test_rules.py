@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from openhotline.matching.rules import (
-    ROTATED_CUT_MARGIN,
-    WEAK_CUT_RADIUS,
-    WEAK_RADIUS,
-    describe,
-    max_distance,
-)
+from openhotline.matching.rules import WEAK_CUT_RADIUS, WEAK_RADIUS, describe, max_distance
 
 
 def test_plain_candidates_and_weak_hashes() -> None:
@@ -68,17 +62,3 @@ def test_new_candidates_are_guesses_for_the_weak_gate_and_are_described() -> Non
         "PDQ, block on the page background 2, extended over the page to the next UI element"
     )
     assert describe("pdq:up2") == "PDQ, hashed as a halved copy of a twice larger image"
-
-
-def test_rotated_cuts_match_inside_the_radius() -> None:
-    # A border trim or region that is also rotated or mirrored is two guesses at once.
-    assert ROTATED_CUT_MARGIN == 4
-    for label in ("pdq:trim:rot90cw", "pdq:trim2:flip_h", "pdq:trim2:antitranspose"):
-        assert max_distance(label, 90, 31) == 27, label
-        assert max_distance(label, 90, 31, margin=6) == 25, label  # a wider margin wins
-        assert max_distance(label, 90, 3) == 0, label  # never below an identical hash
-    # The whole image's rotations and the unrotated cuts keep the bank radius.
-    for label in ("pdq:rot90cw", "pdq:flip_h", "pdq:trim", "pdq:trim2:sym", "pdq:region1:grow"):
-        assert max_distance(label, 90, 31) == 31, label
-    # A weak image's rotated cuts still match within WEAK_CUT_RADIUS.
-    assert max_distance("pdq:trim:rot180", 42, 31) == WEAK_CUT_RADIUS

@@ -21,29 +21,24 @@ WEAK_RADIUS = 0  # a guessed candidate (crop guess, halved copy) of a weak image
 # section 3, follow-up 3), so 8 keeps a margin of 20 bits.
 WEAK_CUT_RADIUS = 8
 _CUTS = ("trim", "region", "block")
-# A rotated or mirrored cut ("pdq:trim2:rot90cw") stands for two edits at once (a border
-# and a rotation), and each of its 14 hashes per query is one more chance for an unrelated
-# image: its closest unrelated pair was 32 bits (follow-up 3), 1 outside the radius. These
-# match 4 bits inside the radius (the unrotated trims' distances to the original: 0-3 of 75
-# photos per border row lie at 28-31, bench/RESULTS-s24-imported.md).
-ROTATED_CUT_MARGIN = 4
-_DIHEDRAL = ("rot90cw", "rot180", "rot90ccw", "flip_h", "flip_v", "transpose", "antitranspose")
 
 # The image's own hash, the same at full resolution, and its 8 rotations/mirrors: what
 # plain and dihedral PDQ compare, so these match at the bank radius whatever their quality
 # (openhotline is never worse than dihedral PDQ; bench/robustness.py counts the false
 # positives this costs over millions of unrelated pairs).
-_WHOLE = {"pdq", "pdq:full"} | {f"pdq:{n}" for n in _DIHEDRAL}
+_WHOLE = {"pdq", "pdq:full"} | {
+    f"pdq:{n}" for n in ("rot90cw", "rot180", "rot90ccw", "flip_h", "flip_v", "transpose",
+                         "antitranspose")
+}  # fmt: skip
 
 
 def max_distance(label: str, quality: int | None, radius: int, margin: int = 0) -> int:
     """Largest distance at which this candidate counts as a match (-1: never).
 
     The whole image's hashes match at the bank radius; other candidates at the radius
-    minus margin, rotated or mirrored cuts at least ROTATED_CUT_MARGIN inside it. A weak
-    image (quality < 50) has a hash that says little, so its cuts (trimmed, regions,
-    blocks) match only within WEAK_CUT_RADIUS and its other guesses (crop guesses, halved
-    copy) only an identical bank hash.
+    minus margin. A weak image (quality < 50) has a hash that says little, so its cuts
+    (trimmed, regions, blocks) match only within WEAK_CUT_RADIUS and its other guesses
+    (crop guesses, halved copy) only an identical bank hash.
     """
     if label == "pdq":
         return radius
@@ -54,9 +49,6 @@ def max_distance(label: str, quality: int | None, radius: int, margin: int = 0) 
         return min(WEAK_RADIUS, radius)
     if label in _WHOLE:
         return radius
-    parts = label.split(":")
-    if len(parts) > 2 and parts[1].startswith(_CUTS) and parts[-1] in _DIHEDRAL:
-        return max(0, radius - max(margin, ROTATED_CUT_MARGIN))
     return radius - margin
 
 
